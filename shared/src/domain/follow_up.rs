@@ -1,0 +1,36 @@
+//! The follow-up state a record carries: which reminder step it has reached and when it next
+//! needs attention.
+//!
+//! `next_action_at` is what puts a record in the store's sparse due index: a record with
+//! `Some(instant)` is found by the scan once `instant` has passed, a record with `None` is
+//! absent from the index and costs the scan nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// Reminder steps already decided (0: none yet).
+    pub step: u32,
+    /// When the scan should next look at this record; `None` when nothing is pending.
+    pub next_action_at: Option<DateTime<Utc>>,
+    /// Set when the ladder ran out and a person must take over (the final notice).
+    #[serde(default)]
+    pub needs_manual_action: bool,
+}
+
+impl FollowUp {
+    /// Asks the scan to look at this record at `at`.
+    pub fn schedule(&mut self, at: DateTime<Utc>) {
+        self.next_action_at = Some(at);
+    }
+
+    /// Nothing is pending any more (paid, voided, cancelled): leaves the due index.
+    pub fn clear(&mut self) {
+        self.next_action_at = None;
+    }
+
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_action_at.is_some_and(|at| at <= now)
+    }
+}

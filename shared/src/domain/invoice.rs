@@ -1,0 +1,284 @@
+//! An invoice: what a customer owes, what they have paid, and where its follow-up stands.
+//!
+//! Status follows from the amounts: recording payments moves an open invoice to partially
+//! paid and then paid, and a paid invoice has nothing left to remind about. Void and
+//! uncollectible ("written off") are final decisions of the business.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::follow_up::FollowUp;
+use super::ids::{CustomerId, InvoiceId, InvoiceNumber, SubscriptionId};
+use super::money::{Currency, Money, MoneyError};
+use super::provider::ProviderRef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Not yet sent to the customer; nothing is owed yet.
+    Draft,
+    Open,
+    PartiallyPaid,
+    Paid,
+    /// Cancelled by the business; nothing is owed.
+    Void,
+    /// Written off by the business; no more reminders.
+    Uncollectible,
+}
+
+impl InvoiceStatus {
+    /// Paid, void and uncollectible invoices never change again (short of a refund).
+    pub fn is_closed(self) -> bool {
+        matches!(self, InvoiceStatus::Paid | InvoiceStatus::Void | InvoiceStatus::Uncollectible)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvoiceError {
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("invoice is {0:?} and cannot take this change")]
+    Closed(InvoiceStatus),
+    #[error("a payment must be a positive amount")]
+    NonPositivePayment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    pub customer_id: CustomerId,
+    #[serde(default)]
+    pub version: u64,
+    pub number: InvoiceNumber,
+    /// The total to pay, taxes included.
+    pub amount_due: Money,
+    /// What has been received so far; may exceed `amount_due` (an overpayment).
+    pub amount_paid: Money,
+    pub status: InvoiceStatus,
+    pub issued_at: DateTime<Utc>,
+    /// The date payment is due, as printed on the invoice.
+    pub due_date: NaiveDate,
+    pub subscription_id: Option<SubscriptionId>,
+    pub provider_ref: Option<ProviderRef>,
+    /// The provider will retry the card itself: reminders wait for that retry's outcome.
+    #[serde(default)]
+    pub autopay_retry_pending: bool,
+    /// The customer disputes the invoice: reminders stop until it is resolved.
+    #[serde(default)]
+    pub disputed: bool,
+    /// Reminders stopped by hand for this invoice ("Mahnstopp").
+    #[serde(default)]
+    pub reminders_paused: bool,
+    #[serde(default)]
+    pub follow_up: FollowUp,
+}
+
+impl Invoice {
+    /// A new open invoice with nothing paid.
+    pub fn open(
+        id: InvoiceId,
+        customer_id: CustomerId,
+        number: InvoiceNumber,
+        amount_due: Money,
+        issued_at: DateTime<Utc>,
+        due_date: NaiveDate,
+    ) -> Invoice {
+        Invoice {
+            id,
+            customer_id,
+            version: 0,
+            number,
+            amount_due,
+            amount_paid: Money::zero(amount_due.currency()),
+            status: InvoiceStatus::Open,
+            issued_at,
+            due_date,
+            subscription_id: None,
+            provider_ref: None,
+            autopay_retry_pending: false,
+            disputed: false,
+            reminders_paused: false,
+            follow_up: FollowUp::default(),
+        }
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.amount_due.currency()
+    }
+
+    /// What is still owed; zero once paid in full (an overpayment is not a negative balance).
+    pub fn balance(&self) -> Money {
+        let owed = self.amount_due.minor_units().saturating_sub(self.amount_paid.minor_units());
+        Money::from_minor(owed.max(0), self.currency())
+    }
+
+    /// Records money received. The status follows from the new total; when nothing is left to
+    /// pay, pending reminders are cancelled.
+    pub fn record_payment(&mut self, amount: Money) -> Result<(), InvoiceError> {
+        if !amount.is_positive() {
+            return Err(InvoiceError::NonPositivePayment);
+        }
+        if matches!(self.status, InvoiceStatus::Void | InvoiceStatus::Uncollectible | InvoiceStatus::Draft) {
+            return Err(InvoiceError::Closed(self.status));
+        }
+        self.amount_paid = self.amount_paid.checked_add(amount)?;
+        self.settle_status();
+        Ok(())
+    }
+
+    /// Takes back part of what was paid (a refund): the invoice may become payable again.
+    pub fn record_refund(&mut self, amount: Money) -> Result<(), InvoiceError> {
+        if !amount.is_positive() {
+            return Err(InvoiceError::NonPositivePayment);
+        }
+        let remaining = self.amount_paid.checked_sub(amount)?;
+        self.amount_paid = if remaining.is_negative() { Money::zero(self.currency()) } else { remaining };
+        if matches!(self.status, InvoiceStatus::Paid | InvoiceStatus::PartiallyPaid | InvoiceStatus::Open) {
+            self.settle_status();
+        }
+        Ok(())
+    }
+
+    fn settle_status(&mut self) {
+        self.status = if self.balance().is_zero() {
+            InvoiceStatus::Paid
+        } else if self.amount_paid.is_positive() {
+            InvoiceStatus::PartiallyPaid
+        } else {
+            InvoiceStatus::Open
+        };
+        if self.status == InvoiceStatus::Paid {
+            self.follow_up.clear();
+            self.autopay_retry_pending = false;
+        }
+    }
+
+    pub fn void(&mut self) -> Result<(), InvoiceError> {
+        if self.status == InvoiceStatus::Paid {
+            return Err(InvoiceError::Closed(self.status));
+        }
+        self.status = InvoiceStatus::Void;
+        self.follow_up.clear();
+        Ok(())
+    }
+
+    pub fn mark_uncollectible(&mut self) -> Result<(), InvoiceError> {
+        if matches!(self.status, InvoiceStatus::Paid | InvoiceStatus::Void) {
+            return Err(InvoiceError::Closed(self.status));
+        }
+        self.status = InvoiceStatus::Uncollectible;
+        self.follow_up.clear();
+        Ok(())
+    }
+
+    /// True when a reminder about this invoice may go out now: something is owed and nothing
+    /// (a pause, a dispute, a pending automatic retry) says to wait.
+    pub fn accepts_reminders(&self) -> bool {
+        matches!(self.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
+            && !self.reminders_paused
+            && !self.disputed
+            && !self.autopay_retry_pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::EUR)
+    }
+
+    fn invoice(total: i64) -> Invoice {
+        let mut invoice = Invoice::open(
+            InvoiceId::generate(),
+            CustomerId::generate(),
+            InvoiceNumber::parse("F-2026-0001").unwrap(),
+            eur(total),
+            "2026-11-01T10:00:00Z".parse().unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+        );
+        invoice.follow_up.schedule("2026-11-27T08:00:00Z".parse().unwrap());
+        invoice
+    }
+
+    #[test]
+    fn partial_payments_leave_the_balance_due() {
+        let mut inv = invoice(12000);
+        inv.record_payment(eur(5000)).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::PartiallyPaid);
+        assert_eq!(inv.balance(), eur(7000));
+        assert!(inv.accepts_reminders());
+        assert!(inv.follow_up.next_action_at.is_some());
+        inv.record_payment(eur(7000)).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::Paid);
+        assert_eq!(inv.balance(), eur(0));
+        assert!(!inv.accepts_reminders());
+        assert_eq!(inv.follow_up.next_action_at, None, "paying cancels pending reminders");
+    }
+
+    #[test]
+    fn overpayment_is_paid_with_no_negative_balance() {
+        let mut inv = invoice(1000);
+        inv.record_payment(eur(1500)).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::Paid);
+        assert_eq!(inv.balance(), eur(0));
+        assert_eq!(inv.amount_paid, eur(1500));
+    }
+
+    #[test]
+    fn payments_in_another_currency_or_not_positive_are_refused() {
+        let mut inv = invoice(1000);
+        assert!(matches!(
+            inv.record_payment(Money::from_minor(1000, Currency::USD)),
+            Err(InvoiceError::Money(MoneyError::CurrencyMismatch(..)))
+        ));
+        assert_eq!(inv.record_payment(eur(0)), Err(InvoiceError::NonPositivePayment));
+        assert_eq!(inv.record_payment(eur(-5)), Err(InvoiceError::NonPositivePayment));
+        assert_eq!(inv.amount_paid, eur(0));
+    }
+
+    #[test]
+    fn a_refund_reopens_a_paid_invoice() {
+        let mut inv = invoice(1000);
+        inv.record_payment(eur(1000)).unwrap();
+        inv.record_refund(eur(400)).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::PartiallyPaid);
+        assert_eq!(inv.balance(), eur(400));
+        inv.record_refund(eur(900)).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::Open);
+        assert_eq!(inv.amount_paid, eur(0));
+    }
+
+    #[test]
+    fn void_and_write_off_stop_reminders_and_refuse_payments() {
+        let mut inv = invoice(1000);
+        inv.void().unwrap();
+        assert!(!inv.accepts_reminders());
+        assert_eq!(inv.follow_up.next_action_at, None);
+        assert_eq!(inv.record_payment(eur(10)), Err(InvoiceError::Closed(InvoiceStatus::Void)));
+
+        let mut inv = invoice(1000);
+        inv.mark_uncollectible().unwrap();
+        assert!(inv.status.is_closed());
+        assert_eq!(inv.void(), Ok(()));
+
+        let mut inv = invoice(1000);
+        inv.record_payment(eur(1000)).unwrap();
+        assert_eq!(inv.void(), Err(InvoiceError::Closed(InvoiceStatus::Paid)));
+        assert_eq!(inv.mark_uncollectible(), Err(InvoiceError::Closed(InvoiceStatus::Paid)));
+    }
+
+    #[test]
+    fn pauses_disputes_and_pending_retries_hold_reminders() {
+        for hold in [
+            |i: &mut Invoice| i.reminders_paused = true,
+            |i: &mut Invoice| i.disputed = true,
+            |i: &mut Invoice| i.autopay_retry_pending = true,
+        ] {
+            let mut inv = invoice(1000);
+            hold(&mut inv);
+            assert!(!inv.accepts_reminders());
+        }
+    }
+}

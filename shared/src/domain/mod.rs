@@ -1,0 +1,31 @@
+//! The billing domain: money, contact details, time, and the records Relance follows up.
+//!
+//! Pure code: nothing here talks to AWS or reads the clock. Every function that needs "now"
+//! takes it as an argument, so every rule can be tested for any date.
+
+pub mod contact;
+pub mod customer;
+pub mod follow_up;
+pub mod ids;
+pub mod invoice;
+pub mod money;
+pub mod notification;
+pub mod payment;
+pub mod payment_method;
+pub mod provider;
+pub mod subscription;
+pub mod time;
+
+pub use contact::{ContactError, Email, Locale, PhoneE164};
+pub use customer::{Channel, Customer, OptOuts};
+pub use follow_up::FollowUp;
+pub use ids::{CustomerId, InvalidId, InvoiceId, InvoiceNumber, PaymentId, PaymentMethodId, RefundId, SubscriptionId};
+pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
+pub use money::{Currency, Money, MoneyError, Rounding};
+pub use notification::{
+    ChannelDecision, Notification, NotificationId, NotificationKind, NotificationStatus, Target, TargetKind,
+};
+pub use payment::{Payment, PaymentError, PaymentStatus, Refund};
+pub use payment_method::{CardExpiry, Last4, PaymentMethod};
+pub use provider::{Provider, ProviderRef};
+pub use subscription::{BillingInterval, Subscription, SubscriptionStatus};

@@ -1,0 +1,352 @@
+//! A notification: one message we intend to send, written by the webhook or the scan and
+//! consumed by dispatch (the outbox record).
+//!
+//! Its id is derived from what it is about (target, kind, step), never random, so that two
+//! scans deciding the same reminder write the same item and the store's conditional insert
+//! keeps only one. Its status only moves forward through the transitions below; dispatch
+//! writes each transition with a version check, so a redelivered stream record cannot send
+//! the same message twice.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::customer::Channel;
+use super::ids::{CustomerId, InvalidId, check_key_part};
+use super::money::Money;
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A courtesy notice before the due date.
+    InvoiceDueSoon,
+    InvoiceOverdue,
+    /// The last reminder; the invoice is then flagged for manual follow-up.
+    InvoiceFinalNotice,
+    PaymentFailed,
+    CardExpiring,
+    CardExpired,
+    RenewalUpcoming,
+    /// After a purchase (Shopify's orders/create), with a coupon when configured.
+    ThankYou,
+    EventConfirmation,
+    EventReminder,
+    /// A business-defined date rule (a lease anniversary, a tax deadline).
+    DateRule,
+    /// A message to the business's own team address.
+    Internal,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::InvoiceDueSoon => "invoice_due_soon",
+            NotificationKind::InvoiceOverdue => "invoice_overdue",
+            NotificationKind::InvoiceFinalNotice => "invoice_final_notice",
+            NotificationKind::PaymentFailed => "payment_failed",
+            NotificationKind::CardExpiring => "card_expiring",
+            NotificationKind::CardExpired => "card_expired",
+            NotificationKind::RenewalUpcoming => "renewal_upcoming",
+            NotificationKind::ThankYou => "thank_you",
+            NotificationKind::EventConfirmation => "event_confirmation",
+            NotificationKind::EventReminder => "event_reminder",
+            NotificationKind::DateRule => "date_rule",
+            NotificationKind::Internal => "internal",
+        }
+    }
+}
+
+/// The record a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Invoice,
+    Subscription,
+    PaymentMethod,
+    Customer,
+    Event,
+    Order,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Invoice => "invoice",
+            TargetKind::Subscription => "subscription",
+            TargetKind::PaymentMethod => "payment_method",
+            TargetKind::Customer => "customer",
+            TargetKind::Event => "event",
+            TargetKind::Order => "order",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub id: String,
+}
+
+/// A notification's id: `invoice.01J….invoice_overdue.2`, the same for the same decision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct NotificationId(String);
+
+impl NotificationId {
+    /// The id of step `step` of `kind` about `target`. `rule` names the date rule, if any,
+    /// so that two rules on the same record do not collide.
+    pub fn for_step(target: &Target, kind: NotificationKind, rule: Option<&str>, step: u32) -> Result<NotificationId, InvalidId> {
+        let rule = rule.map(|r| format!(".{r}")).unwrap_or_default();
+        let id = format!("{}.{}.{}{}.{}", target.kind.as_str(), target.id, kind.as_str(), rule, step);
+        check_key_part("NotificationId", &id)?;
+        Ok(NotificationId(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for NotificationId {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        check_key_part("NotificationId", &s)?;
+        Ok(NotificationId(s))
+    }
+}
+
+impl From<NotificationId> for String {
+    fn from(id: NotificationId) -> String {
+        id.0
+    }
+}
+
+/// Which channel dispatch chose, or why it could not choose one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ChannelDecision {
+    Send { channel: Channel },
+    /// Kept for a person to act on (listed in the admin's follow-up view).
+    Held { reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationStatus {
+    /// Written, waiting for dispatch.
+    Pending,
+    /// Dispatch has claimed it and is talking to SES or SNS.
+    Sending,
+    Sent,
+    /// Permanently failed (bad number, rejected address) after any fallback.
+    Failed,
+    /// No channel available: waits for a person.
+    Held,
+    /// Decided but not sent, because a later step superseded it (a missed run caught up).
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {from:?} notification cannot become {to:?}")]
+pub struct InvalidTransition {
+    pub from: NotificationStatus,
+    pub to: NotificationStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: NotificationId,
+    pub customer_id: CustomerId,
+    #[serde(default)]
+    pub version: u64,
+    pub kind: NotificationKind,
+    /// The date rule that produced it, for `DateRule` notifications.
+    pub rule: Option<String>,
+    pub step: u32,
+    pub target: Target,
+    /// The amount the message is about (the balance due), which decides the channel.
+    pub amount: Option<Money>,
+    pub channel: Option<ChannelDecision>,
+    pub status: NotificationStatus,
+    /// SES's MessageId or SNS's MessageId once sent.
+    pub provider_message_id: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Not before this instant (quiet hours push it to the next sending window).
+    pub send_after: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl Notification {
+    /// A new pending notification for step `step` of `kind` about `target`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pending(
+        customer_id: CustomerId,
+        target: Target,
+        kind: NotificationKind,
+        rule: Option<String>,
+        step: u32,
+        amount: Option<Money>,
+        now: DateTime<Utc>,
+    ) -> Result<Notification, InvalidId> {
+        let id = NotificationId::for_step(&target, kind, rule.as_deref(), step)?;
+        Ok(Notification {
+            id,
+            customer_id,
+            version: 0,
+            kind,
+            rule,
+            step,
+            target,
+            amount,
+            channel: None,
+            status: NotificationStatus::Pending,
+            provider_message_id: None,
+            attempts: 0,
+            error: None,
+            created_at: now,
+            send_after: now,
+            sent_at: None,
+        })
+    }
+
+    fn move_to(&mut self, allowed_from: &[NotificationStatus], to: NotificationStatus) -> Result<(), InvalidTransition> {
+        if allowed_from.contains(&self.status) {
+            self.status = to;
+            Ok(())
+        } else {
+            Err(InvalidTransition { from: self.status, to })
+        }
+    }
+
+    /// Dispatch claims the notification before calling SES or SNS.
+    pub fn begin_sending(&mut self, channel: Channel) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Pending], NotificationStatus::Sending)?;
+        self.channel = Some(ChannelDecision::Send { channel });
+        self.attempts += 1;
+        Ok(())
+    }
+
+    pub fn mark_sent(&mut self, provider_message_id: String, at: DateTime<Utc>) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Sending], NotificationStatus::Sent)?;
+        self.provider_message_id = Some(provider_message_id);
+        self.sent_at = Some(at);
+        self.error = None;
+        Ok(())
+    }
+
+    /// A transient failure (throttling, a 5xx): back to pending for another attempt.
+    pub fn mark_retryable(&mut self, error: impl Into<String>) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Sending], NotificationStatus::Pending)?;
+        self.error = Some(error.into());
+        Ok(())
+    }
+
+    /// A permanent failure: this message will not be sent on this channel.
+    pub fn mark_failed(&mut self, error: impl Into<String>) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Sending], NotificationStatus::Failed)?;
+        self.error = Some(error.into());
+        Ok(())
+    }
+
+    /// No channel can carry it: a person must act.
+    pub fn hold(&mut self, reason: impl Into<String>) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Pending, NotificationStatus::Sending], NotificationStatus::Held)?;
+        self.channel = Some(ChannelDecision::Held { reason: reason.into() });
+        Ok(())
+    }
+
+    /// An admin asks to try a held or failed notification again.
+    pub fn release(&mut self) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Held, NotificationStatus::Failed], NotificationStatus::Pending)?;
+        self.channel = None;
+        self.error = None;
+        Ok(())
+    }
+
+    /// A later step made this one pointless.
+    pub fn skip(&mut self, reason: impl Into<String>) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Pending], NotificationStatus::Skipped)?;
+        self.error = Some(reason.into());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invoice_target() -> Target {
+        Target { kind: TargetKind::Invoice, id: "01JINV".into() }
+    }
+
+    fn notification() -> Notification {
+        Notification::pending(
+            CustomerId::parse("01JCUS").unwrap(),
+            invoice_target(),
+            NotificationKind::InvoiceOverdue,
+            None,
+            2,
+            None,
+            "2026-11-25T08:00:00Z".parse().unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_id_is_the_same_for_the_same_decision() {
+        let a = NotificationId::for_step(&invoice_target(), NotificationKind::InvoiceOverdue, None, 2).unwrap();
+        let b = NotificationId::for_step(&invoice_target(), NotificationKind::InvoiceOverdue, None, 2).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "invoice.01JINV.invoice_overdue.2");
+        let other_step = NotificationId::for_step(&invoice_target(), NotificationKind::InvoiceOverdue, None, 3).unwrap();
+        assert_ne!(a, other_step);
+        let rule = NotificationId::for_step(&invoice_target(), NotificationKind::DateRule, Some("lease_80"), 1).unwrap();
+        assert_eq!(rule.as_str(), "invoice.01JINV.date_rule.lease_80.1");
+        assert!(NotificationId::for_step(&invoice_target(), NotificationKind::DateRule, Some("bad#rule"), 1).is_err());
+    }
+
+    #[test]
+    fn a_notification_is_sent_once() {
+        let mut n = notification();
+        n.begin_sending(Channel::Email).unwrap();
+        assert_eq!(n.attempts, 1);
+        n.mark_sent("ses-123".into(), "2026-11-25T08:00:01Z".parse().unwrap()).unwrap();
+        assert_eq!(n.status, NotificationStatus::Sent);
+        // A redelivered stream record finds it sent and cannot claim it again.
+        assert_eq!(
+            n.begin_sending(Channel::Email),
+            Err(InvalidTransition { from: NotificationStatus::Sent, to: NotificationStatus::Sending })
+        );
+        assert!(n.hold("x").is_err());
+        assert!(n.skip("x").is_err());
+    }
+
+    #[test]
+    fn retryable_failures_return_to_pending_and_permanent_ones_stop() {
+        let mut n = notification();
+        n.begin_sending(Channel::Sms).unwrap();
+        n.mark_retryable("Throttling").unwrap();
+        assert_eq!(n.status, NotificationStatus::Pending);
+        n.begin_sending(Channel::Sms).unwrap();
+        assert_eq!(n.attempts, 2);
+        n.mark_failed("invalid number").unwrap();
+        assert_eq!(n.status, NotificationStatus::Failed);
+        assert!(n.mark_sent("x".into(), n.created_at).is_err());
+        n.release().unwrap();
+        assert_eq!(n.status, NotificationStatus::Pending);
+        assert_eq!(n.error, None);
+    }
+
+    #[test]
+    fn held_notifications_keep_their_reason() {
+        let mut n = notification();
+        n.hold("no email and no mobile").unwrap();
+        assert_eq!(n.status, NotificationStatus::Held);
+        assert_eq!(n.channel, Some(ChannelDecision::Held { reason: "no email and no mobile".into() }));
+        let json = serde_json::to_value(&n.channel).unwrap();
+        assert_eq!(json, serde_json::json!({"decision": "held", "reason": "no email and no mobile"}));
+    }
+}

@@ -1,0 +1,61 @@
+//! Where a record came from: the payment or shop system that owns it, and that system's id.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{InvalidId, check_key_part};
+
+/// The systems Relance takes records from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Stripe,
+    Braintree,
+    Shopify,
+    Holded,
+    /// Our own signed JSON format, for any other billing system.
+    Generic,
+    /// Entered by hand (the portal's admin tools, the demo data).
+    Manual,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Stripe => "stripe",
+            Provider::Braintree => "braintree",
+            Provider::Shopify => "shopify",
+            Provider::Holded => "holded",
+            Provider::Generic => "generic",
+            Provider::Manual => "manual",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A record's id in a provider's system: Stripe's `cus_NffrFeUfNV2Hib`, Shopify's `207119551`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProviderRef {
+    pub provider: Provider,
+    pub id: String,
+}
+
+impl ProviderRef {
+    pub fn new(provider: Provider, id: impl Into<String>) -> Result<ProviderRef, InvalidId> {
+        let id = id.into();
+        check_key_part("provider id", &id)?;
+        Ok(ProviderRef { provider, id })
+    }
+}
+
+impl fmt::Display for ProviderRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.provider, self.id)
+    }
+}

@@ -1,0 +1,11 @@
+//! Relance's common crate. The four Lambda functions are thin shells over it.
+//!
+//! - [`domain`]: money, contact details, time and the billing records, pure and tested alone.
+//! - [`store`]: the single DynamoDB table and its key design.
+//! - [`config`]: settings read from the environment once, at cold start.
+//! - [`telemetry`]: logging set-up.
+
+pub mod config;
+pub mod domain;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,337 @@
+//! [`Store`]: records in and out of the table through the DynamoDB SDK, with the conditions
+//! that make writes safe to repeat and to race.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use chrono::{DateTime, Utc};
+use serde_dynamo::aws_sdk_dynamodb_1 as codec;
+
+use super::cursor::Cursor;
+use super::error::StoreError;
+use super::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, Key, PK, SK, TYPE, VERSION, due_shard, format_instant};
+use super::record::Record;
+use super::transaction::{ItemLabel, Transaction};
+use crate::domain::ProviderRef;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The table, reached through a client built once at cold start and shared by every call.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+/// One page of a listing, with the cursor for the next one.
+#[derive(Debug)]
+pub struct Page<R> {
+    pub records: Vec<R>,
+    pub next: Option<Cursor>,
+}
+
+/// One page of the due index.
+#[derive(Debug)]
+pub struct DuePage {
+    pub items: Vec<DueItem>,
+    pub next: Option<Cursor>,
+    /// Items DynamoDB read to answer (its `ScannedCount`): the cost of the query.
+    pub read: u64,
+}
+
+/// A record found in the due index, not yet decoded: the scan decides by `record_type`.
+#[derive(Debug, Clone)]
+pub struct DueItem {
+    pub key: Key,
+    pub record_type: String,
+    pub due_at: String,
+    item: Item,
+}
+
+impl DueItem {
+    pub fn decode<R: Record>(&self) -> Result<R, StoreError> {
+        decode(&self.key, self.item.clone())
+    }
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Store {
+        Store { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Starts a set of writes to commit together.
+    pub fn transaction(&self) -> Transaction {
+        Transaction::new(&self.table)
+    }
+
+    /// Creates `record` (version 1). [`StoreError::Conflict`] if it exists already.
+    pub async fn insert<R: Record>(&self, record: &mut R) -> Result<(), StoreError> {
+        record.set_version(1);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        if let Err(err) = result {
+            record.set_version(0);
+            return Err(classify(err, || format!("{} {} exists already", R::TYPE, record.key().sk)));
+        }
+        Ok(())
+    }
+
+    /// Saves a changed `record` if nobody else wrote it since it was read; bumps its version.
+    pub async fn update<R: Record>(&self, record: &mut R) -> Result<(), StoreError> {
+        let expected = record.version();
+        record.set_version(expected + 1);
+        let (condition, names, values) = condition_expected_version(expected);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        if let Err(err) = result {
+            record.set_version(expected);
+            return Err(classify(err, || format!("{} {} changed since version {expected}", R::TYPE, record.key().sk)));
+        }
+        Ok(())
+    }
+
+    /// Reads one record, strongly consistent.
+    pub async fn get<R: Record>(&self, key: &Key) -> Result<Option<R>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(e, String::new))?;
+        output.item.map(|item| decode(key, item)).transpose()
+    }
+
+    /// Lists the records of type `R` in partition `pk` whose sort key starts with `sk_prefix`.
+    pub async fn list<R: Record>(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: i32,
+    ) -> Result<Page<R>, StoreError> {
+        let start = cursor.map(Cursor::to_start_key).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_string()))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| if cursor.is_some() { bad_cursor_or(e) } else { classify(e, String::new) })?;
+        let records = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let key = key_of(&item);
+                decode(&key, item)
+            })
+            .collect::<Result<Vec<R>, _>>()?;
+        let next = output.last_evaluated_key.as_ref().and_then(Cursor::from_last_key);
+        Ok(Page { records, next })
+    }
+
+    /// Our key for the record that `provider_ref` names in the provider's system, if linked.
+    pub async fn find_by_provider_ref(&self, record_type: &str, provider_ref: &ProviderRef) -> Result<Option<Key>, StoreError> {
+        let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(&key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(e, String::new))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        match (text("target_pk"), text("target_sk")) {
+            (Some(pk), Some(sk)) => Ok(Some(Key { pk, sk })),
+            _ => Err(StoreError::Corrupt { key: key.pk, record_type: "ProviderRef", reason: "no target".into() }),
+        }
+    }
+
+    /// Commits all of `transaction`'s writes, or none.
+    pub async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
+        if transaction.is_empty() {
+            return Ok(());
+        }
+        let labels = transaction.labels;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(transaction.items))
+            .send()
+            .await
+            .map_err(|err| cancellation(err, &labels))?;
+        Ok(())
+    }
+
+    /// One page of records due at or before `now` in due-index shard `shard`.
+    pub async fn due_page(
+        &self,
+        shard: &str,
+        now: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        limit: i32,
+    ) -> Result<DuePage, StoreError> {
+        let start = cursor.map(Cursor::to_start_key).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#shard = :shard AND #due <= :now")
+            .expression_attribute_names("#shard", DUE_SHARD)
+            .expression_attribute_names("#due", DUE_AT)
+            .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
+            .expression_attribute_values(":now", AttributeValue::S(format_instant(now)))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .select(Select::AllProjectedAttributes)
+            .send()
+            .await
+            .map_err(|e| if cursor.is_some() { bad_cursor_or(e) } else { classify(e, String::new) })?;
+        let read = u64::try_from(output.scanned_count).unwrap_or(0);
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                DueItem { key: key_of(&item), record_type: text(TYPE), due_at: text(DUE_AT), item }
+            })
+            .collect();
+        let next = output.last_evaluated_key.as_ref().and_then(Cursor::from_last_key);
+        Ok(DuePage { items, next, read })
+    }
+}
+
+/// The item for `record`: its fields, plus key, type and due-index attributes.
+pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
+    let mut item: Item =
+        codec::to_item(record).map_err(|e| StoreError::Encode { record_type: R::TYPE, reason: e.to_string() })?;
+    let key = record.key();
+    item.extend(key_attributes(&key));
+    item.insert(TYPE.into(), AttributeValue::S(R::TYPE.into()));
+    item.insert(VERSION.into(), AttributeValue::N(record.version().to_string()));
+    if let Some(at) = record.next_action_at() {
+        item.insert(DUE_SHARD.into(), AttributeValue::S(due_shard(&key.pk)));
+        item.insert(DUE_AT.into(), AttributeValue::S(format_instant(at)));
+    }
+    Ok(item)
+}
+
+fn decode<R: Record>(key: &Key, item: Item) -> Result<R, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { key: format!("{}/{}", key.pk, key.sk), record_type: R::TYPE, reason };
+    match item.get(TYPE).and_then(|v| v.as_s().ok()) {
+        Some(t) if t == R::TYPE => {}
+        other => return Err(corrupt(format!("type is {other:?}"))),
+    }
+    codec::from_item(item).map_err(|e| corrupt(e.to_string()))
+}
+
+pub(crate) fn key_attributes(key: &Key) -> Item {
+    HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))])
+}
+
+fn key_of(item: &Item) -> Key {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    Key { pk: text(PK), sk: text(SK) }
+}
+
+/// The condition "the stored version is still `expected`".
+pub(crate) fn condition_expected_version(expected: u64) -> (String, HashMap<String, String>, Option<Item>) {
+    (
+        "#version = :expected".to_string(),
+        HashMap::from([("#version".to_string(), VERSION.to_string())]),
+        Some(HashMap::from([(":expected".to_string(), AttributeValue::N(expected.to_string()))])),
+    )
+}
+
+/// Sorts an SDK error into what the caller should do.
+fn classify<E, R>(err: SdkError<E, R>, conflict: impl FnOnce() -> String) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if err.code() == Some("ConditionalCheckFailedException") {
+        return StoreError::Conflict(conflict());
+    }
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// A query given a cursor that DynamoDB refuses was given a cursor for another query.
+fn bad_cursor_or<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if err.code() == Some("ValidationException") {
+        return StoreError::BadCursor;
+    }
+    classify(err, String::new)
+}
+
+/// Explains a cancelled transaction: a claimed idempotency key means "already applied", a
+/// failed version or existence check means a conflict, anything else is worth retrying.
+fn cancellation<R: std::fmt::Debug>(err: SdkError<TransactWriteItemsError, R>, labels: &[ItemLabel]) -> StoreError {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+        return classify(err, String::new);
+    };
+    let failed: Vec<&ItemLabel> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .zip(labels)
+        .filter(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"))
+        .map(|(_, label)| label)
+        .collect();
+    if let Some(ItemLabel::Claim(key)) = failed.iter().find(|l| matches!(l, ItemLabel::Claim(_))) {
+        return StoreError::Duplicate(key.clone());
+    }
+    if !failed.is_empty() {
+        let what: Vec<String> = failed
+            .iter()
+            .map(|l| match l {
+                ItemLabel::Record(s) | ItemLabel::Claim(s) => s.clone(),
+            })
+            .collect();
+        return StoreError::Conflict(what.join(", "));
+    }
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}

@@ -1,0 +1,91 @@
+//! Key construction: the one place that knows how `pk`, `sk` and the due index attributes are
+//! spelled. The table definition in `template.yaml` must agree with these names (a test checks).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::domain::{CustomerId, Provider};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const TYPE: &str = "type";
+pub const VERSION: &str = "version";
+pub const DUE_SHARD: &str = "due_shard";
+pub const DUE_AT: &str = "due_at";
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// The sparse index of records with a next action.
+pub const DUE_INDEX: &str = "due";
+/// How many partitions the due index is spread over.
+pub const DUE_SHARDS: u8 = 16;
+
+/// A record's primary key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn customer_partition(customer_id: &CustomerId) -> String {
+        format!("CUSTOMER#{customer_id}")
+    }
+
+    /// A record inside a customer's partition: `sk` is `<PREFIX>#<id>`.
+    pub fn in_customer(customer_id: &CustomerId, prefix: &str, id: &str) -> Key {
+        Key { pk: Key::customer_partition(customer_id), sk: format!("{prefix}#{id}") }
+    }
+
+    pub fn customer(customer_id: &CustomerId) -> Key {
+        Key { pk: Key::customer_partition(customer_id), sk: "CUSTOMER".into() }
+    }
+
+    /// The reference item that maps a provider's id for a record of type `record_type` to ours.
+    pub fn provider_ref(provider: Provider, record_type: &str, their_id: &str) -> Key {
+        Key { pk: format!("REF#{provider}#{record_type}#{their_id}"), sk: "REF".into() }
+    }
+
+    pub fn idempotency(scope: &str, key: &str) -> Key {
+        Key { pk: format!("IDEMPOTENCY#{scope}#{key}"), sk: "IDEMPOTENCY".into() }
+    }
+}
+
+/// The due-index shard of a partition: a stable hash (FNV-1a), so a record keeps its shard.
+pub fn due_shard(pk: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in pk.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{:02}", hash % u32::from(DUE_SHARDS))
+}
+
+/// The fixed-width text form of an instant used in sort keys: sorts as text in time order.
+pub fn format_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(due_shard("CUSTOMER#a"), due_shard("CUSTOMER#a"));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..1000 {
+            let shard = due_shard(&format!("CUSTOMER#{i}"));
+            assert_eq!(shard.len(), 2);
+            seen.insert(shard);
+        }
+        assert_eq!(seen.len(), usize::from(DUE_SHARDS));
+    }
+
+    #[test]
+    fn instants_sort_as_text() {
+        let a: DateTime<Utc> = "2026-03-29T01:00:00Z".parse().unwrap();
+        let b: DateTime<Utc> = "2026-11-25T08:00:00.999Z".parse().unwrap();
+        assert_eq!(format_instant(a), "2026-03-29T01:00:00Z");
+        assert_eq!(format_instant(b), "2026-11-25T08:00:00Z");
+        assert!(format_instant(a) < format_instant(b));
+    }
+}

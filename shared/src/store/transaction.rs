@@ -1,0 +1,116 @@
+//! Several writes that succeed or fail together (DynamoDB `TransactWriteItems`): a webhook's
+//! idempotency key with the records it changes, a scan's notification with the step it moves.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+
+use super::dynamo::{condition_expected_version, encode, key_attributes};
+use super::error::StoreError;
+use super::keys::{EXPIRES_AT, Key, PK, TYPE};
+use super::record::Record;
+use crate::domain::ProviderRef;
+
+/// The proof that something was done once: a provider's delivery id, a decision's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// What the key is unique within (`stripe`, `braintree`, `scan`).
+    pub scope: String,
+    pub key: String,
+    /// When the key may be forgotten (the provider will not redeliver after that).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Writes collected to be committed at once by [`super::Store::commit`]; start one with
+/// [`super::Store::transaction`].
+///
+/// Each record write bumps the record's version immediately; if the commit fails, the caller
+/// must re-read the records before trying again (which a conflict calls for anyway).
+pub struct Transaction {
+    table: String,
+    pub(crate) items: Vec<TransactWriteItem>,
+    /// What each item is, in order, to explain a cancellation.
+    pub(crate) labels: Vec<ItemLabel>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ItemLabel {
+    Record(String),
+    Claim(String),
+}
+
+impl Transaction {
+    pub(crate) fn new(table: &str) -> Transaction {
+        Transaction { table: table.to_string(), items: Vec::new(), labels: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Creates `record`; fails the transaction if it already exists.
+    pub fn insert<R: Record>(&mut self, record: &mut R) -> Result<&mut Self, StoreError> {
+        record.set_version(1);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        self.push_put(put, ItemLabel::Record(format!("new {} {}", R::TYPE, record.key().sk)))
+    }
+
+    /// Replaces `record`; fails the transaction if someone else wrote it since it was read.
+    pub fn update<R: Record>(&mut self, record: &mut R) -> Result<&mut Self, StoreError> {
+        let expected = record.version();
+        record.set_version(expected + 1);
+        let (condition, names, values) = condition_expected_version(expected);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values);
+        self.push_put(put, ItemLabel::Record(format!("{} {} v{expected}", R::TYPE, record.key().sk)))
+    }
+
+    /// Records that `provider_ref` (a `record_type` in the provider's system) is our `target`.
+    /// Fails the transaction if that provider id already points somewhere.
+    pub fn link_provider_ref(&mut self, record_type: &str, provider_ref: &ProviderRef, target: &Key) -> Result<&mut Self, StoreError> {
+        let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
+        let mut item = key_attributes(&key);
+        item.insert(TYPE.into(), AttributeValue::S("ProviderRef".into()));
+        item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
+        item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        self.push_put(put, ItemLabel::Record(format!("reference {provider_ref}")))
+    }
+
+    /// Claims an idempotency key: the transaction fails with [`StoreError::Duplicate`] if the
+    /// key was claimed before, so the change it guards is applied at most once.
+    pub fn claim(&mut self, key: &IdempotencyKey) -> Result<&mut Self, StoreError> {
+        let table_key = Key::idempotency(&key.scope, &key.key);
+        let mut item = key_attributes(&table_key);
+        item.insert(TYPE.into(), AttributeValue::S("IdempotencyKey".into()));
+        item.insert(EXPIRES_AT.into(), AttributeValue::N(key.expires_at.timestamp().to_string()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        self.push_put(put, ItemLabel::Claim(format!("{}:{}", key.scope, key.key)))
+    }
+
+    fn push_put(&mut self, put: aws_sdk_dynamodb::types::builders::PutBuilder, label: ItemLabel) -> Result<&mut Self, StoreError> {
+        let put = put.build().map_err(|e| StoreError::Encode { record_type: "transaction item", reason: e.to_string() })?;
+        self.items.push(TransactWriteItem::builder().put(put).build());
+        self.labels.push(label);
+        Ok(self)
+    }
+}
