@@ -1,1 +1,15 @@
-fn main() {}
+use lambda_runtime::{LambdaEvent, service_fn};
+use relance::config::{Config, aws_sdk_config};
+use relance::store::Store;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    relance::telemetry::init();
+    let config = Config::from_env()?;
+    let store = Store::connect(&aws_sdk_config().await, config.table);
+    let store = &store;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        scan::handle(store, event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

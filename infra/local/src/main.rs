@@ -1,1 +1,103 @@
-fn main() {}
+//! `relance-local run`: creates the table and sender identity in moto, seeds the demo
+//! business and serves the functions on http://127.0.0.1:3000 until interrupted.
+//! `relance-local setup` and `relance-local seed` do the first steps alone.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use relance::store::Store;
+use relance_local::{seed, server, ses, table, template_path};
+
+struct Settings {
+    table: String,
+    sender: String,
+    addr: SocketAddr,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings, String> {
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+        let addr = var("RELANCE_HTTP_ADDR", "127.0.0.1:3000");
+        Ok(Settings {
+            table: var("RELANCE_TABLE", "relance"),
+            sender: var("RELANCE_SENDER", "relance@example.org"),
+            addr: addr.parse().map_err(|_| format!("RELANCE_HTTP_ADDR {addr:?} is not an address:port"))?,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    relance::telemetry::init();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "run".to_string());
+    match run(&command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("relance-local {command}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: &str) -> Result<(), String> {
+    let settings = Settings::from_env()?;
+    let sdk = relance::config::aws_sdk_config().await;
+    let store = Store::connect(&sdk, &settings.table);
+    match command {
+        "setup" => setup(&sdk, &settings).await,
+        "seed" => demo(&store).await,
+        "run" => {
+            setup(&sdk, &settings).await?;
+            demo(&store).await?;
+            serve(store, &settings).await
+        }
+        other => Err(format!("unknown command {other:?} (expected run, setup or seed)")),
+    }
+}
+
+async fn setup(sdk: &aws_config::SdkConfig, settings: &Settings) -> Result<(), String> {
+    let definition = table::TableDefinition::from_template_file(&template_path()).map_err(|e| e.to_string())?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let created = definition.ensure(&dynamodb, &settings.table).await.map_err(|e| e.to_string())?;
+    println!("table {} {}", settings.table, if created { "created from template.yaml" } else { "already there" });
+    ses::verify_sender(&aws_sdk_sesv2::Client::new(sdk), &settings.sender).await?;
+    println!("sender identity {} verified", settings.sender);
+    Ok(())
+}
+
+async fn demo(store: &Store) -> Result<(), String> {
+    let summary = seed::seed(store, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    if summary.already_seeded {
+        println!("demo business already seeded");
+    } else {
+        println!(
+            "demo business seeded: {} customers, {} subscriptions, {} invoices, {} cards, {} payments ({} records due now)",
+            summary.customers, summary.subscriptions, summary.invoices, summary.payment_methods, summary.payments, summary.due_now
+        );
+    }
+    Ok(())
+}
+
+async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS_ENDPOINT_URL not set)".into());
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
+    println!(
+        "\nRelance is running.\n\
+         \x20 health:          http://{addr}/health\n\
+         \x20 webhooks:        http://{addr}/webhooks/{{stripe,braintree,shopify,generic}}\n\
+         \x20 invoke scan:     aws lambda invoke --endpoint-url http://{addr} --function-name scan --payload '{{}}' out.json\n\
+         \x20 table:           {table} (moto at {endpoint})\n\
+         \x20 sent email/SMS:  {endpoint}/moto-api/data.json\n\
+         Press Ctrl-C to stop.",
+        addr = settings.addr,
+        table = settings.table,
+    );
+    axum::serve(listener, server::router(store))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}

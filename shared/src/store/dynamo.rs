@@ -62,6 +62,11 @@ impl Store {
         Store { client, table: table.into() }
     }
 
+    /// A store over `table` with a client built from the shared SDK configuration.
+    pub fn connect(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Store {
+        Store::new(Client::new(sdk), table)
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }

@@ -49,7 +49,7 @@
 mod cursor;
 mod dynamo;
 mod error;
-mod keys;
+pub mod keys;
 mod record;
 mod transaction;
 

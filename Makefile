@@ -1,0 +1,10 @@
+# The two commands a newcomer needs. Both install what they need on first use.
+.PHONY: run test
+
+## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
+run:
+	infra/local/run.sh
+
+## test: every test against one moto server, and cfn-lint on template.yaml
+test:
+	infra/local/test.sh

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Starts or stops moto server on 127.0.0.1:PORT (default 4566), our local AWS.
+#   infra/local/moto.sh start [PORT]   starts it in the background and waits until it answers
+#   infra/local/moto.sh stop [PORT]    stops the one this script started
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+command="${1:?usage: moto.sh start|stop [PORT]}"
+port="${2:-4566}"
+state="$root/.local"
+pidfile="$state/moto-$port.pid"
+mkdir -p "$state"
+
+answers() {
+  "$root/.venv/bin/python" - "$port" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
+PY
+}
+
+case "$command" in
+  start)
+    "$root/infra/local/tools.sh"
+    if answers; then
+      echo "moto: already answering on 127.0.0.1:$port"
+      exit 0
+    fi
+    "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$state/moto-$port.log" 2>&1 &
+    echo $! > "$pidfile"
+    for _ in $(seq 1 100); do
+      if answers; then
+        echo "moto: listening on 127.0.0.1:$port (log: .local/moto-$port.log)"
+        exit 0
+      fi
+      sleep 0.2
+    done
+    echo "moto: did not start; see $state/moto-$port.log" >&2
+    exit 1
+    ;;
+  stop)
+    if [ -f "$pidfile" ]; then
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      rm -f "$pidfile"
+    fi
+    ;;
+  *)
+    echo "usage: moto.sh start|stop [PORT]" >&2
+    exit 2
+    ;;
+esac

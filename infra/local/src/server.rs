@@ -1,0 +1,55 @@
+//! The local HTTP server of `make run`: the webhook and portal routers exactly as they run
+//! in Lambda, plus the Lambda Invoke API for the functions that API Gateway does not front
+//! (`aws lambda invoke --endpoint-url http://127.0.0.1:3000 --function-name scan out.json`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use relance::store::Store;
+use serde_json::{Value, json};
+
+/// Every local route on one router.
+pub fn router(store: Store) -> Router {
+    let invoke = Router::new()
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .with_state(store.clone());
+    Router::new()
+        .merge(webhook::router(webhook::WebhookState { store: store.clone() }))
+        .merge(portal::router(portal::PortalState { store }))
+        .merge(invoke)
+}
+
+/// Runs one function as Lambda's Invoke API would: 200 with the function's result, or 200
+/// with `X-Amz-Function-Error` and an error payload when the function fails.
+async fn invoke(State(store): State<Store>, Path(name): Path<String>, body: Bytes) -> Response {
+    let result: Result<Value, String> = match name.as_str() {
+        "scan" => match serde_json::from_slice::<Value>(&body) {
+            Ok(event) => scan::handle(&store, event, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|summary| serde_json::to_value(summary).map_err(|e| e.to_string())),
+            Err(e) => Err(format!("the event is not JSON: {e}")),
+        },
+        "dispatch" => match serde_json::from_slice(&body) {
+            Ok(event) => serde_json::to_value(dispatch::handle(&store, event).await).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the event is not a DynamoDB stream batch: {e}")),
+        },
+        _ => {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-amzn-errortype", HeaderValue::from_static("ResourceNotFoundException"));
+            let body = Json(json!({ "Type": "User", "Message": format!("Function not found: {name}") }));
+            return (StatusCode::NOT_FOUND, headers, body).into_response();
+        }
+    };
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(message) => {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+            (StatusCode::OK, headers, Json(json!({ "errorType": "FunctionError", "errorMessage": message }))).into_response()
+        }
+    }
+}

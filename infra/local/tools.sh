@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Python tools (moto server, cfn-lint) into the project's .venv/, once:
+# a stamp of requirements.txt skips the install when nothing changed.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+venv="$root/.venv"
+requirements="$root/infra/local/requirements.txt"
+stamp="$venv/.requirements.sha256"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "tools: creating $venv"
+  python3 -m venv "$venv" || {
+    echo "tools: python3 -m venv failed; on Debian/Ubuntu install python3-venv" >&2
+    exit 1
+  }
+fi
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "tools: installing $(grep -v '^#' "$requirements" | xargs)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" > "$stamp"
+fi
