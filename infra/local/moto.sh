@@ -24,7 +24,7 @@ case "$command" in
       echo "moto: already answering on 127.0.0.1:$port"
       exit 0
     fi
-    "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$state/moto-$port.log" 2>&1 &
+    "$root/.venv/bin/python" "$root/infra/local/moto_server.py" -H 127.0.0.1 -p "$port" > "$state/moto-$port.log" 2>&1 &
     echo $! > "$pidfile"
     for _ in $(seq 1 100); do
       if answers; then

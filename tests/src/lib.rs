@@ -43,3 +43,14 @@ pub async fn moto_data() -> serde_json::Value {
         .await
         .expect("data.json is JSON")
 }
+
+/// The emails moto's SES has accepted (`ses.Message` in data.json: id, source,
+/// destinations, subject, body).
+pub async fn sent_emails() -> Vec<serde_json::Value> {
+    moto_data().await["ses"]["Message"].as_array().cloned().unwrap_or_default()
+}
+
+/// The text messages moto's SNS has accepted (`sns.SMS` in data.json).
+pub async fn sent_sms() -> Vec<serde_json::Value> {
+    moto_data().await["sns"]["SMS"].as_array().cloned().unwrap_or_default()
+}

@@ -87,7 +87,7 @@ async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
         "\nRelance is running.\n\
          \x20 health:          http://{addr}/health\n\
          \x20 webhooks:        http://{addr}/webhooks/{{stripe,braintree,shopify,generic}}\n\
-         \x20 invoke scan:     aws lambda invoke --endpoint-url http://{addr} --function-name scan --payload '{{}}' out.json\n\
+         \x20 invoke scan:     curl -X POST http://{addr}/2015-03-31/functions/scan/invocations -d '{{}}'\n\
          \x20 table:           {table} (moto at {endpoint})\n\
          \x20 sent email/SMS:  {endpoint}/moto-api/data.json\n\
          Press Ctrl-C to stop.",

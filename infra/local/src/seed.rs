@@ -13,7 +13,7 @@ use relance::domain::{
     InvoiceNumber, InvoiceStatus, Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId,
     PaymentStatus, PhoneE164, Provider, ProviderRef, Subscription, SubscriptionStatus,
 };
-use relance::store::{Key, Store, StoreError};
+use relance::store::{BulkLoad, Key, Store, StoreError};
 
 pub const MEMBERS: usize = 100;
 
@@ -42,7 +42,7 @@ pub fn demo_customer_id(index: usize) -> CustomerId {
     parsed(format!("demo-{:04}", index + 1))
 }
 
-/// Everything one member has: written together in one transaction.
+/// Everything one member has.
 struct Member {
     customer: Customer,
     subscription: Subscription,
@@ -57,6 +57,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<SeedSummary, Stor
         return Ok(SeedSummary { already_seeded: true, ..SeedSummary::default() });
     }
     let mut summary = SeedSummary::default();
+    let mut load = BulkLoad::new();
     for index in 0..MEMBERS {
         let mut member = member(index, now);
         summary.customers += 1;
@@ -69,21 +70,20 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<SeedSummary, Stor
             + usize::from(due(&member.subscription.follow_up))
             + usize::from(due(&member.card.follow_up));
 
-        let mut tx = store.transaction();
-        tx.insert(&mut member.customer)?;
-        for provider_ref in member.customer.provider_refs.clone() {
-            tx.link_provider_ref("Customer", &provider_ref, &Key::customer(&member.customer.id))?;
+        load.add(&mut member.customer)?;
+        for provider_ref in &member.customer.provider_refs {
+            load.add_provider_ref("Customer", provider_ref, &Key::customer(&member.customer.id));
         }
-        tx.insert(&mut member.subscription)?;
+        load.add(&mut member.subscription)?;
         for invoice in &mut member.invoices {
-            tx.insert(invoice)?;
+            load.add(invoice)?;
         }
-        tx.insert(&mut member.card)?;
+        load.add(&mut member.card)?;
         for payment in &mut member.payments {
-            tx.insert(payment)?;
+            load.add(payment)?;
         }
-        store.commit(tx).await?;
     }
+    store.write_bulk(load).await?;
     Ok(summary)
 }
 

@@ -271,6 +271,16 @@ fn decode<R: Record>(key: &Key, item: Item) -> Result<R, StoreError> {
     codec::from_item(item).map_err(|e| corrupt(e.to_string()))
 }
 
+/// The item mapping a provider's id for a `record_type` to our record's key.
+pub(crate) fn provider_ref_item(record_type: &str, provider_ref: &ProviderRef, target: &Key) -> Item {
+    let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
+    let mut item = key_attributes(&key);
+    item.insert(TYPE.into(), AttributeValue::S("ProviderRef".into()));
+    item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
+    item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
+    item
+}
+
 pub(crate) fn key_attributes(key: &Key) -> Item {
     HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))])
 }

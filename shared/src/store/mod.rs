@@ -46,6 +46,7 @@
 //!
 //! No code path uses the Scan API.
 
+mod bulk;
 mod cursor;
 mod dynamo;
 mod error;
@@ -53,6 +54,7 @@ pub mod keys;
 mod record;
 mod transaction;
 
+pub use bulk::BulkLoad;
 pub use cursor::Cursor;
 pub use dynamo::{DueItem, DuePage, Page, Store};
 pub use error::StoreError;

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::dynamo::{condition_expected_version, encode, key_attributes};
+use super::dynamo::{condition_expected_version, encode, key_attributes, provider_ref_item};
 use super::error::StoreError;
 use super::keys::{EXPIRES_AT, Key, PK, TYPE};
 use super::record::Record;
@@ -79,11 +79,7 @@ impl Transaction {
     /// Records that `provider_ref` (a `record_type` in the provider's system) is our `target`.
     /// Fails the transaction if that provider id already points somewhere.
     pub fn link_provider_ref(&mut self, record_type: &str, provider_ref: &ProviderRef, target: &Key) -> Result<&mut Self, StoreError> {
-        let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
-        let mut item = key_attributes(&key);
-        item.insert(TYPE.into(), AttributeValue::S("ProviderRef".into()));
-        item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
-        item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
+        let item = provider_ref_item(record_type, provider_ref, target);
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

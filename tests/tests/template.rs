@@ -1,0 +1,58 @@
+//! template.yaml and the code agree: the table moto creates from the template has the keys,
+//! index, stream and TTL attribute that the store writes.
+
+use relance::store::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, PK, SK};
+use relance_tests::{fresh_store, table_definition};
+
+#[test]
+fn the_template_defines_the_keys_the_store_uses() {
+    let table = table_definition();
+    let key: Vec<(&str, &str)> = table.key_schema.iter().map(|k| (k.attribute_name.as_str(), k.key_type.as_str())).collect();
+    assert_eq!(key, [(PK, "HASH"), (SK, "RANGE")]);
+    let due = table.global_secondary_indexes.iter().find(|i| i.index_name == DUE_INDEX).expect("a due index");
+    let due_key: Vec<(&str, &str)> = due.key_schema.iter().map(|k| (k.attribute_name.as_str(), k.key_type.as_str())).collect();
+    assert_eq!(due_key, [(DUE_SHARD, "HASH"), (DUE_AT, "RANGE")]);
+    assert_eq!(due.projection.projection_type, "ALL", "the scan decides from the index alone");
+    for attribute in &table.attribute_definitions {
+        assert_eq!(attribute.attribute_type, "S", "{} is a string key", attribute.attribute_name);
+    }
+    assert_eq!(table.time_to_live_specification.as_ref().map(|t| t.attribute_name.as_str()), Some(EXPIRES_AT));
+    assert_eq!(table.stream_specification.as_ref().map(|s| s.stream_view_type.as_str()), Some("NEW_AND_OLD_IMAGES"));
+    assert_eq!(table.point_in_time_recovery_specification.map(|p| p.point_in_time_recovery_enabled), Some(true));
+    assert_eq!(table.billing_mode, "PAY_PER_REQUEST");
+}
+
+#[tokio::test]
+async fn the_local_table_is_the_template_table() {
+    let store = fresh_store("template").await;
+    let client = store.client();
+    let table = client.describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
+    let key: Vec<(String, String)> =
+        table.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string())).collect();
+    assert_eq!(key, [(PK.to_string(), "HASH".to_string()), (SK.to_string(), "RANGE".to_string())]);
+    let indexes = table.global_secondary_indexes();
+    assert_eq!(indexes.len(), table_definition().global_secondary_indexes.len());
+    let due = indexes.iter().find(|i| i.index_name() == Some(DUE_INDEX)).expect("the due index exists");
+    let due_key: Vec<&str> = due.key_schema().iter().map(|k| k.attribute_name()).collect();
+    assert_eq!(due_key, [DUE_SHARD, DUE_AT]);
+    let stream = table.stream_specification().expect("a stream");
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type().map(|v| v.as_str()), Some("NEW_AND_OLD_IMAGES"));
+    let ttl = client.describe_time_to_live().table_name(store.table()).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(EXPIRES_AT));
+    assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
+    let backups = client.describe_continuous_backups().table_name(store.table()).send().await.unwrap();
+    let pitr = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .map(|s| s.as_str().to_string());
+    assert_eq!(pitr.as_deref(), Some("ENABLED"));
+}
+
+#[test]
+fn a_table_written_with_intrinsic_functions_is_refused() {
+    let template = "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      BillingMode: !Ref Mode\n";
+    assert!(relance_local::table::TableDefinition::from_template(template).is_err());
+}
