@@ -14,8 +14,17 @@ trap 'infra/local/moto.sh stop "$port"' EXIT
 . infra/local/env.sh "$port"
 
 status=0
+log="$root/.local/cargo-test.log"
 echo "== cargo test --workspace"
-cargo test --workspace --locked || status=1
+cargo test --workspace --locked 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml || status=1
+
+# One closing line for the whole run: cargo prints a result line per test binary, and the
+# last of those (a crate's empty doc-tests) would otherwise read as "0 passed".
+passed=$(grep -oE '^test result: .* ([0-9]+) passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -oE '^test result: .* ([0-9]+) failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+[ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "tests: $passed passed, $failed failed"
 exit $status
