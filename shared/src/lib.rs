@@ -1,11 +1,15 @@
 //! Relance's common crate. The four Lambda functions are thin shells over it.
 //!
 //! - [`domain`]: money, contact details, time and the billing records, pure and tested alone.
+//! - [`providers`]: each provider's signature scheme and payloads, turned into facts.
+//! - [`ingest`]: facts applied to the table, once, in order.
 //! - [`store`]: the single DynamoDB table and its key design.
 //! - [`config`]: settings read from the environment once, at cold start.
 //! - [`telemetry`]: logging set-up.
 
 pub mod config;
 pub mod domain;
+pub mod ingest;
+pub mod providers;
 pub mod store;
 pub mod telemetry;

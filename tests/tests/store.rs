@@ -71,6 +71,7 @@ async fn every_record_type_round_trips() {
             payment_method_id: Some(PaymentMethodId::parse("pm1").unwrap()),
             provider_ref: None,
             follow_up: FollowUp::default(),
+            provider_updated_at: None,
         },
     )
     .await;
@@ -89,6 +90,7 @@ async fn every_record_type_round_trips() {
             added_at: now(),
             removed: false,
             follow_up: FollowUp { step: 1, next_action_at: Some(now()), needs_manual_action: false },
+            provider_updated_at: Some(now()),
         },
     )
     .await;
@@ -105,6 +107,7 @@ async fn every_record_type_round_trips() {
         failure_reason: None,
         refunds: vec![],
         occurred_at: now(),
+        provider_updated_at: None,
     };
     payment
         .refund(Refund { id: RefundId::parse("r1").unwrap(), amount: Money::from_minor(4, Currency::BHD), refunded_at: now() })

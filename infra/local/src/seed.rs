@@ -158,6 +158,7 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         payment_method_id: None,
         provider_ref: ProviderRef::new(Provider::Stripe, format!("sub_demo{:04}", index + 1)).ok(),
         follow_up: FollowUp::default(),
+        provider_updated_at: None,
     };
     if subscription.renews() {
         // First renewal notice three days before the period ends.
@@ -184,6 +185,7 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         added_at: now,
         removed: false,
         follow_up: FollowUp::default(),
+        provider_updated_at: None,
     };
     // Warn 30 days before the card's last valid day (at once if that is already past).
     let warn_on = add_days(expiry.last_valid_day(), -30).unwrap_or(today);
@@ -285,6 +287,7 @@ fn payment(
         failure_reason: failure.map(str::to_string),
         refunds: Vec::new(),
         occurred_at: at,
+        provider_updated_at: None,
     }
 }
 

@@ -70,6 +70,12 @@ pub struct Customer {
     #[serde(default)]
     pub provider_refs: BTreeSet<ProviderRef>,
     pub created_at: DateTime<Utc>,
+    /// Deleted in the provider's system: kept for history, never reminded.
+    #[serde(default)]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// When the provider last changed this record (its event time): older deliveries are ignored.
+    #[serde(default)]
+    pub provider_updated_at: Option<DateTime<Utc>>,
 }
 
 impl Customer {
@@ -91,6 +97,8 @@ impl Customer {
             reminders_paused: false,
             provider_refs: BTreeSet::new(),
             created_at: now,
+            deleted_at: None,
+            provider_updated_at: None,
         }
     }
 

@@ -71,6 +71,9 @@ pub struct Invoice {
     pub reminders_paused: bool,
     #[serde(default)]
     pub follow_up: FollowUp,
+    /// When the provider last changed this record (its event time): older deliveries are ignored.
+    #[serde(default)]
+    pub provider_updated_at: Option<DateTime<Utc>>,
 }
 
 impl Invoice {
@@ -99,6 +102,7 @@ impl Invoice {
             disputed: false,
             reminders_paused: false,
             follow_up: FollowUp::default(),
+            provider_updated_at: None,
         }
     }
 
@@ -169,6 +173,39 @@ impl Invoice {
         self.status = InvoiceStatus::Uncollectible;
         self.follow_up.clear();
         Ok(())
+    }
+
+    /// Takes the provider's view of the invoice as of `at` (the provider is the source of truth
+    /// for amounts and status). Returns whether anything changed.
+    ///
+    /// Deliveries arrive late and out of order, so two rules keep the newest truth:
+    /// - facts older than the last ones applied are ignored;
+    /// - a closed invoice is never reopened by provider state: a `payment_failed` that arrives
+    ///   after `paid` (even stamped the same second) leaves it paid. The one move between
+    ///   closed states is a written-off invoice that gets paid after all.
+    pub fn apply_provider_state(&mut self, amount_due: Money, amount_paid: Money, status: InvoiceStatus, at: DateTime<Utc>) -> bool {
+        if self.provider_updated_at.is_some_and(|last| at < last) {
+            return false;
+        }
+        let allowed = match (self.status, status) {
+            (current, new) if current == new => true,
+            (InvoiceStatus::Uncollectible, InvoiceStatus::Paid) => true,
+            (current, _) if current.is_closed() => false,
+            _ => true,
+        };
+        if !allowed {
+            return false;
+        }
+        let changed = self.amount_due != amount_due || self.amount_paid != amount_paid || self.status != status;
+        self.amount_due = amount_due;
+        self.amount_paid = amount_paid;
+        self.status = status;
+        self.provider_updated_at = Some(at);
+        if status.is_closed() {
+            self.follow_up.clear();
+            self.autopay_retry_pending = false;
+        }
+        changed
     }
 
     /// True when a reminder about this invoice may go out now: something is owed and nothing
@@ -267,6 +304,30 @@ mod tests {
         inv.record_payment(eur(1000)).unwrap();
         assert_eq!(inv.void(), Err(InvoiceError::Closed(InvoiceStatus::Paid)));
         assert_eq!(inv.mark_uncollectible(), Err(InvoiceError::Closed(InvoiceStatus::Paid)));
+    }
+
+    #[test]
+    fn provider_state_never_goes_back_in_time_or_reopens_a_closed_invoice() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let mut inv = invoice(1000);
+        assert!(inv.apply_provider_state(eur(1000), eur(1000), InvoiceStatus::Paid, t("2026-11-25T10:00:00Z")));
+        assert_eq!(inv.follow_up.next_action_at, None);
+        // A payment failure stamped the same second, or earlier, arrives after the payment.
+        assert!(!inv.apply_provider_state(eur(1000), eur(0), InvoiceStatus::Open, t("2026-11-25T10:00:00Z")));
+        assert!(!inv.apply_provider_state(eur(1000), eur(0), InvoiceStatus::Open, t("2026-11-25T09:00:00Z")));
+        assert!(!inv.apply_provider_state(eur(1000), eur(1000), InvoiceStatus::Void, t("2026-11-26T09:00:00Z")));
+        assert_eq!(inv.status, InvoiceStatus::Paid);
+
+        let mut inv = invoice(1000);
+        assert!(inv.apply_provider_state(eur(1000), eur(0), InvoiceStatus::Uncollectible, t("2026-11-25T10:00:00Z")));
+        assert!(inv.apply_provider_state(eur(1000), eur(1000), InvoiceStatus::Paid, t("2026-11-27T10:00:00Z")));
+        assert_eq!(inv.status, InvoiceStatus::Paid);
+
+        let mut inv = invoice(1000);
+        assert!(inv.apply_provider_state(eur(1000), eur(400), InvoiceStatus::PartiallyPaid, t("2026-11-25T10:00:00Z")));
+        assert!(inv.follow_up.next_action_at.is_some(), "a partial payment keeps the reminders for the balance");
+        assert!(!inv.apply_provider_state(eur(1000), eur(0), InvoiceStatus::Open, t("2026-11-25T09:59:59Z")));
+        assert_eq!(inv.balance(), eur(600));
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct Payment {
     #[serde(default)]
     pub refunds: Vec<Refund>,
     pub occurred_at: DateTime<Utc>,
+    /// When the provider last changed this record (its event time): older deliveries are ignored.
+    #[serde(default)]
+    pub provider_updated_at: Option<DateTime<Utc>>,
 }
 
 impl Payment {
@@ -116,6 +119,7 @@ mod tests {
             failure_reason: None,
             refunds: vec![],
             occurred_at: "2026-11-01T00:00:00Z".parse().unwrap(),
+            provider_updated_at: None,
         }
     }
 

@@ -126,6 +126,9 @@ pub struct PaymentMethod {
     pub removed: bool,
     #[serde(default)]
     pub follow_up: FollowUp,
+    /// When the provider last changed this record (its event time): older deliveries are ignored.
+    #[serde(default)]
+    pub provider_updated_at: Option<DateTime<Utc>>,
 }
 
 impl PaymentMethod {
@@ -152,6 +155,7 @@ mod tests {
             added_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             removed: false,
             follow_up: FollowUp::default(),
+            provider_updated_at: None,
         }
     }
 

@@ -59,6 +59,9 @@ pub struct Subscription {
     pub provider_ref: Option<ProviderRef>,
     #[serde(default)]
     pub follow_up: FollowUp,
+    /// When the provider last changed this record (its event time): older deliveries are ignored.
+    #[serde(default)]
+    pub provider_updated_at: Option<DateTime<Utc>>,
 }
 
 impl Subscription {
@@ -96,6 +99,7 @@ mod tests {
             payment_method_id: None,
             provider_ref: None,
             follow_up: FollowUp::default(),
+            provider_updated_at: None,
         };
         assert!(sub.renews());
         sub.cancel_at_period_end = true;

@@ -12,7 +12,7 @@ use serde_dynamo::aws_sdk_dynamodb_1 as codec;
 
 use super::cursor::Cursor;
 use super::error::StoreError;
-use super::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, Key, PK, SK, TYPE, VERSION, due_shard, format_instant};
+use super::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, Key, PK, SK, TYPE, VERSION, due_shard, format_instant};
 use super::record::Record;
 use super::transaction::{ItemLabel, Transaction};
 use crate::domain::ProviderRef;
@@ -255,6 +255,9 @@ pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
     item.extend(key_attributes(&key));
     item.insert(TYPE.into(), AttributeValue::S(R::TYPE.into()));
     item.insert(VERSION.into(), AttributeValue::N(record.version().to_string()));
+    if let Some(at) = record.expires_at() {
+        item.insert(EXPIRES_AT.into(), AttributeValue::N(at.timestamp().to_string()));
+    }
     if let Some(at) = record.next_action_at() {
         item.insert(DUE_SHARD.into(), AttributeValue::S(due_shard(&key.pk)));
         item.insert(DUE_AT.into(), AttributeValue::S(format_instant(at)));

@@ -23,6 +23,11 @@ pub trait Record: Serialize + DeserializeOwned {
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
         None
     }
+
+    /// When DynamoDB's TTL may delete the item, for records kept only for a while.
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 /// Implements the version accessors, the same for every record.

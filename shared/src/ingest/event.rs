@@ -1,0 +1,118 @@
+//! What a provider told us, in our words: the facts a delivery carries about customers,
+//! invoices, subscriptions, cards, payments and orders, whichever system sent them.
+//!
+//! Providers' adapters (`crate::providers`) turn payloads into a [`Delivery`]; the ingest
+//! step applies it to the table. Facts are what the provider knows *now*: the provider is
+//! the source of truth for amounts and statuses, we keep the follow-up.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{
+    BillingInterval, CardExpiry, Email, InvoiceStatus, Last4, Locale, Money, PaymentStatus, PhoneE164, Provider,
+    ProviderRef, SubscriptionStatus,
+};
+
+/// One webhook delivery (or one imported document), normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub provider: Provider,
+    /// The provider's id for this delivery (Stripe's event id, Shopify's webhook id, a digest
+    /// of Braintree's payload): the idempotency key.
+    pub id: String,
+    /// The provider's name for what happened (`invoice.paid`, `orders/create`, `check`).
+    pub kind: String,
+    /// When the provider says it happened: older facts never overwrite newer ones.
+    pub occurred_at: DateTime<Utc>,
+    /// Empty when the delivery is of a kind we do not act on (recorded as ignored).
+    pub facts: Vec<Fact>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact {
+    Customer(CustomerFacts),
+    CustomerDeleted { customer: ProviderRef },
+    Invoice(InvoiceFacts),
+    /// A collection attempt failed: the first reminder is due now.
+    PaymentFailed { invoice: Option<ProviderRef>, subscription: Option<ProviderRef>, customer: ProviderRef, retry_pending: bool },
+    Subscription(SubscriptionFacts),
+    /// The provider announces a renewal or a trial end: a renewal notice is due now.
+    RenewalSoon { subscription: ProviderRef, customer: ProviderRef },
+    Card(CardFacts),
+    CardRemoved { card: ProviderRef },
+    Payment(PaymentFacts),
+    /// A purchase in a shop: the post-purchase thank-you notification is queued.
+    Order(OrderFacts),
+}
+
+/// What a provider knows of a customer; `None` means "not said", not "erase".
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerFacts {
+    pub reference: ProviderRef,
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneE164>,
+    pub locale: Option<Locale>,
+}
+
+impl CustomerFacts {
+    pub fn reference_only(reference: ProviderRef) -> CustomerFacts {
+        CustomerFacts { reference, name: None, email: None, phone: None, locale: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceFacts {
+    pub reference: ProviderRef,
+    pub customer: CustomerFacts,
+    pub number: Option<String>,
+    pub amount_due: Money,
+    pub amount_paid: Money,
+    pub status: InvoiceStatus,
+    pub issued_at: DateTime<Utc>,
+    pub due_date: Option<NaiveDate>,
+    pub subscription: Option<ProviderRef>,
+    /// The provider will retry the charge itself.
+    pub retry_pending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionFacts {
+    pub reference: ProviderRef,
+    pub customer: CustomerFacts,
+    pub plan: String,
+    pub price: Money,
+    pub interval: BillingInterval,
+    pub status: SubscriptionStatus,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub cancel_at_period_end: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardFacts {
+    pub reference: ProviderRef,
+    pub customer: ProviderRef,
+    pub brand: String,
+    pub last4: Last4,
+    pub expiry: CardExpiry,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentFacts {
+    pub reference: ProviderRef,
+    pub customer: CustomerFacts,
+    pub invoice: Option<ProviderRef>,
+    pub amount: Money,
+    pub status: PaymentStatus,
+    pub failure_reason: Option<String>,
+    /// Everything refunded so far (providers report the running total).
+    pub amount_refunded: Money,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderFacts {
+    pub reference: ProviderRef,
+    pub customer: CustomerFacts,
+    pub total: Money,
+    pub name: Option<String>,
+}

@@ -1,0 +1,15 @@
+//! Ingestion: a provider's delivery applied to our records exactly once, whatever the order
+//! and however often it arrives.
+//!
+//! - [`event`]: the facts a delivery carries, in our words.
+//! - [`apply`]: reads the records the facts touch, decides the changes, and commits them
+//!   with the delivery's idempotency key in one transaction.
+//! - [`archive`]: every accepted delivery kept (with a TTL) so it can be inspected and replayed.
+
+pub mod apply;
+pub mod archive;
+pub mod event;
+
+pub use apply::{BusinessDefaults, Ingest, IngestError, Outcome};
+pub use archive::{ArchivedDelivery, DeliveryOutcome};
+pub use event::*;
