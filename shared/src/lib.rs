@@ -5,11 +5,13 @@
 //! - [`ingest`]: facts applied to the table, once, in order.
 //! - [`store`]: the single DynamoDB table and its key design.
 //! - [`config`]: settings read from the environment once, at cold start.
+//! - [`secrets`]: provider keys, from Secrets Manager in AWS and the environment locally.
 //! - [`telemetry`]: logging set-up.
 
 pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod providers;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -22,6 +22,8 @@ use crate::store::{IdempotencyKey, Key, Record, Store, StoreError};
 /// The business's defaults for customers a provider tells us about first.
 #[derive(Debug, Clone)]
 pub struct BusinessDefaults {
+    /// The currency of amounts that come without one (Braintree transactions).
+    pub currency: Currency,
     pub locale: Locale,
     pub time_zone: Tz,
     /// Local hour at which reminders are scheduled (9: 09:00 in the customer's zone).
@@ -37,6 +39,7 @@ pub struct BusinessDefaults {
 impl Default for BusinessDefaults {
     fn default() -> Self {
         BusinessDefaults {
+            currency: Currency::EUR,
             locale: Locale::french(),
             time_zone: chrono_tz::Europe::Paris,
             reminder_hour: 9,
@@ -233,14 +236,16 @@ impl<'a> Work<'a> {
             }
             Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
             Fact::Invoice(facts) => self.invoice(facts).await?,
-            Fact::PaymentFailed { invoice, subscription, customer: _, retry_pending } => {
+            Fact::PaymentFailed { invoice, subscription, retry_pending } => {
                 self.payment_failed(invoice.as_ref(), subscription.as_ref(), *retry_pending).await?
             }
             Fact::Subscription(facts) => self.subscription(facts).await?,
-            Fact::RenewalSoon { subscription, customer: _ } => self.renewal_soon(subscription).await?,
+            Fact::SubscriptionStatus { subscription, status } => self.subscription_status(subscription, *status).await?,
+            Fact::RenewalSoon { subscription } => self.renewal_soon(subscription).await?,
             Fact::Card(facts) => self.card(facts).await?,
             Fact::CardRemoved { card } => self.card_removed(card).await?,
             Fact::Payment(facts) => self.payment(facts).await?,
+            Fact::Refund { invoice, refund, amount } => self.refund(invoice, refund, *amount).await?,
             Fact::Order(facts) => self.order(facts).await?,
         }
         Ok(())
@@ -489,6 +494,36 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
+    async fn subscription_status(&mut self, reference: &ProviderRef, status: SubscriptionStatus) -> Result<(), StoreError> {
+        let at = self.at;
+        let Some(key) = lookup(self.store, &mut self.refs, &mut self.subscriptions, reference).await? else {
+            return Ok(()); // a subscription we never saw: nothing of ours to change
+        };
+        let tz = self.defaults.time_zone;
+        let days = self.defaults.days_before_renewal;
+        let Some(tracked) = self.subscriptions.get(&key) else { return Ok(()) };
+        let renewal_notice = add_days(local_date(tracked.record.current_period_end, tz), -days).map(|d| self.local_moment(d, tz).max(at));
+        let Some(tracked) = self.subscriptions.get_mut(&key) else { return Ok(()) };
+        let subscription = &mut tracked.record;
+        if is_stale(subscription.provider_updated_at, at) {
+            return Ok(());
+        }
+        let was_past_due = subscription.status == SubscriptionStatus::PastDue;
+        subscription.status = status;
+        subscription.provider_updated_at = Some(at);
+        if !subscription.renews() {
+            subscription.follow_up.clear();
+        } else if was_past_due && status == SubscriptionStatus::Active {
+            // Paid again: the past-due reminders stop, the renewal ones resume.
+            subscription.follow_up = FollowUp::default();
+            if let Some(notice) = renewal_notice {
+                subscription.follow_up.schedule(notice);
+            }
+        }
+        tracked.changed = true;
+        Ok(())
+    }
+
     async fn renewal_soon(&mut self, reference: &ProviderRef) -> Result<(), StoreError> {
         let at = self.at;
         if let Some(key) = lookup(self.store, &mut self.refs, &mut self.subscriptions, reference).await? {
@@ -632,6 +667,34 @@ impl<'a> Work<'a> {
             }
         }
         tracked.changed = true;
+        Ok(())
+    }
+
+    async fn refund(&mut self, invoice: &ProviderRef, refund: &ProviderRef, amount: Money) -> Result<(), StoreError> {
+        let Some(invoice_key) = lookup(self.store, &mut self.refs, &mut self.invoices, invoice).await? else {
+            return Ok(()); // a refund on an order we never saw
+        };
+        if lookup(self.store, &mut self.refs, &mut self.payments, refund).await?.is_some() {
+            return Ok(()); // recorded already
+        }
+        let Some(invoice) = self.invoices.get(&invoice_key).map(|t| t.record.clone()) else { return Ok(()) };
+        let payment = Payment {
+            id: PaymentId::generate(),
+            customer_id: invoice.customer_id,
+            version: 0,
+            invoice_id: Some(invoice.id),
+            amount,
+            status: PaymentStatus::Refunded,
+            provider: refund.provider,
+            provider_ref: Some(refund.clone()),
+            failure_reason: None,
+            refunds: Vec::new(),
+            occurred_at: self.at,
+            provider_updated_at: Some(self.at),
+        };
+        let key = payment.key();
+        self.link("Payment", refund, &key);
+        self.payments.insert(key, Tracked { record: payment, is_new: true, changed: true });
         Ok(())
     }
 

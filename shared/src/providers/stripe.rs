@@ -103,16 +103,14 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             let failed = Fact::PaymentFailed {
                 invoice: Some(invoice.reference.clone()),
                 subscription: invoice.subscription.clone(),
-                customer: invoice.customer.reference.clone(),
                 retry_pending: invoice.retry_pending,
             };
             vec![Fact::Invoice(invoice), failed]
         }
         "invoice.upcoming" => {
             // An upcoming invoice has no id yet; it announces the subscription's renewal.
-            let customer = expandable_id(&object, "customer")?;
             match invoice_subscription(&object) {
-                Some(subscription) => vec![Fact::RenewalSoon { subscription, customer }],
+                Some(subscription) => vec![Fact::RenewalSoon { subscription }],
                 None => Vec::new(),
             }
         }
@@ -123,7 +121,6 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
                 facts.push(Fact::PaymentFailed {
                     invoice: None,
                     subscription: Some(subscription.reference.clone()),
-                    customer: subscription.customer.reference.clone(),
                     retry_pending: false,
                 });
             }
@@ -132,8 +129,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
         }
         "customer.subscription.trial_will_end" => {
             let subscription = subscription(&object)?;
-            let soon =
-                Fact::RenewalSoon { subscription: subscription.reference.clone(), customer: subscription.customer.reference.clone() };
+            let soon = Fact::RenewalSoon { subscription: subscription.reference.clone() };
             vec![Fact::Subscription(subscription), soon]
         }
         "customer.source.expiring" => card(&object, &object)?.map(Fact::Card).into_iter().collect(),
