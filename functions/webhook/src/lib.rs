@@ -1,20 +1,236 @@
 //! The webhook function: provider deliveries in, records changed.
 //!
+//! Each route checks the provider's signature, reads the payload into facts, applies them
+//! once (idempotency key in the same transaction as the changes), archives the delivery,
+//! and answers so that the provider does the right thing:
+//! - 200 for applied, already applied and ignored deliveries (no retry needed);
+//! - 401 for a missing or wrong signature or an expired timestamp (nothing written);
+//! - 400 for a signed but unreadable payload (archived for inspection);
+//! - 404 for an unknown provider, 413 for a body over 1 MiB;
+//! - 503 when the store fails or a secret is not configured, so the provider retries.
+//!
 //! An axum router, so the same code serves API Gateway in AWS (through `lambda_http`) and
 //! plain HTTP on a laptop (`make run`) and in tests.
 
-use axum::Router;
-use relance::store::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use relance::domain::Provider;
+use relance::ingest::apply::Mode;
+use relance::ingest::{ArchivedDelivery, Delivery, DeliveryOutcome, Ingest, Outcome};
+use relance::providers::shopify::ShopifyHeaders;
+use relance::providers::{PayloadError, SignatureError, braintree, generic, shopify, stripe};
+use relance::secrets::Secrets;
+use relance::store::StoreError;
+use serde_json::json;
+
+/// Bodies larger than this are refused with 413 (providers' deliveries are far smaller).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// What every webhook route needs, built once at cold start.
 #[derive(Clone)]
 pub struct WebhookState {
-    pub store: Store,
+    pub ingest: Ingest,
+    pub secrets: Arc<Secrets>,
+    /// "Now", for signature tolerances and archive times; tests set it.
+    pub clock: Clock,
 }
 
-/// The webhook routes. Provider routes (`/webhooks/stripe`, `/webhooks/braintree`,
-/// `/webhooks/shopify`, `/webhooks/generic`) are added by the webhook ingestion work; until
-/// then every delivery gets the router's 404.
+impl WebhookState {
+    pub fn new(ingest: Ingest, secrets: Secrets) -> WebhookState {
+        WebhookState { ingest, secrets: Arc::new(secrets), clock: Arc::new(Utc::now) }
+    }
+}
+
 pub fn router(state: WebhookState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .route("/webhooks/stripe", post(stripe_delivery))
+        .route("/webhooks/braintree", post(braintree_delivery).get(braintree_challenge))
+        .route("/webhooks/shopify", post(shopify_delivery))
+        .route("/webhooks/generic", post(generic_delivery))
+        .route("/webhooks/{provider}", post(unknown_provider))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The one error shape every route answers with: `{"error": code, "message": text}`.
+#[derive(Debug)]
+pub struct WebhookError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl WebhookError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> WebhookError {
+        WebhookError { status, code, message: message.into() }
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response()
+    }
+}
+
+impl From<SignatureError> for WebhookError {
+    fn from(e: SignatureError) -> WebhookError {
+        match e {
+            // Our configuration, not the sender's fault: 503 so the delivery is retried later.
+            SignatureError::NoSecret => WebhookError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", e.to_string()),
+            _ => WebhookError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for WebhookError {
+    fn from(e: StoreError) -> WebhookError {
+        tracing::error!(error = %e, "store failure; the provider will retry");
+        WebhookError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "temporarily unable to record the delivery")
+    }
+}
+
+fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, WebhookError> {
+    body.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            WebhookError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("bodies are limited to {MAX_BODY} bytes"))
+        }
+        other => WebhookError::new(other.status(), "unreadable_body", other.body_text()),
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The headers worth keeping with an archived delivery (a replay needs Shopify's topic).
+fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    const KEPT: [&str; 8] = [
+        "content-type",
+        "stripe-signature",
+        "relance-signature",
+        "x-shopify-topic",
+        "x-shopify-webhook-id",
+        "x-shopify-shop-domain",
+        "x-shopify-api-version",
+        "x-shopify-triggered-at",
+    ];
+    KEPT.iter().filter_map(|name| header(headers, name).map(|v| (name.to_string(), v.to_string()))).collect()
+}
+
+/// Applies a verified delivery (or records why it could not be read) and answers.
+async fn receive(
+    state: &WebhookState,
+    provider: Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+    parsed: Result<Delivery, PayloadError>,
+) -> Result<Response, WebhookError> {
+    let now = (state.clock)();
+    let archive = |id: String, outcome: DeliveryOutcome| ArchivedDelivery::new(provider, id, now, kept_headers(headers), body, outcome);
+    let delivery = match parsed {
+        Ok(delivery) => delivery,
+        Err(e) => {
+            let id = relance::providers::body_digest(body);
+            store_archive(state, archive(id, DeliveryOutcome::Malformed { reason: e.0.clone() })).await?;
+            tracing::warn!(%provider, reason = %e, "malformed delivery kept for inspection");
+            return Err(WebhookError::new(StatusCode::BAD_REQUEST, "malformed_payload", e.0));
+        }
+    };
+    let outcome = state.ingest.apply(&delivery, Mode::Once, now).await.map_err(|e| match e {
+        relance::ingest::IngestError::Store(e) => WebhookError::from(e),
+        other => {
+            tracing::error!(error = %other, "delivery not applied; the provider will retry");
+            WebhookError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", other.to_string())
+        }
+    })?;
+    let (archived, answer) = match outcome {
+        Outcome::Applied => (DeliveryOutcome::Applied, "applied"),
+        Outcome::AlreadyApplied => (DeliveryOutcome::AlreadyApplied, "already_applied"),
+        Outcome::Ignored => (DeliveryOutcome::Ignored, "ignored"),
+    };
+    store_archive(state, archive(delivery.id.clone(), archived)).await?;
+    tracing::info!(%provider, kind = %delivery.kind, delivery = %delivery.id, outcome = answer, "delivery received");
+    Ok(Json(json!({ "outcome": answer, "delivery": delivery.id, "kind": delivery.kind })).into_response())
+}
+
+async fn store_archive(state: &WebhookState, mut archived: ArchivedDelivery) -> Result<(), WebhookError> {
+    match state.ingest.store().insert(&mut archived).await {
+        // The same delivery received twice in the same second: archived once is enough.
+        Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn stripe_delivery(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, WebhookError> {
+    let body = body_or_413(body)?;
+    let now = (state.clock)();
+    stripe::verify(header(&headers, "stripe-signature"), &body, &state.secrets.stripe_webhook, now, stripe::DEFAULT_TOLERANCE_SECS)?;
+    receive(&state, Provider::Stripe, &headers, &body, stripe::parse(&body)).await
+}
+
+async fn braintree_delivery(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, WebhookError> {
+    let body = body_or_413(body)?;
+    let (signature, payload) = braintree::form_fields(&body)?;
+    braintree::verify(&signature, &payload, &state.secrets.braintree)?;
+    let parsed = braintree::parse(&payload, state.ingest.defaults().currency);
+    receive(&state, Provider::Braintree, &headers, &body, parsed).await
+}
+
+/// Braintree checks a new endpoint with `GET ?bt_challenge=…` and expects the signed answer.
+async fn braintree_challenge(
+    State(state): State<WebhookState>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Response, WebhookError> {
+    let challenge = query.get("bt_challenge").ok_or(SignatureError::Missing("bt_challenge"))?;
+    let keys = state.secrets.braintree.first().ok_or(SignatureError::NoSecret)?;
+    Ok(braintree::answer_challenge(challenge, keys)?.into_response())
+}
+
+async fn shopify_delivery(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, WebhookError> {
+    let body = body_or_413(body)?;
+    shopify::verify(header(&headers, "x-shopify-hmac-sha256"), &body, &state.secrets.shopify_webhook)?;
+    let shopify_headers = ShopifyHeaders {
+        topic: header(&headers, "x-shopify-topic").map(str::to_string),
+        webhook_id: header(&headers, "x-shopify-webhook-id").map(str::to_string),
+        triggered_at: header(&headers, "x-shopify-triggered-at").map(str::to_string),
+    };
+    receive(&state, Provider::Shopify, &headers, &body, shopify::parse(&shopify_headers, &body)).await
+}
+
+async fn generic_delivery(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, WebhookError> {
+    let body = body_or_413(body)?;
+    let now = (state.clock)();
+    generic::verify(header(&headers, "relance-signature"), &body, &state.secrets.generic_webhook, now)?;
+    receive(&state, Provider::Generic, &headers, &body, generic::parse(&body)).await
+}
+
+async fn unknown_provider(Path(provider): Path<String>) -> WebhookError {
+    WebhookError::new(StatusCode::NOT_FOUND, "unknown_provider", format!("no webhook route for {provider:?}"))
 }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use relance::secrets::{self, Secrets};
 use relance::store::Store;
 use relance_local::{seed, server, ses, table, template_path};
 
@@ -78,7 +79,26 @@ async fn demo(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
+/// Local webhook secrets, used unless the environment sets others; printed at start so a
+/// developer can sign test deliveries with them.
+pub const LOCAL_SECRETS: [(&str, &str); 5] = [
+    (secrets::STRIPE_WEBHOOK_SECRET, "whsec_relance_local"),
+    (secrets::BRAINTREE_PUBLIC_KEY, "relance_local_public_key"),
+    (secrets::BRAINTREE_PRIVATE_KEY, "relance_local_private_key"),
+    (secrets::SHOPIFY_WEBHOOK_SECRET, "shpss_relance_local"),
+    (secrets::RELANCE_WEBHOOK_SECRET, "relance_local_secret"),
+];
+
 async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
+    let mut values: std::collections::HashMap<String, String> =
+        LOCAL_SECRETS.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+    for (name, _) in LOCAL_SECRETS {
+        if let Ok(value) = std::env::var(name) {
+            values.insert(name.to_string(), value);
+        }
+    }
+    let secrets = Secrets::from_values(&values);
+    let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS_ENDPOINT_URL not set)".into());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -90,11 +110,13 @@ async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
          \x20 invoke scan:     curl -X POST http://{addr}/2015-03-31/functions/scan/invocations -d '{{}}'\n\
          \x20 table:           {table} (moto at {endpoint})\n\
          \x20 sent email/SMS:  {endpoint}/moto-api/data.json\n\
+         Webhook secrets (override with the same environment variables):\n{secrets_list}\n\
          Press Ctrl-C to stop.",
         addr = settings.addr,
         table = settings.table,
+        secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store))
+    axum::serve(listener, server::router(store, secrets, defaults))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -8,16 +8,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use relance::ingest::{BusinessDefaults, Ingest};
+use relance::secrets::Secrets;
 use relance::store::Store;
 use serde_json::{Value, json};
 
 /// Every local route on one router.
-pub fn router(store: Store) -> Router {
+pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults) -> Router {
     let invoke = Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .with_state(store.clone());
+    let ingest = Ingest::new(store.clone(), defaults);
     Router::new()
-        .merge(webhook::router(webhook::WebhookState { store: store.clone() }))
+        .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
         .merge(portal::router(portal::PortalState { store }))
         .merge(invoke)
 }

@@ -100,6 +100,10 @@ impl Ingest {
         &self.store
     }
 
+    pub fn defaults(&self) -> &BusinessDefaults {
+        &self.defaults
+    }
+
     pub async fn apply(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<Outcome, IngestError> {
         if delivery.facts.is_empty() {
             return Ok(Outcome::Ignored);

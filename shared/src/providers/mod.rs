@@ -40,3 +40,8 @@ impl PayloadError {
 pub(crate) fn instant(seconds: i64) -> Result<DateTime<Utc>, PayloadError> {
     DateTime::from_timestamp(seconds, 0).ok_or_else(|| PayloadError::new(format!("{seconds} is not a timestamp")))
 }
+
+/// The id of a delivery that could not be read: the SHA-256 of its body.
+pub fn body_digest(body: &[u8]) -> String {
+    hmac_check::digest_hex(body)
+}

@@ -135,7 +135,8 @@ impl Store {
         output.item.map(|item| decode(key, item)).transpose()
     }
 
-    /// Lists the records of type `R` in partition `pk` whose sort key starts with `sk_prefix`.
+    /// Lists the records of type `R` in partition `pk` whose sort key starts with `sk_prefix`
+    /// (all of the partition when it is empty).
     pub async fn list<R: Record>(
         &self,
         pk: &str,
@@ -144,15 +145,22 @@ impl Store {
         limit: i32,
     ) -> Result<Page<R>, StoreError> {
         let start = cursor.map(Cursor::to_start_key).transpose()?;
-        let output = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_string()))
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()));
+        // DynamoDB refuses an empty begins_with: no prefix means the whole partition.
+        query = if sk_prefix.is_empty() {
+            query.key_condition_expression("#pk = :pk")
+        } else {
+            query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_string()))
+        };
+        let output = query
             .set_exclusive_start_key(start)
             .limit(limit)
             .consistent_read(true)

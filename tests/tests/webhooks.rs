@@ -1,0 +1,413 @@
+//! The webhook function end to end: HTTP requests into the router, the real DynamoDB SDK
+//! against moto behind it, and the table's final state asserted after each scenario.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{DateTime, NaiveDate, Utc};
+use relance::domain::*;
+use relance::ingest::{ArchivedDelivery, Ingest};
+use relance::providers::{braintree, generic, shopify, stripe};
+use relance::secrets::{self, BraintreeKeys, Secrets};
+use relance::store::{DUE_SHARDS, Key, Record, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const STRIPE_SECRET: &str = "whsec_test_current";
+const STRIPE_OLD_SECRET: &str = "whsec_test_previous";
+const SHOPIFY_SECRET: &str = "test_secret_key";
+const GENERIC_SECRET: &str = "relance_test_secret";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn secrets() -> Secrets {
+    let values: HashMap<String, String> = [
+        (secrets::STRIPE_WEBHOOK_SECRET, format!("{STRIPE_SECRET},{STRIPE_OLD_SECRET}")),
+        (secrets::SHOPIFY_WEBHOOK_SECRET, SHOPIFY_SECRET.to_string()),
+        (secrets::RELANCE_WEBHOOK_SECRET, GENERIC_SECRET.to_string()),
+        (secrets::BRAINTREE_PUBLIC_KEY, "integration_public_key".to_string()),
+        (secrets::BRAINTREE_PRIVATE_KEY, "integration_private_key".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Secrets::from_values(&values)
+}
+
+struct Harness {
+    store: Store,
+    router: axum::Router,
+}
+
+impl Harness {
+    async fn new(test: &str) -> Harness {
+        let store = relance_tests::fresh_store(test).await;
+        let ingest = Ingest::new(store.clone(), Default::default());
+        let router = webhook::router(webhook::WebhookState::new(ingest, secrets()));
+        Harness { store, router }
+    }
+
+    async fn post(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+        let mut request = Request::post(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn stripe(&self, event: &Value) -> (u16, Value) {
+        self.stripe_signed(event, STRIPE_SECRET, Utc::now().timestamp()).await
+    }
+
+    async fn stripe_signed(&self, event: &Value, secret: &str, t: i64) -> (u16, Value) {
+        let body = serde_json::to_vec(event).unwrap();
+        let header = stripe::sign(&body, secret, t);
+        self.post("/webhooks/stripe", &[("stripe-signature", &header), ("content-type", "application/json")], body).await
+    }
+
+    async fn record<R: Record>(&self, record_type: &str, provider: Provider, id: &str) -> Option<R> {
+        let reference = ProviderRef::new(provider, id).unwrap();
+        let key = self.store.find_by_provider_ref(record_type, &reference).await.unwrap()?;
+        self.store.get(&key).await.unwrap()
+    }
+
+    async fn invoice(&self, id: &str) -> Invoice {
+        self.record("Invoice", Provider::Stripe, id).await.expect("the invoice was recorded")
+    }
+
+    /// Every key in the due index, whenever due.
+    async fn due(&self) -> Vec<Key> {
+        let far_future: DateTime<Utc> = "2100-01-01T00:00:00Z".parse().unwrap();
+        let mut keys = Vec::new();
+        for shard in 0..DUE_SHARDS {
+            keys.extend(self.store.due_page(&format!("{shard:02}"), far_future, None, 100).await.unwrap().items.into_iter().map(|i| i.key));
+        }
+        keys
+    }
+
+    async fn archived(&self, provider: Provider) -> Vec<ArchivedDelivery> {
+        let pk = ArchivedDelivery::partition(provider, Utc::now().date_naive());
+        self.store.list::<ArchivedDelivery>(&pk, "", None, 100).await.unwrap().records
+    }
+}
+
+fn event(id: &str, kind: &str, created: &str, object: Value) -> Value {
+    let created: DateTime<Utc> = created.parse().unwrap();
+    json!({"id": id, "object": "event", "type": kind, "created": created.timestamp(), "data": {"object": object}})
+}
+
+fn stripe_invoice(status: &str, amount_paid: i64) -> Value {
+    json!({
+        "id": "in_1", "object": "invoice", "customer": "cus_1", "customer_email": "Marie@Example.org",
+        "customer_name": "Marie Dupont", "number": "ABC-0001", "currency": "eur", "amount_due": 12000,
+        "amount_paid": amount_paid, "status": status, "created": 1764000000, "due_date": 1798675200,
+        "next_payment_attempt": null,
+    })
+}
+
+#[tokio::test]
+async fn an_invoice_from_finalized_to_failed_to_paid() {
+    let h = Harness::new("wh-lifecycle").await;
+    let (status, body) = h.stripe(&event("evt_1", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
+
+    let invoice = h.invoice("in_1").await;
+    assert_eq!(invoice.status, InvoiceStatus::Open);
+    assert_eq!(invoice.amount_due, Money::from_minor(12000, Currency::EUR));
+    assert_eq!(invoice.number.as_str(), "ABC-0001");
+    // Due 31 Dec 2026 (UTC date of the due instant): courtesy notice 3 days before at 09:00 Paris.
+    assert_eq!(invoice.due_date, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
+    assert_eq!(invoice.follow_up.next_action_at, Some("2026-12-28T08:00:00Z".parse().unwrap()));
+    assert!(h.due().await.contains(&invoice.key()));
+    let customer: Customer = h.record("Customer", Provider::Stripe, "cus_1").await.unwrap();
+    assert_eq!(customer.email.as_ref().map(|e| e.as_str()), Some("Marie@example.org"));
+    assert_eq!(customer.name, "Marie Dupont");
+
+    let mut failed = stripe_invoice("open", 0);
+    failed["next_payment_attempt"] = json!(1764300000);
+    let (status, _) = h.stripe(&event("evt_2", "invoice.payment_failed", "2026-11-21T10:00:00Z", failed)).await;
+    assert_eq!(status, 200);
+    let invoice = h.invoice("in_1").await;
+    assert_eq!(invoice.follow_up.next_action_at, Some("2026-11-21T10:00:00Z".parse().unwrap()), "the first reminder is due at once");
+    assert!(invoice.autopay_retry_pending);
+
+    let (status, _) = h.stripe(&event("evt_3", "invoice.paid", "2026-11-22T10:00:00Z", stripe_invoice("paid", 12000))).await;
+    assert_eq!(status, 200);
+    let invoice = h.invoice("in_1").await;
+    assert_eq!(invoice.status, InvoiceStatus::Paid);
+    assert_eq!(invoice.follow_up.next_action_at, None);
+    assert!(!h.due().await.contains(&invoice.key()), "paying cancels pending reminders");
+    assert_eq!(h.archived(Provider::Stripe).await.len(), 3);
+}
+
+#[tokio::test]
+async fn the_same_delivery_twice_changes_nothing_the_second_time() {
+    let h = Harness::new("wh-duplicate").await;
+    let delivery = event("evt_dup", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0));
+    assert_eq!(h.stripe(&delivery).await.1["outcome"], "applied");
+    let before = h.invoice("in_1").await;
+    let (status, body) = h.stripe(&delivery).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("already_applied")));
+    let after = h.invoice("in_1").await;
+    assert_eq!(after.version, before.version);
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn an_older_failure_never_overwrites_a_payment() {
+    let h = Harness::new("wh-order").await;
+    h.stripe(&event("evt_paid", "invoice.paid", "2026-11-22T10:00:00Z", stripe_invoice("paid", 12000))).await;
+    // The failure happened first but is delivered last; and one stamped the same second.
+    let (status, _) = h.stripe(&event("evt_failed", "invoice.payment_failed", "2026-11-21T10:00:00Z", stripe_invoice("open", 0))).await;
+    assert_eq!(status, 200);
+    let (status, _) = h.stripe(&event("evt_same", "invoice.payment_failed", "2026-11-22T10:00:00Z", stripe_invoice("open", 0))).await;
+    assert_eq!(status, 200);
+    let invoice = h.invoice("in_1").await;
+    assert_eq!(invoice.status, InvoiceStatus::Paid);
+    assert_eq!(invoice.amount_paid, Money::from_minor(12000, Currency::EUR));
+    assert_eq!(invoice.follow_up.next_action_at, None);
+    assert!(h.due().await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_and_write_nothing() {
+    let h = Harness::new("wh-signatures").await;
+    let delivery = event("evt_sig", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0));
+    let body = serde_json::to_vec(&delivery).unwrap();
+    let now = Utc::now().timestamp();
+
+    // Tampered: signed, then changed.
+    let header = stripe::sign(&body, STRIPE_SECRET, now);
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let (status, answer) = h.post("/webhooks/stripe", &[("stripe-signature", &header)], tampered).await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_signature")));
+    // Expired: a genuine signature from ten minutes ago.
+    let (status, _) = h.stripe_signed(&delivery, STRIPE_SECRET, now - 600).await;
+    assert_eq!(status, 401);
+    // Unknown secret, missing header.
+    assert_eq!(h.stripe_signed(&delivery, "whsec_attacker", now).await.0, 401);
+    assert_eq!(h.post("/webhooks/stripe", &[], body.clone()).await.0, 401);
+
+    assert!(h.record::<Invoice>("Invoice", Provider::Stripe, "in_1").await.is_none());
+    assert!(h.archived(Provider::Stripe).await.is_empty(), "nothing unverified is archived");
+
+    // The previous secret still works while it is rotated out.
+    assert_eq!(h.stripe_signed(&delivery, STRIPE_OLD_SECRET, now).await.0, 200);
+    assert!(h.record::<Invoice>("Invoice", Provider::Stripe, "in_1").await.is_some());
+}
+
+#[tokio::test]
+async fn malformed_oversized_unknown_and_unrouted_deliveries() {
+    let h = Harness::new("wh-edges").await;
+    let now = Utc::now().timestamp();
+
+    // Signed but not an event: 400, kept for inspection.
+    let junk = b"{\"not\": \"an event\"}".to_vec();
+    let header = stripe::sign(&junk, STRIPE_SECRET, now);
+    let (status, answer) = h.post("/webhooks/stripe", &[("stripe-signature", &header)], junk).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("malformed_payload")));
+    let archived = h.archived(Provider::Stripe).await;
+    assert_eq!(archived.len(), 1);
+    assert!(matches!(archived[0].outcome, relance::ingest::DeliveryOutcome::Malformed { .. }));
+    assert_eq!(archived[0].body, "{\"not\": \"an event\"}");
+
+    // A kind we do not act on: 200, recorded as ignored.
+    let (status, answer) = h.stripe(&event("evt_plan", "plan.created", "2026-11-20T10:00:00Z", json!({"id": "plan_1"}))).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
+    assert_eq!(h.archived(Provider::Stripe).await.len(), 2);
+
+    // Over 1 MiB: 413 before anything is read.
+    let huge = vec![b' '; webhook::MAX_BODY + 1];
+    let header = stripe::sign(&huge, STRIPE_SECRET, now);
+    let (status, answer) = h.post("/webhooks/stripe", &[("stripe-signature", &header)], huge).await;
+    assert_eq!((status, answer["error"].as_str()), (413, Some("too_large")));
+
+    let (status, answer) = h.post("/webhooks/paypal", &[], b"{}".to_vec()).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some("unknown_provider")));
+}
+
+#[tokio::test]
+async fn a_store_failure_is_a_5xx_so_the_provider_retries() {
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&relance_tests::sdk().await), "table-that-does-not-exist");
+    let router = webhook::router(webhook::WebhookState::new(Ingest::new(store, Default::default()), secrets()));
+    let body = serde_json::to_vec(&event("evt_x", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).unwrap();
+    let header = stripe::sign(&body, STRIPE_SECRET, Utc::now().timestamp());
+    let request = Request::post("/webhooks/stripe").header("stripe-signature", header).body(Body::from(body)).unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 503);
+}
+
+#[tokio::test]
+async fn stripe_subscriptions_cards_and_charges() {
+    let h = Harness::new("wh-stripe-more").await;
+    let mut subscription: Value = serde_json::from_slice(&fixture("stripe_mock_subscription.json")).unwrap();
+    subscription["status"] = "past_due".into();
+    subscription["cancel_at_period_end"] = false.into();
+    let (status, _) = h.stripe(&event("evt_s1", "customer.subscription.updated", "2026-11-20T10:00:00Z", subscription)).await;
+    assert_eq!(status, 200);
+    let sub: Subscription = h.record("Subscription", Provider::Stripe, "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw").await.unwrap();
+    assert_eq!(sub.status, SubscriptionStatus::PastDue);
+    assert_eq!(sub.follow_up.next_action_at, Some("2026-11-20T10:00:00Z".parse().unwrap()), "past due: first reminder now");
+
+    let mut pm: Value = serde_json::from_slice(&fixture("stripe_mock_payment_method.json")).unwrap();
+    pm["customer"] = "cus_QXg1o8vcGmoR32".into();
+    h.stripe(&event("evt_pm1", "payment_method.attached", "2026-11-20T11:00:00Z", pm.clone())).await;
+    let card: PaymentMethod = h.record("PaymentMethod", Provider::Stripe, "pm_1Pgc75B7WZ01zgkWlHVgdEGJ").await.unwrap();
+    assert_eq!((card.last4.as_str(), card.expiry), ("4242", CardExpiry::new(8, 2030).unwrap()));
+    // Warned 30 days before the end of August 2030, at 09:00 in Paris.
+    assert_eq!(card.follow_up.next_action_at, Some("2030-08-01T07:00:00Z".parse().unwrap()));
+    assert_eq!(card.customer_id, sub.customer_id, "the card and the subscription belong to the same customer");
+    h.stripe(&event("evt_pm2", "payment_method.detached", "2026-11-20T12:00:00Z", pm)).await;
+    let card: PaymentMethod = h.record("PaymentMethod", Provider::Stripe, "pm_1Pgc75B7WZ01zgkWlHVgdEGJ").await.unwrap();
+    assert!(card.removed);
+    assert_eq!(card.follow_up.next_action_at, None);
+
+    let mut charge: Value = serde_json::from_slice(&fixture("stripe_mock_charge.json")).unwrap();
+    charge["customer"] = "cus_QXg1o8vcGmoR32".into();
+    h.stripe(&event("evt_c1", "charge.succeeded", "2026-11-20T13:00:00Z", charge.clone())).await;
+    charge["amount_refunded"] = 40.into();
+    charge["refunded"] = false.into();
+    h.stripe(&event("evt_c2", "charge.refunded", "2026-11-20T14:00:00Z", charge.clone())).await;
+    // The same refund total reported again adds nothing.
+    h.stripe(&event("evt_c3", "charge.refunded", "2026-11-20T15:00:00Z", charge)).await;
+    let payment: Payment = h.record("Payment", Provider::Stripe, "ch_1PgafuB7WZ01zgkWXYmPNZs8").await.unwrap();
+    assert_eq!(payment.status, PaymentStatus::PartiallyRefunded);
+    assert_eq!(payment.net_amount().unwrap(), Money::from_minor(60, Currency::USD));
+    assert_eq!(payment.refunds.len(), 1);
+}
+
+#[tokio::test]
+async fn braintree_notifications_update_known_subscriptions() {
+    let h = Harness::new("wh-braintree").await;
+    // A subscription we already follow, known to Braintree as sub_past_due_id.
+    let customer = Customer::new(CustomerId::parse("c1").unwrap(), "Léa Martin", Locale::french(), chrono_tz::Europe::Paris, Utc::now());
+    let mut subscription = Subscription {
+        id: SubscriptionId::parse("s1").unwrap(),
+        customer_id: customer.id.clone(),
+        version: 0,
+        plan: "Potager solo".into(),
+        price: Money::from_minor(2900, Currency::EUR),
+        interval: BillingInterval::Month,
+        status: SubscriptionStatus::Active,
+        current_period_start: "2025-01-01T00:00:00Z".parse().unwrap(),
+        current_period_end: "2025-02-01T00:00:00Z".parse().unwrap(),
+        cancel_at_period_end: false,
+        payment_method_id: None,
+        provider_ref: None,
+        follow_up: FollowUp::default(),
+        provider_updated_at: None,
+    };
+    let reference = ProviderRef::new(Provider::Braintree, "sub_past_due_id").unwrap();
+    let mut tx = h.store.transaction();
+    tx.insert(&mut customer.clone()).unwrap().insert(&mut subscription).unwrap().link_provider_ref("Subscription", &reference, &subscription.key()).unwrap();
+    h.store.commit(tx).await.unwrap();
+
+    let form = |kind: &str| {
+        let payload = String::from_utf8(fixture(&format!("braintree_sample_{kind}.bt_payload.txt"))).unwrap();
+        let keys = BraintreeKeys { public_key: "integration_public_key".into(), private_key: "integration_private_key".into() };
+        let signature = braintree::sign(&payload, &keys);
+        form_urlencoded::Serializer::new(String::new()).append_pair("bt_signature", &signature).append_pair("bt_payload", &payload).finish().into_bytes()
+    };
+    let content_type = [("content-type", "application/x-www-form-urlencoded")];
+    let (status, answer) = h.post("/webhooks/braintree", &content_type, form("subscription_went_past_due")).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
+    let stored: Subscription = h.store.get(&subscription.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, SubscriptionStatus::PastDue);
+    assert_eq!(stored.follow_up.next_action_at, Some("2025-01-15T12:00:00Z".parse().unwrap()));
+    // Braintree retries with the same payload: recognised by its digest.
+    assert_eq!(h.post("/webhooks/braintree", &content_type, form("subscription_went_past_due")).await.1["outcome"], "already_applied");
+    // The endpoint check answers 200 and changes nothing.
+    assert_eq!(h.post("/webhooks/braintree", &content_type, form("check")).await.1["outcome"], "ignored");
+    // A bad signature is refused.
+    let mut forged = form("subscription_expired");
+    forged.extend_from_slice(b"AA");
+    assert_eq!(h.post("/webhooks/braintree", &content_type, forged).await.0, 401);
+
+    let challenge = h.router.clone().oneshot(Request::get("/webhooks/braintree?bt_challenge=20f9f8ed05f77439fe955c977e4c8a53").body(Body::empty()).unwrap()).await.unwrap();
+    let answer = axum::body::to_bytes(challenge.into_body(), 1024).await.unwrap();
+    assert_eq!(&answer[..], b"integration_public_key|d9b899556c966b3f06945ec21311865d35df3ce4");
+}
+
+#[tokio::test]
+async fn shopify_orders_become_invoices_with_one_thank_you() {
+    let h = Harness::new("wh-shopify").await;
+    let body = fixture("shopify_order_450789469.unwrapped.json");
+    let hmac = shopify::sign(&body, SHOPIFY_SECRET);
+    let headers = |id: &'static str, topic: &'static str, hmac: &str| -> Vec<(&'static str, String)> {
+        vec![("x-shopify-hmac-sha256", hmac.to_string()), ("x-shopify-topic", topic.into()), ("x-shopify-webhook-id", id.into()),
+             ("x-shopify-shop-domain", "potagers.myshopify.com".into()), ("x-shopify-api-version", "2026-07".into())]
+    };
+    let send = |id: &'static str, topic: &'static str, body: Vec<u8>| {
+        let hmac = shopify::sign(&body, SHOPIFY_SECRET);
+        let owned = headers(id, topic, &hmac);
+        let h = &h;
+        async move {
+            let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            h.post("/webhooks/shopify", &refs, body).await
+        }
+    };
+    assert_eq!(send("wh-1", "orders/create", body.clone()).await.1["outcome"], "applied");
+    assert_eq!(send("wh-1", "orders/create", body.clone()).await.1["outcome"], "already_applied");
+    // orders/paid for the same order, another webhook id: still one thank-you.
+    assert_eq!(send("wh-2", "orders/paid", body.clone()).await.0, 200);
+
+    let invoice: Invoice = h.record("Invoice", Provider::Shopify, "450789469").await.unwrap();
+    assert_eq!(invoice.status, InvoiceStatus::Paid);
+    assert_eq!(invoice.amount_due, Money::from_minor(59894, Currency::USD));
+    let customer: Customer = h.record("Customer", Provider::Shopify, "207119551").await.unwrap();
+    assert_eq!(customer.name, "Bob Norman");
+    let notifications =
+        h.store.list::<Notification>(&Key::customer_partition(&customer.id), "NOTIFICATION#", None, 10).await.unwrap().records;
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0].kind, NotificationKind::ThankYou);
+    assert_eq!(notifications[0].amount, Some(Money::from_minor(59894, Currency::USD)));
+
+    let refund = json!({"id": 509562969, "order_id": 450789469, "created_at": "2026-11-24T11:00:00+01:00",
+        "transactions": [{"kind": "refund", "status": "success", "amount": "41.94", "currency": "USD"}]});
+    assert_eq!(send("wh-3", "refunds/create", serde_json::to_vec(&refund).unwrap()).await.0, 200);
+    let refunded: Payment = h.record("Payment", Provider::Shopify, "refund:509562969").await.unwrap();
+    assert_eq!((refunded.status, refunded.amount), (PaymentStatus::Refunded, Money::from_minor(4194, Currency::USD)));
+
+    // A wrong HMAC, or a signed body without a topic.
+    let bad = headers("wh-4", "orders/create", &hmac.replace('a', "b"));
+    let refs: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let tampered = [&body[..], b" "].concat();
+    assert_eq!(h.post("/webhooks/shopify", &refs, tampered).await.0, 401);
+    let signed = shopify::sign(&body, SHOPIFY_SECRET);
+    assert_eq!(h.post("/webhooks/shopify", &[("x-shopify-hmac-sha256", &signed)], body.clone()).await.0, 400);
+}
+
+#[tokio::test]
+async fn the_generic_format_from_any_billing_system() {
+    let h = Harness::new("wh-generic").await;
+    let document = json!({
+        "id": "erp-0001", "occurred_at": "2026-11-25T08:00:00Z",
+        "customers": [{"id": "C-42", "name": "Camille Martin", "email": "camille@example.org", "phone": "06 12 34 56 78", "country": "FR"}],
+        "invoices": [{"id": "F-2026-042", "customer_id": "C-42", "number": "F-2026-042", "currency": "EUR", "amount_due": "120.00",
+                      "amount_paid": "20.00", "status": "open", "issued_at": "2026-11-01T09:00:00Z", "due_date": "2026-12-01"}],
+        "payments": [{"id": "P-9", "customer_id": "C-42", "invoice_id": "F-2026-042", "currency": "EUR", "amount": "100.00",
+                      "status": "failed", "failure_reason": "insufficient_funds"}]
+    });
+    let body = serde_json::to_vec(&document).unwrap();
+    let header = generic::sign(&body, GENERIC_SECRET, Utc::now().timestamp());
+    let (status, answer) = h.post("/webhooks/generic", &[("relance-signature", &header)], body.clone()).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
+    let invoice: Invoice = h.record("Invoice", Provider::Generic, "F-2026-042").await.unwrap();
+    assert_eq!(invoice.status, InvoiceStatus::PartiallyPaid);
+    assert_eq!(invoice.balance(), Money::from_minor(10000, Currency::EUR));
+    assert_eq!(invoice.follow_up.next_action_at, Some("2026-11-25T08:00:00Z".parse().unwrap()), "the failed payment makes it due now");
+    let customer: Customer = h.record("Customer", Provider::Generic, "C-42").await.unwrap();
+    assert_eq!(customer.phone.as_ref().map(|p| p.as_str()), Some("+33612345678"));
+    assert_eq!(invoice.customer_id, customer.id);
+
+    let typo = serde_json::to_vec(&json!({"id": "erp-2", "occurred_at": "2026-11-25T08:00:00Z", "invoice": []})).unwrap();
+    let header = generic::sign(&typo, GENERIC_SECRET, Utc::now().timestamp());
+    assert_eq!(h.post("/webhooks/generic", &[("relance-signature", &header)], typo).await.0, 400);
+}
