@@ -19,6 +19,12 @@ const STRIPE_OLD_SECRET: &str = "whsec_test_previous";
 const SHOPIFY_SECRET: &str = "test_secret_key";
 const GENERIC_SECRET: &str = "relance_test_secret";
 
+/// The harness's clock: signatures, archive dates and replays use this instant, so no test
+/// depends on when (or across which midnight) it runs.
+fn now() -> DateTime<Utc> {
+    "2026-11-25T12:00:00Z".parse().unwrap()
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -46,7 +52,9 @@ impl Harness {
     async fn new(test: &str) -> Harness {
         let store = relance_tests::fresh_store(test).await;
         let ingest = Ingest::new(store.clone(), Default::default());
-        let router = webhook::router(webhook::WebhookState::new(ingest, secrets()));
+        let mut state = webhook::WebhookState::new(ingest, secrets());
+        state.clock = std::sync::Arc::new(now);
+        let router = webhook::router(state);
         Harness { store, router }
     }
 
@@ -62,7 +70,7 @@ impl Harness {
     }
 
     async fn stripe(&self, event: &Value) -> (u16, Value) {
-        self.stripe_signed(event, STRIPE_SECRET, Utc::now().timestamp()).await
+        self.stripe_signed(event, STRIPE_SECRET, now().timestamp()).await
     }
 
     async fn stripe_signed(&self, event: &Value, secret: &str, t: i64) -> (u16, Value) {
@@ -92,7 +100,7 @@ impl Harness {
     }
 
     async fn archived(&self, provider: Provider) -> Vec<ArchivedDelivery> {
-        let pk = ArchivedDelivery::partition(provider, Utc::now().date_naive());
+        let pk = ArchivedDelivery::partition(provider, now().date_naive());
         self.store.list::<ArchivedDelivery>(&pk, "", None, 100).await.unwrap().records
     }
 }
@@ -180,7 +188,7 @@ async fn bad_signatures_are_refused_and_write_nothing() {
     let h = Harness::new("wh-signatures").await;
     let delivery = event("evt_sig", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0));
     let body = serde_json::to_vec(&delivery).unwrap();
-    let now = Utc::now().timestamp();
+    let now = now().timestamp();
 
     // Tampered: signed, then changed.
     let header = stripe::sign(&body, STRIPE_SECRET, now);
@@ -206,7 +214,7 @@ async fn bad_signatures_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn malformed_oversized_unknown_and_unrouted_deliveries() {
     let h = Harness::new("wh-edges").await;
-    let now = Utc::now().timestamp();
+    let now = now().timestamp();
 
     // Signed but not an event: 400, kept for inspection.
     let junk = b"{\"not\": \"an event\"}".to_vec();
@@ -287,7 +295,7 @@ async fn stripe_subscriptions_cards_and_charges() {
 async fn braintree_notifications_update_known_subscriptions() {
     let h = Harness::new("wh-braintree").await;
     // A subscription we already follow, known to Braintree as sub_past_due_id.
-    let customer = Customer::new(CustomerId::parse("c1").unwrap(), "Léa Martin", Locale::french(), chrono_tz::Europe::Paris, Utc::now());
+    let customer = Customer::new(CustomerId::parse("c1").unwrap(), "Léa Martin", Locale::french(), chrono_tz::Europe::Paris, now());
     let mut subscription = Subscription {
         id: SubscriptionId::parse("s1").unwrap(),
         customer_id: customer.id.clone(),
@@ -396,7 +404,7 @@ async fn the_generic_format_from_any_billing_system() {
                       "status": "failed", "failure_reason": "insufficient_funds"}]
     });
     let body = serde_json::to_vec(&document).unwrap();
-    let header = generic::sign(&body, GENERIC_SECRET, Utc::now().timestamp());
+    let header = generic::sign(&body, GENERIC_SECRET, now().timestamp());
     let (status, answer) = h.post("/webhooks/generic", &[("relance-signature", &header)], body.clone()).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
     let invoice: Invoice = h.record("Invoice", Provider::Generic, "F-2026-042").await.unwrap();
@@ -408,6 +416,31 @@ async fn the_generic_format_from_any_billing_system() {
     assert_eq!(invoice.customer_id, customer.id);
 
     let typo = serde_json::to_vec(&json!({"id": "erp-2", "occurred_at": "2026-11-25T08:00:00Z", "invoice": []})).unwrap();
-    let header = generic::sign(&typo, GENERIC_SECRET, Utc::now().timestamp());
+    let header = generic::sign(&typo, GENERIC_SECRET, now().timestamp());
     assert_eq!(h.post("/webhooks/generic", &[("relance-signature", &header)], typo).await.0, 400);
+}
+
+#[tokio::test]
+async fn archived_deliveries_can_be_replayed() {
+    let h = Harness::new("wh-replay").await;
+    h.stripe(&event("evt_r1", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;
+    h.stripe(&event("evt_r2", "invoice.paid", "2026-11-22T10:00:00Z", stripe_invoice("paid", 12000))).await;
+    let junk = b"{\"still\": \"junk\"}".to_vec();
+    let header = stripe::sign(&junk, STRIPE_SECRET, now().timestamp());
+    h.post("/webhooks/stripe", &[("stripe-signature", &header)], junk).await;
+
+    // Lose the invoice's state (as a restore from an old backup would), then replay the day.
+    let mut invoice = h.invoice("in_1").await;
+    invoice.status = InvoiceStatus::Open;
+    invoice.amount_paid = Money::zero(Currency::EUR);
+    invoice.provider_updated_at = None;
+    h.store.update(&mut invoice).await.unwrap();
+
+    let ingest = Ingest::new(h.store.clone(), Default::default());
+    let summary = relance::ingest::replay::replay_day(&ingest, Provider::Stripe, now().date_naive(), now()).await.unwrap();
+    assert_eq!(summary.read, 3);
+    assert_eq!(summary.applied, 2);
+    assert_eq!(summary.unreadable.len(), 1);
+    let invoice = h.invoice("in_1").await;
+    assert_eq!(invoice.status, InvoiceStatus::Paid, "replayed in arrival order, the newest state wins");
 }

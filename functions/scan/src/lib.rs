@@ -1,12 +1,25 @@
 //! The scan function: on a schedule (or on demand), finds what is due and writes the
-//! notifications to send. It never sends anything itself.
+//! notifications to send. It never sends anything itself. The same function runs the
+//! scheduled Holded import, when asked to by its input.
 //!
 //! Input is any JSON object (an EventBridge Scheduler event, or `{}` from a manual
-//! `aws lambda invoke`); optional top-level `now` (ISO 8601) and `dry_run` fields steer it.
+//! `aws lambda invoke`); optional top-level fields steer it: `now` (ISO 8601), `dry_run`,
+//! and `import` (`"holded"`).
 
 use chrono::{DateTime, Utc};
+use relance::ingest::Ingest;
+use relance::ingest::holded_import::{self, HoldedClient, ImportError, ImportSummary};
 use relance::store::Store;
 use serde::{Deserialize, Serialize};
+
+/// What the scan needs, built once at cold start.
+#[derive(Clone)]
+pub struct ScanContext {
+    pub store: Store,
+    pub ingest: Ingest,
+    /// Set when a Holded API key is configured.
+    pub holded: Option<HoldedClient>,
+}
 
 /// The fields of the input the scan reads; anything else (the envelope) is ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -14,25 +27,50 @@ pub struct ScanRequest {
     pub now: Option<DateTime<Utc>>,
     #[serde(default)]
     pub dry_run: bool,
+    pub import: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ScanSummary {
     pub now: DateTime<Utc>,
     pub dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportSummary>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("invalid scan input: {0}")]
     BadInput(#[from] serde_json::Error),
+    #[error("unknown import {0:?} (expected \"holded\")")]
+    UnknownImport(String),
+    #[error("the Holded import is not configured: set HOLDED_API_KEY")]
+    HoldedNotConfigured,
+    #[error(transparent)]
+    Import(#[from] ImportError),
 }
 
-/// Runs one scan. The reminder ladders come with the scheduled-scans work; for now the scan
-/// validates its input, logs it and reports what it would scan for.
-pub async fn handle(_store: &Store, event: serde_json::Value, invoked_at: DateTime<Utc>) -> Result<ScanSummary, ScanError> {
+/// Runs one scan, or the import the input names. The reminder ladders come with the
+/// scheduled-scans work; until then a scan validates its input, logs it and reports it.
+pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at: DateTime<Utc>) -> Result<ScanSummary, ScanError> {
     let request: ScanRequest = serde_json::from_value(event)?;
     let now = request.now.unwrap_or(invoked_at);
+    let import = match request.import.as_deref() {
+        None => None,
+        Some("holded") => {
+            let client = context.holded.as_ref().ok_or(ScanError::HoldedNotConfigured)?;
+            let summary = holded_import::import(&context.ingest, client, now).await?;
+            tracing::info!(invoices = summary.invoices, applied = summary.applied, skipped = summary.skipped.len(), "Holded import done");
+            Some(summary)
+        }
+        Some(other) => return Err(ScanError::UnknownImport(other.to_string())),
+    };
     tracing::info!(%now, dry_run = request.dry_run, "scan invoked");
-    Ok(ScanSummary { now, dry_run: request.dry_run })
+    Ok(ScanSummary { now, dry_run: request.dry_run, import })
+}
+
+/// The Holded client, when a key is configured (`HOLDED_API_URL` points it at a stand-in).
+pub fn holded_client(secrets: &relance::secrets::Secrets) -> Option<HoldedClient> {
+    let url = std::env::var("HOLDED_API_URL").unwrap_or_else(|_| holded_import::HOLDED_API_URL.to_string());
+    secrets.holded_api_key.as_ref().map(|key| HoldedClient::new(url, key.clone()))
 }

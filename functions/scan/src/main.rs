@@ -1,15 +1,25 @@
 use lambda_runtime::{LambdaEvent, service_fn};
-use relance::config::{Config, aws_sdk_config};
+use relance::config::{Config, aws_sdk_config, business_defaults_from_env};
+use relance::ingest::Ingest;
+use relance::secrets::Secrets;
 use relance::store::Store;
+use scan::{ScanContext, holded_client};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     relance::telemetry::init();
     let config = Config::from_env()?;
-    let store = Store::connect(&aws_sdk_config().await, config.table);
-    let store = &store;
+    let sdk = aws_sdk_config().await;
+    let store = Store::connect(&sdk, config.table);
+    let secrets = Secrets::load(&sdk).await?;
+    let context = ScanContext {
+        ingest: Ingest::new(store.clone(), business_defaults_from_env()?),
+        holded: holded_client(&secrets),
+        store,
+    };
+    let context = &context;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        scan::handle(store, event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+        scan::handle(context, event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

@@ -1,10 +1,19 @@
 //! `relance-local run`: creates the table and sender identity in moto, seeds the demo
 //! business and serves the functions on http://127.0.0.1:3000 until interrupted.
 //! `relance-local setup` and `relance-local seed` do the first steps alone.
+//! `relance-local sign PROVIDER FILE` prints the signature a provider would send for FILE
+//! (for `curl`), and `relance-local replay PROVIDER YYYY-MM-DD` re-applies the deliveries
+//! archived that day.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use std::collections::HashMap;
+
+use relance::domain::Provider;
+use relance::ingest::Ingest;
+use relance::ingest::replay::replay_day;
+use relance::providers::{braintree, generic, shopify, stripe};
 use relance::secrets::{self, Secrets};
 use relance::store::Store;
 use relance_local::{seed, server, ses, table, template_path};
@@ -30,8 +39,9 @@ impl Settings {
 #[tokio::main]
 async fn main() -> ExitCode {
     relance::telemetry::init();
-    let command = std::env::args().nth(1).unwrap_or_else(|| "run".to_string());
-    match run(&command).await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().cloned().unwrap_or_else(|| "run".to_string());
+    match run(&command, &args[args.len().min(1)..]).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("relance-local {command}: {message}");
@@ -40,7 +50,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: &str) -> Result<(), String> {
+async fn run(command: &str, args: &[String]) -> Result<(), String> {
+    if command == "sign" {
+        return sign(args);
+    }
     let settings = Settings::from_env()?;
     let sdk = relance::config::aws_sdk_config().await;
     let store = Store::connect(&sdk, &settings.table);
@@ -52,7 +65,8 @@ async fn run(command: &str) -> Result<(), String> {
             demo(&store).await?;
             serve(store, &settings).await
         }
-        other => Err(format!("unknown command {other:?} (expected run, setup or seed)")),
+        "replay" => replay(store, args).await,
+        other => Err(format!("unknown command {other:?} (expected run, setup, seed, sign or replay)")),
     }
 }
 
@@ -89,14 +103,67 @@ pub const LOCAL_SECRETS: [(&str, &str); 5] = [
     (secrets::RELANCE_WEBHOOK_SECRET, "relance_local_secret"),
 ];
 
-async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
-    let mut values: std::collections::HashMap<String, String> =
-        LOCAL_SECRETS.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
-    for (name, _) in LOCAL_SECRETS {
-        if let Ok(value) = std::env::var(name) {
-            values.insert(name.to_string(), value);
-        }
+/// The local secrets, each overridden by its environment variable when set.
+fn local_secret_values() -> HashMap<String, String> {
+    LOCAL_SECRETS
+        .iter()
+        .map(|(name, default)| (name.to_string(), std::env::var(name).unwrap_or_else(|_| default.to_string())))
+        .collect()
+}
+
+fn provider(name: Option<&String>) -> Result<Provider, String> {
+    match name.map(String::as_str) {
+        Some("stripe") => Ok(Provider::Stripe),
+        Some("braintree") => Ok(Provider::Braintree),
+        Some("shopify") => Ok(Provider::Shopify),
+        Some("generic") => Ok(Provider::Generic),
+        other => Err(format!("expected a provider (stripe, braintree, shopify, generic), got {other:?}")),
     }
+}
+
+/// Prints what the provider would send with FILE: the signature header's value, or for
+/// Braintree the whole form body (the file then holds the bt_payload).
+fn sign(args: &[String]) -> Result<(), String> {
+    let provider = provider(args.first())?;
+    let file = args.get(1).ok_or("usage: relance-local sign PROVIDER FILE")?;
+    let body = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let secrets = Secrets::from_values(&local_secret_values());
+    let first = |list: &[String]| list.first().cloned().ok_or_else(|| "no secret configured".to_string());
+    let now = chrono::Utc::now().timestamp();
+    let out = match provider {
+        Provider::Stripe => stripe::sign(&body, &first(&secrets.stripe_webhook)?, now),
+        Provider::Generic => generic::sign(&body, &first(&secrets.generic_webhook)?, now),
+        Provider::Shopify => shopify::sign(&body, &first(&secrets.shopify_webhook)?),
+        Provider::Braintree => {
+            let keys = secrets.braintree.first().ok_or("no Braintree keys configured")?;
+            let payload = String::from_utf8(body).map_err(|_| "the payload file is not text")?;
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("bt_signature", &braintree::sign(&payload, keys))
+                .append_pair("bt_payload", &payload)
+                .finish()
+        }
+        _ => unreachable!("provider() returns webhook providers only"),
+    };
+    println!("{out}");
+    Ok(())
+}
+
+async fn replay(store: Store, args: &[String]) -> Result<(), String> {
+    let provider = provider(args.first())?;
+    let date: chrono::NaiveDate = args
+        .get(1)
+        .ok_or("usage: relance-local replay PROVIDER YYYY-MM-DD")?
+        .parse()
+        .map_err(|_| "the date must be YYYY-MM-DD".to_string())?;
+    let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
+    let ingest = Ingest::new(store, defaults);
+    let summary = replay_day(&ingest, provider, date, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
+    let values = local_secret_values();
     let secrets = Secrets::from_values(&values);
     let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS_ENDPOINT_URL not set)".into());

@@ -13,7 +13,7 @@ use relance::domain::{
     InvoiceNumber, InvoiceStatus, Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId,
     PaymentStatus, PhoneE164, Provider, ProviderRef, Subscription, SubscriptionStatus,
 };
-use relance::store::{BulkLoad, Key, Store, StoreError};
+use relance::store::{BulkLoad, Key, Record, Store, StoreError};
 
 pub const MEMBERS: usize = 100;
 
@@ -74,11 +74,22 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<SeedSummary, Stor
         for provider_ref in &member.customer.provider_refs {
             load.add_provider_ref("Customer", provider_ref, &Key::customer(&member.customer.id));
         }
+        // The provider ids the demo records carry are linked, so that webhooks about them
+        // (the README's curl examples) find them.
         load.add(&mut member.subscription)?;
+        if let Some(reference) = &member.subscription.provider_ref {
+            load.add_provider_ref("Subscription", reference, &member.subscription.key());
+        }
         for invoice in &mut member.invoices {
             load.add(invoice)?;
+            if let Some(reference) = &invoice.provider_ref {
+                load.add_provider_ref("Invoice", reference, &invoice.key());
+            }
         }
         load.add(&mut member.card)?;
+        if let Some(reference) = &member.card.provider_ref {
+            load.add_provider_ref("PaymentMethod", reference, &member.card.key());
+        }
         for payment in &mut member.payments {
             load.add(payment)?;
         }

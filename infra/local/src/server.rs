@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 
 /// Every local route on one router.
 pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults) -> Router {
-    let invoke = Router::new()
-        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
-        .with_state(store.clone());
     let ingest = Ingest::new(store.clone(), defaults);
+    let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets) };
+    let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state(scan);
     Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
         .merge(portal::router(portal::PortalState { store }))
@@ -27,17 +26,18 @@ pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults) -> Rou
 
 /// Runs one function as Lambda's Invoke API would: 200 with the function's result, or 200
 /// with `X-Amz-Function-Error` and an error payload when the function fails.
-async fn invoke(State(store): State<Store>, Path(name): Path<String>, body: Bytes) -> Response {
+async fn invoke(State(scan): State<scan::ScanContext>, Path(name): Path<String>, body: Bytes) -> Response {
+    let store = &scan.store;
     let result: Result<Value, String> = match name.as_str() {
         "scan" => match serde_json::from_slice::<Value>(&body) {
-            Ok(event) => scan::handle(&store, event, chrono::Utc::now())
+            Ok(event) => scan::handle(&scan, event, chrono::Utc::now())
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|summary| serde_json::to_value(summary).map_err(|e| e.to_string())),
             Err(e) => Err(format!("the event is not JSON: {e}")),
         },
         "dispatch" => match serde_json::from_slice(&body) {
-            Ok(event) => serde_json::to_value(dispatch::handle(&store, event).await).map_err(|e| e.to_string()),
+            Ok(event) => serde_json::to_value(dispatch::handle(store, event).await).map_err(|e| e.to_string()),
             Err(e) => Err(format!("the event is not a DynamoDB stream batch: {e}")),
         },
         _ => {

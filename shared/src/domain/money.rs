@@ -192,6 +192,32 @@ impl Money {
         Ok(Money::from_minor(if negative { -magnitude } else { magnitude }, currency))
     }
 
+    /// Parses a decimal amount that may carry more decimals than the currency has (a
+    /// provider that sends amounts as floating-point numbers, like Holded), rounding once to
+    /// the currency's minor unit as asked. Prefer [`Money::parse_decimal`] wherever the
+    /// source is exact.
+    pub fn parse_decimal_rounded(input: &str, currency: Currency, rounding: Rounding) -> Result<Money, MoneyError> {
+        match Money::parse_decimal(input, currency) {
+            Err(MoneyError::TooPrecise { .. }) => {}
+            other => return other,
+        }
+        let s = input.trim();
+        let (negative, digits) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        // TooPrecise means the text is digits with a fraction longer than the exponent.
+        let (whole, fraction) = digits.split_once('.').ok_or_else(|| MoneyError::NotADecimal(input.to_string()))?;
+        let extra = fraction.len() - currency.exponent() as usize;
+        if extra > 30 {
+            return Err(MoneyError::NotADecimal(input.to_string()));
+        }
+        let all_digits: i128 = format!("{whole}{fraction}").parse().map_err(|_| MoneyError::Overflow)?;
+        let signed = if negative { -all_digits } else { all_digits };
+        let minor = divide_rounded(signed, 10_i128.pow(extra as u32), rounding);
+        Ok(Money::from_minor(i64::try_from(minor).map_err(|_| MoneyError::Overflow)?, currency))
+    }
+
     /// The amount as a plain decimal string with the currency's decimals: `12.50`, `1000`, `1.234`.
     pub fn to_decimal_string(self) -> String {
         let exponent = self.currency.exponent();
@@ -391,6 +417,20 @@ mod tests {
             assert!(Money::parse_decimal(bad, Currency::EUR).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(Money::parse_decimal("99999999999999999999", Currency::EUR), Err(MoneyError::Overflow));
+    }
+
+    #[test]
+    fn float_sourced_amounts_round_once_to_the_minor_unit() {
+        let r = |s: &str, c: Currency, mode: Rounding| Money::parse_decimal_rounded(s, c, mode).unwrap().minor_units();
+        assert_eq!(r("1351.79", Currency::EUR, Rounding::HalfEven), 135179);
+        assert_eq!(r("0.30000000000000004", Currency::EUR, Rounding::HalfEven), 30);
+        assert_eq!(r("2.675", Currency::EUR, Rounding::HalfEven), 268);
+        assert_eq!(r("2.665", Currency::EUR, Rounding::HalfEven), 266);
+        assert_eq!(r("2.665", Currency::EUR, Rounding::HalfUp), 267);
+        assert_eq!(r("-2.665", Currency::EUR, Rounding::HalfUp), -267);
+        assert_eq!(r("99.5", Currency::JPY, Rounding::HalfEven), 100);
+        assert_eq!(r("1.2345", Currency::BHD, Rounding::TowardZero), 1234);
+        assert!(Money::parse_decimal_rounded("1e-7", Currency::EUR, Rounding::HalfEven).is_err());
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! - [`apply`]: reads the records the facts touch, decides the changes, and commits them
 //!   with the delivery's idempotency key in one transaction.
 //! - [`archive`]: every accepted delivery kept (with a TTL) so it can be inspected and replayed.
+//! - [`replay`]: archived deliveries applied again, after a fix.
+//! - [`holded_import`]: Holded's invoices and contacts pulled from its API.
 
 pub mod apply;
 pub mod archive;
 pub mod event;
+pub mod holded_import;
+pub mod replay;
 
 pub use apply::{BusinessDefaults, Ingest, IngestError, Outcome};
 pub use archive::{ArchivedDelivery, DeliveryOutcome};

@@ -3,6 +3,7 @@
 
 pub mod braintree;
 pub mod generic;
+pub mod holded;
 pub mod shopify;
 pub mod stripe;
 
