@@ -16,7 +16,8 @@ pub const SHOPIFY_WEBHOOK_SECRET: &str = "SHOPIFY_WEBHOOK_SECRET";
 pub const RELANCE_WEBHOOK_SECRET: &str = "RELANCE_WEBHOOK_SECRET";
 pub const HOLDED_API_KEY: &str = "HOLDED_API_KEY";
 
-const NAMES: [&str; 6] =
+/// Every name, as the Secrets Manager JSON and the environment spell them.
+pub const NAMES: [&str; 6] =
     [STRIPE_WEBHOOK_SECRET, BRAINTREE_PUBLIC_KEY, BRAINTREE_PRIVATE_KEY, SHOPIFY_WEBHOOK_SECRET, RELANCE_WEBHOOK_SECRET, HOLDED_API_KEY];
 
 /// A Braintree API key pair: webhooks are signed with the private key and name the public one.

@@ -56,3 +56,41 @@ fn a_table_written_with_intrinsic_functions_is_refused() {
     let template = "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      BillingMode: !Ref Mode\n";
     assert!(relance_local::table::TableDefinition::from_template(template).is_err());
 }
+
+/// The template as a YAML tree (intrinsic-function tags parse as tagged values).
+fn template() -> serde_norway::Value {
+    serde_norway::from_str(&std::fs::read_to_string(relance_local::template_path()).unwrap()).unwrap()
+}
+
+fn environment(node: &serde_norway::Value) -> Vec<String> {
+    node.get("Environment")
+        .and_then(|e| e.get("Variables"))
+        .and_then(|v| v.as_mapping())
+        .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_template_sets_every_variable_the_functions_read() {
+    let template = template();
+    let globals = environment(&template["Globals"]["Function"]);
+    for name in ["RELANCE_TABLE", "RELANCE_CURRENCY", "RELANCE_DEFAULT_LOCALE", "RELANCE_TIME_ZONE"] {
+        assert!(globals.contains(&name.to_string()), "Globals set {name}");
+    }
+    for function in ["WebhookFunction", "ScanFunction"] {
+        let variables = environment(&template["Resources"][function]["Properties"]);
+        assert!(variables.contains(&"RELANCE_SECRETS_ARN".to_string()), "{function} reads the provider secret");
+    }
+}
+
+#[test]
+fn the_provider_secret_has_exactly_the_names_the_code_reads() {
+    let template = template();
+    let secret = &template["Resources"]["ProviderSecrets"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"];
+    let keys: serde_json::Map<String, serde_json::Value> = serde_json::from_str(secret.as_str().unwrap()).unwrap();
+    let mut in_template: Vec<&str> = keys.keys().map(String::as_str).collect();
+    let mut in_code = relance::secrets::NAMES.to_vec();
+    in_template.sort();
+    in_code.sort();
+    assert_eq!(in_template, in_code);
+}
