@@ -103,11 +103,15 @@ pub const LOCAL_SECRETS: [(&str, &str); 5] = [
     (secrets::RELANCE_WEBHOOK_SECRET, "relance_local_secret"),
 ];
 
-/// The local secrets, each overridden by its environment variable when set.
+/// The local secrets, each overridden by its environment variable when set (HOLDED_API_KEY
+/// has no local default: the import runs only when one is given).
 fn local_secret_values() -> HashMap<String, String> {
-    LOCAL_SECRETS
+    secrets::NAMES
         .iter()
-        .map(|(name, default)| (name.to_string(), std::env::var(name).unwrap_or_else(|_| default.to_string())))
+        .filter_map(|name| {
+            let default = LOCAL_SECRETS.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_string());
+            std::env::var(name).ok().or(default).map(|value| (name.to_string(), value))
+        })
         .collect()
 }
 
