@@ -185,6 +185,26 @@ async fn lookup<R: Record>(
     Ok(Some(key))
 }
 
+/// Our record for a provider id, created by `make` on first sight and linked to that id.
+async fn find_or_create<R: Record>(
+    store: &Store,
+    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    links: &mut Vec<(&'static str, ProviderRef, Key)>,
+    records: &mut Records<R>,
+    reference: &ProviderRef,
+    make: impl FnOnce() -> Option<R>,
+) -> Result<Option<Key>, StoreError> {
+    if let Some(key) = lookup(store, refs, records, reference).await? {
+        return Ok(Some(key));
+    }
+    let Some(record) = make() else { return Ok(None) };
+    let key = record.key();
+    refs.insert((R::TYPE, reference.clone()), key.clone());
+    links.push((R::TYPE, reference.clone(), key.clone()));
+    records.insert(key.clone(), Tracked { record, is_new: true, changed: true });
+    Ok(Some(key))
+}
+
 fn is_stale(last: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
     last.is_some_and(|last| at < last)
 }
@@ -228,11 +248,6 @@ impl<'a> Work<'a> {
         local_to_utc(date, time, tz)
     }
 
-    fn link(&mut self, record_type: &'static str, reference: &ProviderRef, key: &Key) {
-        self.refs.insert((record_type, reference.clone()), key.clone());
-        self.links.push((record_type, reference.clone(), key.clone()));
-    }
-
     async fn apply(&mut self, fact: &Fact) -> Result<(), StoreError> {
         match fact {
             Fact::Customer(facts) => {
@@ -257,23 +272,20 @@ impl<'a> Work<'a> {
 
     /// Our customer for `facts.reference`, created on first sight.
     async fn customer(&mut self, facts: &CustomerFacts, authority: Authority) -> Result<Key, StoreError> {
-        let key = match lookup(self.store, &mut self.refs, &mut self.customers, &facts.reference).await? {
-            Some(key) => key,
-            None => {
-                let name = facts
-                    .name
-                    .clone()
-                    .or_else(|| facts.email.as_ref().map(|e| e.to_string()))
-                    .unwrap_or_else(|| format!("{} customer {}", facts.reference.provider, facts.reference.id));
-                let locale = facts.locale.clone().unwrap_or_else(|| self.defaults.locale.clone());
-                let mut customer = Customer::new(CustomerId::generate(), name, locale, self.defaults.time_zone, self.now);
-                customer.provider_refs.insert(facts.reference.clone());
-                let key = customer.key();
-                self.link("Customer", &facts.reference, &key);
-                self.customers.insert(key.clone(), Tracked { record: customer, is_new: true, changed: true });
-                key
-            }
+        let (defaults, now) = (self.defaults, self.now);
+        let make = || {
+            let name = facts
+                .name
+                .clone()
+                .or_else(|| facts.email.as_ref().map(|e| e.to_string()))
+                .unwrap_or_else(|| format!("{} customer {}", facts.reference.provider, facts.reference.id));
+            let locale = facts.locale.clone().unwrap_or_else(|| defaults.locale.clone());
+            let mut customer = Customer::new(CustomerId::generate(), name, locale, defaults.time_zone, now);
+            customer.provider_refs.insert(facts.reference.clone());
+            Some(customer)
         };
+        let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.customers, &facts.reference, make).await?;
+        let Some(key) = found else { unreachable!("make always creates a customer") };
         let at = self.at;
         if let Some(tracked) = self.customers.get_mut(&key) {
             let customer = &mut tracked.record;
@@ -357,18 +369,13 @@ impl<'a> Work<'a> {
             .and_then(|n| InvoiceNumber::parse(n).ok())
             .or_else(|| InvoiceNumber::parse(&facts.reference.id).ok());
         let due_date = facts.due_date.unwrap_or_else(|| local_date(facts.issued_at, tz));
-        let key = match lookup(self.store, &mut self.refs, &mut self.invoices, &facts.reference).await? {
-            Some(key) => key,
-            None => {
-                let Some(number) = number.clone() else { return Ok(()) };
-                let mut invoice = Invoice::open(InvoiceId::generate(), customer_id, number, facts.amount_due, facts.issued_at, due_date);
-                invoice.provider_ref = Some(facts.reference.clone());
-                let key = invoice.key();
-                self.link("Invoice", &facts.reference, &key);
-                self.invoices.insert(key.clone(), Tracked { record: invoice, is_new: true, changed: true });
-                key
-            }
+        let make = || {
+            let mut invoice = Invoice::open(InvoiceId::generate(), customer_id, number.clone()?, facts.amount_due, facts.issued_at, due_date);
+            invoice.provider_ref = Some(facts.reference.clone());
+            Some(invoice)
         };
+        let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.invoices, &facts.reference, make).await?;
+        let Some(key) = found else { return Ok(()) }; // no number to give it
         let at = self.at;
         let first_reminder = add_days(due_date, -self.defaults.days_before_due).map(|d| self.local_moment(d, tz));
         let Some(tracked) = self.invoices.get_mut(&key) else { return Ok(()) };
@@ -443,31 +450,26 @@ impl<'a> Work<'a> {
     async fn subscription(&mut self, facts: &SubscriptionFacts) -> Result<(), StoreError> {
         let customer_key = self.customer(&facts.customer, Authority::FillBlanks).await?;
         let (customer_id, tz) = self.customer_zone(&customer_key);
-        let key = match lookup(self.store, &mut self.refs, &mut self.subscriptions, &facts.reference).await? {
-            Some(key) => key,
-            None => {
-                let subscription = Subscription {
-                    id: SubscriptionId::generate(),
-                    customer_id,
-                    version: 0,
-                    plan: facts.plan.clone(),
-                    price: facts.price,
-                    interval: facts.interval,
-                    status: facts.status,
-                    current_period_start: facts.current_period_start,
-                    current_period_end: facts.current_period_end,
-                    cancel_at_period_end: facts.cancel_at_period_end,
-                    payment_method_id: None,
-                    provider_ref: Some(facts.reference.clone()),
-                    follow_up: FollowUp::default(),
-                    provider_updated_at: None,
-                };
-                let key = subscription.key();
-                self.link("Subscription", &facts.reference, &key);
-                self.subscriptions.insert(key.clone(), Tracked { record: subscription, is_new: true, changed: true });
-                key
-            }
+        let make = || {
+            Some(Subscription {
+                id: SubscriptionId::generate(),
+                customer_id,
+                version: 0,
+                plan: facts.plan.clone(),
+                price: facts.price,
+                interval: facts.interval,
+                status: facts.status,
+                current_period_start: facts.current_period_start,
+                current_period_end: facts.current_period_end,
+                cancel_at_period_end: facts.cancel_at_period_end,
+                payment_method_id: None,
+                provider_ref: Some(facts.reference.clone()),
+                follow_up: FollowUp::default(),
+                provider_updated_at: None,
+            })
         };
+        let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.subscriptions, &facts.reference, make).await?;
+        let Some(key) = found else { return Ok(()) };
         let at = self.at;
         let renewal_notice = add_days(local_date(facts.current_period_end, tz), -self.defaults.days_before_renewal)
             .map(|d| self.local_moment(d, tz).max(at));
@@ -544,29 +546,25 @@ impl<'a> Work<'a> {
     async fn card(&mut self, facts: &CardFacts) -> Result<(), StoreError> {
         let customer_key = self.customer(&CustomerFacts::reference_only(facts.customer.clone()), Authority::FillBlanks).await?;
         let (customer_id, tz) = self.customer_zone(&customer_key);
-        let key = match lookup(self.store, &mut self.refs, &mut self.cards, &facts.reference).await? {
-            Some(key) => key,
-            None => {
-                let card = PaymentMethod {
-                    id: PaymentMethodId::generate(),
-                    customer_id,
-                    version: 0,
-                    brand: facts.brand.clone(),
-                    last4: facts.last4.clone(),
-                    expiry: facts.expiry,
-                    is_default: false,
-                    provider_ref: Some(facts.reference.clone()),
-                    added_at: self.at,
-                    removed: false,
-                    follow_up: FollowUp::default(),
-                    provider_updated_at: None,
-                };
-                let key = card.key();
-                self.link("PaymentMethod", &facts.reference, &key);
-                self.cards.insert(key.clone(), Tracked { record: card, is_new: true, changed: true });
-                key
-            }
+        let added_at = self.at;
+        let make = || {
+            Some(PaymentMethod {
+                id: PaymentMethodId::generate(),
+                customer_id,
+                version: 0,
+                brand: facts.brand.clone(),
+                last4: facts.last4.clone(),
+                expiry: facts.expiry,
+                is_default: false,
+                provider_ref: Some(facts.reference.clone()),
+                added_at,
+                removed: false,
+                follow_up: FollowUp::default(),
+                provider_updated_at: None,
+            })
         };
+        let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.cards, &facts.reference, make).await?;
+        let Some(key) = found else { return Ok(()) };
         let at = self.at;
         let warning = add_days(facts.expiry.last_valid_day(), -self.defaults.days_before_card_expiry)
             .map(|d| self.local_moment(d, tz).max(at));
@@ -618,29 +616,26 @@ impl<'a> Work<'a> {
             }
             None => None,
         };
-        let key = match lookup(self.store, &mut self.refs, &mut self.payments, &facts.reference).await? {
-            Some(key) => key,
-            None => {
-                let payment = Payment {
-                    id: PaymentId::generate(),
-                    customer_id,
-                    version: 0,
-                    invoice_id: invoice_id.clone(),
-                    amount: facts.amount,
-                    status: facts.status,
-                    provider: facts.reference.provider,
-                    provider_ref: Some(facts.reference.clone()),
-                    failure_reason: None,
-                    refunds: Vec::new(),
-                    occurred_at: self.at,
-                    provider_updated_at: None,
-                };
-                let key = payment.key();
-                self.link("Payment", &facts.reference, &key);
-                self.payments.insert(key.clone(), Tracked { record: payment, is_new: true, changed: true });
-                key
-            }
+        let occurred_at = self.at;
+        let linked_invoice = invoice_id.clone();
+        let make = || {
+            Some(Payment {
+                id: PaymentId::generate(),
+                customer_id,
+                version: 0,
+                invoice_id: linked_invoice,
+                amount: facts.amount,
+                status: facts.status,
+                provider: facts.reference.provider,
+                provider_ref: Some(facts.reference.clone()),
+                failure_reason: None,
+                refunds: Vec::new(),
+                occurred_at,
+                provider_updated_at: None,
+            })
         };
+        let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.payments, &facts.reference, make).await?;
+        let Some(key) = found else { return Ok(()) };
         let at = self.at;
         let Some(tracked) = self.payments.get_mut(&key) else { return Ok(()) };
         let payment = &mut tracked.record;
@@ -678,27 +673,26 @@ impl<'a> Work<'a> {
         let Some(invoice_key) = lookup(self.store, &mut self.refs, &mut self.invoices, invoice).await? else {
             return Ok(()); // a refund on an order we never saw
         };
-        if lookup(self.store, &mut self.refs, &mut self.payments, refund).await?.is_some() {
-            return Ok(()); // recorded already
-        }
         let Some(invoice) = self.invoices.get(&invoice_key).map(|t| t.record.clone()) else { return Ok(()) };
-        let payment = Payment {
-            id: PaymentId::generate(),
-            customer_id: invoice.customer_id,
-            version: 0,
-            invoice_id: Some(invoice.id),
-            amount,
-            status: PaymentStatus::Refunded,
-            provider: refund.provider,
-            provider_ref: Some(refund.clone()),
-            failure_reason: None,
-            refunds: Vec::new(),
-            occurred_at: self.at,
-            provider_updated_at: Some(self.at),
+        let at = self.at;
+        // A refund already recorded is found, not created again.
+        let make = || {
+            Some(Payment {
+                id: PaymentId::generate(),
+                customer_id: invoice.customer_id,
+                version: 0,
+                invoice_id: Some(invoice.id),
+                amount,
+                status: PaymentStatus::Refunded,
+                provider: refund.provider,
+                provider_ref: Some(refund.clone()),
+                failure_reason: None,
+                refunds: Vec::new(),
+                occurred_at: at,
+                provider_updated_at: Some(at),
+            })
         };
-        let key = payment.key();
-        self.link("Payment", refund, &key);
-        self.payments.insert(key, Tracked { record: payment, is_new: true, changed: true });
+        find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.payments, refund, make).await?;
         Ok(())
     }
 
