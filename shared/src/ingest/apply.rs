@@ -285,7 +285,9 @@ impl<'a> Work<'a> {
             Some(customer)
         };
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.customers, &facts.reference, make).await?;
-        let Some(key) = found else { unreachable!("make always creates a customer") };
+        let Some(key) = found else {
+            return Err(StoreError::Encode { record_type: "Customer", reason: "no customer could be made".into() });
+        };
         let at = self.at;
         if let Some(tracked) = self.customers.get_mut(&key) {
             let customer = &mut tracked.record;
