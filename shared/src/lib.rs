@@ -3,6 +3,7 @@
 //! - [`domain`]: money, contact details, time and the billing records, pure and tested alone.
 //! - [`providers`]: each provider's signature scheme and payloads, turned into facts.
 //! - [`ingest`]: facts applied to the table, once, in order.
+//! - [`schedule`]: reminder ladders, quiet hours, and the scan's decisions (pure).
 //! - [`store`]: the single DynamoDB table and its key design.
 //! - [`config`]: settings read from the environment once, at cold start.
 //! - [`secrets`]: provider keys, from Secrets Manager in AWS and the environment locally.
@@ -12,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod providers;
+pub mod schedule;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

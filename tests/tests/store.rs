@@ -89,7 +89,7 @@ async fn every_record_type_round_trips() {
             provider_ref: Some(ProviderRef::new(Provider::Braintree, "token_1").unwrap()),
             added_at: now(),
             removed: false,
-            follow_up: FollowUp { step: 1, next_action_at: Some(now()), needs_manual_action: false },
+            follow_up: FollowUp { step: 1, next_action_at: Some(now()), ..FollowUp::default() },
             provider_updated_at: Some(now()),
         },
     )

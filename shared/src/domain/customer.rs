@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::contact::{Email, Locale, PhoneE164};
+use super::follow_up::FollowUp;
 use super::ids::CustomerId;
 use super::provider::{Provider, ProviderRef};
 
@@ -76,6 +77,9 @@ pub struct Customer {
     /// When the provider last changed this record (its event time): older deliveries are ignored.
     #[serde(default)]
     pub provider_updated_at: Option<DateTime<Utc>>,
+    /// Date rules on the customer's own dates (a lease anniversary, a welcome workshop).
+    #[serde(default)]
+    pub follow_up: FollowUp,
 }
 
 impl Customer {
@@ -99,6 +103,7 @@ impl Customer {
             created_at: now,
             deleted_at: None,
             provider_updated_at: None,
+            follow_up: FollowUp::default(),
         }
     }
 
@@ -110,6 +115,11 @@ impl Customer {
     /// The email address we may write to, if any.
     pub fn reachable_email(&self) -> Option<&Email> {
         self.email.as_ref().filter(|_| !self.email_undeliverable && self.opt_outs.allows(Channel::Email))
+    }
+
+    /// True when no reminder may go to this customer (paused, or deleted at the provider).
+    pub fn reminders_stopped(&self) -> bool {
+        self.reminders_paused || self.deleted_at.is_some()
     }
 
     /// The mobile number we may text, if any.

@@ -17,6 +17,13 @@ pub struct FollowUp {
     /// Set when the ladder ran out and a person must take over (the final notice).
     #[serde(default)]
     pub needs_manual_action: bool,
+    /// A payment failed and the customer has not been told yet: the scan's next pass sends
+    /// the failure notice before any ladder step.
+    #[serde(default)]
+    pub failure_pending: bool,
+    /// Date rules already applied, as `rule@date` (a customer's follow-up only).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub rules_done: std::collections::BTreeSet<String>,
 }
 
 impl FollowUp {

@@ -428,6 +428,7 @@ impl<'a> Work<'a> {
                     let invoice = &mut tracked.record;
                     if matches!(invoice.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid) {
                         invoice.autopay_retry_pending = retry_pending;
+                        invoice.follow_up.failure_pending = true;
                         due_by(&mut invoice.follow_up, at);
                         tracked.changed = true;
                     }
@@ -440,6 +441,7 @@ impl<'a> Work<'a> {
                     let subscription = &mut tracked.record;
                     if subscription.status.is_live() && !is_stale(subscription.provider_updated_at, at) {
                         subscription.status = SubscriptionStatus::PastDue;
+                        subscription.follow_up.failure_pending = true;
                         due_by(&mut subscription.follow_up, at);
                         tracked.changed = true;
                     }

@@ -48,6 +48,9 @@ impl Record for Customer {
         Key::customer(&self.id)
     }
     versioned!();
+    fn next_action_at(&self) -> Option<DateTime<Utc>> {
+        self.follow_up.next_action_at
+    }
 }
 
 impl Record for Invoice {

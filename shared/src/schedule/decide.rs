@@ -1,0 +1,557 @@
+//! The scan's decisions, pure: given a record with an action due, the customer, the ladders
+//! and "now", what to write. Nothing here reads the clock or the table.
+//!
+//! Every ladder works the same way: its steps fall due at known instants (a number of days
+//! from a date, at the reminder time in the customer's zone). `step` counts the steps already
+//! decided. When several steps have fallen due since the last look (missed runs), only the
+//! latest is sent; the ones it overtook are recorded as skipped, so nobody gets three
+//! reminders in one morning. Outside the sending window nothing is decided: the record waits
+//! for the window's next opening.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::ladder::{DateRule, Ladders};
+use crate::domain::time::{add_days, local_to_utc};
+use crate::domain::*;
+
+/// What the scan does with one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// New notifications: pending ones to send, skipped ones for the record.
+    pub notifications: Vec<Notification>,
+    /// The record's follow-up after this decision.
+    pub follow_up: FollowUp,
+    /// Why nothing was sent, when nothing was (for the scan's summary).
+    pub held_because: Option<&'static str>,
+}
+
+/// One step of a ladder for one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rung {
+    pub at: DateTime<Utc>,
+    pub kind: NotificationKind,
+}
+
+enum Climb {
+    /// Send step `send` (1-based); steps in `skipped` were overtaken.
+    Step { send: u32, skipped: Vec<u32>, next: Option<DateTime<Utc>> },
+    Wait { next: Option<DateTime<Utc>> },
+}
+
+fn climb(rungs: &[Rung], done: u32, now: DateTime<Utc>) -> Climb {
+    let from = done as usize;
+    let due: Vec<usize> = (from..rungs.len()).filter(|i| rungs[*i].at <= now).collect();
+    match due.last() {
+        None => Climb::Wait { next: rungs.get(from).map(|r| r.at) },
+        Some(&last) => Climb::Step {
+            send: last as u32 + 1,
+            skipped: due[..due.len() - 1].iter().map(|i| *i as u32 + 1).collect(),
+            next: rungs.get(last + 1).map(|r| r.at),
+        },
+    }
+}
+
+/// `days` from `date`, at the ladders' reminder time in `tz`.
+fn moment(ladders: &Ladders, date: NaiveDate, days: i64, tz: Tz) -> Option<DateTime<Utc>> {
+    add_days(date, days).map(|d| local_to_utc(d, ladders.reminder_time, tz))
+}
+
+fn stop(mut follow_up: FollowUp, reason: &'static str) -> Plan {
+    follow_up.clear();
+    Plan { notifications: Vec::new(), follow_up, held_because: Some(reason) }
+}
+
+/// Outside the window nothing is decided: the same record is looked at again when it opens.
+fn quiet_hours(ladders: &Ladders, follow_up: &FollowUp, now: DateTime<Utc>, tz: Tz) -> Option<Plan> {
+    if ladders.window.is_open(now, tz) {
+        return None;
+    }
+    let mut follow_up = follow_up.clone();
+    follow_up.schedule(ladders.window.next_open(now, tz));
+    Some(Plan { notifications: Vec::new(), follow_up, held_because: Some("quiet hours") })
+}
+
+/// Climbs `rungs`, adding the notifications to `plan`.
+#[allow(clippy::too_many_arguments)]
+fn apply_climb(
+    plan: &mut Plan,
+    rungs: &[Rung],
+    customer: &Customer,
+    target: &Target,
+    rule: Option<&str>,
+    amount: Option<Money>,
+    now: DateTime<Utc>,
+) -> Result<(), InvalidId> {
+    match climb(rungs, plan.follow_up.step, now) {
+        Climb::Wait { next } => plan.follow_up.next_action_at = next,
+        Climb::Step { send, skipped, next } => {
+            for step in skipped {
+                let kind = rungs[step as usize - 1].kind;
+                let mut overtaken = Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), step, amount, now)?;
+                let _ = overtaken.skip("overtaken by a later step (missed runs)");
+                plan.notifications.push(overtaken);
+            }
+            let kind = rungs[send as usize - 1].kind;
+            plan.notifications.push(Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), send, amount, now)?);
+            plan.follow_up.step = send;
+            plan.follow_up.next_action_at = next;
+            if kind == NotificationKind::InvoiceFinalNotice {
+                plan.follow_up.needs_manual_action = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The failure notice, sent once, before anything else, when a payment failed.
+fn failure_notice(plan: &mut Plan, customer: &Customer, target: &Target, rule: Option<&str>, amount: Option<Money>, now: DateTime<Utc>) -> Result<(), InvalidId> {
+    if plan.follow_up.failure_pending {
+        plan.notifications.push(Notification::pending(customer.id.clone(), target.clone(), NotificationKind::PaymentFailed, rule.map(str::to_string), 1, amount, now)?);
+        plan.follow_up.failure_pending = false;
+    }
+    Ok(())
+}
+
+/// An unpaid invoice: the failure notice if a payment just failed, then the ladder from the
+/// due date, for the balance still owed.
+pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Result<Plan, InvalidId> {
+    let follow_up = invoice.follow_up.clone();
+    if invoice.status.is_closed() || invoice.status == InvoiceStatus::Draft {
+        return Ok(stop(follow_up, "invoice closed"));
+    }
+    if customer.reminders_stopped() {
+        return Ok(stop(follow_up, "customer paused"));
+    }
+    if invoice.reminders_paused {
+        return Ok(stop(follow_up, "invoice paused"));
+    }
+    if invoice.disputed {
+        return Ok(stop(follow_up, "disputed"));
+    }
+    let tz = customer.time_zone;
+    if let Some(wait) = quiet_hours(ladders, &follow_up, now, tz) {
+        return Ok(wait);
+    }
+    let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
+    let balance = Some(invoice.balance());
+    let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
+    failure_notice(&mut plan, customer, &target, None, balance, now)?;
+    if invoice.autopay_retry_pending {
+        // The provider retries the card itself; the ladder resumes when it gives up.
+        plan.follow_up.next_action_at = None;
+        plan.held_because = plan.notifications.is_empty().then_some("automatic retry pending");
+        return Ok(plan);
+    }
+    let rungs: Vec<Rung> = ladders
+        .invoice
+        .iter()
+        .filter_map(|s| moment(ladders, invoice.due_date, s.offset_days, tz).map(|at| Rung { at, kind: s.kind }))
+        .collect();
+    apply_climb(&mut plan, &rungs, customer, &target, None, balance, now)?;
+    Ok(plan)
+}
+
+/// A card: warnings before it expires, and one after if a renewal will need it, unless a
+/// newer card is on file.
+pub fn card(
+    card: &PaymentMethod,
+    customer: &Customer,
+    other_cards: &[PaymentMethod],
+    renewing: bool,
+    ladders: &Ladders,
+    now: DateTime<Utc>,
+) -> Result<Plan, InvalidId> {
+    let follow_up = card.follow_up.clone();
+    if card.removed {
+        return Ok(stop(follow_up, "card removed"));
+    }
+    if other_cards.iter().any(|other| card.is_superseded_by(other)) {
+        return Ok(stop(follow_up, "newer card on file"));
+    }
+    if customer.reminders_stopped() {
+        return Ok(stop(follow_up, "customer paused"));
+    }
+    let tz = customer.time_zone;
+    if let Some(wait) = quiet_hours(ladders, &follow_up, now, tz) {
+        return Ok(wait);
+    }
+    let last_day = card.expiry.last_valid_day();
+    let mut rungs: Vec<Rung> = ladders
+        .card_days_before_expiry
+        .iter()
+        .filter_map(|days| moment(ladders, last_day, -days, tz).map(|at| Rung { at, kind: NotificationKind::CardExpiring }))
+        .collect();
+    if renewing {
+        rungs.extend(moment(ladders, last_day, 1, tz).map(|at| Rung { at, kind: NotificationKind::CardExpired }));
+    }
+    // A card's warnings are about one expiry: a renewed card (new expiry) gets its own.
+    let expiry = format!("{:04}-{:02}", card.expiry.year(), card.expiry.month());
+    let target = Target { kind: TargetKind::PaymentMethod, id: card.id.to_string() };
+    let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
+    apply_climb(&mut plan, &rungs, customer, &target, Some(&expiry), None, now)?;
+    Ok(plan)
+}
+
+/// A subscription: the failure notice when past due, and renewal notices before the end of
+/// each period (only those that fall within the period).
+pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Result<Plan, InvalidId> {
+    let follow_up = subscription.follow_up.clone();
+    if !subscription.renews() {
+        return Ok(stop(follow_up, "not renewing"));
+    }
+    if customer.reminders_stopped() {
+        return Ok(stop(follow_up, "customer paused"));
+    }
+    let tz = customer.time_zone;
+    if let Some(wait) = quiet_hours(ladders, &follow_up, now, tz) {
+        return Ok(wait);
+    }
+    // Each period has its own notices: the period's end names them.
+    let period = subscription.current_period_end.date_naive().to_string();
+    let target = Target { kind: TargetKind::Subscription, id: subscription.id.to_string() };
+    let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
+    failure_notice(&mut plan, customer, &target, Some(&period), Some(subscription.price), now)?;
+    let end = subscription.current_period_end.with_timezone(&tz).date_naive();
+    let rungs: Vec<Rung> = ladders
+        .renewal_days_before_end
+        .iter()
+        .filter_map(|days| moment(ladders, end, -days, tz))
+        .filter(|at| *at >= subscription.current_period_start)
+        .map(|at| Rung { at, kind: NotificationKind::RenewalUpcoming })
+        .collect();
+    apply_climb(&mut plan, &rungs, customer, &target, Some(&period), None, now)?;
+    Ok(plan)
+}
+
+/// How late a date rule may still be sent: a rule whose day passed longer ago than this
+/// (a customer imported with a lease that started two years ago) is marked done silently.
+pub const DATE_RULE_GRACE_DAYS: i64 = 7;
+
+fn rule_applies(rule: &DateRule, customer: &Customer) -> Option<NaiveDate> {
+    let date = *customer.custom_dates.get(&rule.date_field)?;
+    let tag_ok = rule.audience_tag.as_ref().is_none_or(|t| customer.tags.contains(t));
+    let list_ok = rule.audience_list.as_ref().is_none_or(|l| customer.lists.contains(l));
+    (tag_ok && list_ok).then_some(date)
+}
+
+/// The next instant a date rule falls due for `customer`, for scheduling.
+pub fn next_date_rule(customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let grace = chrono::Duration::days(DATE_RULE_GRACE_DAYS);
+    ladders
+        .date_rules
+        .iter()
+        .filter_map(|rule| {
+            let date = rule_applies(rule, customer)?;
+            let day = add_days(date, rule.offset_days)?;
+            let at = local_to_utc(day, ladders.reminder_time, customer.time_zone);
+            let done = customer.follow_up.rules_done.contains(&format!("{}@{day}", rule.name));
+            (!done && at + grace > now).then_some(at)
+        })
+        .min()
+}
+
+/// A customer's date rules: each due rule sends its message (and tells the team, if asked).
+pub fn date_rules(customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Result<Plan, InvalidId> {
+    let follow_up = customer.follow_up.clone();
+    if customer.reminders_stopped() {
+        return Ok(stop(follow_up, "customer paused"));
+    }
+    if let Some(wait) = quiet_hours(ladders, &follow_up, now, customer.time_zone) {
+        return Ok(wait);
+    }
+    let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
+    let grace = chrono::Duration::days(DATE_RULE_GRACE_DAYS);
+    for rule in &ladders.date_rules {
+        let Some(date) = rule_applies(rule, customer) else { continue };
+        let Some(day) = add_days(date, rule.offset_days) else { continue };
+        let at = local_to_utc(day, ladders.reminder_time, customer.time_zone);
+        let done_key = format!("{}@{day}", rule.name);
+        if at > now || plan.follow_up.rules_done.contains(&done_key) {
+            continue;
+        }
+        plan.follow_up.rules_done.insert(done_key);
+        if at + grace <= now {
+            continue; // too late to be useful: recorded as done, not sent
+        }
+        let target = Target { kind: TargetKind::Customer, id: customer.id.to_string() };
+        let rule_id = format!("{}-{day}", rule.name);
+        plan.notifications.push(Notification::pending(customer.id.clone(), target.clone(), NotificationKind::DateRule, Some(rule_id.clone()), 1, None, now)?);
+        if rule.notify_team {
+            plan.notifications.push(Notification::pending(customer.id.clone(), target, NotificationKind::Internal, Some(rule_id), 1, None, now)?);
+        }
+    }
+    let mut probe = customer.clone();
+    probe.follow_up = plan.follow_up.clone();
+    plan.follow_up.next_action_at = next_date_rule(&probe, ladders, now);
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::ladder::DateRule;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn eur(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::EUR)
+    }
+
+    fn customer() -> Customer {
+        Customer::new(CustomerId::parse("c1").unwrap(), "Camille", Locale::french(), chrono_tz::Europe::Paris, utc("2026-01-01T00:00:00Z"))
+    }
+
+    fn invoice(due: NaiveDate) -> Invoice {
+        Invoice::open(InvoiceId::parse("i1").unwrap(), CustomerId::parse("c1").unwrap(), InvoiceNumber::parse("F-1").unwrap(), eur(12000), utc("2026-01-01T00:00:00Z"), due)
+    }
+
+    fn kinds(plan: &Plan) -> Vec<(NotificationKind, u32, NotificationStatus)> {
+        plan.notifications.iter().map(|n| (n.kind, n.step, n.status)).collect()
+    }
+
+    use NotificationKind::*;
+    use NotificationStatus::{Pending, Skipped};
+
+    /// (now, steps already decided) → (notifications, next action) for an invoice due
+    /// Wednesday 2 December 2026, customer in Paris (09:00 = 08:00 UTC in winter).
+    #[test]
+    fn the_invoice_ladder_step_by_step() {
+        let ladders = Ladders::default();
+        let due = date(2026, 12, 2);
+        let cases: Vec<(&str, u32, Vec<(NotificationKind, u32, NotificationStatus)>, Option<&str>)> = vec![
+            // Before the courtesy notice: wait for it (29 Nov is a Sunday, but steps fall due by date).
+            ("2026-11-28T10:00:00Z", 0, vec![], Some("2026-11-29T08:00:00Z")),
+            // Courtesy notice due.
+            ("2026-11-30T10:00:00Z", 0, vec![(InvoiceDueSoon, 1, Pending)], Some("2026-12-03T08:00:00Z")),
+            // due+1.
+            ("2026-12-03T08:00:00Z", 1, vec![(InvoiceOverdue, 2, Pending)], Some("2026-12-09T08:00:00Z")),
+            // Missed runs: at due+8 nothing had been sent; only due+7 goes, the rest is skipped.
+            ("2026-12-10T09:00:00Z", 0, vec![(InvoiceDueSoon, 1, Skipped), (InvoiceOverdue, 2, Skipped), (InvoiceOverdue, 3, Pending)], Some("2026-12-17T08:00:00Z")),
+            // The final notice ends the ladder.
+            ("2027-01-01T09:00:00Z", 4, vec![(InvoiceFinalNotice, 5, Pending)], None),
+            // Already decided: the same now decides nothing again.
+            ("2026-12-03T08:00:00Z", 2, vec![], Some("2026-12-09T08:00:00Z")),
+        ];
+        for (now, done, expected, next) in cases {
+            let mut inv = invoice(due);
+            inv.follow_up.step = done;
+            let plan = super::invoice(&inv, &customer(), &ladders, utc(now)).unwrap();
+            assert_eq!(kinds(&plan), expected, "at {now} after {done} steps");
+            assert_eq!(plan.follow_up.next_action_at, next.map(utc), "next after {now}");
+        }
+        let mut inv = invoice(due);
+        inv.follow_up.step = 4;
+        let plan = super::invoice(&inv, &customer(), &ladders, utc("2027-01-01T09:00:00Z")).unwrap();
+        assert!(plan.follow_up.needs_manual_action, "the final notice flags the invoice");
+    }
+
+    #[test]
+    fn partial_payments_remind_for_the_balance() {
+        let mut inv = invoice(date(2026, 12, 2));
+        inv.record_payment(eur(4500)).unwrap();
+        let plan = super::invoice(&inv, &customer(), &Ladders::default(), utc("2026-12-03T09:00:00Z")).unwrap();
+        assert_eq!(plan.notifications.last().unwrap().amount, Some(eur(7500)));
+    }
+
+    #[test]
+    fn stops_at_once_for_paid_paused_disputed_and_deleted() {
+        let now = utc("2026-12-03T09:00:00Z");
+        let ladders = Ladders::default();
+        let mut paid = invoice(date(2026, 12, 2));
+        paid.follow_up.schedule(now);
+        paid.record_payment(eur(12000)).unwrap();
+        let mut paused = invoice(date(2026, 12, 2));
+        paused.reminders_paused = true;
+        let mut disputed = invoice(date(2026, 12, 2));
+        disputed.disputed = true;
+        for (inv, reason) in [(paid, "invoice closed"), (paused, "invoice paused"), (disputed, "disputed")] {
+            let plan = super::invoice(&inv, &customer(), &ladders, now).unwrap();
+            assert!(plan.notifications.is_empty());
+            assert_eq!(plan.follow_up.next_action_at, None);
+            assert_eq!(plan.held_because, Some(reason));
+        }
+        let mut mahnstopp = customer();
+        mahnstopp.reminders_paused = true;
+        let plan = super::invoice(&invoice(date(2026, 12, 2)), &mahnstopp, &ladders, now).unwrap();
+        assert_eq!(plan.held_because, Some("customer paused"));
+    }
+
+    #[test]
+    fn a_failed_payment_is_told_at_once_and_the_ladder_waits_for_the_retries() {
+        let ladders = Ladders::default();
+        let now = utc("2026-11-25T10:00:00Z");
+        let mut inv = invoice(date(2026, 12, 20));
+        inv.follow_up.failure_pending = true;
+        inv.autopay_retry_pending = true;
+        let plan = super::invoice(&inv, &customer(), &ladders, now).unwrap();
+        assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending)]);
+        assert!(!plan.follow_up.failure_pending);
+        assert_eq!(plan.follow_up.next_action_at, None, "the retry's outcome reschedules it");
+
+        // Retries exhausted (the provider says so): the failure notice, then the ladder.
+        inv.autopay_retry_pending = false;
+        inv.due_date = date(2026, 11, 20);
+        let plan = super::invoice(&inv, &customer(), &ladders, now).unwrap();
+        assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending), (InvoiceDueSoon, 1, Skipped), (InvoiceOverdue, 2, Pending)]);
+    }
+
+    #[test]
+    fn quiet_hours_defer_to_the_customers_next_window() {
+        let ladders = Ladders::default();
+        let inv = invoice(date(2026, 11, 20));
+        // 22:30 in Paris on a Wednesday: nothing now, back at 08:00 Paris.
+        let plan = super::invoice(&inv, &customer(), &ladders, utc("2026-11-25T21:30:00Z")).unwrap();
+        assert!(plan.notifications.is_empty());
+        assert_eq!(plan.held_because, Some("quiet hours"));
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-11-26T07:00:00Z")));
+        // Sunday: Monday 08:00.
+        let plan = super::invoice(&inv, &customer(), &ladders, utc("2026-11-29T10:00:00Z")).unwrap();
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-11-30T07:00:00Z")));
+        // The same instant is a working afternoon in New York.
+        let mut new_yorker = customer();
+        new_yorker.time_zone = chrono_tz::America::New_York;
+        let plan = super::invoice(&inv, &new_yorker, &ladders, utc("2026-11-25T21:30:00Z")).unwrap();
+        assert!(!plan.notifications.is_empty());
+    }
+
+    #[test]
+    fn steps_keep_their_local_hour_across_dst_month_ends_and_leap_years() {
+        let ladders = Ladders::default();
+        // Due Friday 27 March 2026: due+1 is Saturday 28 (CET, 08:00 UTC); due+7 is Friday
+        // 3 April (CEST, 07:00 UTC).
+        let inv = invoice(date(2026, 3, 27));
+        let plan = super::invoice(&inv, &customer(), &ladders, utc("2026-03-28T08:30:00Z")).unwrap();
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-04-03T07:00:00Z")));
+        // Due 31 January: +30 days is 2 March; in a leap year, due 29 February +1 is 1 March.
+        let mut inv = invoice(date(2026, 1, 31));
+        inv.follow_up.step = 4;
+        let plan = super::invoice(&inv, &customer(), &ladders, utc("2026-02-20T10:00:00Z")).unwrap();
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-03-02T08:00:00Z")));
+        let mut inv = invoice(date(2028, 2, 29));
+        inv.follow_up.step = 1;
+        let plan = super::invoice(&inv, &customer(), &ladders, utc("2028-02-29T10:00:00Z")).unwrap();
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2028-03-01T08:00:00Z")));
+    }
+
+    fn card(month: u32, year: i32, id: &str) -> PaymentMethod {
+        PaymentMethod {
+            id: PaymentMethodId::parse(id).unwrap(),
+            customer_id: CustomerId::parse("c1").unwrap(),
+            version: 0,
+            brand: "visa".into(),
+            last4: Last4::parse("4242").unwrap(),
+            expiry: CardExpiry::new(month, year).unwrap(),
+            is_default: true,
+            provider_ref: None,
+            added_at: utc("2026-01-01T00:00:00Z"),
+            removed: false,
+            follow_up: FollowUp::default(),
+            provider_updated_at: None,
+        }
+    }
+
+    #[test]
+    fn card_warnings_and_the_newer_card_rule() {
+        let ladders = Ladders::default();
+        let old = card(12, 2026, "old");
+        // 31 December - 30 days = 1 December; -7 = 24 December.
+        let plan = super::card(&old, &customer(), &[], false, &ladders, utc("2026-12-01T09:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(CardExpiring, 1, Pending)]);
+        assert_eq!(plan.notifications[0].id.as_str(), "payment_method.old.card_expiring.2026-12.1");
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-24T08:00:00Z")));
+        // After the last warning: done, unless a renewal will need the card.
+        let mut warned = old.clone();
+        warned.follow_up.step = 2;
+        let plan = super::card(&warned, &customer(), &[], false, &ladders, utc("2026-12-25T09:00:00Z")).unwrap();
+        assert_eq!(plan.follow_up.next_action_at, None);
+        let plan = super::card(&warned, &customer(), &[], true, &ladders, utc("2027-01-01T09:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(CardExpired, 3, Pending)]);
+        // A newer card on file: nothing.
+        let plan = super::card(&old, &customer(), &[card(12, 2029, "new")], true, &ladders, utc("2026-12-01T09:00:00Z")).unwrap();
+        assert_eq!(plan.held_because, Some("newer card on file"));
+        assert!(plan.notifications.is_empty());
+    }
+
+    fn subscription(start: &str, end: &str) -> Subscription {
+        Subscription {
+            id: SubscriptionId::parse("s1").unwrap(),
+            customer_id: CustomerId::parse("c1").unwrap(),
+            version: 0,
+            plan: "Jardin d'entreprise".into(),
+            price: eur(120_000),
+            interval: BillingInterval::Year,
+            status: SubscriptionStatus::Active,
+            current_period_start: utc(start),
+            current_period_end: utc(end),
+            cancel_at_period_end: false,
+            payment_method_id: None,
+            provider_ref: None,
+            follow_up: FollowUp::default(),
+            provider_updated_at: None,
+        }
+    }
+
+    #[test]
+    fn renewal_notices_in_the_renewal_period_and_none_when_cancelling() {
+        let ladders = Ladders::default();
+        let sub = subscription("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        // Period ends 1 January 2027 (Paris): notices 2 Dec, 17 Dec, 29 Dec.
+        let plan = super::renewal(&sub, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(RenewalUpcoming, 1, Pending)]);
+        assert_eq!(plan.notifications[0].id.as_str(), "subscription.s1.renewal_upcoming.2027-01-01.1");
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-17T08:00:00Z")));
+        let mut cancelling = sub.clone();
+        cancelling.cancel_at_period_end = true;
+        let plan = super::renewal(&cancelling, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
+        assert_eq!(plan.held_because, Some("not renewing"));
+        // A three-week period: the notice 30 days before would fall before the period began.
+        let short = subscription("2026-12-20T00:00:00Z", "2027-01-10T00:00:00Z");
+        let plan = super::renewal(&short, &customer(), &ladders, utc("2026-12-21T09:00:00Z")).unwrap();
+        assert!(plan.notifications.is_empty());
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-26T08:00:00Z")));
+        // Past due: the failure notice first.
+        let mut past_due = sub.clone();
+        past_due.status = SubscriptionStatus::PastDue;
+        past_due.follow_up.failure_pending = true;
+        let plan = super::renewal(&past_due, &customer(), &ladders, utc("2026-06-02T09:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending)]);
+    }
+
+    #[test]
+    fn date_rules_with_audience_grace_and_team_copy() {
+        let mut ladders = Ladders::default();
+        ladders.date_rules.push(DateRule {
+            name: "lease-80".into(),
+            date_field: "lease_start".into(),
+            offset_days: 80,
+            audience_tag: Some("velo".into()),
+            audience_list: None,
+            notify_team: true,
+        });
+        let mut rider = customer();
+        rider.custom_dates.insert("lease_start".into(), date(2026, 9, 1));
+        rider.tags.insert("velo".into());
+        // 1 Sep + 80 days = 20 Nov.
+        assert_eq!(next_date_rule(&rider, &ladders, utc("2026-11-01T00:00:00Z")), Some(utc("2026-11-20T08:00:00Z")));
+        let plan = date_rules(&rider, &ladders, utc("2026-11-20T09:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(DateRule, 1, Pending), (Internal, 1, Pending)]);
+        assert_eq!(plan.notifications[0].rule.as_deref(), Some("lease-80-2026-11-20"));
+        assert_eq!(plan.follow_up.next_action_at, None);
+        // Once done, never again.
+        let mut done = rider.clone();
+        done.follow_up = plan.follow_up.clone();
+        assert!(date_rules(&done, &ladders, utc("2026-11-21T09:00:00Z")).unwrap().notifications.is_empty());
+        // Outside the audience, or long past: nothing is sent.
+        let mut walker = rider.clone();
+        walker.tags.clear();
+        assert!(date_rules(&walker, &ladders, utc("2026-11-20T09:00:00Z")).unwrap().notifications.is_empty());
+        assert!(date_rules(&rider, &ladders, utc("2027-06-01T09:00:00Z")).unwrap().notifications.is_empty());
+    }
+}

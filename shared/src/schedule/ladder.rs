@@ -1,0 +1,186 @@
+//! Reminder ladders as data: which steps, how many days from the date that matters, and
+//! which message each step sends. Defaults are what the businesses we serve do today; a
+//! deployment overrides them with `RELANCE_LADDERS` (JSON, same shape), checked at start-up.
+
+use chrono::{NaiveTime, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::NotificationKind;
+
+/// One step: `offset_days` from the ladder's reference date (negative: before it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub offset_days: i64,
+    pub kind: NotificationKind,
+}
+
+/// A date rule: a date field of a customer, shifted by `offset_days`, sends `kind` to the
+/// customers the audience filter keeps (and, optionally, tells the team).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateRule {
+    /// Names the rule in notification ids: letters, digits, `-` and `_`.
+    pub name: String,
+    /// The customer's custom date field (`lease_start`, `plot_start`).
+    pub date_field: String,
+    pub offset_days: i64,
+    /// Only customers with this tag or in this list (none: everyone with the date).
+    #[serde(default)]
+    pub audience_tag: Option<String>,
+    #[serde(default)]
+    pub audience_list: Option<String>,
+    /// Also send the team an internal notification with the customer's details.
+    #[serde(default)]
+    pub notify_team: bool,
+}
+
+/// When messages may go out, in the customer's time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendingWindow {
+    pub opens: NaiveTime,
+    pub closes: NaiveTime,
+    pub days: Vec<Weekday>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ladders {
+    /// Steps from the invoice's due date.
+    pub invoice: Vec<Step>,
+    /// Days before a card's last valid day.
+    pub card_days_before_expiry: Vec<i64>,
+    /// Days before a subscription's period ends.
+    pub renewal_days_before_end: Vec<i64>,
+    #[serde(default)]
+    pub date_rules: Vec<DateRule>,
+    /// The local time of day a step falls due.
+    pub reminder_time: NaiveTime,
+    pub window: SendingWindow,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LadderError {
+    #[error("the invoice ladder has no steps")]
+    NoInvoiceSteps,
+    #[error("{0} steps must be in strictly increasing order of days")]
+    Unordered(&'static str),
+    #[error("the sending window must open before it closes, on at least one day")]
+    EmptyWindow,
+    #[error("the reminder time {0} is outside the sending window")]
+    ReminderOutsideWindow(NaiveTime),
+    #[error("date rule {0:?}: names use letters, digits, '-' and '_'")]
+    BadRuleName(String),
+    #[error("two date rules are named {0:?}")]
+    DuplicateRule(String),
+    #[error("RELANCE_LADDERS is not valid: {0}")]
+    NotJson(String),
+}
+
+impl Default for Ladders {
+    fn default() -> Self {
+        let step = |offset_days, kind| Step { offset_days, kind };
+        Ladders {
+            invoice: vec![
+                step(-3, NotificationKind::InvoiceDueSoon),
+                step(1, NotificationKind::InvoiceOverdue),
+                step(7, NotificationKind::InvoiceOverdue),
+                step(15, NotificationKind::InvoiceOverdue),
+                step(30, NotificationKind::InvoiceFinalNotice),
+            ],
+            card_days_before_expiry: vec![30, 7],
+            renewal_days_before_end: vec![30, 15, 3],
+            date_rules: Vec::new(),
+            reminder_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            window: SendingWindow {
+                opens: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+                closes: NaiveTime::from_hms_opt(20, 0, 0).unwrap_or_default(),
+                days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat],
+            },
+        }
+    }
+}
+
+impl Ladders {
+    /// Checks the configuration; a deployment with a broken ladder must not start.
+    pub fn validate(&self) -> Result<(), LadderError> {
+        if self.invoice.is_empty() {
+            return Err(LadderError::NoInvoiceSteps);
+        }
+        let increasing = |days: &[i64]| days.windows(2).all(|w| w[0] < w[1]);
+        if !increasing(&self.invoice.iter().map(|s| s.offset_days).collect::<Vec<_>>()) {
+            return Err(LadderError::Unordered("invoice"));
+        }
+        // Days *before* a date: the first warning has the most days.
+        let decreasing = |days: &[i64]| days.windows(2).all(|w| w[0] > w[1]);
+        if !decreasing(&self.card_days_before_expiry) {
+            return Err(LadderError::Unordered("card"));
+        }
+        if !decreasing(&self.renewal_days_before_end) {
+            return Err(LadderError::Unordered("renewal"));
+        }
+        if self.window.opens >= self.window.closes || self.window.days.is_empty() {
+            return Err(LadderError::EmptyWindow);
+        }
+        if self.reminder_time < self.window.opens || self.reminder_time >= self.window.closes {
+            return Err(LadderError::ReminderOutsideWindow(self.reminder_time));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for rule in &self.date_rules {
+            let ok = !rule.name.is_empty() && rule.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(LadderError::BadRuleName(rule.name.clone()));
+            }
+            if !names.insert(rule.name.clone()) {
+                return Err(LadderError::DuplicateRule(rule.name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The defaults, or `RELANCE_LADDERS` (JSON of the same shape), validated.
+    pub fn from_env() -> Result<Ladders, LadderError> {
+        let ladders = match std::env::var("RELANCE_LADDERS") {
+            Ok(json) if !json.trim().is_empty() => {
+                serde_json::from_str::<Ladders>(&json).map_err(|e| LadderError::NotJson(e.to_string()))?
+            }
+            _ => Ladders::default(),
+        };
+        ladders.validate()?;
+        Ok(ladders)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_round_trip_as_json() {
+        let ladders = Ladders::default();
+        ladders.validate().unwrap();
+        let json = serde_json::to_string(&ladders).unwrap();
+        assert_eq!(serde_json::from_str::<Ladders>(&json).unwrap(), ladders);
+    }
+
+    #[test]
+    fn broken_ladders_are_refused() {
+        let mut l = Ladders::default();
+        l.invoice.swap(0, 1);
+        assert_eq!(l.validate(), Err(LadderError::Unordered("invoice")));
+        let mut l = Ladders::default();
+        l.card_days_before_expiry = vec![7, 30];
+        assert_eq!(l.validate(), Err(LadderError::Unordered("card")));
+        let mut l = Ladders::default();
+        l.window.days.clear();
+        assert_eq!(l.validate(), Err(LadderError::EmptyWindow));
+        let mut l = Ladders::default();
+        l.reminder_time = NaiveTime::from_hms_opt(22, 0, 0).unwrap();
+        assert!(matches!(l.validate(), Err(LadderError::ReminderOutsideWindow(_))));
+        let mut l = Ladders::default();
+        let rule = DateRule { name: "lease 80".into(), date_field: "lease_start".into(), offset_days: 80, audience_tag: None, audience_list: None, notify_team: false };
+        l.date_rules.push(rule);
+        assert!(matches!(l.validate(), Err(LadderError::BadRuleName(_))));
+        assert!(serde_json::from_str::<Ladders>(r#"{"invoice": []}"#).is_err());
+    }
+}
