@@ -2,9 +2,14 @@
 //! notifications to send. It never sends anything itself. The same function runs the
 //! scheduled Holded import, when asked to by its input.
 //!
+//! The scan itself is in [`run`]; the decisions it takes are pure and live in
+//! `relance::schedule`.
+//!
 //! Input is any JSON object (an EventBridge Scheduler event, or `{}` from a manual
 //! `aws lambda invoke`); optional top-level fields steer it: `now` (ISO 8601), `dry_run`,
 //! and `import` (`"holded"`).
+
+pub mod run;
 
 use chrono::{DateTime, Utc};
 use relance::ingest::Ingest;
@@ -19,6 +24,7 @@ pub struct ScanContext {
     pub ingest: Ingest,
     /// Set when a Holded API key is configured.
     pub holded: Option<HoldedClient>,
+    pub ladders: relance::schedule::Ladders,
 }
 
 /// The fields of the input the scan reads; anything else (the envelope) is ignored.
@@ -36,6 +42,8 @@ pub struct ScanSummary {
     pub dry_run: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import: Option<ImportSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<run::ScanReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +56,11 @@ pub enum ScanError {
     HoldedNotConfigured,
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] relance::store::StoreError),
 }
 
-/// Runs one scan, or the import the input names. The reminder ladders come with the
-/// scheduled-scans work; until then a scan validates its input, logs it and reports it.
+/// Runs one scan, or the import the input names, and reports what it did.
 pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at: DateTime<Utc>) -> Result<ScanSummary, ScanError> {
     let request: ScanRequest = serde_json::from_value(event)?;
     let now = request.now.unwrap_or(invoked_at);
@@ -65,8 +74,20 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         }
         Some(other) => return Err(ScanError::UnknownImport(other.to_string())),
     };
-    tracing::info!(%now, dry_run = request.dry_run, "scan invoked");
-    Ok(ScanSummary { now, dry_run: request.dry_run, import })
+    if import.is_some() {
+        return Ok(ScanSummary { now, dry_run: request.dry_run, import, scan: None });
+    }
+    let report = run::scan(&context.store, &context.ladders, now, request.dry_run).await?;
+    tracing::info!(
+        %now,
+        dry_run = request.dry_run,
+        read = report.read,
+        notifications = ?report.notifications,
+        skipped_steps = report.skipped_steps,
+        held = ?report.held,
+        "scan done"
+    );
+    Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report) })
 }
 
 /// The Holded client, when a key is configured (`HOLDED_API_URL` points it at a stand-in).

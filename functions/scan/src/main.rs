@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let context = ScanContext {
         ingest: Ingest::new(store.clone(), business_defaults_from_env()?),
         holded: holded_client(&secrets),
+        ladders: relance::schedule::Ladders::from_env()?,
         store,
     };
     let context = &context;

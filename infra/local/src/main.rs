@@ -81,7 +81,7 @@ async fn setup(sdk: &aws_config::SdkConfig, settings: &Settings) -> Result<(), S
 }
 
 async fn demo(store: &Store) -> Result<(), String> {
-    let summary = seed::seed(store, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    let summary = seed::seed(store, &ladders()?, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
     if summary.already_seeded {
         println!("demo business already seeded");
     } else {
@@ -91,6 +91,14 @@ async fn demo(store: &Store) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `RELANCE_LADDERS` when set, else the demo business's ladders.
+fn ladders() -> Result<relance::schedule::Ladders, String> {
+    if std::env::var("RELANCE_LADDERS").is_ok_and(|v| !v.trim().is_empty()) {
+        return relance::schedule::Ladders::from_env().map_err(|e| e.to_string());
+    }
+    Ok(seed::demo_ladders())
 }
 
 /// Local webhook secrets, used unless the environment sets others; printed at start so a
@@ -187,7 +195,7 @@ async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
         table = settings.table,
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store, secrets, defaults))
+    axum::serve(listener, server::router(store, secrets, defaults, ladders()?))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -13,6 +13,7 @@ use relance::domain::{
     InvoiceNumber, InvoiceStatus, Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId,
     PaymentStatus, PhoneE164, Provider, ProviderRef, Subscription, SubscriptionStatus,
 };
+use relance::schedule::{DateRule, Ladders, decide};
 use relance::store::{BulkLoad, Key, Record, Store, StoreError};
 
 pub const MEMBERS: usize = 100;
@@ -37,6 +38,21 @@ pub struct SeedSummary {
     pub already_seeded: bool,
 }
 
+/// The demo business's ladders: the defaults, plus the welcome workshop its new members are
+/// invited to two weeks after they get their plot (and the team told who is coming).
+pub fn demo_ladders() -> Ladders {
+    let mut ladders = Ladders::default();
+    ladders.date_rules.push(DateRule {
+        name: "atelier-bienvenue".into(),
+        date_field: "plot_start".into(),
+        offset_days: 14,
+        audience_tag: Some("atelier-bienvenue".into()),
+        audience_list: None,
+        notify_team: true,
+    });
+    ladders
+}
+
 /// The id of demo member `index` (`demo-0001` …), stable across runs.
 pub fn demo_customer_id(index: usize) -> CustomerId {
     parsed(format!("demo-{:04}", index + 1))
@@ -52,7 +68,7 @@ struct Member {
 }
 
 /// Writes the demo business, unless it is there already.
-pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<SeedSummary, StoreError> {
+pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Result<SeedSummary, StoreError> {
     if store.get::<Customer>(&Key::customer(&demo_customer_id(0))).await?.is_some() {
         return Ok(SeedSummary { already_seeded: true, ..SeedSummary::default() });
     }
@@ -60,6 +76,8 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<SeedSummary, Stor
     let mut load = BulkLoad::new();
     for index in 0..MEMBERS {
         let mut member = member(index, now);
+        // Date rules (the welcome workshop) put the member in the due index when one applies.
+        member.customer.follow_up.next_action_at = decide::next_date_rule(&member.customer, ladders, now);
         summary.customers += 1;
         summary.subscriptions += 1;
         summary.invoices += member.invoices.len();
@@ -67,6 +85,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<SeedSummary, Stor
         summary.payments += member.payments.len();
         let due = |f: &FollowUp| f.is_due(now);
         summary.due_now += member.invoices.iter().filter(|i| due(&i.follow_up)).count()
+            + usize::from(due(&member.customer.follow_up))
             + usize::from(due(&member.subscription.follow_up))
             + usize::from(due(&member.card.follow_up));
 
@@ -129,7 +148,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
     if index % 8 == 0 {
         customer.tags.insert("atelier-bienvenue".into());
     }
-    if let Some(start) = add_days(today, -(i64::try_from(index).unwrap_or(0) * 7)) {
+    // Plots handed over in the last three weeks: some members' welcome workshop is this week.
+    if let Some(start) = add_days(today, -(i64::try_from(index % 20).unwrap_or(0))) {
         customer.custom_dates.insert("plot_start".into(), start);
     }
     customer.opt_outs.sms = index % 17 == 0;
@@ -172,8 +192,10 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         provider_updated_at: None,
     };
     if subscription.renews() {
-        // First renewal notice three days before the period ends.
-        subscription.follow_up.schedule(at_nine(add_days(period_end_date, -3).unwrap_or(period_end_date)));
+        // As the webhook does: the renewal ladder is looked at from 30 days before the end of
+        // the period (or its start, for monthly plans); the scan picks the step.
+        let first_look = at_nine(add_days(period_end_date, -30).unwrap_or(period_start_date)).max(at_nine(period_start_date));
+        subscription.follow_up.schedule(first_look);
     }
 
     let card_id: PaymentMethodId = parsed(format!("demo-card-{:04}", index + 1));
@@ -264,6 +286,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         6 => {
             payments.push(payment(&id, &current, price, PaymentStatus::Failed, at_nine(issued), Some("card_declined")));
             current.disputed = index == 13;
+            // The card was declined and the provider gave up retrying: the failure notice is owed.
+            current.follow_up.failure_pending = true;
         }
         _ => {}
     }

@@ -9,14 +9,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use relance::ingest::{BusinessDefaults, Ingest};
+use relance::schedule::Ladders;
 use relance::secrets::Secrets;
 use relance::store::Store;
 use serde_json::{Value, json};
 
 /// Every local route on one router.
-pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults) -> Router {
+pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders) -> Router {
     let ingest = Ingest::new(store.clone(), defaults);
-    let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets) };
+    let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets), ladders };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state(scan);
     Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))

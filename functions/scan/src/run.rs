@@ -1,0 +1,290 @@
+//! One scan: every shard of the due index read in parallel, page by page; for each record
+//! due, the decision taken (`relance::schedule::decide`) and written with the record's new
+//! follow-up in one transaction.
+//!
+//! Exactly once per (target, ladder, step): notification ids are derived from what they are
+//! about, inserted only if absent, and the record's version must not have moved. Two scans
+//! at once, a retried scan, or a re-run for the same `now`: the loser of each race re-reads
+//! the record, finds the step already taken, and writes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use relance::domain::{
+    Customer, CustomerId, FollowUp, InvalidId, Invoice, Notification, NotificationStatus, PaymentMethod, Subscription,
+};
+use relance::schedule::{Ladders, Plan, decide};
+use relance::store::{Cursor, DUE_SHARDS, DueItem, Key, Record, Store, StoreError};
+use serde::Serialize;
+
+/// Page size of the due-index queries.
+const PAGE: i32 = 100;
+/// Attempts at one record when other writers keep changing it.
+const ATTEMPTS: usize = 3;
+
+/// What a scan did (or, in a dry run, would do).
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct ScanReport {
+    /// Items read from the due index (DynamoDB's count): grows with what is due, not with the table.
+    pub read: u64,
+    /// Notifications to send, by kind.
+    pub notifications: BTreeMap<String, u32>,
+    /// Steps overtaken by a later one (missed runs), recorded as skipped.
+    pub skipped_steps: u32,
+    /// Records with nothing sent, by reason (quiet hours, paused, paid…).
+    pub held: BTreeMap<String, u32>,
+    /// Records another writer changed under us; decided again from a fresh read.
+    pub retried: u32,
+    /// In a dry run, the notifications that would be written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_write: Vec<Planned>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Planned {
+    pub id: String,
+    pub customer_id: String,
+    pub kind: String,
+    pub status: NotificationStatus,
+}
+
+impl ScanReport {
+    fn merge(&mut self, other: ScanReport) {
+        self.read += other.read;
+        for (kind, n) in other.notifications {
+            *self.notifications.entry(kind).or_default() += n;
+        }
+        self.skipped_steps += other.skipped_steps;
+        for (reason, n) in other.held {
+            *self.held.entry(reason).or_default() += n;
+        }
+        self.retried += other.retried;
+        self.would_write.extend(other.would_write);
+    }
+
+    fn count(&mut self, plan: &Plan, dry_run: bool) {
+        for n in &plan.notifications {
+            match n.status {
+                NotificationStatus::Skipped => self.skipped_steps += 1,
+                _ => *self.notifications.entry(n.kind.as_str().to_string()).or_default() += 1,
+            }
+            if dry_run {
+                self.would_write.push(Planned {
+                    id: n.id.as_str().to_string(),
+                    customer_id: n.customer_id.to_string(),
+                    kind: n.kind.as_str().to_string(),
+                    status: n.status,
+                });
+            }
+        }
+        if let Some(reason) = plan.held_because {
+            *self.held.entry(reason.to_string()).or_default() += 1;
+        }
+    }
+}
+
+/// Scans every shard in parallel and adds up what each did.
+pub async fn scan(store: &Store, ladders: &Ladders, now: DateTime<Utc>, dry_run: bool) -> Result<ScanReport, StoreError> {
+    let mut shards = tokio::task::JoinSet::new();
+    for shard in 0..DUE_SHARDS {
+        let (store, ladders) = (store.clone(), ladders.clone());
+        shards.spawn(async move { scan_shard(&store, &ladders, &format!("{shard:02}"), now, dry_run).await });
+    }
+    let mut report = ScanReport::default();
+    while let Some(result) = shards.join_next().await {
+        let shard = result.map_err(|e| StoreError::Unavailable(format!("a shard's scan stopped: {e}")))??;
+        report.merge(shard);
+    }
+    Ok(report)
+}
+
+async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime<Utc>, dry_run: bool) -> Result<ScanReport, StoreError> {
+    let mut report = ScanReport::default();
+    let mut customers: HashMap<CustomerId, Customer> = HashMap::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = store.due_page(shard, now, cursor.as_ref(), PAGE).await?;
+        report.read += page.read;
+        for item in &page.items {
+            handle(store, ladders, item, now, dry_run, &mut customers, &mut report).await?;
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(report),
+        }
+    }
+}
+
+/// The customer a record belongs to, read once per shard.
+async fn customer_of(store: &Store, cache: &mut HashMap<CustomerId, Customer>, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+    if let Some(customer) = cache.get(id) {
+        return Ok(Some(customer.clone()));
+    }
+    let customer: Option<Customer> = store.get(&Key::customer(id)).await?;
+    if let Some(c) = &customer {
+        cache.insert(id.clone(), c.clone());
+    }
+    Ok(customer)
+}
+
+/// A record type the scan can decide for.
+trait FollowedUp: Record + Clone {
+    fn follow_up(&self) -> &FollowUp;
+    fn follow_up_mut(&mut self) -> &mut FollowUp;
+    fn customer_id(&self) -> &CustomerId;
+    /// The record itself when it is a customer (date rules).
+    fn as_customer(&self) -> Option<&Customer> {
+        None
+    }
+}
+
+macro_rules! followed_up {
+    ($($t:ty),*) => {$(
+        impl FollowedUp for $t {
+            fn follow_up(&self) -> &FollowUp {
+                &self.follow_up
+            }
+            fn follow_up_mut(&mut self) -> &mut FollowUp {
+                &mut self.follow_up
+            }
+            fn customer_id(&self) -> &CustomerId {
+                &self.customer_id
+            }
+        }
+    )*};
+}
+followed_up!(Invoice, PaymentMethod, Subscription);
+
+impl FollowedUp for Customer {
+    fn follow_up(&self) -> &FollowUp {
+        &self.follow_up
+    }
+    fn follow_up_mut(&mut self) -> &mut FollowUp {
+        &mut self.follow_up
+    }
+    fn customer_id(&self) -> &CustomerId {
+        &self.id
+    }
+    fn as_customer(&self) -> Option<&Customer> {
+        Some(self)
+    }
+}
+
+async fn handle(
+    store: &Store,
+    ladders: &Ladders,
+    item: &DueItem,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    customers: &mut HashMap<CustomerId, Customer>,
+    report: &mut ScanReport,
+) -> Result<(), StoreError> {
+    let mut scan = ItemScan { store, now, dry_run, customers, report };
+    match item.record_type.as_str() {
+        "Invoice" => scan.decide_and_write(item.decode::<Invoice>()?, |i, c| decide::invoice(i, c, ladders, now)).await,
+        "Subscription" => scan.decide_and_write(item.decode::<Subscription>()?, |s, c| decide::renewal(s, c, ladders, now)).await,
+        "Customer" => scan.decide_and_write(item.decode::<Customer>()?, |c, _| decide::date_rules(c, ladders, now)).await,
+        "PaymentMethod" => {
+            let card: PaymentMethod = item.decode()?;
+            // The rest of the customer's wallet, and whether a renewal will need a card.
+            let partition = Key::customer_partition(&card.customer_id);
+            let others = store.list::<PaymentMethod>(&partition, "PAYMENT_METHOD#", None, 100).await?.records;
+            let subscriptions = store.list::<Subscription>(&partition, "SUBSCRIPTION#", None, 100).await?.records;
+            let renewing = subscriptions.iter().any(Subscription::renews);
+            scan.decide_and_write(card, |card, c| decide::card(card, c, &others, renewing, ladders, now)).await
+        }
+        other => {
+            tracing::warn!(record_type = other, key = %item.key.sk, "unexpected record in the due index");
+            Ok(())
+        }
+    }
+}
+
+/// The state one record's decision needs.
+struct ItemScan<'a> {
+    store: &'a Store,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    customers: &'a mut HashMap<CustomerId, Customer>,
+    report: &'a mut ScanReport,
+}
+
+impl ItemScan<'_> {
+    /// Decides for `record` and writes the plan; after a lost race, re-reads and decides again.
+    async fn decide_and_write<R, F>(&mut self, mut record: R, decide: F) -> Result<(), StoreError>
+    where
+        R: FollowedUp,
+        F: Fn(&R, &Customer) -> Result<Plan, InvalidId>,
+    {
+        for attempt in 0..ATTEMPTS {
+            // The index is eventually consistent: a record no longer due is left alone.
+            if !record.follow_up().is_due(self.now) {
+                return Ok(());
+            }
+            let customer = match record.as_customer() {
+                Some(customer) => customer.clone(),
+                None => match customer_of(self.store, self.customers, record.customer_id()).await? {
+                    Some(customer) => customer,
+                    None => {
+                        *self.report.held.entry("customer missing".into()).or_default() += 1;
+                        return Ok(());
+                    }
+                },
+            };
+            let plan = match decide(&record, &customer) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    tracing::warn!(error = %e, key = %record.key().sk, "cannot name a notification; record left as is");
+                    *self.report.held.entry("invalid id".into()).or_default() += 1;
+                    return Ok(());
+                }
+            };
+            if self.dry_run {
+                self.report.count(&plan, true);
+                return Ok(());
+            }
+            match write(self.store, &mut record, &plan, attempt > 0).await {
+                Ok(()) => {
+                    self.report.count(&plan, false);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) if attempt + 1 < ATTEMPTS => {
+                    self.report.retried += 1;
+                    match self.store.get::<R>(&record.key()).await? {
+                        Some(fresh) => record = fresh,
+                        None => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the plan: the record's new follow-up and the new notifications, together.
+async fn write<R: FollowedUp>(store: &Store, record: &mut R, plan: &Plan, retry: bool) -> Result<(), StoreError> {
+    let mut notifications: Vec<Notification> = plan.notifications.clone();
+    if retry {
+        // A notification written by the attempt that lost the race on the record is not
+        // written again (its id would refuse it anyway).
+        let mut fresh = Vec::new();
+        for n in notifications {
+            if store.get::<Notification>(&n.key()).await?.is_none() {
+                fresh.push(n);
+            }
+        }
+        notifications = fresh;
+    }
+    let unchanged = *record.follow_up() == plan.follow_up && notifications.is_empty();
+    if unchanged {
+        return Ok(());
+    }
+    *record.follow_up_mut() = plan.follow_up.clone();
+    let mut tx = store.transaction();
+    tx.update(record)?;
+    for notification in &mut notifications {
+        tx.insert(notification)?;
+    }
+    store.commit(tx).await
+}

@@ -1,0 +1,170 @@
+//! The scan against moto: what it reads, what it writes, and that it writes it once.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use relance::domain::*;
+use relance::schedule::Ladders;
+use relance::store::{BulkLoad, Key, Record, Store};
+use scan::run::{ScanReport, scan};
+
+/// Wednesday 25 November 2026, 11:00 in Paris: inside the sending window.
+fn now() -> DateTime<Utc> {
+    "2026-11-25T10:00:00Z".parse().unwrap()
+}
+
+fn customer(i: usize) -> Customer {
+    let mut c = Customer::new(CustomerId::parse(&format!("c{i:05}")).unwrap(), format!("Member {i}"), Locale::french(), chrono_tz::Europe::Paris, now());
+    c.email = Some(Email::parse(&format!("member{i}@example.org")).unwrap());
+    c
+}
+
+/// An invoice of customer `c`; `due` ones fell due yesterday, after their courtesy notice.
+fn invoice(c: &Customer, n: usize, state: State) -> Invoice {
+    let mut invoice = Invoice::open(
+        InvoiceId::parse(&format!("{}-i{n}", c.id)).unwrap(),
+        c.id.clone(),
+        InvoiceNumber::parse(&format!("F-{}-{n}", c.id)).unwrap(),
+        Money::from_minor(4500, Currency::EUR),
+        now() - Duration::days(30),
+        NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(),
+    );
+    match state {
+        State::Due => {
+            invoice.due_date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+            invoice.follow_up.step = 1;
+            invoice.follow_up.schedule("2026-11-25T08:00:00Z".parse().unwrap());
+        }
+        State::Later => invoice.follow_up.schedule("2026-12-17T08:00:00Z".parse().unwrap()),
+        State::Paid => {
+            invoice.record_payment(Money::from_minor(4500, Currency::EUR)).unwrap();
+        }
+    }
+    invoice
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    Due,
+    Later,
+    Paid,
+}
+
+/// `customers` customers with five invoices each; the first `due` invoices are due.
+async fn load(store: &Store, customers: usize, due: usize) -> Vec<Invoice> {
+    let mut load = BulkLoad::new();
+    let mut due_invoices = Vec::new();
+    for i in 0..customers {
+        let mut c = customer(i);
+        for n in 0..5 {
+            let index = i * 5 + n;
+            let state = if index < due { State::Due } else if index % 2 == 0 { State::Later } else { State::Paid };
+            let mut inv = invoice(&c, n, state);
+            if matches!(state, State::Due) {
+                due_invoices.push(inv.clone());
+            }
+            load.add(&mut inv).unwrap();
+        }
+        load.add(&mut c).unwrap();
+    }
+    store.write_bulk(load).await.unwrap();
+    due_invoices
+}
+
+async fn notifications_of(store: &Store, customer: &CustomerId) -> Vec<Notification> {
+    store.list::<Notification>(&Key::customer_partition(customer), "NOTIFICATION#", None, 100).await.unwrap().records
+}
+
+fn total(report: &ScanReport) -> u32 {
+    report.notifications.values().sum()
+}
+
+#[tokio::test]
+async fn ten_thousand_invoices_two_hundred_due_two_hundred_reminders() {
+    let store = relance_tests::fresh_store("scan-10k").await;
+    // Due invoices are spread over the first 40 customers (5 each).
+    let due = load(&store, 2_000, 200).await;
+    let ladders = Ladders::default();
+
+    let report = scan(&store, &ladders, now(), false).await.unwrap();
+    assert_eq!(report.read, 200, "the scan read the due items only, not the 10,000 invoices");
+    assert_eq!(report.notifications.get("invoice_overdue"), Some(&200));
+    assert_eq!(total(&report), 200);
+
+    for invoice in due.iter().step_by(17) {
+        let stored: Invoice = store.get(&invoice.key()).await.unwrap().unwrap();
+        assert_eq!(stored.follow_up.step, 2);
+        // Next: due+7 = 1 December, 09:00 Paris.
+        assert_eq!(stored.follow_up.next_action_at, Some("2026-12-01T08:00:00Z".parse().unwrap()));
+        let sent = notifications_of(&store, &invoice.customer_id).await;
+        let for_this: Vec<_> = sent.iter().filter(|n| n.target.id == invoice.id.as_str()).collect();
+        assert_eq!(for_this.len(), 1);
+        assert_eq!(for_this[0].id.as_str(), format!("invoice.{}.invoice_overdue.2", invoice.id));
+        assert_eq!(for_this[0].status, NotificationStatus::Pending);
+        assert_eq!(for_this[0].amount, Some(Money::from_minor(4500, Currency::EUR)));
+    }
+
+    // The same scan again (a retry, a second schedule firing): nothing is due, nothing written.
+    let again = scan(&store, &ladders, now(), false).await.unwrap();
+    assert_eq!((again.read, total(&again)), (0, 0));
+}
+
+#[tokio::test]
+async fn two_scans_at_once_write_each_notification_once() {
+    let store = relance_tests::fresh_store("scan-race").await;
+    let due = load(&store, 40, 100).await;
+    let ladders = Ladders::default();
+    let (a, b) = tokio::join!(scan(&store, &ladders, now(), false), scan(&store, &ladders, now(), false));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(total(&a) + total(&b), 100, "between them the two scans decided each reminder once: {a:?} {b:?}");
+    let mut stored = 0;
+    for customer in due.iter().map(|i| i.customer_id.clone()).collect::<std::collections::BTreeSet<_>>() {
+        stored += notifications_of(&store, &customer).await.len();
+    }
+    assert_eq!(stored, 100);
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_and_writes_nothing() {
+    let store = relance_tests::fresh_store("scan-dry").await;
+    let due = load(&store, 4, 10).await;
+    let report = scan(&store, &Ladders::default(), now(), true).await.unwrap();
+    assert_eq!(report.would_write.len(), 10);
+    assert!(report.would_write.iter().all(|n| n.kind == "invoice_overdue"));
+    for invoice in &due {
+        assert!(notifications_of(&store, &invoice.customer_id).await.is_empty());
+        let stored: Invoice = store.get(&invoice.key()).await.unwrap().unwrap();
+        assert_eq!(stored.follow_up, invoice.follow_up);
+    }
+}
+
+#[tokio::test]
+async fn at_night_everything_waits_for_the_morning() {
+    let store = relance_tests::fresh_store("scan-night").await;
+    let due = load(&store, 2, 10).await;
+    // 23:30 in Paris.
+    let night: DateTime<Utc> = "2026-11-25T22:30:00Z".parse().unwrap();
+    let report = scan(&store, &Ladders::default(), night, false).await.unwrap();
+    assert_eq!(total(&report), 0);
+    assert_eq!(report.held.get("quiet hours"), Some(&10));
+    let stored: Invoice = store.get(&due[0].key()).await.unwrap().unwrap();
+    assert_eq!(stored.follow_up.next_action_at, Some("2026-11-26T07:00:00Z".parse().unwrap()));
+    // The morning scan sends them.
+    let morning = scan(&store, &Ladders::default(), "2026-11-26T07:05:00Z".parse().unwrap(), false).await.unwrap();
+    assert_eq!(total(&morning), 10);
+}
+
+#[tokio::test]
+async fn the_demo_business_gets_the_expected_mix_of_reminders() {
+    let store = relance_tests::fresh_store("scan-demo").await;
+    let ladders = relance_local::seed::demo_ladders();
+    let seeded = relance_local::seed::seed(&store, &ladders, now()).await.unwrap();
+    let report = scan(&store, &ladders, now(), false).await.unwrap();
+    assert_eq!(report.read as usize, seeded.due_now);
+    for kind in ["invoice_overdue", "payment_failed", "card_expiring", "card_expired", "renewal_upcoming", "date_rule", "internal"] {
+        assert!(report.notifications.get(kind).copied().unwrap_or(0) > 0, "no {kind} in {report:?}");
+    }
+    assert!(report.held.contains_key("customer paused") || report.held.contains_key("invoice paused"), "{report:?}");
+    assert!(report.held.contains_key("disputed"), "{report:?}");
+    // Nothing is decided twice.
+    let again = scan(&store, &ladders, now(), false).await.unwrap();
+    assert_eq!(total(&again), 0, "{again:?}");
+}
