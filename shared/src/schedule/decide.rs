@@ -194,7 +194,7 @@ pub fn card(
 }
 
 /// A subscription: the failure notice when past due, and renewal notices before the end of
-/// each period (only those that fall within the period).
+/// each period (only those that fall after the period's first day).
 pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Result<Plan, InvalidId> {
     let follow_up = subscription.follow_up.clone();
     if !subscription.renews() {
@@ -213,11 +213,13 @@ pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladde
     let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
     failure_notice(&mut plan, customer, &target, Some(&period), Some(subscription.price), now)?;
     let end = subscription.current_period_end.with_timezone(&tz).date_naive();
+    let start = subscription.current_period_start.with_timezone(&tz).date_naive();
+    // Only notices that fall after the period's first day: a monthly plan is not told about
+    // its renewal on the day it renewed.
     let rungs: Vec<Rung> = ladders
         .renewal_days_before_end
         .iter()
-        .filter_map(|days| moment(ladders, end, -days, tz))
-        .filter(|at| *at >= subscription.current_period_start)
+        .filter_map(|days| add_days(end, -days).filter(|day| *day > start).map(|day| local_to_utc(day, ladders.reminder_time, tz)))
         .map(|at| Rung { at, kind: NotificationKind::RenewalUpcoming })
         .collect();
     apply_climb(&mut plan, &rungs, customer, &target, Some(&period), None, now)?;
@@ -512,6 +514,10 @@ mod tests {
         let plan = super::renewal(&cancelling, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
         assert_eq!(plan.held_because, Some("not renewing"));
         // A three-week period: the notice 30 days before would fall before the period began.
+        // (And a 30-day period's 30-day notice would fall on its first day: not sent either.)
+        let monthly = subscription("2026-12-01T00:00:00Z", "2026-12-31T00:00:00Z");
+        let plan = super::renewal(&monthly, &customer(), &ladders, utc("2026-12-01T09:00:00Z")).unwrap();
+        assert!(plan.notifications.is_empty());
         let short = subscription("2026-12-20T00:00:00Z", "2027-01-10T00:00:00Z");
         let plan = super::renewal(&short, &customer(), &ladders, utc("2026-12-21T09:00:00Z")).unwrap();
         assert!(plan.notifications.is_empty());

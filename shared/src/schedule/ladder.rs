@@ -164,6 +164,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_a_valid_configuration() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let start = readme.find("{\"invoice\": [{\"offset_days\"").expect("the README shows a ladder configuration");
+        let end = start + readme[start..].find("```").unwrap();
+        let ladders: Ladders = serde_json::from_str(&readme[start..end]).unwrap();
+        ladders.validate().unwrap();
+        assert_eq!(ladders.invoice, Ladders::default().invoice);
+        assert_eq!(ladders.window, Ladders::default().window);
+        assert_eq!(ladders.date_rules[0].offset_days, 80);
+    }
+
+    #[test]
     fn broken_ladders_are_refused() {
         let mut l = Ladders::default();
         l.invoice.swap(0, 1);
