@@ -444,3 +444,41 @@ async fn archived_deliveries_can_be_replayed() {
     let invoice = h.invoice("in_1").await;
     assert_eq!(invoice.status, InvoiceStatus::Paid, "replayed in arrival order, the newest state wins");
 }
+
+#[tokio::test]
+async fn customer_dates_and_subscription_starts_schedule_date_rules() {
+    let store = relance_tests::fresh_store("wh-date-rules").await;
+    let mut ladders = relance::schedule::Ladders::default();
+    for (name, field, days) in [("lease-80", "lease_start", 80), ("welcome", "subscription_start", 7)] {
+        ladders.date_rules.push(relance::schedule::DateRule {
+            name: name.into(),
+            date_field: field.into(),
+            offset_days: days,
+            audience_tag: None,
+            audience_list: None,
+            notify_team: false,
+        });
+    }
+    let ingest = Ingest::new(store.clone(), Default::default()).with_ladders(ladders);
+    let mut state = webhook::WebhookState::new(ingest, secrets());
+    state.clock = std::sync::Arc::new(now);
+    let h = Harness { store: store.clone(), router: webhook::router(state) };
+
+    // A bike rental pushes the lease start through the generic format.
+    let document = json!({"id": "erp-dates", "occurred_at": "2026-11-25T08:00:00Z",
+        "customers": [{"id": "C-7", "name": "Rider", "email": "rider@example.org", "dates": {"lease_start": "2026-10-01"}}]});
+    let body = serde_json::to_vec(&document).unwrap();
+    let header = generic::sign(&body, GENERIC_SECRET, now().timestamp());
+    assert_eq!(h.post("/webhooks/generic", &[("relance-signature", &header)], body).await.0, 200);
+    let rider: Customer = h.record("Customer", Provider::Generic, "C-7").await.unwrap();
+    // 1 October + 80 days = 20 December, 09:00 in Paris.
+    assert_eq!(rider.follow_up.next_action_at, Some("2026-12-20T08:00:00Z".parse().unwrap()));
+
+    // A new Stripe subscription records when the member started.
+    let mut subscription: Value = serde_json::from_slice(&fixture("stripe_mock_subscription.json")).unwrap();
+    subscription["items"]["data"][0]["current_period_start"] = json!(1796083200); // 1 December 2026
+    h.stripe(&event("evt_sub", "customer.subscription.created", "2026-11-25T09:00:00Z", subscription)).await;
+    let member: Customer = h.record("Customer", Provider::Stripe, "cus_QXg1o8vcGmoR32").await.unwrap();
+    assert_eq!(member.custom_dates.get("subscription_start"), Some(&NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()));
+    assert_eq!(member.follow_up.next_action_at, Some("2026-12-08T08:00:00Z".parse().unwrap()));
+}

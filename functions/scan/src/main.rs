@@ -12,10 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_sdk_config().await;
     let store = Store::connect(&sdk, config.table);
     let secrets = Secrets::load(&sdk).await?;
+    let ladders = relance::schedule::Ladders::from_env()?;
     let context = ScanContext {
-        ingest: Ingest::new(store.clone(), business_defaults_from_env()?),
+        ingest: Ingest::new(store.clone(), business_defaults_from_env()?).with_ladders(ladders.clone()),
         holded: holded_client(&secrets),
-        ladders: relance::schedule::Ladders::from_env()?,
+        ladders,
         store,
     };
     let context = &context;

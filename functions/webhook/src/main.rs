@@ -10,6 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let sdk = aws_sdk_config().await;
     let secrets = Secrets::load(&sdk).await?;
-    let ingest = Ingest::new(Store::connect(&sdk, config.table), business_defaults_from_env()?);
+    let ingest = Ingest::new(Store::connect(&sdk, config.table), business_defaults_from_env()?)
+        .with_ladders(relance::schedule::Ladders::from_env()?);
     lambda_http::run(router(WebhookState::new(ingest, secrets))).await
 }

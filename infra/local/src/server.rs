@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 /// Every local route on one router.
 pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders) -> Router {
-    let ingest = Ingest::new(store.clone(), defaults);
+    let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
     let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets), ladders };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state(scan);
     Router::new()

@@ -17,7 +17,11 @@ use chrono_tz::Tz;
 use super::event::*;
 use crate::domain::time::{add_days, local_date, local_to_utc};
 use crate::domain::*;
+use crate::schedule::{Ladders, decide};
 use crate::store::{IdempotencyKey, Key, Record, Store, StoreError};
+
+/// The customer date set from their first subscription's start, for date rules.
+pub const SUBSCRIPTION_START: &str = "subscription_start";
 
 /// The business's defaults for customers a provider tells us about first.
 #[derive(Debug, Clone)]
@@ -89,11 +93,19 @@ pub enum IngestError {
 pub struct Ingest {
     store: Store,
     defaults: BusinessDefaults,
+    /// For scheduling date rules when a customer's dates change.
+    ladders: Ladders,
 }
 
 impl Ingest {
     pub fn new(store: Store, defaults: BusinessDefaults) -> Ingest {
-        Ingest { store, defaults }
+        Ingest { store, defaults, ladders: Ladders::default() }
+    }
+
+    /// The ladders whose date rules apply to customers' dates (the defaults have none).
+    pub fn with_ladders(mut self, ladders: Ladders) -> Ingest {
+        self.ladders = ladders;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -109,7 +121,7 @@ impl Ingest {
             return Ok(Outcome::Ignored);
         }
         for _ in 0..ATTEMPTS {
-            let mut work = Work::new(&self.store, &self.defaults, delivery.occurred_at, now);
+            let mut work = Work::new(&self.store, &self.defaults, &self.ladders, delivery.occurred_at, now);
             for fact in &delivery.facts {
                 work.apply(fact).await?;
             }
@@ -148,6 +160,7 @@ type Records<R> = BTreeMap<Key, Tracked<R>>;
 struct Work<'a> {
     store: &'a Store,
     defaults: &'a BusinessDefaults,
+    ladders: &'a Ladders,
     /// When the provider says the facts were true.
     at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -225,10 +238,11 @@ enum Authority {
 }
 
 impl<'a> Work<'a> {
-    fn new(store: &'a Store, defaults: &'a BusinessDefaults, at: DateTime<Utc>, now: DateTime<Utc>) -> Work<'a> {
+    fn new(store: &'a Store, defaults: &'a BusinessDefaults, ladders: &'a Ladders, at: DateTime<Utc>, now: DateTime<Utc>) -> Work<'a> {
         Work {
             store,
             defaults,
+            ladders,
             at,
             now,
             refs: HashMap::new(),
@@ -310,6 +324,9 @@ impl<'a> Work<'a> {
                     if let Some(locale) = &facts.locale {
                         changed |= customer.locale != *locale;
                         customer.locale = locale.clone();
+                    }
+                    for (field, date) in &facts.dates {
+                        changed |= customer.custom_dates.insert(field.clone(), *date) != Some(*date);
                     }
                     customer.provider_updated_at = Some(at);
                     changed |= tracked.is_new;
@@ -474,6 +491,14 @@ impl<'a> Work<'a> {
         };
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.subscriptions, &facts.reference, make).await?;
         let Some(key) = found else { return Ok(()) };
+        // The member's first subscription start is a date rules can follow (a welcome workshop).
+        if let Some(customer) = self.customers.get_mut(&customer_key) {
+            let start = local_date(facts.current_period_start, tz);
+            if !customer.record.custom_dates.contains_key(SUBSCRIPTION_START) {
+                customer.record.custom_dates.insert(SUBSCRIPTION_START.to_string(), start);
+                customer.changed = true;
+            }
+        }
         let at = self.at;
         let renewal_notice = add_days(local_date(facts.current_period_end, tz), -self.defaults.days_before_renewal)
             .map(|d| self.local_moment(d, tz).max(at));
@@ -719,6 +744,13 @@ impl<'a> Work<'a> {
 
     /// Adds every decided write to `tx`.
     fn write_into(mut self, tx: &mut crate::store::Transaction) -> Result<(), StoreError> {
+        // A customer whose dates changed may have a date rule to follow up.
+        for tracked in self.customers.values_mut().filter(|t| t.changed) {
+            let next = decide::next_date_rule(&tracked.record, self.ladders, self.now);
+            if next.is_some() && next != tracked.record.follow_up.next_action_at {
+                tracked.record.follow_up.next_action_at = next;
+            }
+        }
         for (record_type, reference, key) in &self.links {
             tx.link_provider_ref(record_type, reference, key)?;
         }

@@ -57,11 +57,13 @@ pub struct CustomerFacts {
     pub email: Option<Email>,
     pub phone: Option<PhoneE164>,
     pub locale: Option<Locale>,
+    /// Business dates the provider keeps for the customer (a lease start), for date rules.
+    pub dates: Vec<(String, NaiveDate)>,
 }
 
 impl CustomerFacts {
     pub fn reference_only(reference: ProviderRef) -> CustomerFacts {
-        CustomerFacts { reference, name: None, email: None, phone: None, locale: None }
+        CustomerFacts { reference, name: None, email: None, phone: None, locale: None, dates: Vec::new() }
     }
 }
 

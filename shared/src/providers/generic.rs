@@ -11,7 +11,7 @@
 //!   "id": "erp-2026-11-25-0001",
 //!   "occurred_at": "2026-11-25T08:00:00Z",
 //!   "customers": [{"id": "C-42", "name": "Camille Martin", "email": "camille@example.org",
-//!                  "phone": "+33612345678", "locale": "fr"}],
+//!                  "phone": "+33612345678", "locale": "fr", "dates": {"lease_start": "2026-09-01"}}],
 //!   "invoices": [{"id": "F-2026-042", "customer_id": "C-42", "number": "F-2026-042",
 //!                 "currency": "EUR", "amount_due": "120.00", "amount_paid": "0.00",
 //!                 "status": "open", "issued_at": "2026-11-01T09:00:00Z", "due_date": "2026-12-01"}],
@@ -63,6 +63,9 @@ struct GenericCustomer {
     /// ISO country for national phone numbers (`FR`).
     country: Option<String>,
     locale: Option<String>,
+    /// Business dates for date rules (`{"lease_start": "2026-09-01"}`).
+    #[serde(default)]
+    dates: std::collections::BTreeMap<String, NaiveDate>,
 }
 
 #[derive(Deserialize)]
@@ -131,7 +134,8 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
         let email = c.email.as_deref().map(Email::parse).transpose().map_err(bad)?;
         let phone = c.phone.as_deref().map(|p| PhoneE164::parse(p, c.country.as_deref())).transpose().map_err(bad)?;
         let locale = c.locale.as_deref().map(Locale::parse).transpose().map_err(bad)?;
-        facts.push(Fact::Customer(CustomerFacts { reference: reference(&c.id)?, name: c.name.clone(), email, phone, locale }));
+        let dates = c.dates.iter().map(|(field, date)| (field.clone(), *date)).collect();
+        facts.push(Fact::Customer(CustomerFacts { reference: reference(&c.id)?, name: c.name.clone(), email, phone, locale, dates }));
     }
     for i in &document.invoices {
         let currency: Currency = i.currency.parse().map_err(bad)?;

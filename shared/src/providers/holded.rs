@@ -51,6 +51,7 @@ pub fn contact(object: &Value) -> Result<CustomerFacts, PayloadError> {
         email: text(object, "email").and_then(|e| Email::parse(&e).ok()),
         phone: phone.and_then(|p| PhoneE164::parse(&p, country.as_deref()).ok()),
         locale: field(object, "defaults").and_then(|d| text(d, "language")).and_then(|l| Locale::parse(&l).ok()),
+        dates: Vec::new(),
     })
 }
 

@@ -118,6 +118,7 @@ fn customer(object: &Value) -> Result<CustomerFacts, PayloadError> {
         email: text(object, "email").and_then(|e| Email::parse(&e).ok()),
         phone: text(object, "phone").and_then(|p| PhoneE164::parse(&p, country.as_deref()).ok()),
         locale: text(object, "locale").and_then(|l| Locale::parse(&l).ok()),
+        dates: Vec::new(),
     })
 }
 
@@ -143,6 +144,7 @@ fn order(object: &Value) -> Result<(Option<InvoiceFacts>, Option<CustomerFacts>)
                 email: Some(email),
                 phone: text(object, "phone").and_then(|p| PhoneE164::parse(&p, None).ok()),
                 locale: text(object, "customer_locale").and_then(|l| Locale::parse(&l).ok()),
+                dates: Vec::new(),
             }),
             None => None,
         },

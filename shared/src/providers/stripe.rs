@@ -186,6 +186,7 @@ fn contact(reference: ProviderRef, name: Option<String>, email: Option<String>, 
         email: email.and_then(|e| Email::parse(&e).ok()),
         phone: phone.and_then(|p| PhoneE164::parse(&p, country.as_deref()).ok()),
         locale: None,
+        dates: Vec::new(),
     }
 }
 
