@@ -3,6 +3,7 @@
 //! - [`domain`]: money, contact details, time and the billing records, pure and tested alone.
 //! - [`providers`]: each provider's signature scheme and payloads, turned into facts.
 //! - [`ingest`]: facts applied to the table, once, in order.
+//! - [`notify`]: the channel policy and the messages customers read.
 //! - [`schedule`]: reminder ladders, quiet hours, and the scan's decisions (pure).
 //! - [`store`]: the single DynamoDB table and its key design.
 //! - [`config`]: settings read from the environment once, at cold start.
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod domain;
 pub mod ingest;
+pub mod notify;
 pub mod providers;
 pub mod schedule;
 pub mod secrets;

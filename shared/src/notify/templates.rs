@@ -1,0 +1,237 @@
+//! Message templates: one per kind of notification and language, in `shared/templates/`,
+//! embedded in the binary. Each defines three macros, `subject`, `text` and `sms`; the HTML
+//! part is the text laid out in one shared, escaped layout with the member-space link as a
+//! button. A kind without a template in the customer's language falls back to the business's
+//! default language, then to English; a missing template is an error, never a crash.
+
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use super::sms::{SEGMENT, gsm7_length, to_gsm7};
+use crate::domain::NotificationKind;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("fr/invoice_due_soon", include_str!("../../templates/fr/invoice_due_soon.j2")),
+    ("en/invoice_due_soon", include_str!("../../templates/en/invoice_due_soon.j2")),
+    ("fr/invoice_overdue", include_str!("../../templates/fr/invoice_overdue.j2")),
+    ("en/invoice_overdue", include_str!("../../templates/en/invoice_overdue.j2")),
+    ("fr/invoice_final_notice", include_str!("../../templates/fr/invoice_final_notice.j2")),
+    ("en/invoice_final_notice", include_str!("../../templates/en/invoice_final_notice.j2")),
+    ("fr/payment_failed", include_str!("../../templates/fr/payment_failed.j2")),
+    ("en/payment_failed", include_str!("../../templates/en/payment_failed.j2")),
+    ("fr/card_expiring", include_str!("../../templates/fr/card_expiring.j2")),
+    ("en/card_expiring", include_str!("../../templates/en/card_expiring.j2")),
+    ("fr/card_expired", include_str!("../../templates/fr/card_expired.j2")),
+    ("en/card_expired", include_str!("../../templates/en/card_expired.j2")),
+    ("fr/renewal_upcoming", include_str!("../../templates/fr/renewal_upcoming.j2")),
+    ("en/renewal_upcoming", include_str!("../../templates/en/renewal_upcoming.j2")),
+    ("fr/date_rule", include_str!("../../templates/fr/date_rule.j2")),
+    ("en/date_rule", include_str!("../../templates/en/date_rule.j2")),
+    ("fr/thank_you", include_str!("../../templates/fr/thank_you.j2")),
+    ("en/thank_you", include_str!("../../templates/en/thank_you.j2")),
+    ("fr/internal", include_str!("../../templates/fr/internal.j2")),
+    ("en/internal", include_str!("../../templates/en/internal.j2")),
+];
+
+const LAYOUT: &str = r#"<!doctype html>
+<html lang="{{ lang }}"><body style="font-family: Arial, sans-serif; color: #1f2933; line-height: 1.5">
+{% for paragraph in paragraphs %}<p>{{ paragraph }}</p>
+{% endfor %}{% if link %}<p><a href="{{ link }}" style="display: inline-block; padding: 10px 16px; background: #2f6b3a; color: #ffffff; text-decoration: none; border-radius: 4px">{{ button }}</a></p>
+{% endif %}<p style="color: #52606d; font-size: 13px">{{ business }}</p>
+</body></html>
+"#;
+
+/// What a message is rendered from; fields a kind does not use may stay empty.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MessageContext {
+    pub business: String,
+    pub name: String,
+    /// Formatted for the language (`1 234,56 €`), and its SMS-safe form.
+    pub amount: String,
+    pub amount_sms: String,
+    pub number: String,
+    pub due_date: String,
+    pub reminder_number: u32,
+    pub card: String,
+    pub expiry: String,
+    pub plan: String,
+    pub period_end: String,
+    pub rule: String,
+    pub coupon: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The member space page to act from (pay, renew, update the card).
+    pub link: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub language: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// GSM-7, at most one 160-character segment.
+    pub sms: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no template for {0} in any language")]
+    Missing(&'static str),
+    #[error("template {name} failed: {reason}")]
+    Failed { name: String, reason: String },
+}
+
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Renderer {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            // ok: the templates are ours and compiled in; a syntax error fails the unit tests.
+            env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
+        }
+        env.add_template("layout.html", LAYOUT).unwrap_or_else(|e| panic!("layout: {e}"));
+        Renderer { env }
+    }
+
+    /// The first language, of `preferred`, then the fallbacks, that has a template for `kind`.
+    fn language_for(&self, kind: NotificationKind, preferred: &[&str]) -> Option<String> {
+        preferred
+            .iter()
+            .chain(["en"].iter())
+            .find(|lang| self.env.get_template(&format!("{lang}/{}", kind.as_str())).is_ok())
+            .map(|lang| lang.to_string())
+    }
+
+    /// Renders `kind` in the first of `languages` that has it (customer's, then the business's).
+    pub fn render(&self, kind: NotificationKind, languages: &[&str], context: &MessageContext) -> Result<Message, RenderError> {
+        let language = self.language_for(kind, languages).ok_or(RenderError::Missing(kind.as_str()))?;
+        let name = format!("{language}/{}", kind.as_str());
+        let part = |macro_name: &str| -> Result<String, RenderError> {
+            let source = format!("{{% import {name:?} as t %}}{{{{ t.{macro_name}() }}}}");
+            self.env
+                .render_str(&source, context)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| RenderError::Failed { name: name.clone(), reason: e.to_string() })
+        };
+        let subject = part("subject")?;
+        let text = part("text")?;
+        let sms = fit_sms(&to_gsm7(&part("sms")?));
+        let paragraphs: Vec<&str> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
+        let button = if language == "fr" { "Accéder à mon espace" } else { "Go to my member space" };
+        let html = self
+            .env
+            .get_template("layout.html")
+            .and_then(|t| t.render(context! { lang => language, paragraphs, link => context.link, button, business => context.business }))
+            .map_err(|e| RenderError::Failed { name: "layout.html".into(), reason: e.to_string() })?;
+        Ok(Message { language, subject, text, html, sms })
+    }
+}
+
+/// At most one segment: a longer text is cut, marked with `...`.
+fn fit_sms(text: &str) -> String {
+    if gsm7_length(text) <= SEGMENT {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if gsm7_length(&out) + gsm7_length(&c.to_string()) > SEGMENT - 3 {
+            break;
+        }
+        out.push(c);
+    }
+    out.push_str("...");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [NotificationKind; 10] = [
+        NotificationKind::InvoiceDueSoon,
+        NotificationKind::InvoiceOverdue,
+        NotificationKind::InvoiceFinalNotice,
+        NotificationKind::PaymentFailed,
+        NotificationKind::CardExpiring,
+        NotificationKind::CardExpired,
+        NotificationKind::RenewalUpcoming,
+        NotificationKind::DateRule,
+        NotificationKind::ThankYou,
+        NotificationKind::Internal,
+    ];
+
+    /// Realistic, long-ish values: the SMS must still fit one segment.
+    fn context(language: &str) -> MessageContext {
+        let amount = crate::domain::Money::from_minor(123_456, crate::domain::Currency::EUR);
+        MessageContext {
+            business: "Les Potagers de Belleville".into(),
+            name: "Marie-Hélène Dupont-Lefèvre".into(),
+            amount: super::super::format::money(amount, language, false),
+            amount_sms: super::super::format::money(amount, language, true),
+            number: "PB-2026-0042".into(),
+            due_date: super::super::format::date(chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(), language),
+            reminder_number: 2,
+            card: "Visa ••4242".into(),
+            expiry: "12/2026".into(),
+            plan: "Jardin d'entreprise".into(),
+            period_end: super::super::format::date(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(), language),
+            rule: "atelier-bienvenue".into(),
+            coupon: Some("MERCI10".into()),
+            email: Some("marie@example.org".into()),
+            phone: None,
+            link: "https://espace.potagers.example.org/m/i".into(),
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_french_and_english_and_each_sms_fits_one_segment() {
+        let renderer = Renderer::new();
+        for kind in KINDS {
+            for language in ["fr", "en"] {
+                let message = renderer.render(kind, &[language], &context(language)).unwrap();
+                assert_eq!(message.language, language);
+                assert!(!message.subject.is_empty() && !message.text.is_empty(), "{kind:?} {language}");
+                assert!(gsm7_length(&message.sms) <= SEGMENT, "{kind:?} {language}: {} chars: {}", gsm7_length(&message.sms), message.sms);
+                assert!(!message.sms.ends_with("..."), "{kind:?} {language} had to be cut: {}", message.sms);
+                assert_eq!(to_gsm7(&message.sms), message.sms, "GSM-7 only");
+            }
+        }
+    }
+
+    #[test]
+    fn amounts_and_dates_follow_the_language() {
+        let renderer = Renderer::new();
+        let fr = renderer.render(NotificationKind::InvoiceOverdue, &["fr"], &context("fr")).unwrap();
+        assert!(fr.text.contains("1\u{202f}234,56 €"), "{}", fr.text);
+        assert!(fr.text.contains("2 décembre 2026"));
+        assert!(fr.sms.contains("1 234,56 €"));
+        let en = renderer.render(NotificationKind::InvoiceOverdue, &["en"], &context("en")).unwrap();
+        assert!(en.text.contains("€1,234.56") && en.text.contains("2 December 2026"));
+        assert!(en.subject.contains("Reminder 2"));
+    }
+
+    #[test]
+    fn missing_languages_fall_back_and_html_is_escaped() {
+        let renderer = Renderer::new();
+        let de = renderer.render(NotificationKind::InvoiceOverdue, &["de", "fr"], &context("fr")).unwrap();
+        assert_eq!(de.language, "fr", "German falls back to the business default");
+        let es = renderer.render(NotificationKind::InvoiceOverdue, &["es"], &context("en")).unwrap();
+        assert_eq!(es.language, "en");
+        let mut hostile = context("en");
+        hostile.name = "<script>alert(1)</script>".into();
+        let message = renderer.render(NotificationKind::InvoiceOverdue, &["en"], &hostile).unwrap();
+        assert!(!message.html.contains("<script>"));
+        assert!(message.html.contains("&lt;script&gt;"));
+        assert!(renderer.render(NotificationKind::EventReminder, &["fr"], &context("fr")).is_err(), "no template yet: an error, not a panic");
+    }
+}
