@@ -54,3 +54,48 @@ pub async fn sent_emails() -> Vec<serde_json::Value> {
 pub async fn sent_sms() -> Vec<serde_json::Value> {
     moto_data().await["sns"]["SMS"].as_array().cloned().unwrap_or_default()
 }
+
+/// The sender identity tests send from, verified in moto's SES.
+pub const TEST_SENDER: &str = "relance-test@example.org";
+
+/// A dispatch context over `store`, sending through moto from [`TEST_SENDER`].
+pub async fn dispatch_context(store: Store) -> dispatch::DispatchContext {
+    let sdk = sdk().await;
+    relance_local::ses::verify_sender(&aws_sdk_sesv2::Client::new(&sdk), TEST_SENDER).await.expect("moto verifies the sender");
+    let settings = relance::notify::send::SenderSettings { from: TEST_SENDER.into(), configuration_set: None, sms_sender_id: Some("Potagers".into()) };
+    dispatch::DispatchContext {
+        store,
+        senders: relance::notify::send::Senders::new(&sdk, settings),
+        renderer: relance::notify::Renderer::new(),
+        policy: relance::notify::ChannelPolicy::default(),
+        branding: relance::notify::compose::Branding { business: "Les Potagers de Belleville".into(), portal_url: "https://espace.example.org".into() },
+        default_language: "fr".into(),
+        team_email: Some(relance::domain::Email::parse("equipe@example.org").unwrap()),
+        max_emails_per_second: 1000,
+    }
+}
+
+/// A DynamoDB stream batch announcing new items with these keys, as Lambda delivers it.
+pub fn stream_batch(keys: &[relance::store::Key]) -> aws_lambda_events::event::dynamodb::Event {
+    let records: Vec<serde_json::Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            serde_json::json!({
+                "eventID": format!("event-{i}"),
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "eu-west-3",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": key.pk}, "sk": {"S": key.sk}},
+                    "SequenceNumber": format!("{}", 100 + i),
+                    "SizeBytes": 100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:eu-west-3:123456789012:table/relance/stream/2026-11-25T00:00:00.000"
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("a valid stream batch")
+}

@@ -81,6 +81,10 @@ fn the_template_sets_every_variable_the_functions_read() {
         let variables = environment(&template["Resources"][function]["Properties"]);
         assert!(variables.contains(&"RELANCE_SECRETS_ARN".to_string()), "{function} reads the provider secret");
     }
+    let dispatch = environment(&template["Resources"]["DispatchFunction"]["Properties"]);
+    for name in ["RELANCE_SENDER", "RELANCE_BUSINESS_NAME", "RELANCE_PORTAL_URL", "RELANCE_TEAM_EMAIL", "RELANCE_EMAIL_THRESHOLDS", "RELANCE_SMS_SENDER_ID"] {
+        assert!(dispatch.contains(&name.to_string()), "dispatch reads {name}");
+    }
 }
 
 #[test]

@@ -1,19 +1,286 @@
 //! The dispatch function: consumes the table's stream of new notification items, chooses
-//! the channel, sends, and records the outcome.
+//! the channel, renders the message in the customer's language, sends it, and records the
+//! outcome on the item.
 //!
-//! It answers with `batch_item_failures` so that one failing record is retried alone
-//! instead of replaying the whole batch.
+//! Exactly once: a notification moves `pending → sending → sent` with version-checked
+//! writes. A stream record delivered again finds the item no longer pending and sends
+//! nothing; two dispatchers racing for one item: the second loses the claim. A retryable
+//! failure puts the item back to pending and reports the record in `batch_item_failures`, so
+//! the stream retries it alone; a permanent one marks the channel failed and tries the other
+//! channel once. If the process dies between the provider's answer and the record of it,
+//! the item stays `sending` and is not sent again (at most once): it shows in the admin's
+//! follow-up view rather than risking a second message.
+
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::streams::DynamoDbEventResponse;
-use relance::store::Store;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::Utc;
+use relance::domain::*;
+use relance::notify::compose::{self, About, Branding};
+use relance::notify::send::{SendError, Senders};
+use relance::notify::{ChannelPolicy, Renderer};
+use relance::store::{Key, Store, StoreError};
 
-/// Handles one stream batch. Sending comes with the dispatch work; for now every record is
-/// logged (its event name and key, never its content) and acknowledged.
-pub async fn handle(_store: &Store, event: Event) -> DynamoDbEventResponse {
+/// Everything dispatch needs, built once at cold start.
+pub struct DispatchContext {
+    pub store: Store,
+    pub senders: Senders,
+    pub renderer: Renderer,
+    pub policy: ChannelPolicy,
+    pub branding: Branding,
+    /// The business's language, when a template is missing in the customer's.
+    pub default_language: String,
+    /// Where internal notifications go.
+    pub team_email: Option<Email>,
+    /// SES's sending rate: sends in a batch are spaced to stay under it.
+    pub max_emails_per_second: u32,
+}
+
+/// What happened to one notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent(Channel),
+    Held(String),
+    Failed(String),
+    /// Not pending any more (sent before, skipped, claimed by another dispatcher).
+    AlreadyHandled,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Retry {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Send(String),
+}
+
+/// Handles one stream batch; records that should be tried again are reported by sequence
+/// number so that one failure does not replay the whole batch.
+pub async fn handle(context: &DispatchContext, event: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    let pause = Duration::from_secs_f64(1.0 / f64::from(context.max_emails_per_second.max(1)));
     for record in &event.records {
-        let key = record.change.keys.get("sk").map(|v| format!("{v:?}")).unwrap_or_default();
-        tracing::info!(event_name = %record.event_name, key = %key, "notification record received");
+        if record.event_name != "INSERT" {
+            continue;
+        }
+        let text = |name: &str| match record.change.keys.get(name) {
+            Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let (Some(pk), Some(sk)) = (text("pk"), text("sk")) else { continue };
+        if !sk.starts_with("NOTIFICATION#") {
+            continue;
+        }
+        match dispatch_one(context, &Key { pk, sk: sk.clone() }).await {
+            Ok(outcome) => {
+                tracing::info!(notification = %sk, outcome = ?outcome, "dispatched");
+                if matches!(outcome, Outcome::Sent(Channel::Email)) {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(notification = %sk, error = %e, "will be retried");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+            }
+        }
     }
-    DynamoDbEventResponse::default()
+    response
+}
+
+/// Reads what the notification is about.
+async fn about(store: &Store, notification: &Notification) -> Result<About, StoreError> {
+    let key = |prefix: &str| Key::in_customer(&notification.customer_id, prefix, &notification.target.id);
+    Ok(match notification.target.kind {
+        TargetKind::Invoice => store.get::<Invoice>(&key("INVOICE")).await?.map_or(About::Nothing, About::Invoice),
+        TargetKind::PaymentMethod => store.get::<PaymentMethod>(&key("PAYMENT_METHOD")).await?.map_or(About::Nothing, About::Card),
+        TargetKind::Subscription => store.get::<Subscription>(&key("SUBSCRIPTION")).await?.map_or(About::Nothing, About::Subscription),
+        _ => About::Nothing,
+    })
+}
+
+/// Saves a transition; a lost race means another dispatcher owns the item now.
+async fn save(store: &Store, notification: &mut Notification) -> Result<bool, StoreError> {
+    match store.update(notification).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, Retry> {
+    let store = &context.store;
+    let Some(mut notification) = store.get::<Notification>(key).await? else { return Ok(Outcome::AlreadyHandled) };
+    if notification.status != NotificationStatus::Pending {
+        return Ok(Outcome::AlreadyHandled);
+    }
+    let Some(customer) = store.get::<Customer>(&Key::customer(&notification.customer_id)).await? else {
+        let _ = notification.hold("customer not found");
+        save(store, &mut notification).await?;
+        return Ok(Outcome::Held("customer not found".into()));
+    };
+    let channel = match context.policy.choose(&notification, &customer) {
+        ChannelDecision::Held { reason } => {
+            let _ = notification.hold(reason.clone());
+            save(store, &mut notification).await?;
+            return Ok(Outcome::Held(reason));
+        }
+        ChannelDecision::Send { channel } => channel,
+    };
+    let about = about(store, &notification).await?;
+    let languages = [customer.locale.language(), context.default_language.as_str()];
+    let Some(language) = context.renderer.language_for(notification.kind, &languages) else {
+        let reason = format!("no {} template", notification.kind.as_str());
+        let _ = notification.hold(reason.clone());
+        save(store, &mut notification).await?;
+        return Ok(Outcome::Held(reason));
+    };
+    let message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
+    let message = match context.renderer.render(notification.kind, &[&language], &message_context) {
+        Ok(message) => message,
+        Err(e) => {
+            let _ = notification.hold(e.to_string());
+            save(store, &mut notification).await?;
+            return Ok(Outcome::Held(e.to_string()));
+        }
+    };
+
+    // Claim the item: only one dispatcher gets past this write.
+    if notification.begin_sending(channel).is_err() || !save(store, &mut notification).await? {
+        return Ok(Outcome::AlreadyHandled);
+    }
+    let mut result = send(context, &notification, &customer, channel, &message).await;
+    let mut used = channel;
+    if let Err(SendError::Permanent(reason)) = &result {
+        // One try on the other channel, if the customer can be reached there.
+        let other = match channel {
+            Channel::Email => Channel::Sms,
+            Channel::Sms => Channel::Email,
+        };
+        let reachable = match other {
+            Channel::Email => customer.reachable_email().is_some(),
+            Channel::Sms => customer.reachable_phone().is_some(),
+        };
+        if reachable && notification.kind != NotificationKind::Internal {
+            tracing::info!(notification = %notification.id.as_str(), %reason, "falling back to the other channel");
+            used = other;
+            notification.channel = Some(ChannelDecision::Send { channel: other });
+            result = send(context, &notification, &customer, other, &message).await;
+        }
+    }
+    match result {
+        Ok(message_id) => {
+            let _ = notification.mark_sent(message_id, Utc::now());
+            save(store, &mut notification).await?;
+            Ok(Outcome::Sent(used))
+        }
+        Err(SendError::Retryable(reason)) => {
+            let _ = notification.mark_retryable(reason.clone());
+            save(store, &mut notification).await?;
+            Err(Retry::Send(reason))
+        }
+        Err(SendError::Permanent(reason)) => {
+            let _ = notification.mark_failed(reason.clone());
+            save(store, &mut notification).await?;
+            Ok(Outcome::Failed(reason))
+        }
+    }
+}
+
+async fn send(
+    context: &DispatchContext,
+    notification: &Notification,
+    customer: &Customer,
+    channel: Channel,
+    message: &relance::notify::Message,
+) -> Result<String, SendError> {
+    let internal = notification.kind == NotificationKind::Internal;
+    match channel {
+        Channel::Email => {
+            let to = if internal { context.team_email.as_ref() } else { customer.reachable_email() };
+            let to = to.ok_or_else(|| SendError::Permanent("no address".into()))?;
+            let tags = [
+                ("kind", notification.kind.as_str().to_string()),
+                ("step", notification.step.to_string()),
+                ("customer", customer.id.to_string()),
+            ];
+            // Reminders about money owed are transactional; the rest can be unsubscribed from.
+            let optional = matches!(notification.kind, NotificationKind::DateRule | NotificationKind::ThankYou | NotificationKind::EventReminder);
+            let unsubscribe = optional.then(|| format!("{}/me/preferences", context.branding.portal_url.trim_end_matches('/')));
+            context.senders.email(to, message, &tags, unsubscribe.as_deref()).await
+        }
+        Channel::Sms => {
+            let to = customer.reachable_phone().ok_or_else(|| SendError::Permanent("no mobile".into()))?;
+            context.senders.sms(to, &message.sms).await
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// `RELANCE_EMAIL_THRESHOLDS`: `EUR:50.00,USD:60.00`.
+pub fn parse_thresholds(text: &str) -> Result<ChannelPolicy, SettingsError> {
+    let invalid = |reason: String| SettingsError::Invalid { name: "RELANCE_EMAIL_THRESHOLDS", reason };
+    let mut policy = ChannelPolicy { email_from: Default::default() };
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (code, amount) = entry.split_once(':').ok_or_else(|| invalid(format!("{entry:?} is not CODE:AMOUNT")))?;
+        let currency: Currency = code.parse().map_err(|e: MoneyError| invalid(e.to_string()))?;
+        let amount = Money::parse_decimal(amount, currency).map_err(|e| invalid(e.to_string()))?;
+        policy.email_from.insert(currency, amount);
+    }
+    Ok(policy)
+}
+
+impl DispatchContext {
+    /// From the environment, checked at start-up: `RELANCE_SENDER` (verified SES identity),
+    /// `RELANCE_BUSINESS_NAME`, `RELANCE_PORTAL_URL`, `RELANCE_TEAM_EMAIL`,
+    /// `RELANCE_EMAIL_THRESHOLDS`, `RELANCE_SES_CONFIGURATION_SET`, `RELANCE_SMS_SENDER_ID`,
+    /// `RELANCE_SES_MAX_PER_SECOND`, `RELANCE_DEFAULT_LOCALE`.
+    /// `fallback_sender` stands in for an unset `RELANCE_SENDER` (the local stack's identity).
+    pub fn from_env(sdk: &aws_config::SdkConfig, store: Store, fallback_sender: Option<&str>) -> Result<DispatchContext, SettingsError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let from = var("RELANCE_SENDER")
+            .or_else(|| fallback_sender.map(str::to_string))
+            .ok_or(SettingsError::Missing("RELANCE_SENDER"))?;
+        let team_email = var("RELANCE_TEAM_EMAIL")
+            .map(|e| Email::parse(&e).map_err(|e| SettingsError::Invalid { name: "RELANCE_TEAM_EMAIL", reason: e.to_string() }))
+            .transpose()?;
+        let policy = match var("RELANCE_EMAIL_THRESHOLDS") {
+            Some(text) => parse_thresholds(&text)?,
+            None => ChannelPolicy::default(),
+        };
+        let max_emails_per_second = match var("RELANCE_SES_MAX_PER_SECOND") {
+            Some(n) => n.parse().map_err(|_| SettingsError::Invalid { name: "RELANCE_SES_MAX_PER_SECOND", reason: n })?,
+            None => 14,
+        };
+        let default_language = var("RELANCE_DEFAULT_LOCALE")
+            .and_then(|l| Locale::parse(&l).ok())
+            .map_or_else(|| "fr".to_string(), |l| l.language().to_string());
+        let settings = relance::notify::send::SenderSettings {
+            from,
+            configuration_set: var("RELANCE_SES_CONFIGURATION_SET"),
+            sms_sender_id: var("RELANCE_SMS_SENDER_ID"),
+        };
+        Ok(DispatchContext {
+            store,
+            senders: Senders::new(sdk, settings),
+            renderer: Renderer::new(),
+            policy,
+            branding: Branding {
+                business: var("RELANCE_BUSINESS_NAME").unwrap_or_else(|| "Relance".into()),
+                portal_url: var("RELANCE_PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+            },
+            default_language,
+            team_email,
+            max_emails_per_second,
+        })
+    }
 }

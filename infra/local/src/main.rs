@@ -63,7 +63,7 @@ async fn run(command: &str, args: &[String]) -> Result<(), String> {
         "run" => {
             setup(&sdk, &settings).await?;
             demo(&store).await?;
-            serve(store, &settings).await
+            serve(&sdk, store, &settings).await
         }
         "replay" => replay(store, args).await,
         other => Err(format!("unknown command {other:?} (expected run, setup, seed, sign or replay)")),
@@ -174,7 +174,9 @@ async fn replay(store: Store, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
+async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -> Result<(), String> {
+    let dispatch = dispatch::DispatchContext::from_env(sdk, store.clone(), Some(&settings.sender)).map_err(|e| e.to_string())?;
+    let dispatch = std::sync::Arc::new(dispatch);
     let values = local_secret_values();
     let secrets = Secrets::from_values(&values);
     let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
@@ -195,7 +197,7 @@ async fn serve(store: Store, settings: &Settings) -> Result<(), String> {
         table = settings.table,
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store, secrets, defaults, ladders()?))
+    axum::serve(listener, server::router(store, secrets, defaults, ladders()?, dispatch))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -8,6 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use std::sync::Arc;
+
+use dispatch::DispatchContext;
 use relance::ingest::{BusinessDefaults, Ingest};
 use relance::schedule::Ladders;
 use relance::secrets::Secrets;
@@ -15,10 +18,10 @@ use relance::store::Store;
 use serde_json::{Value, json};
 
 /// Every local route on one router.
-pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders) -> Router {
+pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>) -> Router {
     let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
     let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets), ladders };
-    let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state(scan);
+    let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
     Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
         .merge(portal::router(portal::PortalState { store }))
@@ -27,8 +30,7 @@ pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladder
 
 /// Runs one function as Lambda's Invoke API would: 200 with the function's result, or 200
 /// with `X-Amz-Function-Error` and an error payload when the function fails.
-async fn invoke(State(scan): State<scan::ScanContext>, Path(name): Path<String>, body: Bytes) -> Response {
-    let store = &scan.store;
+async fn invoke(State((scan, dispatch)): State<(scan::ScanContext, Arc<DispatchContext>)>, Path(name): Path<String>, body: Bytes) -> Response {
     let result: Result<Value, String> = match name.as_str() {
         "scan" => match serde_json::from_slice::<Value>(&body) {
             Ok(event) => scan::handle(&scan, event, chrono::Utc::now())
@@ -38,7 +40,7 @@ async fn invoke(State(scan): State<scan::ScanContext>, Path(name): Path<String>,
             Err(e) => Err(format!("the event is not JSON: {e}")),
         },
         "dispatch" => match serde_json::from_slice(&body) {
-            Ok(event) => serde_json::to_value(dispatch::handle(store, event).await).map_err(|e| e.to_string()),
+            Ok(event) => serde_json::to_value(dispatch::handle(&dispatch, event).await).map_err(|e| e.to_string()),
             Err(e) => Err(format!("the event is not a DynamoDB stream batch: {e}")),
         },
         _ => {

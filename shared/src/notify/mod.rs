@@ -1,8 +1,10 @@
 //! Notifications as customers receive them: which channel ([`policy`]), what they read
-//! ([`templates`], [`format`], [`sms`]).
+//! ([`templates`], [`format`], [`sms`]), and how it is sent ([`send`]).
 
+pub mod compose;
 pub mod format;
 pub mod policy;
+pub mod send;
 pub mod sms;
 pub mod templates;
 

@@ -103,8 +103,8 @@ impl Renderer {
         Renderer { env }
     }
 
-    /// The first language, of `preferred`, then the fallbacks, that has a template for `kind`.
-    fn language_for(&self, kind: NotificationKind, preferred: &[&str]) -> Option<String> {
+    /// The first language, of `preferred`, then English, that has a template for `kind`.
+    pub fn language_for(&self, kind: NotificationKind, preferred: &[&str]) -> Option<String> {
         preferred
             .iter()
             .chain(["en"].iter())

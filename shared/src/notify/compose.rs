@@ -1,0 +1,80 @@
+//! What a message says, from the records it is about: the notification, the customer, and
+//! the target (the invoice, the card, the subscription).
+
+use super::format;
+use super::templates::MessageContext;
+use crate::domain::*;
+
+/// The record a notification is about, as dispatch read it.
+#[derive(Debug, Clone)]
+pub enum About {
+    Invoice(Invoice),
+    Card(PaymentMethod),
+    Subscription(Subscription),
+    /// The customer themselves (date rules, orders, internal notes).
+    Nothing,
+}
+
+/// Business-wide wording and links.
+#[derive(Debug, Clone)]
+pub struct Branding {
+    pub business: String,
+    /// The member space's base URL, for "pay", "renew" and "update my card" links.
+    pub portal_url: String,
+}
+
+/// The member-space page where the customer acts on `about`.
+pub fn link(branding: &Branding, about: &About) -> String {
+    let base = branding.portal_url.trim_end_matches('/');
+    match about {
+        About::Invoice(invoice) => format!("{base}/invoices/{}", invoice.id),
+        About::Card(_) => format!("{base}/payment-methods"),
+        About::Subscription(subscription) => format!("{base}/subscriptions/{}", subscription.id),
+        About::Nothing => format!("{base}/"),
+    }
+}
+
+/// The template context for `notification` in `language`.
+pub fn context(notification: &Notification, customer: &Customer, about: &About, branding: &Branding, language: &str) -> MessageContext {
+    let tz = customer.time_zone;
+    let mut context = MessageContext {
+        business: branding.business.clone(),
+        name: customer.name.clone(),
+        link: link(branding, about),
+        rule: notification.rule.clone().unwrap_or_default(),
+        email: customer.email.as_ref().map(|e| e.to_string()),
+        phone: customer.phone.as_ref().map(|p| p.to_string()),
+        ..MessageContext::default()
+    };
+    if let Some(amount) = notification.amount {
+        context.amount = format::money(amount, language, false);
+        context.amount_sms = format::money(amount, language, true);
+    }
+    match about {
+        About::Invoice(invoice) => {
+            context.number = invoice.number.to_string();
+            context.due_date = format::date(invoice.due_date, language);
+            // The invoice ladder's first overdue reminder is step 2: "reminder 1".
+            context.reminder_number = notification.step.saturating_sub(1).max(1);
+        }
+        About::Card(card) => {
+            context.card = format!("{} ••{}", capitalise(&card.brand), card.last4.as_str());
+            context.expiry = format!("{:02}/{}", card.expiry.month(), card.expiry.year());
+        }
+        About::Subscription(subscription) => {
+            context.plan = subscription.plan.clone();
+            context.period_end = format::date(format::local_day(subscription.current_period_end, tz), language);
+            if context.amount.is_empty() {
+                context.amount = format::money(subscription.price, language, false);
+                context.amount_sms = format::money(subscription.price, language, true);
+            }
+        }
+        About::Nothing => {}
+    }
+    context
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}

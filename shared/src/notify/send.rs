@@ -1,0 +1,117 @@
+//! Sending: SES v2 for email, SNS for text messages. Errors are sorted into what to do next:
+//! retry later (throttling, a 5xx, a timeout) or give up on this channel (a rejected address,
+//! an invalid number, a suppressed recipient).
+
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as SesMessage, MessageHeader, MessageTag};
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use super::templates::Message;
+use crate::domain::{Email, PhoneE164};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("temporary failure: {0}")]
+    Retryable(String),
+    #[error("refused: {0}")]
+    Permanent(String),
+}
+
+/// Where emails come from and how text messages are signed.
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    pub from: String,
+    pub configuration_set: Option<String>,
+    pub sms_sender_id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Senders {
+    ses: aws_sdk_sesv2::Client,
+    sns: aws_sdk_sns::Client,
+    settings: SenderSettings,
+}
+
+/// Error codes that mean "this address or number will not take it": trying again is useless.
+const PERMANENT: [&str; 7] = [
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "NotFoundException",
+    "BadRequestException",
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "OptedOut",
+];
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    err: aws_sdk_sesv2::error::SdkError<E, R>,
+) -> SendError {
+    let code = err.code().map(str::to_string);
+    let text = aws_sdk_sesv2::error::DisplayErrorContext(&err).to_string();
+    match code.as_deref() {
+        Some(code) if PERMANENT.contains(&code) => SendError::Permanent(code.to_string()),
+        _ => SendError::Retryable(code.unwrap_or_else(|| text.chars().take(200).collect())),
+    }
+}
+
+impl Senders {
+    pub fn new(sdk: &aws_config::SdkConfig, settings: SenderSettings) -> Senders {
+        Senders { ses: aws_sdk_sesv2::Client::new(sdk), sns: aws_sdk_sns::Client::new(sdk), settings }
+    }
+
+    /// Sends an email with HTML and text parts; returns SES's message id.
+    pub async fn email(
+        &self,
+        to: &Email,
+        message: &Message,
+        tags: &[(&str, String)],
+        unsubscribe: Option<&str>,
+    ) -> Result<String, SendError> {
+        let content = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(|e| SendError::Permanent(e.to_string()));
+        let mut simple = SesMessage::builder()
+            .subject(content(&message.subject)?)
+            .body(Body::builder().html(content(&message.html)?).text(content(&message.text)?).build());
+        if let Some(link) = unsubscribe {
+            // One-click unsubscribe (RFC 8058) for messages that are not about money owed.
+            let header = |name: &str, value: &str| {
+                MessageHeader::builder().name(name).value(value).build().map_err(|e| SendError::Permanent(e.to_string()))
+            };
+            simple = simple.headers(header("List-Unsubscribe", &format!("<{link}>"))?).headers(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")?);
+        }
+        let mut request = self
+            .ses
+            .send_email()
+            .from_email_address(&self.settings.from)
+            .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .content(EmailContent::builder().simple(simple.build()).build())
+            .set_configuration_set_name(self.settings.configuration_set.clone());
+        for (name, value) in tags {
+            let tag = MessageTag::builder().name(*name).value(value).build().map_err(|e| SendError::Permanent(e.to_string()))?;
+            request = request.email_tags(tag);
+        }
+        let output = request.send().await.map_err(classify)?;
+        Ok(output.message_id().unwrap_or_default().to_string())
+    }
+
+    /// Sends a transactional text message; returns SNS's message id.
+    pub async fn sms(&self, to: &PhoneE164, text: &str) -> Result<String, SendError> {
+        let attribute = |value: &str| MessageAttributeValue::builder().data_type("String").string_value(value).build();
+        let mut request = self
+            .sns
+            .publish()
+            .phone_number(to.as_str())
+            .message(text)
+            .message_attributes("AWS.SNS.SMS.SMSType", attribute("Transactional").map_err(|e| SendError::Permanent(e.to_string()))?);
+        if let Some(sender) = &self.settings.sms_sender_id {
+            request = request.message_attributes("AWS.SNS.SMS.SenderID", attribute(sender).map_err(|e| SendError::Permanent(e.to_string()))?);
+        }
+        let output = request.send().await.map_err(|err| {
+            let code = err.code().map(str::to_string);
+            match code.as_deref() {
+                Some(code) if PERMANENT.contains(&code) => SendError::Permanent(code.to_string()),
+                _ => SendError::Retryable(code.unwrap_or_else(|| aws_sdk_sns::error::DisplayErrorContext(&err).to_string())),
+            }
+        })?;
+        Ok(output.message_id().unwrap_or_default().to_string())
+    }
+}

@@ -1,0 +1,172 @@
+//! Dispatch against moto: the channel chosen for each kind of customer and amount, the
+//! email or text message moto's SES/SNS received (from /moto-api/data.json), and the outcome
+//! recorded on the notification.
+
+use chrono::{Duration, NaiveDate, Utc};
+use relance::domain::*;
+use relance::store::{Key, Record, Store};
+use relance_tests::{dispatch_context, fresh_store, sent_emails, sent_sms, stream_batch};
+
+/// Eight digits no other customer of this test run has (moto's SMS log is shared).
+fn unique_digits() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let _ = NEXT.compare_exchange(0, start % 90_000_000, Ordering::SeqCst, Ordering::SeqCst);
+    NEXT.fetch_add(1, Ordering::SeqCst) % 100_000_000
+}
+
+struct Case {
+    name: &'static str,
+    email: bool,
+    phone: bool,
+    sms_opt_out: bool,
+    amount: i64,
+    locale: &'static str,
+}
+
+/// A customer with unique contact details (data.json is shared by the whole test run) and an
+/// overdue invoice, and the notification the scan would have written for it.
+async fn setup(store: &Store, case: &Case, n: usize) -> (Customer, Invoice, Notification, String) {
+    let unique = ulid::Ulid::new().to_string().to_lowercase();
+    let id = CustomerId::parse(&format!("c-{unique}")).unwrap();
+    let mut customer = Customer::new(id.clone(), format!("Client {}", case.name), Locale::parse(case.locale).unwrap(), chrono_tz::Europe::Paris, Utc::now());
+    if case.email {
+        customer.email = Some(Email::parse(&format!("{unique}@example.org")).unwrap());
+    }
+    if case.phone {
+        customer.phone = Some(PhoneE164::parse(&format!("06{:08}", unique_digits()), Some("FR")).unwrap());
+    }
+    customer.opt_outs.sms = case.sms_opt_out;
+    let number = format!("T-{n}-{}", &unique[unique.len() - 6..]);
+    let mut invoice = Invoice::open(
+        InvoiceId::parse(&format!("i-{unique}")).unwrap(),
+        id.clone(),
+        InvoiceNumber::parse(&number).unwrap(),
+        Money::from_minor(case.amount, Currency::EUR),
+        Utc::now() - Duration::days(20),
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+    );
+    let mut notification = Notification::pending(
+        id.clone(),
+        Target { kind: TargetKind::Invoice, id: invoice.id.to_string() },
+        NotificationKind::InvoiceOverdue,
+        None,
+        2,
+        Some(invoice.balance()),
+        Utc::now(),
+    )
+    .unwrap();
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut invoice).await.unwrap();
+    store.insert(&mut notification).await.unwrap();
+    (customer, invoice, notification, number)
+}
+
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Email,
+    Sms,
+    Held,
+}
+
+#[tokio::test]
+async fn each_customer_gets_the_channel_the_policy_says_and_exactly_one_message() {
+    use Expect::*;
+    let store = fresh_store("dispatch").await;
+    let context = dispatch_context(store.clone()).await;
+    let case = |name, email, phone, sms_opt_out, amount, locale| Case { name, email, phone, sms_opt_out, amount, locale };
+    let cases = [
+        (case("above-both", true, true, false, 12_000, "fr"), Email),
+        (case("equal-both", true, true, false, 5_000, "fr"), Email),
+        (case("below-both", true, true, false, 4_999, "fr"), Sms),
+        (case("above-phone-only", false, true, false, 12_000, "en"), Sms),
+        (case("below-email-only", true, false, false, 2_900, "en"), Email),
+        (case("below-sms-opted-out", true, true, true, 2_900, "fr"), Email),
+        (case("nothing", false, false, false, 12_000, "fr"), Held),
+        (case("phone-opted-out-only", false, true, true, 2_900, "en"), Held),
+    ];
+    let mut prepared = Vec::new();
+    for (n, (case, expect)) in cases.iter().enumerate() {
+        prepared.push((setup(&store, case, n).await, expect, case));
+    }
+    let batch = stream_batch(&prepared.iter().map(|((_, _, n, _), _, _)| n.key()).collect::<Vec<_>>());
+    let response = dispatch::handle(&context, batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let emails = sent_emails().await;
+    let texts = sent_sms().await;
+    for ((customer, _, notification, number), expect, case) in &prepared {
+        let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+        let to_email: Vec<_> = emails
+            .iter()
+            .filter(|m| customer.email.as_ref().is_some_and(|e| m["destinations"]["ToAddresses"][0] == e.as_str()))
+            .collect();
+        let to_phone: Vec<_> = texts
+            .iter()
+            .filter(|m| customer.phone.as_ref().is_some_and(|p| m["phone_number"] == p.as_str()))
+            .collect();
+        match expect {
+            Email => {
+                assert_eq!((to_email.len(), to_phone.len()), (1, 0), "{}", case.name);
+                assert_eq!(stored.status, NotificationStatus::Sent, "{}", case.name);
+                assert_eq!(stored.channel, Some(ChannelDecision::Send { channel: Channel::Email }));
+                let subject = to_email[0]["subject"].as_str().unwrap();
+                assert!(subject.contains(number.as_str()), "{}: {subject}", case.name);
+                let expected_word = if case.locale == "fr" { "Relance" } else { "Reminder" };
+                assert!(subject.starts_with(expected_word), "{}: {subject}", case.name);
+                assert_eq!(stored.provider_message_id.as_deref(), to_email[0]["id"].as_str());
+            }
+            Sms => {
+                assert_eq!((to_email.len(), to_phone.len()), (0, 1), "{}", case.name);
+                assert_eq!(stored.status, NotificationStatus::Sent);
+                let text = to_phone[0]["message"].as_str().unwrap();
+                assert!(text.contains(number.as_str()) && text.chars().count() <= 160, "{text}");
+                let amount = relance::notify::format::money(Money::from_minor(case.amount, Currency::EUR), case.locale, true);
+                assert!(text.contains(&amount), "{amount} in {text}");
+            }
+            Held => {
+                assert_eq!((to_email.len(), to_phone.len()), (0, 0), "{}", case.name);
+                assert_eq!(stored.status, NotificationStatus::Held);
+                assert!(matches!(stored.channel, Some(ChannelDecision::Held { .. })));
+            }
+        }
+    }
+
+    // The stream delivers the same batch again: nothing new is sent.
+    let response = dispatch::handle(&context, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(sent_emails().await.len(), emails.len());
+    assert_eq!(sent_sms().await.len(), texts.len());
+}
+
+#[tokio::test]
+async fn internal_notes_go_to_the_team_and_amounts_read_in_the_customers_language() {
+    let store = fresh_store("dispatch-team").await;
+    let context = dispatch_context(store.clone()).await;
+    let case = Case { name: "team", email: true, phone: false, sms_opt_out: false, amount: 123_456, locale: "fr" };
+    let (customer, _, overdue, number) = setup(&store, &case, 99).await;
+    let mut internal = Notification::pending(
+        customer.id.clone(),
+        Target { kind: TargetKind::Customer, id: customer.id.to_string() },
+        NotificationKind::Internal,
+        Some("atelier-bienvenue-2026-11-25".into()),
+        1,
+        None,
+        Utc::now(),
+    )
+    .unwrap();
+    store.insert(&mut internal).await.unwrap();
+    let response = dispatch::handle(&context, stream_batch(&[overdue.key(), internal.key()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    let emails = sent_emails().await;
+    let to_customer = emails.iter().find(|m| m["subject"].as_str().is_some_and(|s| s.contains(number.as_str()))).unwrap();
+    assert!(to_customer["body"].as_str().unwrap().contains("1\u{202f}234,56 €"), "{to_customer}");
+    let to_team = emails
+        .iter()
+        .find(|m| m["destinations"]["ToAddresses"][0] == "equipe@example.org" && m["body"].as_str().is_some_and(|b| b.contains(&customer.name)))
+        .expect("the team was told");
+    assert!(to_team["subject"].as_str().unwrap().contains("atelier-bienvenue"));
+    let stored: Notification = store.get(&Key::in_customer(&customer.id, "NOTIFICATION", internal.id.as_str())).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Sent);
+}
