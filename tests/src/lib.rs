@@ -77,25 +77,6 @@ pub async fn dispatch_context(store: Store) -> dispatch::DispatchContext {
 
 /// A DynamoDB stream batch announcing new items with these keys, as Lambda delivers it.
 pub fn stream_batch(keys: &[relance::store::Key]) -> aws_lambda_events::event::dynamodb::Event {
-    let records: Vec<serde_json::Value> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            serde_json::json!({
-                "eventID": format!("event-{i}"),
-                "eventName": "INSERT",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "eu-west-3",
-                "dynamodb": {
-                    "Keys": {"pk": {"S": key.pk}, "sk": {"S": key.sk}},
-                    "SequenceNumber": format!("{}", 100 + i),
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
-                },
-                "eventSourceARN": "arn:aws:dynamodb:eu-west-3:123456789012:table/relance/stream/2026-11-25T00:00:00.000"
-            })
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).expect("a valid stream batch")
+    let records: Vec<(relance::store::Key, String)> = keys.iter().enumerate().map(|(i, k)| (k.clone(), format!("{}", 100 + i))).collect();
+    relance_local::stream::lambda_event(&records)
 }

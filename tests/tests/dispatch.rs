@@ -170,3 +170,38 @@ async fn internal_notes_go_to_the_team_and_amounts_read_in_the_customers_languag
     let stored: Notification = store.get(&Key::in_customer(&customer.id, "NOTIFICATION", internal.id.as_str())).await.unwrap().unwrap();
     assert_eq!(stored.status, NotificationStatus::Sent);
 }
+
+#[tokio::test]
+async fn the_local_stream_feed_hands_new_notifications_to_dispatch() {
+    let store = fresh_store("dispatch-feed").await;
+    let context = std::sync::Arc::new(dispatch_context(store.clone()).await);
+    let sdk = relance_tests::sdk().await;
+    let table = store.table().to_string();
+    let totals = std::sync::Arc::new(std::sync::Mutex::new(relance_local::stream::Totals::default()));
+    let seen = totals.clone();
+    let feed = tokio::spawn(async move {
+        relance_local::stream::feed(&sdk, &table, context, move |t| *seen.lock().unwrap() = t.clone()).await
+    });
+    // Let the feed take its position at the end of the stream, then write a notification.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let case = Case { name: "feed", email: true, phone: false, sms_opt_out: false, amount: 12_000, locale: "en" };
+    let (customer, _, notification, number) = setup(&store, &case, 7).await;
+
+    let mut sent = None;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+        if stored.status == NotificationStatus::Sent {
+            sent = Some(stored);
+            break;
+        }
+    }
+    feed.abort();
+    let sent = sent.expect("the feed delivered the notification to dispatch");
+    assert_eq!(sent.channel, Some(ChannelDecision::Send { channel: Channel::Email }));
+    let to = customer.email.unwrap();
+    let emails: Vec<_> = sent_emails().await.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).collect();
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0]["subject"].as_str().unwrap().contains(number.as_str()));
+    assert_eq!(totals.lock().unwrap().emails, 1);
+}

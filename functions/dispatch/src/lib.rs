@@ -58,6 +58,12 @@ enum Retry {
 /// Handles one stream batch; records that should be tried again are reported by sequence
 /// number so that one failure does not replay the whole batch.
 pub async fn handle(context: &DispatchContext, event: Event) -> DynamoDbEventResponse {
+    handle_with_outcomes(context, event).await.0
+}
+
+/// [`handle`], also returning what happened to each notification (for the local summary).
+pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (DynamoDbEventResponse, Vec<Outcome>) {
+    let mut outcomes = Vec::new();
     let mut response = DynamoDbEventResponse::default();
     let pause = Duration::from_secs_f64(1.0 / f64::from(context.max_emails_per_second.max(1)));
     for record in &event.records {
@@ -78,6 +84,7 @@ pub async fn handle(context: &DispatchContext, event: Event) -> DynamoDbEventRes
                 if matches!(outcome, Outcome::Sent(Channel::Email)) {
                     tokio::time::sleep(pause).await;
                 }
+                outcomes.push(outcome);
             }
             Err(e) => {
                 tracing::warn!(notification = %sk, error = %e, "will be retried");
@@ -87,7 +94,7 @@ pub async fn handle(context: &DispatchContext, event: Event) -> DynamoDbEventRes
             }
         }
     }
-    response
+    (response, outcomes)
 }
 
 /// Reads what the notification is about.
@@ -121,6 +128,12 @@ async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, R
         save(store, &mut notification).await?;
         return Ok(Outcome::Held("customer not found".into()));
     };
+    if notification.kind == NotificationKind::Internal && context.team_email.is_none() {
+        let reason = "no team address configured (RELANCE_TEAM_EMAIL)".to_string();
+        let _ = notification.hold(reason.clone());
+        save(store, &mut notification).await?;
+        return Ok(Outcome::Held(reason));
+    }
     let channel = match context.policy.choose(&notification, &customer) {
         ChannelDecision::Held { reason } => {
             let _ = notification.hold(reason.clone());

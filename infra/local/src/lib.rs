@@ -5,6 +5,7 @@
 pub mod seed;
 pub mod server;
 pub mod ses;
+pub mod stream;
 pub mod table;
 
 use std::path::PathBuf;

@@ -175,8 +175,24 @@ async fn replay(store: Store, args: &[String]) -> Result<(), String> {
 }
 
 async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -> Result<(), String> {
-    let dispatch = dispatch::DispatchContext::from_env(sdk, store.clone(), Some(&settings.sender)).map_err(|e| e.to_string())?;
+    let mut dispatch = dispatch::DispatchContext::from_env(sdk, store.clone(), Some(&settings.sender)).map_err(|e| e.to_string())?;
+    if dispatch.team_email.is_none() {
+        // The demo business's team, so that internal notes are seen in data.json too.
+        dispatch.team_email = relance::domain::Email::parse("equipe@potagers-belleville.example.org").ok();
+    }
+    dispatch.branding.business = std::env::var("RELANCE_BUSINESS_NAME").unwrap_or_else(|_| "Les Potagers de Belleville".into());
     let dispatch = std::sync::Arc::new(dispatch);
+    // Lambda's stream event source mapping, locally: new pending notifications go to dispatch.
+    let (feed_sdk, feed_table, feed_dispatch) = (sdk.clone(), settings.table.clone(), dispatch.clone());
+    let moto_data = format!("{}/moto-api/data.json", std::env::var("AWS_ENDPOINT_URL").unwrap_or_default());
+    tokio::spawn(async move {
+        let report = |t: &relance_local::stream::Totals| {
+            println!("dispatch so far: {} emails, {} SMS, {} held, {} failed (sent ones are in {moto_data})", t.emails, t.sms, t.held, t.failed);
+        };
+        if let Err(e) = relance_local::stream::feed(&feed_sdk, &feed_table, feed_dispatch, report).await {
+            eprintln!("the stream feed to dispatch stopped: {e}");
+        }
+    });
     let values = local_secret_values();
     let secrets = Secrets::from_values(&values);
     let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
