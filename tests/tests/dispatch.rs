@@ -205,3 +205,36 @@ async fn the_local_stream_feed_hands_new_notifications_to_dispatch() {
     assert!(emails[0]["subject"].as_str().unwrap().contains(number.as_str()));
     assert_eq!(totals.lock().unwrap().emails, 1);
 }
+
+#[tokio::test]
+async fn a_bounce_stops_email_and_the_next_notice_goes_by_sms() {
+    let store = fresh_store("dispatch-bounce").await;
+    let context = dispatch_context(store.clone()).await;
+    let case = Case { name: "bounce", email: true, phone: true, sms_opt_out: false, amount: 12_000, locale: "fr" };
+    let (customer, invoice, _, number) = setup(&store, &case, 11).await;
+    let address = customer.email.clone().unwrap();
+    let message = serde_json::json!({"eventType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": address.as_str()}]},
+        "mail": {"messageId": "m1", "destination": [address.as_str()], "tags": {"customer": [customer.id.as_str()]}}});
+    let event: aws_lambda_events::event::sns::SnsEvent = serde_json::from_value(serde_json::json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:eu-west-3:123456789012:feedback:1",
+        "Sns": {"Type": "Notification", "MessageId": "n1", "TopicArn": "arn:aws:sns:eu-west-3:123456789012:feedback",
+                "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T10:00:00.000Z",
+                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://example.org/cert.pem",
+                "UnsubscribeUrl": "https://example.org/unsubscribe", "MessageAttributes": {}}}]}))
+    .unwrap();
+    assert_eq!(dispatch::handle_feedback(&store, event.clone()).await.unwrap(), 1);
+    assert_eq!(dispatch::handle_feedback(&store, event).await.unwrap(), 0, "marked once");
+    let stored: Customer = store.get(&customer.key()).await.unwrap().unwrap();
+    assert!(stored.email_undeliverable);
+
+    // 120 € would go by email; with the address bounced, it goes by SMS.
+    let mut next = Notification::pending(customer.id.clone(), Target { kind: TargetKind::Invoice, id: invoice.id.to_string() },
+        NotificationKind::InvoiceOverdue, None, 3, Some(invoice.balance()), Utc::now()).unwrap();
+    store.insert(&mut next).await.unwrap();
+    dispatch::handle(&context, stream_batch(&[next.key()])).await;
+    let stored: Notification = store.get(&next.key()).await.unwrap().unwrap();
+    assert_eq!(stored.channel, Some(ChannelDecision::Send { channel: Channel::Sms }));
+    let phone = customer.phone.unwrap();
+    assert!(sent_sms().await.iter().any(|m| m["phone_number"] == phone.as_str() && m["message"].as_str().unwrap().contains(number.as_str())));
+}

@@ -68,3 +68,18 @@ async fn dispatch_acknowledges_a_stream_batch() {
     let response = dispatch::handle(&context, batch).await;
     assert!(response.batch_item_failures.is_empty());
 }
+
+#[tokio::test]
+async fn dispatch_tells_its_two_event_sources_apart_and_reads_the_feedback_sample() {
+    let stream: serde_json::Value = serde_json::from_str(&event("dispatch-stream.json")).unwrap();
+    let feedback: serde_json::Value = serde_json::from_str(&event("dispatch-ses-feedback.json")).unwrap();
+    assert!(!dispatch::is_feedback(&stream));
+    assert!(dispatch::is_feedback(&feedback));
+    let sns: aws_lambda_events::event::sns::SnsEvent = serde_json::from_value(feedback).unwrap();
+    let parsed = relance::notify::feedback::parse(&sns.records[0].sns.message);
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(parsed[0].customer.as_str(), "demo-0002");
+    // demo-0002 is not in this fresh table: nothing to mark, no error.
+    let store = relance_tests::fresh_store("fn-feedback").await;
+    assert_eq!(dispatch::handle_feedback(&store, sns).await.unwrap(), 0);
+}

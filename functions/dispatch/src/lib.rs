@@ -297,3 +297,37 @@ impl DispatchContext {
         })
     }
 }
+
+/// SES bounces and complaints (through the configuration set's SNS topic): the customer's
+/// address is marked undeliverable, so later notices go by SMS or are held.
+pub async fn handle_feedback(store: &Store, event: aws_lambda_events::event::sns::SnsEvent) -> Result<usize, StoreError> {
+    let mut marked = 0;
+    for record in &event.records {
+        for feedback in relance::notify::feedback::parse(&record.sns.message) {
+            for _ in 0..3 {
+                let Some(mut customer) = store.get::<Customer>(&Key::customer(&feedback.customer)).await? else { break };
+                // Only if the address bounced is still the one on file.
+                if customer.email.as_ref().is_none_or(|e| !e.as_str().eq_ignore_ascii_case(&feedback.address)) || customer.email_undeliverable {
+                    break;
+                }
+                customer.email_undeliverable = true;
+                match store.update(&mut customer).await {
+                    Ok(()) => {
+                        tracing::info!(customer = %customer.id, kind = ?feedback.kind, "email marked undeliverable");
+                        marked += 1;
+                        break;
+                    }
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(marked)
+}
+
+/// Two sources invoke dispatch: the table's stream (new notifications) and the SES feedback
+/// topic (bounces, complaints). Each record says where it came from.
+pub fn is_feedback(event: &serde_json::Value) -> bool {
+    event["Records"][0]["EventSource"].as_str() == Some("aws:sns")
+}

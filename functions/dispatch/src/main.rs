@@ -1,8 +1,10 @@
 use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::sns::SnsEvent;
 use dispatch::DispatchContext;
 use lambda_runtime::{LambdaEvent, service_fn};
 use relance::config::{Config, aws_sdk_config};
 use relance::store::Store;
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -11,8 +13,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_sdk_config().await;
     let context = DispatchContext::from_env(&sdk, Store::connect(&sdk, config.table), None)?;
     let context = &context;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, std::convert::Infallible>(dispatch::handle(context, event.payload).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        if dispatch::is_feedback(&event.payload) {
+            let feedback: SnsEvent = serde_json::from_value(event.payload)?;
+            let marked = dispatch::handle_feedback(&context.store, feedback).await?;
+            return Ok::<Value, lambda_runtime::Error>(serde_json::json!({ "marked_undeliverable": marked }));
+        }
+        let batch: Event = serde_json::from_value(event.payload)?;
+        Ok(serde_json::to_value(dispatch::handle(context, batch).await)?)
     }))
     .await
 }

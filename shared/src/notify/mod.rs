@@ -2,6 +2,7 @@
 //! ([`templates`], [`format`], [`sms`]), and how it is sent ([`send`]).
 
 pub mod compose;
+pub mod feedback;
 pub mod format;
 pub mod policy;
 pub mod send;
