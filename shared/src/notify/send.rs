@@ -56,7 +56,12 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
 
 impl Senders {
     pub fn new(sdk: &aws_config::SdkConfig, settings: SenderSettings) -> Senders {
-        Senders { ses: aws_sdk_sesv2::Client::new(sdk), sns: aws_sdk_sns::Client::new(sdk), settings }
+        Senders::from_clients(aws_sdk_sesv2::Client::new(sdk), aws_sdk_sns::Client::new(sdk), settings)
+    }
+
+    /// Senders over clients configured by the caller (tests put a fault-injecting proxy here).
+    pub fn from_clients(ses: aws_sdk_sesv2::Client, sns: aws_sdk_sns::Client, settings: SenderSettings) -> Senders {
+        Senders { ses, sns, settings }
     }
 
     /// Sends an email with HTML and text parts; returns SES's message id.

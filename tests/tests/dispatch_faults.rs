@@ -1,0 +1,160 @@
+//! Dispatch when SES misbehaves: a fault-injecting proxy sits between the SDK and moto and
+//! answers some calls itself (a 500, throttling, a rejected message), passing the rest on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, NaiveDate, Utc};
+use relance::domain::*;
+use relance::store::{Record, Store};
+use relance_tests::{dispatch_context, fresh_store, sent_emails, sent_sms, stream_batch};
+
+/// How the proxy treats SES's SendEmail: fail the first `failures` calls with `status` and
+/// `error_type`, then pass calls on to moto.
+#[derive(Clone)]
+struct Faults {
+    failures: usize,
+    status: StatusCode,
+    error_type: &'static str,
+    seen: Arc<AtomicUsize>,
+    upstream: String,
+}
+
+async fn proxy(State(faults): State<Faults>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let send_email = method == Method::POST && uri.path() == "/v2/email/outbound-emails";
+    if send_email && faults.seen.fetch_add(1, Ordering::SeqCst) < faults.failures {
+        let mut response = (faults.status, format!("{{\"message\": \"injected {}\"}}", faults.error_type)).into_response();
+        response.headers_mut().insert("x-amzn-errortype", faults.error_type.parse().unwrap());
+        response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+        return response;
+    }
+    let url = format!("{}{}", faults.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let client = reqwest::Client::new();
+    let mut request = client.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), url).body(body.to_vec());
+    for (name, value) in &headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = request.send().await.unwrap();
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+    let mut builder = Response::builder().status(status);
+    for (name, value) in answer.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            builder = builder.header(name.as_str(), value.as_bytes());
+        }
+    }
+    builder.body(Body::from(answer.bytes().await.unwrap())).unwrap()
+}
+
+/// A dispatch context whose SES and SNS calls go through the proxy.
+async fn through_proxy(store: Store, faults: Faults) -> dispatch::DispatchContext {
+    let app = axum::Router::new().fallback(proxy).with_state(faults);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut context = dispatch_context(store).await;
+    let sdk = relance_tests::sdk().await;
+    // Set on each client's own configuration: it takes precedence over AWS_ENDPOINT_URL.
+    let proxy = format!("http://{address}");
+    let ses = aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&sdk).endpoint_url(&proxy).build());
+    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).endpoint_url(&proxy).build());
+    let settings = relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
+    context.senders = relance::notify::send::Senders::from_clients(ses, sns, settings);
+    context
+}
+
+async fn customer_with_invoice(store: &Store, phone: bool) -> (Customer, Notification, String) {
+    let unique = ulid::Ulid::new().to_string().to_lowercase();
+    let mut customer = Customer::new(CustomerId::parse(&format!("f-{unique}")).unwrap(), "Faulty", Locale::english(), chrono_tz::Europe::Paris, Utc::now());
+    customer.email = Some(Email::parse(&format!("{unique}@example.org")).unwrap());
+    if phone {
+        let digits = u64::from(u32::from_str_radix(&unique[unique.len() - 5..], 36).unwrap_or(7)) % 100_000_000;
+        customer.phone = Some(PhoneE164::parse(&format!("07{digits:08}"), Some("FR")).unwrap());
+    }
+    let number = format!("FX-{}", &unique[unique.len() - 8..]);
+    let mut invoice = Invoice::open(
+        InvoiceId::parse(&format!("fi-{unique}")).unwrap(),
+        customer.id.clone(),
+        InvoiceNumber::parse(&number).unwrap(),
+        Money::from_minor(20_000, Currency::EUR),
+        Utc::now() - Duration::days(20),
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+    );
+    let mut notification = Notification::pending(customer.id.clone(), Target { kind: TargetKind::Invoice, id: invoice.id.to_string() },
+        NotificationKind::InvoiceOverdue, None, 2, Some(invoice.balance()), Utc::now()).unwrap();
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut invoice).await.unwrap();
+    store.insert(&mut notification).await.unwrap();
+    (customer, notification, number)
+}
+
+fn emails_to(emails: &[serde_json::Value], customer: &Customer) -> usize {
+    let to = customer.email.as_ref().unwrap().as_str();
+    emails.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to).count()
+}
+
+fn faults(failures: usize, status: StatusCode, error_type: &'static str) -> Faults {
+    Faults { failures, status, error_type, seen: Arc::new(AtomicUsize::new(0)), upstream: relance_tests::moto_url() }
+}
+
+#[tokio::test]
+async fn a_passing_ses_failure_ends_in_exactly_one_email() {
+    let store = fresh_store("faults-transient").await;
+    // One 500: the SDK's own retry gets through.
+    let context = through_proxy(store.clone(), faults(1, StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure")).await;
+    let (customer, notification, _) = customer_with_invoice(&store, false).await;
+    let response = dispatch::handle(&context, stream_batch(&[notification.key()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &customer), 1);
+}
+
+#[tokio::test]
+async fn throttling_beyond_the_sdks_retries_is_retried_by_the_stream_and_sent_once() {
+    let store = fresh_store("faults-throttle").await;
+    // More throttling answers than the SDK's three attempts: the record is reported failed,
+    // the item goes back to pending, and the stream's next delivery sends it.
+    let context = through_proxy(store.clone(), faults(3, StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException")).await;
+    let (customer, notification, _) = customer_with_invoice(&store, false).await;
+    let batch = stream_batch(&[notification.key()]);
+    let first = dispatch::handle(&context, batch.clone()).await;
+    assert_eq!(first.batch_item_failures.len(), 1);
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Pending);
+    assert_eq!(stored.attempts, 1);
+    let second = dispatch::handle(&context, batch.clone()).await;
+    assert!(second.batch_item_failures.is_empty());
+    let third = dispatch::handle(&context, batch).await;
+    assert!(third.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &customer), 1);
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.attempts), (NotificationStatus::Sent, 2));
+}
+
+#[tokio::test]
+async fn a_rejected_email_falls_back_to_sms_once() {
+    let store = fresh_store("faults-rejected").await;
+    let context = through_proxy(store.clone(), faults(usize::MAX, StatusCode::BAD_REQUEST, "MessageRejected")).await;
+    let (customer, notification, number) = customer_with_invoice(&store, true).await;
+    let response = dispatch::handle(&context, stream_batch(&[notification.key()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &customer), 0);
+    let phone = customer.phone.as_ref().unwrap().as_str().to_string();
+    let texts: Vec<_> = sent_sms().await.into_iter().filter(|m| m["phone_number"] == phone.as_str()).collect();
+    assert_eq!(texts.len(), 1);
+    assert!(texts[0]["message"].as_str().unwrap().contains(&number));
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Sent);
+    assert_eq!(stored.channel, Some(ChannelDecision::Send { channel: Channel::Sms }));
+
+    // Without a mobile to fall back to, the notification is failed with the reason.
+    let (_, alone, _) = customer_with_invoice(&store, false).await;
+    dispatch::handle(&context, stream_batch(&[alone.key()])).await;
+    let stored: Notification = store.get(&alone.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Failed);
+    assert_eq!(stored.error.as_deref(), Some("MessageRejected"));
+}
