@@ -231,13 +231,8 @@ async fn send(
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
+/// Settings errors are the shared configuration errors.
+pub use relance::config::ConfigError as SettingsError;
 
 /// `RELANCE_EMAIL_THRESHOLDS`: `EUR:50.00,USD:60.00`.
 pub fn parse_thresholds(text: &str) -> Result<ChannelPolicy, SettingsError> {
