@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test
+.PHONY: run test token
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -8,3 +8,7 @@ run:
 ## test: every test against one moto server, and cfn-lint on template.yaml
 test:
 	infra/local/test.sh
+
+## token: a local portal token, e.g. make token ROLE=member USER=demo-0002 (ROLE may list several: admin,member)
+token:
+	@cargo run -q -p relance-local -- token $(ROLE) $(USER)

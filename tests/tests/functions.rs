@@ -17,7 +17,8 @@ fn http_request(name: &str) -> axum::http::Request<Body> {
 #[tokio::test]
 async fn portal_answers_health_from_an_api_gateway_event() {
     let store = relance_tests::fresh_store("fn-portal").await;
-    let response = portal::router(portal::PortalState { store }).oneshot(http_request("portal-health.json")).await.unwrap();
+    let state = portal::PortalState { store, identity: portal::IdentitySource::Authorizer };
+    let response = portal::router(state).oneshot(http_request("portal-health.json")).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), serde_json::json!({"status": "ok"}));

@@ -1,21 +1,40 @@
 //! The portal function: the member space API behind the Cognito JWT authorizer.
 //!
 //! An axum router, served by API Gateway in AWS (through `lambda_http`) and by `make run`
-//! locally; tests call it in-process.
+//! locally; tests call it in-process. Every route takes the [`identity::Caller`] extractor,
+//! so no route can forget to authenticate.
 
+pub mod error;
+pub mod identity;
+mod me;
+
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
 use relance::store::Store;
 use serde_json::{Value, json};
 
+pub use identity::{Caller, IdentitySource, Role};
+
+/// Request bodies are small JSON documents.
+const MAX_BODY: usize = 64 * 1024;
+
 /// What every portal route needs, built once at cold start.
 #[derive(Clone)]
 pub struct PortalState {
     pub store: Store,
+    pub identity: IdentitySource,
 }
 
 pub fn router(state: PortalState) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .route("/me", get(me::me))
+        .route("/me/invoices", get(me::invoices))
+        .route("/me/subscriptions", get(me::subscriptions))
+        .route("/me/payment-methods", get(me::payment_methods))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
 }
 
 /// Liveness for load balancers and `make run`: answers without touching the table.

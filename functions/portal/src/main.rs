@@ -1,4 +1,4 @@
-use portal::{PortalState, router};
+use portal::{IdentitySource, PortalState, router};
 use relance::config::{Config, aws_sdk_config};
 use relance::store::Store;
 
@@ -7,5 +7,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     relance::telemetry::init();
     let config = Config::from_env()?;
     let store = Store::connect(&aws_sdk_config().await, config.table);
-    lambda_http::run(router(PortalState { store })).await
+    // Behind API Gateway's JWT authorizer: identity comes from the checked token's claims.
+    lambda_http::run(router(PortalState { store, identity: IdentitySource::Authorizer })).await
 }

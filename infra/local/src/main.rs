@@ -54,6 +54,9 @@ async fn run(command: &str, args: &[String]) -> Result<(), String> {
     if command == "sign" {
         return sign(args);
     }
+    if command == "token" {
+        return token(args);
+    }
     let settings = Settings::from_env()?;
     let sdk = relance::config::aws_sdk_config().await;
     let store = Store::connect(&sdk, &settings.table);
@@ -66,7 +69,7 @@ async fn run(command: &str, args: &[String]) -> Result<(), String> {
             serve(&sdk, store, &settings).await
         }
         "replay" => replay(store, args).await,
-        other => Err(format!("unknown command {other:?} (expected run, setup, seed, sign or replay)")),
+        other => Err(format!("unknown command {other:?} (expected run, setup, seed, sign, token or replay)")),
     }
 }
 
@@ -99,6 +102,20 @@ fn ladders() -> Result<relance::schedule::Ladders, String> {
         return relance::schedule::Ladders::from_env().map_err(|e| e.to_string());
     }
     Ok(seed::demo_ladders())
+}
+
+/// The secret local portal tokens are signed with (`RELANCE_LOCAL_JWT_SECRET`).
+fn jwt_secret() -> String {
+    std::env::var("RELANCE_LOCAL_JWT_SECRET").unwrap_or_else(|_| "relance-local-jwt-secret".into())
+}
+
+/// Prints a local portal token: `token ROLE[,ROLE…] USER` (`make token ROLE=member USER=demo-0002`).
+fn token(args: &[String]) -> Result<(), String> {
+    let roles: Vec<&str> = args.first().map(|r| r.split(',').collect()).unwrap_or_default();
+    let user = args.get(1).ok_or("usage: relance-local token ROLE[,ROLE...] USER")?;
+    let token = portal::identity::local_token(&jwt_secret(), user, None, &roles, 12).map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(())
 }
 
 /// Local webhook secrets, used unless the environment sets others; printed at start so a
@@ -208,12 +225,14 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
          \x20 table:           {table} (moto at {endpoint})\n\
          \x20 sent email/SMS:  {endpoint}/moto-api/data.json\n\
          Webhook secrets (override with the same environment variables):\n{secrets_list}\n\
+         \x20 portal tokens:   RELANCE_LOCAL_JWT_SECRET={jwt}; make token ROLE=member USER=demo-0002\n\
          Press Ctrl-C to stop.",
         addr = settings.addr,
         table = settings.table,
+        jwt = jwt_secret(),
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store, secrets, defaults, ladders()?, dispatch))
+    axum::serve(listener, server::router(store, secrets, defaults, ladders()?, dispatch, &jwt_secret()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

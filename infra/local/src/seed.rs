@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use relance::domain::time::{add_days, local_date, local_to_utc};
 use relance::domain::{
-    BillingInterval, CardExpiry, Channel, Currency, Customer, CustomerId, Email, FollowUp, Invoice,
+    Account, BillingInterval, CardExpiry, Channel, Currency, Customer, CustomerId, Email, FollowUp, Invoice,
     InvoiceNumber, InvoiceStatus, Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId,
     PaymentStatus, PhoneE164, Provider, ProviderRef, Subscription, SubscriptionStatus,
 };
@@ -90,6 +90,8 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
             + usize::from(due(&member.card.follow_up));
 
         load.add(&mut member.customer)?;
+        // Each member signs in as their customer id (`make token ROLE=member USER=demo-0002`).
+        load.add(&mut Account { user: member.customer.id.to_string(), customer_id: Some(member.customer.id.clone()), version: 0 })?;
         for provider_ref in &member.customer.provider_refs {
             load.add_provider_ref("Customer", provider_ref, &Key::customer(&member.customer.id));
         }

@@ -18,13 +18,13 @@ use relance::store::Store;
 use serde_json::{Value, json};
 
 /// Every local route on one router.
-pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>) -> Router {
+pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>, jwt_secret: &str) -> Router {
     let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
     let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets), ladders };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
     Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
-        .merge(portal::router(portal::PortalState { store }))
+        .merge(portal::router(portal::PortalState { store, identity: portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() } }))
         .merge(invoke)
 }
 

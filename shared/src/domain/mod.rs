@@ -3,6 +3,7 @@
 //! Pure code: nothing here talks to AWS or reads the clock. Every function that needs "now"
 //! takes it as an argument, so every rule can be tested for any date.
 
+pub mod account;
 pub mod contact;
 pub mod customer;
 pub mod follow_up;
@@ -16,6 +17,7 @@ pub mod provider;
 pub mod subscription;
 pub mod time;
 
+pub use account::Account;
 pub use contact::{ContactError, Email, Locale, PhoneE164};
 pub use customer::{Channel, Customer, OptOuts};
 pub use follow_up::FollowUp;

@@ -31,6 +31,16 @@ impl Cursor {
         Ok(strings.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
     }
 
+    /// The start key, refused unless `attribute` is `value`: a cursor issued for one
+    /// partition (one customer's invoices, one due shard) must not open another.
+    pub(crate) fn start_key_within(&self, attribute: &str, value: &str) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let key = self.to_start_key()?;
+        match key.get(attribute).and_then(|v| v.as_s().ok()) {
+            Some(found) if found == value => Ok(key),
+            _ => Err(StoreError::BadCursor),
+        }
+    }
+
     /// A cursor as received from a caller.
     pub fn parse(text: &str) -> Result<Cursor, StoreError> {
         let cursor = Cursor(text.to_string());
@@ -59,5 +69,7 @@ mod tests {
         for bad in ["", "!!!", "bm90IGpzb24", "e30"] {
             assert!(Cursor::parse(bad).is_err(), "{bad:?} should be refused");
         }
+        assert!(cursor.start_key_within("pk", "CUSTOMER#1").is_ok());
+        assert!(matches!(cursor.start_key_within("pk", "CUSTOMER#2"), Err(StoreError::BadCursor)));
     }
 }

@@ -144,7 +144,7 @@ impl Store {
         cursor: Option<&Cursor>,
         limit: i32,
     ) -> Result<Page<R>, StoreError> {
-        let start = cursor.map(Cursor::to_start_key).transpose()?;
+        let start = cursor.map(|c| c.start_key_within(PK, pk)).transpose()?;
         let mut query = self
             .client
             .query()
@@ -223,7 +223,7 @@ impl Store {
         cursor: Option<&Cursor>,
         limit: i32,
     ) -> Result<DuePage, StoreError> {
-        let start = cursor.map(Cursor::to_start_key).transpose()?;
+        let start = cursor.map(|c| c.start_key_within(DUE_SHARD, shard)).transpose()?;
         let output = self
             .client
             .query()

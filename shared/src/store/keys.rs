@@ -44,6 +44,11 @@ impl Key {
         Key { pk: format!("REF#{provider}#{record_type}#{their_id}"), sk: "REF".into() }
     }
 
+    /// A sign-in account, by the identity provider's user id.
+    pub fn account(user: &str) -> Key {
+        Key { pk: format!("USER#{user}"), sk: "USER".into() }
+    }
+
     pub fn idempotency(scope: &str, key: &str) -> Key {
         Key { pk: format!("IDEMPOTENCY#{scope}#{key}"), sk: "IDEMPOTENCY".into() }
     }

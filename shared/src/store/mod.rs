@@ -16,6 +16,8 @@
 //! | Notification        | `CUSTOMER#<customer id>`               | `NOTIFICATION#<id>`     |
 //! | Provider reference  | `REF#<provider>#<record type>#<their id>` | `REF`                |
 //! | Idempotency key     | `IDEMPOTENCY#<scope>#<key>`            | `IDEMPOTENCY`           |
+//! | Sign-in account     | `USER#<identity provider's sub>`       | `USER`                  |
+//! | Archived delivery   | `ARCHIVE#<provider>#<UTC date>`        | `<received at>#<delivery id>` |
 //!
 //! Two more attributes exist only where they mean something:
 //! - `due_shard` and `due_at` on a record whose follow-up has a next action: they put it in
@@ -41,6 +43,8 @@
 //! | a notification's reminders for one invoice        | Query `pk`, `sk` begins_with `NOTIFICATION#invoice.<id>.` |
 //! | our record for a provider id (`cus_…`, Braintree customer, Shopify customer, `in_…`) | GetItem on the reference item, then GetItem on the record it names |
 //! | what has an action due now (scan)                 | Query index `due`, each shard, `due_at <= now`    |
+//! | the customer a signed-in user is (portal)         | GetItem on the account item                       |
+//! | a provider's deliveries of one day (replay)       | Query the archive partition                       |
 //! | was this delivery / this decision already applied | conditional Put of the idempotency key, in the same transaction as the change |
 //! | new notifications to send (dispatch)              | the table's stream, filtered on `type = Notification` and INSERT |
 //!

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::keys::Key;
-use crate::domain::{Customer, Invoice, Notification, Payment, PaymentMethod, Subscription};
+use crate::domain::{Account, Customer, Invoice, Notification, Payment, PaymentMethod, Subscription};
 
 pub trait Record: Serialize + DeserializeOwned {
     /// The item's `type` attribute, also the record type in provider reference keys.
@@ -98,6 +98,14 @@ impl Record for Notification {
     const TYPE: &'static str = "Notification";
     fn key(&self) -> Key {
         Key::in_customer(&self.customer_id, "NOTIFICATION", self.id.as_str())
+    }
+    versioned!();
+}
+
+impl Record for Account {
+    const TYPE: &'static str = "Account";
+    fn key(&self) -> Key {
+        Key::account(&self.user)
     }
     versioned!();
 }

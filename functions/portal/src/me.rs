@@ -1,0 +1,146 @@
+//! The member's own records: `/me` and the billing routes. The customer is always the one
+//! the caller's account names; no id in the request can point elsewhere.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, NaiveDate, Utc};
+use relance::domain::*;
+use relance::store::{Cursor, Key};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::PortalState;
+use crate::error::ApiError;
+use crate::identity::{Caller, Role};
+
+/// Roles that have bills to see.
+const BILLED: [Role; 3] = [Role::Member, Role::MemberB2b, Role::Client];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<i32>,
+}
+
+impl PageQuery {
+    fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
+        self.cursor.as_deref().map(Cursor::parse).transpose().map_err(ApiError::from)
+    }
+
+    fn limit(&self) -> i32 {
+        self.limit.unwrap_or(20).clamp(1, 50)
+    }
+}
+
+/// The caller's customer record, or 404 when the account is nobody's customer.
+async fn my_customer(state: &PortalState, caller: &Caller) -> Result<Customer, ApiError> {
+    let account: Option<Account> = state.store.get(&Key::account(&caller.user)).await?;
+    let customer_id = account.and_then(|a| a.customer_id).ok_or_else(ApiError::not_found)?;
+    state.store.get(&Key::customer(&customer_id)).await?.ok_or_else(ApiError::not_found)
+}
+
+pub async fn me(State(state): State<PortalState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let account: Option<Account> = state.store.get(&Key::account(&caller.user)).await?;
+    let customer = match account.and_then(|a| a.customer_id) {
+        Some(id) => state.store.get::<Customer>(&Key::customer(&id)).await?,
+        None => None,
+    };
+    Ok(Json(json!({
+        "user": caller.user,
+        "email": caller.email,
+        "roles": caller.roles,
+        "customer": customer.map(|c| json!({
+            "id": c.id,
+            "name": c.name,
+            "email": c.email,
+            "phone": c.phone,
+            "locale": c.locale,
+            "time_zone": c.time_zone.name(),
+            "opt_outs": c.opt_outs,
+            "preferred_channel": c.preferred_channel,
+        })),
+    })))
+}
+
+#[derive(Serialize)]
+struct Reminder {
+    kind: NotificationKind,
+    step: u32,
+    status: NotificationStatus,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct InvoiceView {
+    id: InvoiceId,
+    number: InvoiceNumber,
+    status: InvoiceStatus,
+    amount_due: Money,
+    amount_paid: Money,
+    balance: Money,
+    issued_at: DateTime<Utc>,
+    due_date: NaiveDate,
+    reminders: Vec<Reminder>,
+}
+
+pub async fn invoices(State(state): State<PortalState>, caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&BILLED)?;
+    let customer = my_customer(&state, &caller).await?;
+    let partition = Key::customer_partition(&customer.id);
+    let listed = state.store.list::<Invoice>(&partition, "INVOICE#", page.cursor()?.as_ref(), page.limit()).await?;
+    let mut views = Vec::new();
+    for invoice in listed.records {
+        let prefix = format!("NOTIFICATION#invoice.{}.", invoice.id);
+        let reminders = state.store.list::<Notification>(&partition, &prefix, None, 50).await?.records;
+        views.push(InvoiceView {
+            balance: invoice.balance(),
+            reminders: reminders
+                .into_iter()
+                .filter(|n| n.status != NotificationStatus::Skipped)
+                .map(|n| Reminder { kind: n.kind, step: n.step, status: n.status, sent_at: n.sent_at })
+                .collect(),
+            id: invoice.id,
+            number: invoice.number,
+            status: invoice.status,
+            amount_due: invoice.amount_due,
+            amount_paid: invoice.amount_paid,
+            issued_at: invoice.issued_at,
+            due_date: invoice.due_date,
+        });
+    }
+    Ok(Json(json!({ "invoices": views, "next": listed.next.map(|c| c.as_str().to_string()) })))
+}
+
+pub async fn subscriptions(State(state): State<PortalState>, caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&BILLED)?;
+    let customer = my_customer(&state, &caller).await?;
+    let listed = state
+        .store
+        .list::<Subscription>(&Key::customer_partition(&customer.id), "SUBSCRIPTION#", page.cursor()?.as_ref(), page.limit())
+        .await?;
+    let views: Vec<Value> = listed
+        .records
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "plan": s.plan, "price": s.price, "interval": s.interval, "status": s.status,
+                "current_period_end": s.current_period_end, "cancel_at_period_end": s.cancel_at_period_end,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "subscriptions": views, "next": listed.next.map(|c| c.as_str().to_string()) })))
+}
+
+/// Brand, last four digits and expiry: never more.
+pub async fn payment_methods(State(state): State<PortalState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&BILLED)?;
+    let customer = my_customer(&state, &caller).await?;
+    let cards = state.store.list::<PaymentMethod>(&Key::customer_partition(&customer.id), "PAYMENT_METHOD#", None, 50).await?.records;
+    let views: Vec<Value> = cards
+        .iter()
+        .filter(|c| !c.removed)
+        .map(|c| json!({ "id": c.id, "brand": c.brand, "last4": c.last4, "expiry": c.expiry, "is_default": c.is_default }))
+        .collect();
+    Ok(Json(json!({ "payment_methods": views })))
+}

@@ -1,0 +1,151 @@
+//! The portal API against moto: who may call, and what each caller sees.
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{Duration, NaiveDate, Utc};
+use portal::identity::local_token;
+use relance::domain::*;
+use relance::store::Store;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const SECRET: &str = "portal-test-secret";
+
+async fn setup() -> (Store, axum::Router) {
+    let store = relance_tests::fresh_store("portal").await;
+    for (user, customer, invoices) in [("user-camille", "c-camille", 3), ("user-hugo", "c-hugo", 1)] {
+        let id = CustomerId::parse(customer).unwrap();
+        let mut c = Customer::new(id.clone(), format!("Customer {customer}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
+        c.email = Some(Email::parse(&format!("{customer}@example.org")).unwrap());
+        store.insert(&mut c).await.unwrap();
+        store.insert(&mut Account { user: user.into(), customer_id: Some(id.clone()), version: 0 }).await.unwrap();
+        for n in 0..invoices {
+            let mut inv = Invoice::open(
+                InvoiceId::parse(&format!("{customer}-i{n}")).unwrap(),
+                id.clone(),
+                InvoiceNumber::parse(&format!("F-{customer}-{n}")).unwrap(),
+                Money::from_minor(2900, Currency::EUR),
+                Utc::now() - Duration::days(30),
+                NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            );
+            store.insert(&mut inv).await.unwrap();
+            let mut reminder = Notification::pending(id.clone(), Target { kind: TargetKind::Invoice, id: inv.id.to_string() },
+                NotificationKind::InvoiceOverdue, None, 2, Some(inv.balance()), Utc::now()).unwrap();
+            store.insert(&mut reminder).await.unwrap();
+        }
+        let mut card = PaymentMethod {
+            id: PaymentMethodId::parse(&format!("{customer}-card")).unwrap(),
+            customer_id: id.clone(),
+            version: 0,
+            brand: "visa".into(),
+            last4: Last4::parse("4242").unwrap(),
+            expiry: CardExpiry::new(12, 2027).unwrap(),
+            is_default: true,
+            provider_ref: Some(ProviderRef::new(Provider::Stripe, "pm_secret_reference").unwrap()),
+            added_at: Utc::now(),
+            removed: false,
+            follow_up: FollowUp::default(),
+            provider_updated_at: None,
+        };
+        store.insert(&mut card).await.unwrap();
+    }
+    store.insert(&mut Account { user: "user-admin".into(), customer_id: None, version: 0 }).await.unwrap();
+    let router = portal::router(portal::PortalState { store: store.clone(), identity: portal::IdentitySource::LocalJwt { secret: SECRET.into() } });
+    (store, router)
+}
+
+async fn get(router: &axum::Router, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn token(user: &str, roles: &[&str]) -> String {
+    local_token(SECRET, user, Some(&format!("{user}@example.org")), roles, 1).unwrap()
+}
+
+#[tokio::test]
+async fn a_member_sees_their_own_bills_and_nothing_more() {
+    let (_, router) = setup().await;
+    let camille = token("user-camille", &["member"]);
+    let (status, me) = get(&router, "/me", Some(&camille)).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["customer"]["id"], "c-camille");
+    assert_eq!(me["roles"], serde_json::json!(["member"]));
+
+    // Paginated with an opaque cursor.
+    let (status, page) = get(&router, "/me/invoices?limit=2", Some(&camille)).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["invoices"].as_array().unwrap().len(), 2);
+    let cursor = page["next"].as_str().unwrap();
+    let (_, rest) = get(&router, &format!("/me/invoices?limit=2&cursor={cursor}"), Some(&camille)).await;
+    assert_eq!(rest["invoices"].as_array().unwrap().len(), 1);
+    assert!(rest["next"].is_null());
+    let first = &page["invoices"][0];
+    assert_eq!(first["number"], "F-c-camille-0");
+    assert_eq!(first["balance"], serde_json::json!({"minor_units": 2900, "currency": "EUR"}));
+    assert_eq!(first["reminders"][0]["kind"], "invoice_overdue");
+
+    // Hugo's token only ever shows Hugo's records.
+    let (_, hugo) = get(&router, "/me/invoices", Some(&token("user-hugo", &["member"]))).await;
+    let numbers: Vec<&str> = hugo["invoices"].as_array().unwrap().iter().map(|i| i["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, vec!["F-c-hugo-0"]);
+    // A cursor from Camille's listing does not open Camille's partition to Hugo.
+    let (status, _) = get(&router, &format!("/me/invoices?cursor={cursor}"), Some(&token("user-hugo", &["member"]))).await;
+    assert_eq!(status, 400);
+
+    // Cards: brand, last four and expiry, never the provider's reference.
+    let (status, cards) = get(&router, "/me/payment-methods", Some(&camille)).await;
+    assert_eq!(status, 200);
+    assert_eq!(cards["payment_methods"][0]["last4"], "4242");
+    assert!(!cards.to_string().contains("pm_secret_reference"));
+}
+
+#[tokio::test]
+async fn roles_and_accounts_decide_403_and_404() {
+    let (_, router) = setup().await;
+    // A farmer has no bills to see.
+    let (status, body) = get(&router, "/me/invoices", Some(&token("user-camille", &["farmer"]))).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
+    // An admin account that is nobody's customer: /me works, billing is 404.
+    let admin = token("user-admin", &["admin", "member"]);
+    let (status, me) = get(&router, "/me", Some(&admin)).await;
+    assert_eq!((status, me["customer"].is_null()), (200, true));
+    assert_eq!(get(&router, "/me/invoices", Some(&admin)).await.0, 404);
+    // A valid token for a user with no account at all.
+    assert_eq!(get(&router, "/me/subscriptions", Some(&token("user-stranger", &["member"]))).await.0, 404);
+    // Unknown query fields are refused.
+    assert_eq!(get(&router, "/me/invoices?customer=c-hugo", Some(&token("user-camille", &["member"]))).await.0, 400);
+}
+
+#[tokio::test]
+async fn only_valid_local_tokens_identify_a_caller() {
+    let (_, router) = setup().await;
+    assert_eq!(get(&router, "/me", None).await.0, 401);
+    assert_eq!(get(&router, "/me", Some("not-a-jwt")).await.0, 401);
+    // Signed with another secret.
+    let forged = local_token("another-secret", "user-camille", None, &["admin"], 1).unwrap();
+    assert_eq!(get(&router, "/me", Some(&forged)).await.0, 401);
+    // Expired.
+    let expired = local_token(SECRET, "user-camille", None, &["member"], -2).unwrap();
+    assert_eq!(get(&router, "/me", Some(&expired)).await.0, 401);
+    // "alg": "none", unsigned.
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let claims = serde_json::json!({"sub": "user-camille", "cognito:groups": ["admin"], "exp": Utc::now().timestamp() + 3600,
+        "iss": portal::identity::LOCAL_ISSUER, "aud": portal::identity::LOCAL_AUDIENCE});
+    let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
+    assert_eq!(get(&router, "/me", Some(&none)).await.0, 401);
+    // A header naming a user is not identity.
+    let response = router
+        .clone()
+        .oneshot(Request::get("/me").header("x-user", "user-camille").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
