@@ -98,3 +98,29 @@ fn the_provider_secret_has_exactly_the_names_the_code_reads() {
     in_code.sort();
     assert_eq!(in_template, in_code);
 }
+
+#[test]
+fn webhooks_are_open_to_providers_and_the_portal_is_behind_cognito() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"]["Auth"];
+    assert_eq!(api["DefaultAuthorizer"].as_str(), Some("Cognito"));
+    let events = |function: &str| template["Resources"][function]["Properties"]["Events"].as_mapping().cloned().unwrap();
+    for (name, event) in events("WebhookFunction") {
+        assert_eq!(event["Properties"]["Auth"]["Authorizer"].as_str(), Some("NONE"), "webhook route {name:?} is signed, not authorized");
+    }
+    for (name, event) in events("PortalFunction") {
+        let open = event["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE");
+        assert_eq!(open, name.as_str() == Some("Health"), "portal route {name:?}: only /health is open");
+    }
+    let groups: Vec<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Cognito::UserPoolGroup"))
+        .filter_map(|r| r["Properties"]["GroupName"].as_str().map(str::to_string))
+        .collect();
+    for role in ["admin", "farmer", "member", "member_b2b", "client", "sales", "ambassador"] {
+        assert!(groups.contains(&role.to_string()), "a Cognito group for {role}");
+        assert!(portal::Role::parse(role).is_some());
+    }
+}
