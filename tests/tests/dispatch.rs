@@ -238,3 +238,19 @@ async fn a_bounce_stops_email_and_the_next_notice_goes_by_sms() {
     let phone = customer.phone.unwrap();
     assert!(sent_sms().await.iter().any(|m| m["phone_number"] == phone.as_str() && m["message"].as_str().unwrap().contains(number.as_str())));
 }
+
+#[tokio::test]
+async fn an_invoice_paid_after_the_scan_is_not_reminded() {
+    let store = fresh_store("dispatch-moot").await;
+    let context = dispatch_context(store.clone()).await;
+    let case = Case { name: "paid-meanwhile", email: true, phone: true, sms_opt_out: false, amount: 12_000, locale: "fr" };
+    let (customer, mut invoice, notification, _) = setup(&store, &case, 21).await;
+    invoice.record_payment(invoice.balance()).unwrap();
+    store.update(&mut invoice).await.unwrap();
+    dispatch::handle(&context, stream_batch(&[notification.key()])).await;
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Skipped);
+    assert_eq!(stored.error.as_deref(), Some("invoice no longer owed"));
+    let to = customer.email.unwrap();
+    assert!(!sent_emails().await.iter().any(|m| m["destinations"]["ToAddresses"][0] == to.as_str()));
+}

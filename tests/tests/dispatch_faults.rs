@@ -68,13 +68,20 @@ async fn through_proxy(store: Store, faults: Faults) -> dispatch::DispatchContex
     context
 }
 
+/// Eight digits no other customer of this run has (moto's SMS log is shared).
+fn unique_digits() -> u64 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as usize;
+    let _ = NEXT.compare_exchange(0, 10_000_000 + start % 80_000_000, Ordering::SeqCst, Ordering::SeqCst);
+    (NEXT.fetch_add(1, Ordering::SeqCst) % 100_000_000) as u64
+}
+
 async fn customer_with_invoice(store: &Store, phone: bool) -> (Customer, Notification, String) {
     let unique = ulid::Ulid::new().to_string().to_lowercase();
     let mut customer = Customer::new(CustomerId::parse(&format!("f-{unique}")).unwrap(), "Faulty", Locale::english(), chrono_tz::Europe::Paris, Utc::now());
     customer.email = Some(Email::parse(&format!("{unique}@example.org")).unwrap());
     if phone {
-        let digits = u64::from(u32::from_str_radix(&unique[unique.len() - 5..], 36).unwrap_or(7)) % 100_000_000;
-        customer.phone = Some(PhoneE164::parse(&format!("07{digits:08}"), Some("FR")).unwrap());
+        customer.phone = Some(PhoneE164::parse(&format!("06{:08}", unique_digits()), Some("FR")).unwrap());
     }
     let number = format!("FX-{}", &unique[unique.len() - 8..]);
     let mut invoice = Invoice::open(

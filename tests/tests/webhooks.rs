@@ -262,7 +262,8 @@ async fn stripe_subscriptions_cards_and_charges() {
     assert_eq!(status, 200);
     let sub: Subscription = h.record("Subscription", Provider::Stripe, "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw").await.unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
-    assert_eq!(sub.follow_up.next_action_at, Some("2026-11-20T10:00:00Z".parse().unwrap()), "past due: first reminder now");
+    // The failure notice comes with the failed invoice's invoice.payment_failed, not twice.
+    assert!(!sub.follow_up.failure_pending);
 
     let mut pm: Value = serde_json::from_slice(&fixture("stripe_mock_payment_method.json")).unwrap();
     pm["customer"] = "cus_QXg1o8vcGmoR32".into();
@@ -481,4 +482,18 @@ async fn customer_dates_and_subscription_starts_schedule_date_rules() {
     let member: Customer = h.record("Customer", Provider::Stripe, "cus_QXg1o8vcGmoR32").await.unwrap();
     assert_eq!(member.custom_dates.get("subscription_start"), Some(&NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()));
     assert_eq!(member.follow_up.next_action_at, Some("2026-12-08T08:00:00Z".parse().unwrap()));
+}
+
+#[tokio::test]
+async fn an_older_failure_with_a_retry_pending_does_not_pause_reminders_again() {
+    let h = Harness::new("wh-retry-order").await;
+    // Final failure (Stripe gives up: no next attempt) applied first...
+    h.stripe(&event("evt_final", "invoice.payment_failed", "2026-11-24T10:00:00Z", stripe_invoice("open", 0))).await;
+    // ...then the first failure, which still had a retry coming, arrives late.
+    let mut early = stripe_invoice("open", 0);
+    early["next_payment_attempt"] = json!(1764300000);
+    h.stripe(&event("evt_early", "invoice.payment_failed", "2026-11-21T10:00:00Z", early)).await;
+    let invoice = h.invoice("in_1").await;
+    assert!(!invoice.autopay_retry_pending, "the newer 'no retry left' stands");
+    assert_eq!(invoice.follow_up.next_action_at, Some("2026-11-24T10:00:00Z".parse().unwrap()));
 }

@@ -143,6 +143,11 @@ async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, R
         ChannelDecision::Send { channel } => channel,
     };
     let about = about(store, &notification).await?;
+    if let Some(reason) = moot(&notification, &customer, &about) {
+        let _ = notification.skip(reason);
+        save(store, &mut notification).await?;
+        return Ok(Outcome::Held(reason.to_string()));
+    }
     let languages = [customer.locale.language(), context.default_language.as_str()];
     let Some(language) = context.renderer.language_for(notification.kind, &languages) else {
         let reason = format!("no {} template", notification.kind.as_str());
@@ -199,6 +204,29 @@ async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, R
             save(store, &mut notification).await?;
             Ok(Outcome::Failed(reason))
         }
+        Err(SendError::Unknown(reason)) => {
+            // Left `sending`, with the reason: at most once, and visible to the admin.
+            notification.error = Some(reason.clone());
+            save(store, &mut notification).await?;
+            Ok(Outcome::Failed(format!("outcome unknown: {reason}")))
+        }
+    }
+}
+
+/// A reason not to send after all, found by reading the records again just before sending:
+/// the customer was paused, or the invoice was paid, since the scan decided.
+fn moot(notification: &Notification, customer: &Customer, about: &About) -> Option<&'static str> {
+    let about_money_owed = matches!(
+        notification.kind,
+        NotificationKind::InvoiceDueSoon | NotificationKind::InvoiceOverdue | NotificationKind::InvoiceFinalNotice | NotificationKind::PaymentFailed
+    );
+    if customer.reminders_stopped() && notification.kind != NotificationKind::Internal {
+        return Some("customer paused");
+    }
+    match about {
+        About::Invoice(invoice) if about_money_owed && invoice.status.is_closed() => Some("invoice no longer owed"),
+        About::Invoice(invoice) if about_money_owed && invoice.reminders_paused => Some("invoice paused"),
+        _ => None,
     }
 }
 

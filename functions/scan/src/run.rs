@@ -106,7 +106,12 @@ async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime
         let page = store.due_page(shard, now, cursor.as_ref(), PAGE).await?;
         report.read += page.read;
         for item in &page.items {
-            handle(store, ladders, item, now, dry_run, &mut customers, &mut report).await?;
+            // One bad record (corrupt, or contended past our attempts) must not hold up the
+            // rest of the shard: it is counted, logged and looked at again next run.
+            if let Err(e) = handle(store, ladders, item, now, dry_run, &mut customers, &mut report).await {
+                tracing::warn!(key = %item.key.sk, error = %e, "record left for the next run");
+                *report.held.entry("error (retried next run)".into()).or_default() += 1;
+            }
         }
         match page.next {
             Some(next) => cursor = Some(next),

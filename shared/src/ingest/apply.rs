@@ -419,6 +419,10 @@ impl<'a> Work<'a> {
             }
             if matches!(invoice.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid) {
                 changed |= invoice.autopay_retry_pending != facts.retry_pending;
+                if invoice.autopay_retry_pending && !facts.retry_pending && invoice.follow_up.step > 0 {
+                    // The provider stopped retrying: the paused ladder resumes now.
+                    due_by(&mut invoice.follow_up, at);
+                }
                 invoice.autopay_retry_pending = facts.retry_pending;
                 if invoice.follow_up.next_action_at.is_none() && invoice.follow_up.step == 0 {
                     if let Some(first) = first_reminder {
@@ -443,9 +447,11 @@ impl<'a> Work<'a> {
             if let Some(key) = lookup(self.store, &mut self.refs, &mut self.invoices, reference).await? {
                 if let Some(tracked) = self.invoices.get_mut(&key) {
                     let invoice = &mut tracked.record;
-                    if matches!(invoice.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid) {
+                    // An older failure (one that still had a retry coming) must not undo a newer state.
+                    if matches!(invoice.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid) && !is_stale(invoice.provider_updated_at, at) {
                         invoice.autopay_retry_pending = retry_pending;
                         invoice.follow_up.failure_pending = true;
+                        invoice.provider_updated_at = Some(at);
                         due_by(&mut invoice.follow_up, at);
                         tracked.changed = true;
                     }
@@ -458,8 +464,11 @@ impl<'a> Work<'a> {
                     let subscription = &mut tracked.record;
                     if subscription.status.is_live() && !is_stale(subscription.provider_updated_at, at) {
                         subscription.status = SubscriptionStatus::PastDue;
-                        subscription.follow_up.failure_pending = true;
-                        due_by(&mut subscription.follow_up, at);
+                        // One failure, one notice: the invoice's when the provider has invoices.
+                        if invoice.is_none() {
+                            subscription.follow_up.failure_pending = true;
+                            due_by(&mut subscription.follow_up, at);
+                        }
                         tracked.changed = true;
                     }
                 }
@@ -516,6 +525,9 @@ impl<'a> Work<'a> {
         subscription.current_period_end = facts.current_period_end;
         subscription.cancel_at_period_end = facts.cancel_at_period_end;
         subscription.provider_updated_at = Some(at);
+        if subscription.status != SubscriptionStatus::PastDue {
+            subscription.follow_up.failure_pending = false; // paid again before the notice went
+        }
         if !subscription.renews() {
             subscription.follow_up.clear();
         } else if renewed || subscription.follow_up.next_action_at.is_none() {
@@ -546,6 +558,9 @@ impl<'a> Work<'a> {
         let was_past_due = subscription.status == SubscriptionStatus::PastDue;
         subscription.status = status;
         subscription.provider_updated_at = Some(at);
+        if status != SubscriptionStatus::PastDue {
+            subscription.follow_up.failure_pending = false;
+        }
         if !subscription.renews() {
             subscription.follow_up.clear();
         } else if was_past_due && status == SubscriptionStatus::Active {

@@ -11,10 +11,15 @@ use crate::domain::{Email, PhoneE164};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
+    /// The provider answered that it did not take the message (throttling, a 5xx): try again.
     #[error("temporary failure: {0}")]
     Retryable(String),
     #[error("refused: {0}")]
     Permanent(String),
+    /// No answer (a timeout, a broken response): the message may have gone. Not retried, so
+    /// that nobody gets it twice.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 /// Where emails come from and how text messages are signed.
@@ -46,11 +51,19 @@ const PERMANENT: [&str; 7] = [
 fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     err: aws_sdk_sesv2::error::SdkError<E, R>,
 ) -> SendError {
-    let code = err.code().map(str::to_string);
-    let text = aws_sdk_sesv2::error::DisplayErrorContext(&err).to_string();
-    match code.as_deref() {
-        Some(code) if PERMANENT.contains(&code) => SendError::Permanent(code.to_string()),
-        _ => SendError::Retryable(code.unwrap_or_else(|| text.chars().take(200).collect())),
+    use aws_sdk_sesv2::error::SdkError;
+    let text: String = aws_sdk_sesv2::error::DisplayErrorContext(&err).to_string().chars().take(200).collect();
+    match &err {
+        // The request was never built or never left: nothing was sent.
+        SdkError::ConstructionFailure(_) => SendError::Permanent(text),
+        SdkError::DispatchFailure(failure) if failure.is_io() => SendError::Retryable(text),
+        SdkError::ServiceError(_) => match err.code() {
+            Some(code) if PERMANENT.contains(&code) => SendError::Permanent(code.to_string()),
+            Some(code) => SendError::Retryable(code.to_string()),
+            None => SendError::Unknown(text),
+        },
+        // Timeouts and unreadable answers: the provider may have taken it.
+        _ => SendError::Unknown(text),
     }
 }
 
@@ -110,13 +123,7 @@ impl Senders {
         if let Some(sender) = &self.settings.sms_sender_id {
             request = request.message_attributes("AWS.SNS.SMS.SenderID", attribute(sender).map_err(|e| SendError::Permanent(e.to_string()))?);
         }
-        let output = request.send().await.map_err(|err| {
-            let code = err.code().map(str::to_string);
-            match code.as_deref() {
-                Some(code) if PERMANENT.contains(&code) => SendError::Permanent(code.to_string()),
-                _ => SendError::Retryable(code.unwrap_or_else(|| aws_sdk_sns::error::DisplayErrorContext(&err).to_string())),
-            }
-        })?;
+        let output = request.send().await.map_err(classify)?;
         Ok(output.message_id().unwrap_or_default().to_string())
     }
 }

@@ -192,7 +192,8 @@ pub fn parse(payload: &str, currency: Currency) -> Result<Delivery, PayloadError
     };
     Ok(Delivery {
         provider: Provider::Braintree,
-        id: hmac_check::digest_hex(payload.as_bytes()),
+        // Signatures are accepted with or without a trailing newline: so is the id.
+        id: hmac_check::digest_hex(payload.trim_end_matches('\n').as_bytes()),
         kind: notification.kind,
         occurred_at,
         facts,

@@ -30,6 +30,9 @@ use crate::ingest::{CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts};
 
 pub const SIGNATURE_HEADER: &str = "Relance-Signature";
 
+/// Customers, invoices and payments in one document, at most.
+pub const MAX_ENTRIES: usize = 25;
+
 /// Same scheme as Stripe's.
 pub fn verify(header: Option<&str>, body: &[u8], secrets: &[String], now: DateTime<Utc>) -> Result<DateTime<Utc>, SignatureError> {
     let header = header.ok_or(SignatureError::Missing("Relance-Signature header"))?;
@@ -129,6 +132,11 @@ fn money(amount: &str, currency: Currency) -> Result<Money, PayloadError> {
 
 pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
     let document: Document = serde_json::from_slice(body).map_err(|e| PayloadError::new(format!("not a Relance document: {e}")))?;
+    // One document is applied in one transaction (at most 100 writes): keep it well inside.
+    let entries = document.customers.len() + document.invoices.len() + document.payments.len();
+    if entries > MAX_ENTRIES {
+        return Err(PayloadError::new(format!("{entries} entries in one document; send at most {MAX_ENTRIES} per delivery")));
+    }
     let mut facts = Vec::new();
     for c in &document.customers {
         let email = c.email.as_deref().map(Email::parse).transpose().map_err(bad)?;
@@ -217,6 +225,9 @@ mod tests {
         assert!(parse(EXAMPLE.replace("camille@example.org", "camille").as_bytes()).is_err());
         assert!(parse(EXAMPLE.replace("\"open\"", "\"opened\"").as_bytes()).is_err());
         assert!(parse(b"{}").is_err());
+        let many: Vec<String> = (0..26).map(|i| format!(r#"{{"id": "C-{i}"}}"#)).collect();
+        let big = format!(r#"{{"id": "x", "occurred_at": "2026-11-25T08:00:00Z", "customers": [{}]}}"#, many.join(","));
+        assert!(parse(big.as_bytes()).unwrap_err().0.contains("at most 25"));
     }
 
     #[test]

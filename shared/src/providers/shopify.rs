@@ -44,16 +44,21 @@ pub fn sign(body: &[u8], secret: &str) -> String {
 
 pub fn parse(headers: &ShopifyHeaders, body: &[u8]) -> Result<Delivery, PayloadError> {
     let topic = headers.topic.clone().ok_or_else(|| PayloadError::new("X-Shopify-Topic header is missing"))?;
-    let id = headers.webhook_id.clone().ok_or_else(|| PayloadError::new("X-Shopify-Webhook-Id header is missing"))?;
+    headers.webhook_id.as_ref().ok_or_else(|| PayloadError::new("X-Shopify-Webhook-Id header is missing"))?;
+    // The HMAC covers the body only: the delivery's identity is derived from what is signed
+    // (and the topic), so a captured body replayed under a new webhook id is still a duplicate.
+    let id = hmac_check::digest_hex(&[topic.as_bytes(), b"\n", body].concat());
     let object: Value = serde_json::from_slice(body).map_err(|e| PayloadError::new(format!("not JSON: {e}")))?;
     if !object.is_object() {
         return Err(PayloadError::new("the body is not a JSON object"));
     }
+    // Ordered by the signed body's own time; the unsigned Triggered-At header only when the
+    // body has none.
     let header_time = headers.triggered_at.as_deref().and_then(|t| t.parse::<DateTime<Utc>>().ok());
-    let occurred_at = header_time
-        .or_else(|| time(&object, "updated_at"))
+    let occurred_at = time(&object, "updated_at")
         .or_else(|| time(&object, "created_at"))
-        .ok_or_else(|| PayloadError::new("no X-Shopify-Triggered-At header and no updated_at"))?;
+        .or(header_time)
+        .ok_or_else(|| PayloadError::new("no updated_at and no X-Shopify-Triggered-At header"))?;
     let facts = match topic.as_str() {
         "orders/create" => {
             let (invoice, customer) = order(&object)?;
@@ -237,7 +242,11 @@ mod tests {
     #[test]
     fn an_order_with_a_customer_is_an_invoice_and_a_thank_you() {
         let delivery = parse(&headers("orders/create"), fixture!("shopify_order_450789469.unwrapped.json")).unwrap();
-        assert_eq!(delivery.id, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
+        // The id is the signed body's (and topic's) digest, whatever the webhook id header says.
+        let mut other_id = headers("orders/create");
+        other_id.webhook_id = Some("another".into());
+        assert_eq!(parse(&other_id, fixture!("shopify_order_450789469.unwrapped.json")).unwrap().id, delivery.id);
+        assert_ne!(parse(&headers("orders/paid"), fixture!("shopify_order_450789469.unwrapped.json")).unwrap().id, delivery.id);
         assert_eq!(delivery.occurred_at, "2008-01-10T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
         let [Fact::Invoice(invoice), Fact::Order(order)] = &delivery.facts[..] else { panic!("{:?}", delivery.facts) };
         assert_eq!(invoice.reference.id, "450789469");

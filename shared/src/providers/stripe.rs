@@ -114,18 +114,11 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
                 None => Vec::new(),
             }
         }
+        // A past-due Stripe subscription has a failed invoice, and invoice.payment_failed
+        // tells the customer about it: the subscription event only records the status, so
+        // that one declined charge makes one failure notice.
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
-            let subscription = subscription(&object)?;
-            let mut facts = Vec::new();
-            if subscription.status == SubscriptionStatus::PastDue {
-                facts.push(Fact::PaymentFailed {
-                    invoice: None,
-                    subscription: Some(subscription.reference.clone()),
-                    retry_pending: false,
-                });
-            }
-            facts.insert(0, Fact::Subscription(subscription));
-            facts
+            vec![Fact::Subscription(subscription(&object)?)]
         }
         "customer.subscription.trial_will_end" => {
             let subscription = subscription(&object)?;

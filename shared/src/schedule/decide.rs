@@ -136,7 +136,9 @@ pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: D
     let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
     let balance = Some(invoice.balance());
     let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
-    failure_notice(&mut plan, customer, &target, None, balance, now)?;
+    // One failure notice per invoice and day: a second failure on another day is told too.
+    let failed_on = now.with_timezone(&tz).date_naive().to_string();
+    failure_notice(&mut plan, customer, &target, Some(&failed_on), balance, now)?;
     if invoice.autopay_retry_pending {
         // The provider retries the card itself; the ladder resumes when it gives up.
         plan.follow_up.next_action_at = None;
@@ -211,7 +213,11 @@ pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladde
     let period = subscription.current_period_end.date_naive().to_string();
     let target = Target { kind: TargetKind::Subscription, id: subscription.id.to_string() };
     let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
-    failure_notice(&mut plan, customer, &target, Some(&period), Some(subscription.price), now)?;
+    if subscription.status == SubscriptionStatus::PastDue {
+        failure_notice(&mut plan, customer, &target, Some(&period), Some(subscription.price), now)?;
+    } else {
+        plan.follow_up.failure_pending = false; // paid again before the notice went
+    }
     let end = subscription.current_period_end.with_timezone(&tz).date_naive();
     let start = subscription.current_period_start.with_timezone(&tz).date_naive();
     // Only notices that fall after the period's first day: a monthly plan is not told about
