@@ -149,3 +149,48 @@ async fn only_valid_local_tokens_identify_a_caller() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn the_admin_follow_up_list_shows_what_waits_for_a_person() {
+    let (store, router) = setup().await;
+    let customer = CustomerId::parse("c-hugo").unwrap();
+    let target = |id: &str| Target { kind: TargetKind::Invoice, id: id.into() };
+    let notice = |id: &str, step| {
+        Notification::pending(customer.clone(), target(id), NotificationKind::InvoiceOverdue, None, step, None, Utc::now()).unwrap()
+    };
+    let mut held = notice("c-hugo-i0", 3);
+    held.hold("no email address or mobile number we may use").unwrap();
+    let mut failed = notice("c-hugo-i0", 4);
+    failed.begin_sending(Channel::Sms).unwrap();
+    failed.mark_failed("InvalidParameter").unwrap();
+    let mut pending = notice("c-hugo-i0", 5);
+    for n in [&mut held, &mut failed, &mut pending] {
+        store.insert(n).await.unwrap();
+    }
+    let mut flagged = Invoice::open(InvoiceId::parse("c-hugo-flagged").unwrap(), customer.clone(), InvoiceNumber::parse("F-FLAG").unwrap(),
+        Money::from_minor(9900, Currency::EUR), Utc::now() - Duration::days(60), NaiveDate::from_ymd_opt(2026, 9, 30).unwrap());
+    flagged.follow_up.needs_manual_action = true;
+    store.insert(&mut flagged).await.unwrap();
+    let mut settled = flagged.clone();
+    settled.id = InvoiceId::parse("c-hugo-settled").unwrap();
+    settled.version = 0;
+    settled.record_payment(Money::from_minor(9900, Currency::EUR)).unwrap();
+    store.insert(&mut settled).await.unwrap();
+
+    let admin = token("user-admin", &["admin"]);
+    let (status, list) = get(&router, "/admin/follow-up", Some(&admin)).await;
+    assert_eq!(status, 200);
+    let items = list["items"].as_array().unwrap();
+    let reasons: Vec<(&str, &str)> = items.iter().map(|i| (i["type"].as_str().unwrap(), i["reason"].as_str().unwrap())).collect();
+    assert_eq!(items.len(), 3, "{reasons:?}");
+    assert!(reasons.contains(&("notification", "no email address or mobile number we may use")));
+    assert!(reasons.contains(&("notification", "InvalidParameter")));
+    assert!(reasons.contains(&("invoice", "final notice sent, still owed")));
+
+    // Resolving a held notice takes it off the list.
+    held.release().unwrap();
+    store.update(&mut held).await.unwrap();
+    assert_eq!(get(&router, "/admin/follow-up", Some(&admin)).await.1["items"].as_array().unwrap().len(), 2);
+
+    assert_eq!(get(&router, "/admin/follow-up", Some(&token("user-camille", &["member", "farmer"]))).await.0, 403);
+}

@@ -1,7 +1,7 @@
 //! template.yaml and the code agree: the table moto creates from the template has the keys,
 //! index, stream and TTL attribute that the store writes.
 
-use relance::store::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, PK, SK};
+use relance::store::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, PK, SK};
 use relance_tests::{fresh_store, table_definition};
 
 #[test]
@@ -13,6 +13,9 @@ fn the_template_defines_the_keys_the_store_uses() {
     let due_key: Vec<(&str, &str)> = due.key_schema.iter().map(|k| (k.attribute_name.as_str(), k.key_type.as_str())).collect();
     assert_eq!(due_key, [(DUE_SHARD, "HASH"), (DUE_AT, "RANGE")]);
     assert_eq!(due.projection.projection_type, "ALL", "the scan decides from the index alone");
+    let followup = table.global_secondary_indexes.iter().find(|i| i.index_name == FOLLOWUP_INDEX).expect("a follow-up index");
+    let followup_key: Vec<&str> = followup.key_schema.iter().map(|k| k.attribute_name.as_str()).collect();
+    assert_eq!(followup_key, [FOLLOWUP, FOLLOWUP_AT]);
     for attribute in &table.attribute_definitions {
         assert_eq!(attribute.attribute_type, "S", "{} is a string key", attribute.attribute_name);
     }

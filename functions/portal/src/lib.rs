@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod identity;
+mod admin;
 mod me;
 
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +34,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/me/invoices", get(me::invoices))
         .route("/me/subscriptions", get(me::subscriptions))
         .route("/me/payment-methods", get(me::payment_methods))
+        .route("/admin/follow-up", get(admin::follow_up))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

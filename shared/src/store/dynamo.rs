@@ -12,7 +12,10 @@ use serde_dynamo::aws_sdk_dynamodb_1 as codec;
 
 use super::cursor::Cursor;
 use super::error::StoreError;
-use super::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, Key, PK, SK, TYPE, VERSION, due_shard, format_instant};
+use super::keys::{
+    DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, PK, SK, TYPE, VERSION,
+    due_shard, format_instant,
+};
 use super::record::Record;
 use super::transaction::{ItemLabel, Transaction};
 use crate::domain::ProviderRef;
@@ -255,6 +258,36 @@ impl Store {
     }
 }
 
+impl Store {
+    /// One page of what waits for a person, oldest first: items of several types, not decoded.
+    pub async fn follow_up_page(&self, cursor: Option<&Cursor>, limit: i32) -> Result<(Vec<DueItem>, Option<Cursor>), StoreError> {
+        let start = cursor.map(|c| c.start_key_within(FOLLOWUP, FOLLOWUP_PARTITION)).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(FOLLOWUP_INDEX)
+            .key_condition_expression("#f = :f")
+            .expression_attribute_names("#f", FOLLOWUP)
+            .expression_attribute_values(":f", AttributeValue::S(FOLLOWUP_PARTITION.into()))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| if cursor.is_some() { bad_cursor_or(e) } else { classify(e, String::new) })?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                DueItem { key: key_of(&item), record_type: text(TYPE), due_at: text(FOLLOWUP_AT), item }
+            })
+            .collect();
+        Ok((items, output.last_evaluated_key.as_ref().and_then(Cursor::from_last_key)))
+    }
+}
+
 /// The item for `record`: its fields, plus key, type and due-index attributes.
 pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
     let mut item: Item =
@@ -265,6 +298,10 @@ pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
     item.insert(VERSION.into(), AttributeValue::N(record.version().to_string()));
     if let Some(at) = record.expires_at() {
         item.insert(EXPIRES_AT.into(), AttributeValue::N(at.timestamp().to_string()));
+    }
+    if let Some(since) = record.waiting_for_a_person_since() {
+        item.insert(FOLLOWUP.into(), AttributeValue::S(FOLLOWUP_PARTITION.into()));
+        item.insert(FOLLOWUP_AT.into(), AttributeValue::S(format!("{}#{}", format_instant(since), key.sk)));
     }
     if let Some(at) = record.next_action_at() {
         item.insert(DUE_SHARD.into(), AttributeValue::S(due_shard(&key.pk)));

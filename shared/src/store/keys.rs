@@ -12,6 +12,13 @@ pub const VERSION: &str = "version";
 pub const DUE_SHARD: &str = "due_shard";
 pub const DUE_AT: &str = "due_at";
 pub const EXPIRES_AT: &str = "expires_at";
+pub const FOLLOWUP: &str = "followup";
+pub const FOLLOWUP_AT: &str = "followup_at";
+
+/// The sparse index of what waits for a person (the admin's follow-up list).
+pub const FOLLOWUP_INDEX: &str = "followup";
+/// Its one partition: the list is short by nature (what needs a person).
+pub const FOLLOWUP_PARTITION: &str = "FOLLOWUP";
 
 /// The sparse index of records with a next action.
 pub const DUE_INDEX: &str = "due";

@@ -26,6 +26,9 @@
 //!   `due_shard` (`00`…`15`, from a hash of `pk`) spreads the index over 16 partitions so an
 //!   hourly scan of a large business does not hit one hot key; `due_at` is a UTC instant in
 //!   the fixed format `2026-11-25T08:00:00Z`, which sorts as text in time order.
+//! - `followup` (`FOLLOWUP`) and `followup_at` (`<since>#<sk>`) on what waits for a person
+//!   (a held or failed notification, an invoice past its final notice): the sparse
+//!   **`followup`** index behind the admin's follow-up list, oldest first.
 //! - `expires_at` (epoch seconds) is the table's TTL attribute: idempotency keys and archived
 //!   deliveries carry it and DynamoDB deletes them after it passes.
 //!
@@ -44,6 +47,7 @@
 //! | our record for a provider id (`cus_…`, Braintree customer, Shopify customer, `in_…`) | GetItem on the reference item, then GetItem on the record it names |
 //! | what has an action due now (scan)                 | Query index `due`, each shard, `due_at <= now`    |
 //! | the customer a signed-in user is (portal)         | GetItem on the account item                       |
+//! | what waits for a person (admin follow-up list)    | Query index `followup`                            |
 //! | a provider's deliveries of one day (replay)       | Query the archive partition                       |
 //! | was this delivery / this decision already applied | conditional Put of the idempotency key, in the same transaction as the change |
 //! | new notifications to send (dispatch)              | the table's stream, filtered on `type = Notification` and INSERT |

@@ -24,6 +24,11 @@ pub trait Record: Serialize + DeserializeOwned {
         None
     }
 
+    /// Since when this record waits for a person, if it does: puts it in the follow-up index.
+    fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
     /// When DynamoDB's TTL may delete the item, for records kept only for a while.
     fn expires_at(&self) -> Option<DateTime<Utc>> {
         None
@@ -61,6 +66,11 @@ impl Record for Invoice {
     versioned!();
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
         self.follow_up.next_action_at
+    }
+    /// Past its final notice and still owed: a person takes over.
+    fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
+        let owed = matches!(self.status, crate::domain::InvoiceStatus::Open | crate::domain::InvoiceStatus::PartiallyPaid);
+        (owed && self.follow_up.needs_manual_action && !self.reminders_paused).then_some(self.issued_at)
     }
 }
 
@@ -100,6 +110,10 @@ impl Record for Notification {
         Key::in_customer(&self.customer_id, "NOTIFICATION", self.id.as_str())
     }
     versioned!();
+    /// Held (no channel) or failed: a person decides what to do.
+    fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
+        matches!(self.status, crate::domain::NotificationStatus::Held | crate::domain::NotificationStatus::Failed).then_some(self.created_at)
+    }
 }
 
 impl Record for Account {
