@@ -194,3 +194,37 @@ async fn the_admin_follow_up_list_shows_what_waits_for_a_person() {
 
     assert_eq!(get(&router, "/admin/follow-up", Some(&token("user-camille", &["member", "farmer"]))).await.0, 403);
 }
+
+async fn post(router: &axum::Router, path: &str, token: &str) -> (u16, Value) {
+    let request = Request::post(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admins_pause_resume_and_mark_invoices_paid() {
+    let (store, router) = setup().await;
+    let key = relance::store::Key::in_customer(&CustomerId::parse("c-camille").unwrap(), "INVOICE", "c-camille-i0");
+    let mut tx = store.transaction();
+    tx.register_id("Invoice", "c-camille-i0", &key).unwrap();
+    store.commit(tx).await.unwrap();
+    let admin = token("user-admin", &["admin"]);
+
+    let (status, paused) = post(&router, "/admin/invoices/c-camille-i0/pause", &admin).await;
+    assert_eq!(status, 200);
+    assert_eq!((paused["reminders_paused"].as_bool(), paused["next_action_at"].is_null()), (Some(true), true));
+    let (_, resumed) = post(&router, "/admin/invoices/c-camille-i0/resume", &admin).await;
+    assert_eq!(resumed["reminders_paused"], false);
+    assert!(!resumed["next_action_at"].is_null(), "the scan looks at it on its next run");
+
+    let (status, paid) = post(&router, "/admin/invoices/c-camille-i0/mark-paid", &admin).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("paid")));
+    let stored: Invoice = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.follow_up.next_action_at), (InvoiceStatus::Paid, None));
+    assert_eq!(post(&router, "/admin/invoices/c-camille-i0/mark-paid", &admin).await.0, 409);
+
+    assert_eq!(post(&router, "/admin/invoices/c-camille-i0/pause", &token("user-camille", &["member"])).await.0, 403);
+    assert_eq!(post(&router, "/admin/invoices/no-such-invoice/pause", &admin).await.0, 404);
+}

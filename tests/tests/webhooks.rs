@@ -133,6 +133,7 @@ async fn an_invoice_from_finalized_to_failed_to_paid() {
     assert_eq!(invoice.due_date, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
     assert_eq!(invoice.follow_up.next_action_at, Some("2026-12-28T08:00:00Z".parse().unwrap()));
     assert!(h.due().await.contains(&invoice.key()));
+    assert_eq!(h.store.find_by_id("Invoice", invoice.id.as_str()).await.unwrap(), Some(invoice.key()), "findable by our id");
     let customer: Customer = h.record("Customer", Provider::Stripe, "cus_1").await.unwrap();
     assert_eq!(customer.email.as_ref().map(|e| e.as_str()), Some("Marie@example.org"));
     assert_eq!(customer.name, "Marie Dupont");

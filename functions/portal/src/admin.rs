@@ -1,7 +1,8 @@
 //! The admin's tools. Only the `admin` role reaches them (403 for everyone else).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use chrono::Utc;
 use relance::domain::*;
 use relance::store::Cursor;
 use serde_json::{Value, json};
@@ -39,4 +40,63 @@ pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Query(p
         entries.push(entry);
     }
     Ok(Json(json!({ "items": entries, "next": next.map(|c| c.as_str().to_string()) })))
+}
+
+/// The invoice whose id is `id`, or 404.
+async fn invoice_by_id(state: &PortalState, id: &str) -> Result<Invoice, ApiError> {
+    let key = state.store.find_by_id("Invoice", id).await?.ok_or_else(ApiError::not_found)?;
+    state.store.get::<Invoice>(&key).await?.ok_or_else(ApiError::not_found)
+}
+
+/// Applies `change` to the invoice and saves it; a concurrent change is a 409 to retry.
+async fn change_invoice(
+    state: &PortalState,
+    caller: &Caller,
+    id: &str,
+    change: impl FnOnce(&mut Invoice) -> Result<(), ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let mut invoice = invoice_by_id(state, id).await?;
+    change(&mut invoice)?;
+    state.store.update(&mut invoice).await?;
+    Ok(Json(json!({
+        "id": invoice.id, "number": invoice.number, "status": invoice.status, "balance": invoice.balance(),
+        "reminders_paused": invoice.reminders_paused, "next_action_at": invoice.follow_up.next_action_at,
+    })))
+}
+
+/// Stops reminders for this invoice ("Mahnstopp") until resumed.
+pub async fn pause_invoice(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    change_invoice(&state, &caller, &id, |invoice| {
+        invoice.reminders_paused = true;
+        invoice.follow_up.clear();
+        Ok(())
+    })
+    .await
+}
+
+/// Resumes reminders: the scan looks at the invoice on its next run and sends the step due
+/// by then (earlier steps missed while paused are recorded as skipped).
+pub async fn resume_invoice(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    change_invoice(&state, &caller, &id, |invoice| {
+        invoice.reminders_paused = false;
+        invoice.follow_up.needs_manual_action = false;
+        if invoice.accepts_reminders() {
+            invoice.follow_up.schedule(Utc::now());
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Records the balance as paid (a transfer or cash the provider does not know about).
+pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    change_invoice(&state, &caller, &id, |invoice| {
+        let balance = invoice.balance();
+        if !balance.is_positive() {
+            return Err(ApiError::conflict(format!("invoice is {:?}: nothing left to pay", invoice.status)));
+        }
+        invoice.record_payment(balance).map_err(|e| ApiError::conflict(e.to_string()))
+    })
+    .await
 }

@@ -32,6 +32,11 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such record")
     }
 
+    /// The record is not in a state that allows the action (or changed meanwhile: retry).
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -41,6 +46,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::BadCursor => ApiError::bad_request("invalid cursor"),
+            StoreError::Conflict(_) => ApiError::conflict("changed meanwhile; read it again and retry"),
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable, try again")

@@ -10,7 +10,7 @@ mod admin;
 mod me;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use relance::store::Store;
 use serde_json::{Value, json};
@@ -35,6 +35,9 @@ pub fn router(state: PortalState) -> Router {
         .route("/me/subscriptions", get(me::subscriptions))
         .route("/me/payment-methods", get(me::payment_methods))
         .route("/admin/follow-up", get(admin::follow_up))
+        .route("/admin/invoices/{id}/pause", post(admin::pause_invoice))
+        .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))
+        .route("/admin/invoices/{id}/mark-paid", post(admin::mark_invoice_paid))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -103,6 +103,7 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
         }
         for invoice in &mut member.invoices {
             load.add(invoice)?;
+            load.add_id("Invoice", invoice.id.as_str(), &invoice.key());
             if let Some(reference) = &invoice.provider_ref {
                 load.add_provider_ref("Invoice", reference, &invoice.key());
             }

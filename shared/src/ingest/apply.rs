@@ -769,6 +769,10 @@ impl<'a> Work<'a> {
         for (record_type, reference, key) in &self.links {
             tx.link_provider_ref(record_type, reference, key)?;
         }
+        // New invoices can be found by our id too (the admin's /admin/invoices/{id}).
+        for tracked in self.invoices.values().filter(|t| t.is_new) {
+            tx.register_id("Invoice", tracked.record.id.as_str(), &tracked.record.key())?;
+        }
         fn write<R: Record>(tx: &mut crate::store::Transaction, records: &mut Records<R>) -> Result<(), StoreError> {
             for tracked in records.values_mut() {
                 if tracked.is_new {

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::dynamo::{Item, Store, encode, provider_ref_item};
+use super::dynamo::{Item, Store, encode, id_lookup_item, provider_ref_item};
 use super::error::StoreError;
 use super::keys::Key;
 use super::record::Record;
@@ -38,6 +38,12 @@ impl BulkLoad {
         record.set_version(1);
         self.items.push(encode(record)?);
         Ok(self)
+    }
+
+    /// Adds the lookup from our id of a record to its key.
+    pub fn add_id(&mut self, record_type: &str, id: &str, target: &Key) -> &mut Self {
+        self.items.push(id_lookup_item(record_type, id, target));
+        self
     }
 
     /// Adds the reference from a provider's id to our record.

@@ -183,6 +183,26 @@ impl Store {
         Ok(Page { records, next })
     }
 
+    /// The key of the `record_type` whose id is `id`, if it was registered.
+    pub async fn find_by_id(&self, record_type: &str, id: &str) -> Result<Option<Key>, StoreError> {
+        let key = Key::by_id(record_type, id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(&key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(e, String::new))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        match (text("target_pk"), text("target_sk")) {
+            (Some(pk), Some(sk)) => Ok(Some(Key { pk, sk })),
+            _ => Err(StoreError::Corrupt { key: key.pk, record_type: "IdLookup", reason: "no target".into() }),
+        }
+    }
+
     /// Our key for the record that `provider_ref` names in the provider's system, if linked.
     pub async fn find_by_provider_ref(&self, record_type: &str, provider_ref: &ProviderRef) -> Result<Option<Key>, StoreError> {
         let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
@@ -317,6 +337,15 @@ fn decode<R: Record>(key: &Key, item: Item) -> Result<R, StoreError> {
         other => return Err(corrupt(format!("type is {other:?}"))),
     }
     codec::from_item(item).map_err(|e| corrupt(e.to_string()))
+}
+
+/// The item mapping our id for a `record_type` to the record's key.
+pub(crate) fn id_lookup_item(record_type: &str, id: &str, target: &Key) -> Item {
+    let mut item = key_attributes(&Key::by_id(record_type, id));
+    item.insert(TYPE.into(), AttributeValue::S("IdLookup".into()));
+    item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
+    item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
+    item
 }
 
 /// The item mapping a provider's id for a `record_type` to our record's key.

@@ -51,6 +51,12 @@ impl Key {
         Key { pk: format!("REF#{provider}#{record_type}#{their_id}"), sk: "REF".into() }
     }
 
+    /// The lookup from our own id of a record to its key: the portal's `/admin/invoices/{id}`
+    /// names an invoice without its customer.
+    pub fn by_id(record_type: &str, id: &str) -> Key {
+        Key { pk: format!("ID#{record_type}#{id}"), sk: "ID".into() }
+    }
+
     /// A sign-in account, by the identity provider's user id.
     pub fn account(user: &str) -> Key {
         Key { pk: format!("USER#{user}"), sk: "USER".into() }

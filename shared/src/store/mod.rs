@@ -17,6 +17,7 @@
 //! | Provider reference  | `REF#<provider>#<record type>#<their id>` | `REF`                |
 //! | Idempotency key     | `IDEMPOTENCY#<scope>#<key>`            | `IDEMPOTENCY`           |
 //! | Sign-in account     | `USER#<identity provider's sub>`       | `USER`                  |
+//! | Lookup by our id    | `ID#<record type>#<our id>`            | `ID`                    |
 //! | Archived delivery   | `ARCHIVE#<provider>#<UTC date>`        | `<received at>#<delivery id>` |
 //!
 //! Two more attributes exist only where they mean something:
@@ -48,6 +49,7 @@
 //! | what has an action due now (scan)                 | Query index `due`, each shard, `due_at <= now`    |
 //! | the customer a signed-in user is (portal)         | GetItem on the account item                       |
 //! | what waits for a person (admin follow-up list)    | Query index `followup`                            |
+//! | an invoice by our id alone (admin actions)        | GetItem on the id lookup item, then on the record |
 //! | a provider's deliveries of one day (replay)       | Query the archive partition                       |
 //! | was this delivery / this decision already applied | conditional Put of the idempotency key, in the same transaction as the change |
 //! | new notifications to send (dispatch)              | the table's stream, filtered on `type = Notification` and INSERT |

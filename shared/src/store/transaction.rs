@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::dynamo::{condition_expected_version, encode, key_attributes, provider_ref_item};
+use super::dynamo::{condition_expected_version, encode, id_lookup_item, key_attributes, provider_ref_item};
 use super::error::StoreError;
 use super::keys::{EXPIRES_AT, Key, PK, TYPE};
 use super::record::Record;
@@ -86,6 +86,16 @@ impl Transaction {
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK);
         self.push_put(put, ItemLabel::Record(format!("reference {provider_ref}")))
+    }
+
+    /// Registers `id` as the id of the `record_type` at `target`, for lookups by our id.
+    pub fn register_id(&mut self, record_type: &str, id: &str, target: &Key) -> Result<&mut Self, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(id_lookup_item(record_type, id, target)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        self.push_put(put, ItemLabel::Record(format!("id {record_type} {id}")))
     }
 
     /// Claims an idempotency key: the transaction fails with [`StoreError::Duplicate`] if the
