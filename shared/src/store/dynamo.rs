@@ -185,32 +185,21 @@ impl Store {
 
     /// The key of the `record_type` whose id is `id`, if it was registered.
     pub async fn find_by_id(&self, record_type: &str, id: &str) -> Result<Option<Key>, StoreError> {
-        let key = Key::by_id(record_type, id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attributes(&key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify(e, String::new))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        match (text("target_pk"), text("target_sk")) {
-            (Some(pk), Some(sk)) => Ok(Some(Key { pk, sk })),
-            _ => Err(StoreError::Corrupt { key: key.pk, record_type: "IdLookup", reason: "no target".into() }),
-        }
+        self.follow_pointer(&Key::by_id(record_type, id)).await
     }
 
     /// Our key for the record that `provider_ref` names in the provider's system, if linked.
     pub async fn find_by_provider_ref(&self, record_type: &str, provider_ref: &ProviderRef) -> Result<Option<Key>, StoreError> {
-        let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
+        self.follow_pointer(&Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id)).await
+    }
+
+    /// Reads a pointer item (a provider reference or an id lookup): the key it points to.
+    async fn follow_pointer(&self, key: &Key) -> Result<Option<Key>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key_attributes(&key)))
+            .set_key(Some(key_attributes(key)))
             .consistent_read(true)
             .send()
             .await
@@ -219,7 +208,7 @@ impl Store {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         match (text("target_pk"), text("target_sk")) {
             (Some(pk), Some(sk)) => Ok(Some(Key { pk, sk })),
-            _ => Err(StoreError::Corrupt { key: key.pk, record_type: "ProviderRef", reason: "no target".into() }),
+            _ => Err(StoreError::Corrupt { key: key.pk.clone(), record_type: "pointer", reason: "no target".into() }),
         }
     }
 
@@ -341,18 +330,18 @@ fn decode<R: Record>(key: &Key, item: Item) -> Result<R, StoreError> {
 
 /// The item mapping our id for a `record_type` to the record's key.
 pub(crate) fn id_lookup_item(record_type: &str, id: &str, target: &Key) -> Item {
-    let mut item = key_attributes(&Key::by_id(record_type, id));
-    item.insert(TYPE.into(), AttributeValue::S("IdLookup".into()));
-    item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
-    item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
-    item
+    pointer_item(&Key::by_id(record_type, id), "IdLookup", target)
 }
 
 /// The item mapping a provider's id for a `record_type` to our record's key.
 pub(crate) fn provider_ref_item(record_type: &str, provider_ref: &ProviderRef, target: &Key) -> Item {
-    let key = Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id);
-    let mut item = key_attributes(&key);
-    item.insert(TYPE.into(), AttributeValue::S("ProviderRef".into()));
+    pointer_item(&Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id), "ProviderRef", target)
+}
+
+/// An item at `key` that points to `target`.
+fn pointer_item(key: &Key, item_type: &str, target: &Key) -> Item {
+    let mut item = key_attributes(key);
+    item.insert(TYPE.into(), AttributeValue::S(item_type.into()));
     item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
     item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
     item
