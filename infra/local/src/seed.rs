@@ -91,7 +91,7 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
 
         load.add(&mut member.customer)?;
         // Each member signs in as their customer id (`make token ROLE=member USER=demo-0002`).
-        load.add(&mut Account { user: member.customer.id.to_string(), customer_id: Some(member.customer.id.clone()), version: 0 })?;
+        load.add(&mut Account::new(member.customer.id.to_string(), Some(member.customer.id.clone())))?;
         for provider_ref in &member.customer.provider_refs {
             load.add_provider_ref("Customer", provider_ref, &Key::customer(&member.customer.id));
         }
@@ -103,7 +103,6 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
         }
         for invoice in &mut member.invoices {
             load.add(invoice)?;
-            load.add_id("Invoice", invoice.id.as_str(), &invoice.key());
             if let Some(reference) = &invoice.provider_ref {
                 load.add_provider_ref("Invoice", reference, &invoice.key());
             }

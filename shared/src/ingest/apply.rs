@@ -413,6 +413,10 @@ impl<'a> Work<'a> {
                 invoice.due_date = due_date;
                 changed = true;
             }
+            if facts.payment_link.is_some() && invoice.payment_link != facts.payment_link {
+                invoice.payment_link = facts.payment_link.clone();
+                changed = true;
+            }
             if subscription_id.is_some() && invoice.subscription_id != subscription_id {
                 invoice.subscription_id = subscription_id;
                 changed = true;
@@ -768,10 +772,6 @@ impl<'a> Work<'a> {
         }
         for (record_type, reference, key) in &self.links {
             tx.link_provider_ref(record_type, reference, key)?;
-        }
-        // New invoices can be found by our id too (the admin's /admin/invoices/{id}).
-        for tracked in self.invoices.values().filter(|t| t.is_new) {
-            tx.register_id("Invoice", tracked.record.id.as_str(), &tracked.record.key())?;
         }
         fn write<R: Record>(tx: &mut crate::store::Transaction, records: &mut Records<R>) -> Result<(), StoreError> {
             for tracked in records.values_mut() {

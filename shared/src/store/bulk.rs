@@ -37,13 +37,10 @@ impl BulkLoad {
     pub fn add<R: Record>(&mut self, record: &mut R) -> Result<&mut Self, StoreError> {
         record.set_version(1);
         self.items.push(encode(record)?);
+        if let Some(id) = record.lookup_id() {
+            self.items.push(id_lookup_item(R::TYPE, id, &record.key()));
+        }
         Ok(self)
-    }
-
-    /// Adds the lookup from our id of a record to its key.
-    pub fn add_id(&mut self, record_type: &str, id: &str, target: &Key) -> &mut Self {
-        self.items.push(id_lookup_item(record_type, id, target));
-        self
     }
 
     /// Adds the reference from a provider's id to our record.

@@ -85,6 +85,12 @@ impl Store {
 
     /// Creates `record` (version 1). [`StoreError::Conflict`] if it exists already.
     pub async fn insert<R: Record>(&self, record: &mut R) -> Result<(), StoreError> {
+        if record.lookup_id().is_some() {
+            // The record and its id lookup item, together.
+            let mut tx = self.transaction();
+            tx.insert(record)?;
+            return self.commit(tx).await.inspect_err(|_| record.set_version(0));
+        }
         record.set_version(1);
         let result = self
             .client
@@ -139,11 +145,32 @@ impl Store {
     }
 
     /// Lists the records of type `R` in partition `pk` whose sort key starts with `sk_prefix`
-    /// (all of the partition when it is empty).
+    /// (all of the partition when it is empty), in sort key order.
     pub async fn list<R: Record>(
         &self,
         pk: &str,
         sk_prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: i32,
+    ) -> Result<Page<R>, StoreError> {
+        self.query_partition(pk, SortKeys::Prefix(sk_prefix), true, cursor, limit).await
+    }
+
+    /// Like [`Store::list`], newest (highest sort key) first: news, messages, harvests.
+    pub async fn list_latest<R: Record>(&self, pk: &str, sk_prefix: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        self.query_partition(pk, SortKeys::Prefix(sk_prefix), false, cursor, limit).await
+    }
+
+    /// The records of partition `pk` with `from <= sk <= to`, in order: upcoming events.
+    pub async fn list_between<R: Record>(&self, pk: &str, from: &str, to: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        self.query_partition(pk, SortKeys::Between(from, to), true, cursor, limit).await
+    }
+
+    async fn query_partition<R: Record>(
+        &self,
+        pk: &str,
+        sort_keys: SortKeys<'_>,
+        forward: bool,
         cursor: Option<&Cursor>,
         limit: i32,
     ) -> Result<Page<R>, StoreError> {
@@ -154,17 +181,22 @@ impl Store {
             .table_name(&self.table)
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()));
-        // DynamoDB refuses an empty begins_with: no prefix means the whole partition.
-        query = if sk_prefix.is_empty() {
-            query.key_condition_expression("#pk = :pk")
-        } else {
-            query
+        query = match sort_keys {
+            // DynamoDB refuses an empty begins_with: no prefix means the whole partition.
+            SortKeys::Prefix("") => query.key_condition_expression("#pk = :pk"),
+            SortKeys::Prefix(prefix) => query
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_string()))
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string())),
+            SortKeys::Between(from, to) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":from", AttributeValue::S(from.to_string()))
+                .expression_attribute_values(":to", AttributeValue::S(to.to_string())),
         };
         let output = query
             .set_exclusive_start_key(start)
+            .scan_index_forward(forward)
             .limit(limit)
             .consistent_read(true)
             .send()
@@ -415,4 +447,10 @@ fn cancellation<R: std::fmt::Debug>(err: SdkError<TransactWriteItemsError, R>, l
         return StoreError::Conflict(what.join(", "));
     }
     StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// Which sort keys of a partition a query reads.
+enum SortKeys<'a> {
+    Prefix(&'a str),
+    Between(&'a str, &'a str),
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::domain::{CustomerId, Provider};
+use crate::domain::{CustomerId, EventId, Provider, SiteId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -62,9 +62,49 @@ impl Key {
         Key { pk: format!("USER#{user}"), sk: "USER".into() }
     }
 
+    /// All sites live in one partition: a business has a handful, and a farmer's sites are
+    /// found by reading it.
+    pub const SITES: &'static str = "SITES";
+    /// All events, sorted by start: a business runs a few a week.
+    pub const EVENTS: &'static str = "EVENTS";
+    /// Members' messages to support, newest first, for the admins.
+    pub const INBOX: &'static str = "INBOX";
+
+    pub fn site(site: &SiteId) -> Key {
+        Key { pk: Key::SITES.into(), sk: format!("SITE#{site}") }
+    }
+
+    /// A site's harvests.
+    pub fn site_partition(site: &SiteId) -> String {
+        format!("SITE#{site}")
+    }
+
+    /// News for everyone (`None`) or for one site.
+    pub fn news_partition(site: Option<&SiteId>) -> String {
+        match site {
+            Some(site) => format!("NEWS#{site}"),
+            None => "NEWS#ALL".into(),
+        }
+    }
+
+    /// An event's registrations.
+    pub fn event_partition(event: &EventId) -> String {
+        format!("EVENT#{event}")
+    }
+
+    /// A member's conversation with support.
+    pub fn conversation(user: &str) -> String {
+        format!("THREAD#{user}")
+    }
+
     pub fn idempotency(scope: &str, key: &str) -> Key {
         Key { pk: format!("IDEMPOTENCY#{scope}#{key}"), sk: "IDEMPOTENCY".into() }
     }
+}
+
+/// Checks that a user id (an identity provider's subject) can sit inside our keys.
+pub fn check_user(user: &str) -> Result<(), crate::domain::InvalidId> {
+    crate::domain::ids::check_key_part("user", user)
 }
 
 /// The due-index shard of a partition: a stable hash (FNV-1a), so a record keeps its shard.

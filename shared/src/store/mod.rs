@@ -68,6 +68,6 @@ pub use bulk::BulkLoad;
 pub use cursor::Cursor;
 pub use dynamo::{DueItem, DuePage, Page, Store};
 pub use error::StoreError;
-pub use keys::{DUE_INDEX, DUE_SHARDS, Key, due_shard, format_instant};
+pub use keys::{DUE_INDEX, DUE_SHARDS, Key, check_user, due_shard, format_instant};
 pub use record::Record;
 pub use transaction::{IdempotencyKey, Transaction};

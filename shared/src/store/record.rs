@@ -7,7 +7,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::keys::Key;
-use crate::domain::{Account, Customer, Invoice, Notification, Payment, PaymentMethod, Subscription};
+use super::keys::format_instant;
+use crate::domain::{
+    Account, Attendance, Customer, Event, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+};
 
 pub trait Record: Serialize + DeserializeOwned {
     /// The item's `type` attribute, also the record type in provider reference keys.
@@ -26,6 +29,13 @@ pub trait Record: Serialize + DeserializeOwned {
 
     /// Since when this record waits for a person, if it does: puts it in the follow-up index.
     fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// Our id for the record, when something names it without its partition (the admin's
+    /// `/admin/invoices/{id}`, a notification to resend, an event). The store writes the
+    /// `ID#<type>#<id>` lookup item with every insert of such a record.
+    fn lookup_id(&self) -> Option<&str> {
         None
     }
 
@@ -72,6 +82,9 @@ impl Record for Invoice {
         let owed = matches!(self.status, crate::domain::InvoiceStatus::Open | crate::domain::InvoiceStatus::PartiallyPaid);
         (owed && self.follow_up.needs_manual_action && !self.reminders_paused).then_some(self.issued_at)
     }
+    fn lookup_id(&self) -> Option<&str> {
+        Some(self.id.as_str())
+    }
 }
 
 impl Record for Subscription {
@@ -114,12 +127,91 @@ impl Record for Notification {
     fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
         matches!(self.status, crate::domain::NotificationStatus::Held | crate::domain::NotificationStatus::Failed).then_some(self.created_at)
     }
+    fn lookup_id(&self) -> Option<&str> {
+        Some(self.id.as_str())
+    }
 }
 
 impl Record for Account {
     const TYPE: &'static str = "Account";
     fn key(&self) -> Key {
         Key::account(&self.user)
+    }
+    versioned!();
+}
+
+impl Record for Site {
+    const TYPE: &'static str = "Site";
+    fn key(&self) -> Key {
+        Key::site(&self.id)
+    }
+    versioned!();
+}
+
+impl Record for Harvest {
+    const TYPE: &'static str = "Harvest";
+    /// In the site's partition, by date: a season reads in order.
+    fn key(&self) -> Key {
+        Key { pk: Key::site_partition(&self.site_id), sk: format!("HARVEST#{}#{}", self.date, self.id) }
+    }
+    versioned!();
+}
+
+impl Record for News {
+    const TYPE: &'static str = "News";
+    /// In its scope's partition (everyone's, or one site's), by publication time.
+    fn key(&self) -> Key {
+        Key { pk: Key::news_partition(self.site.as_ref()), sk: format!("NEWS#{}#{}", format_instant(self.published_at), self.id) }
+    }
+    versioned!();
+}
+
+impl Record for Event {
+    const TYPE: &'static str = "Event";
+    /// In the one events partition, by start: "upcoming" is a key range.
+    fn key(&self) -> Key {
+        Key { pk: Key::EVENTS.into(), sk: format!("EVENT#{}#{}", format_instant(self.starts_at), self.id) }
+    }
+    versioned!();
+    /// The eve-of-event reminder to the registered.
+    fn next_action_at(&self) -> Option<DateTime<Utc>> {
+        self.reminder_at
+    }
+    fn lookup_id(&self) -> Option<&str> {
+        Some(self.id.as_str())
+    }
+}
+
+impl Record for Registration {
+    const TYPE: &'static str = "Registration";
+    fn key(&self) -> Key {
+        Key { pk: Key::event_partition(&self.event_id), sk: format!("REGISTRATION#{}", self.user) }
+    }
+    versioned!();
+}
+
+impl Record for Message {
+    const TYPE: &'static str = "Message";
+    /// In the member's conversation, in order.
+    fn key(&self) -> Key {
+        Key { pk: Key::conversation(&self.member), sk: format!("MESSAGE#{}#{}", format_instant(self.sent_at), self.id) }
+    }
+    versioned!();
+}
+
+impl Record for InboxEntry {
+    const TYPE: &'static str = "InboxEntry";
+    fn key(&self) -> Key {
+        Key { pk: Key::INBOX.into(), sk: format!("MESSAGE#{}#{}", format_instant(self.sent_at), self.message_id) }
+    }
+    versioned!();
+}
+
+impl Record for Attendance {
+    const TYPE: &'static str = "Attendance";
+    /// In the person's account partition.
+    fn key(&self) -> Key {
+        Key { pk: Key::account(&self.user).pk, sk: format!("ATTENDANCE#{}", self.event_id) }
     }
     versioned!();
 }

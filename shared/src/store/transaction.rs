@@ -59,7 +59,11 @@ impl Transaction {
             .set_item(Some(encode(record)?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK);
-        self.push_put(put, ItemLabel::Record(format!("new {} {}", R::TYPE, record.key().sk)))
+        self.push_put(put, ItemLabel::Record(format!("new {} {}", R::TYPE, record.key().sk)))?;
+        if let Some(id) = record.lookup_id() {
+            self.register_id(R::TYPE, id, &record.key())?;
+        }
+        Ok(self)
     }
 
     /// Replaces `record`; fails the transaction if someone else wrote it since it was read.
