@@ -17,7 +17,7 @@ fn http_request(name: &str) -> axum::http::Request<Body> {
 #[tokio::test]
 async fn portal_answers_health_from_an_api_gateway_event() {
     let store = relance_tests::fresh_store("fn-portal").await;
-    let state = portal::PortalState { store, identity: portal::IdentitySource::Authorizer };
+    let state = portal::PortalState::new(store, portal::IdentitySource::Authorizer);
     let response = portal::router(state).oneshot(http_request("portal-health.json")).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();

@@ -20,7 +20,7 @@ use relance::domain::*;
 use relance::notify::compose::{self, About, Branding};
 use relance::notify::send::{SendError, Senders};
 use relance::notify::{ChannelPolicy, Renderer};
-use relance::store::{Key, Store, StoreError};
+use relance::store::{Key, Record, Store, StoreError};
 
 /// Everything dispatch needs, built once at cold start.
 pub struct DispatchContext {
@@ -104,6 +104,11 @@ async fn about(store: &Store, notification: &Notification) -> Result<About, Stor
         TargetKind::Invoice => store.get::<Invoice>(&key("INVOICE")).await?.map_or(About::Nothing, About::Invoice),
         TargetKind::PaymentMethod => store.get::<PaymentMethod>(&key("PAYMENT_METHOD")).await?.map_or(About::Nothing, About::Card),
         TargetKind::Subscription => store.get::<Subscription>(&key("SUBSCRIPTION")).await?.map_or(About::Nothing, About::Subscription),
+        TargetKind::Event => match store.find_by_id(relance::domain::Event::TYPE, &notification.target.id).await? {
+            Some(key) => store.get::<relance::domain::Event>(&key).await?.map_or(About::Nothing, About::Event),
+            None => About::Nothing,
+        },
+        TargetKind::Message => About::Message,
         _ => About::Nothing,
     })
 }

@@ -1,20 +1,21 @@
 //! The admin's tools. Only the `admin` role reaches them (403 for everyone else).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::Utc;
 use relance::domain::*;
-use relance::store::Cursor;
+use relance::store::{Cursor, Record};
 use serde_json::{Value, json};
 
 use crate::PortalState;
 use crate::error::ApiError;
+use crate::input::Params;
 use crate::identity::{Caller, Role};
 use crate::me::PageQuery;
 
 /// What waits for a person, oldest first: notifications held (no channel) or failed, and
 /// invoices past their final notice and still owed, each with the reason.
-pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let cursor = page.cursor.as_deref().map(Cursor::parse).transpose()?;
     let (items, next) = state.store.follow_up_page(cursor.as_ref(), page.limit.unwrap_or(20).clamp(1, 50)).await?;
@@ -99,4 +100,26 @@ pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller,
         invoice.record_payment(balance).map_err(|e| ApiError::conflict(e.to_string()))
     })
     .await
+}
+
+/// Sends a notification again: a fresh pending copy that dispatch picks up (its id is the
+/// original's with `.resend-<second>`, so a double click resends once). A held or failed
+/// original leaves the follow-up list; one still pending or being sent is a 409.
+pub async fn resend_notification(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let key = state.store.find_by_id(Notification::TYPE, &id).await?.ok_or_else(ApiError::not_found)?;
+    let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
+    if matches!(original.status, NotificationStatus::Pending | NotificationStatus::Sending) {
+        return Err(ApiError::conflict("this notification is still on its way"));
+    }
+    let now = Utc::now();
+    let copy_id = original.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut copy = original.copy_for_resend(copy_id, now);
+    let mut tx = state.store.transaction();
+    tx.insert(&mut copy)?;
+    if original.superseded_by(&copy.id).is_ok() {
+        tx.update(&mut original)?;
+    }
+    state.store.commit(tx).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": copy.id, "status": copy.status, "resent_from": original.id }))))
 }

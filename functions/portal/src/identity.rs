@@ -134,10 +134,13 @@ impl FromRequestParts<PortalState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &PortalState) -> Result<Caller, ApiError> {
-        match &state.identity {
+        let caller = match &state.identity {
             IdentitySource::Authorizer => from_authorizer(parts),
             IdentitySource::LocalJwt { secret } => from_local(parts, secret),
-        }
+        }?;
+        // The subject becomes part of table keys: one that cannot be is no identity of ours.
+        relance::store::check_user(&caller.user).map_err(|_| ApiError::unauthenticated())?;
+        Ok(caller)
     }
 }
 

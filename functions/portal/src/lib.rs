@@ -2,15 +2,20 @@
 //!
 //! An axum router, served by API Gateway in AWS (through `lambda_http`) and by `make run`
 //! locally; tests call it in-process. Every route takes the [`identity::Caller`] extractor,
-//! so no route can forget to authenticate.
+//! so no route can forget to authenticate, and reads its input through [`input`], so every
+//! malformed request gets the same kind of 400.
 
 pub mod error;
 pub mod identity;
+pub mod input;
 mod admin;
+mod community;
 mod me;
+mod messages;
+mod profile;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use relance::store::Store;
 use serde_json::{Value, json};
@@ -18,26 +23,58 @@ use serde_json::{Value, json};
 pub use identity::{Caller, IdentitySource, Role};
 
 /// Request bodies are small JSON documents.
-const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// What every portal route needs, built once at cold start.
 #[derive(Clone)]
 pub struct PortalState {
     pub store: Store,
     pub identity: IdentitySource,
+    /// The business's self-service billing page (Stripe's customer portal login link, say):
+    /// where "renew" and "update my card" lead when no open invoice has its own payment page.
+    pub billing_portal_url: Option<String>,
+}
+
+impl PortalState {
+    pub fn new(store: Store, identity: IdentitySource) -> PortalState {
+        PortalState { store, identity, billing_portal_url: None }
+    }
+
+    pub fn with_billing_portal(mut self, url: &str) -> PortalState {
+        self.billing_portal_url = Some(url.to_string());
+        self
+    }
+
+    /// Reads `RELANCE_BILLING_PORTAL_URL` (an https URL), if set.
+    pub fn with_billing_portal_from_env(mut self) -> PortalState {
+        self.billing_portal_url = std::env::var("RELANCE_BILLING_PORTAL_URL").ok().filter(|url| url.starts_with("https://"));
+        self
+    }
 }
 
 pub fn router(state: PortalState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/me", get(me::me))
+        .route("/me", get(me::me).patch(profile::update_me).delete(profile::erase_me))
+        .route("/me/export", get(profile::export))
         .route("/me/invoices", get(me::invoices))
+        .route("/me/invoices/{id}/pay", post(me::pay_invoice))
         .route("/me/subscriptions", get(me::subscriptions))
+        .route("/me/subscriptions/{id}/renew", post(me::renew_subscription))
         .route("/me/payment-methods", get(me::payment_methods))
+        .route("/sites/{id}", get(community::get_site))
+        .route("/sites/{id}/harvests", get(community::list_harvests).post(community::post_harvest))
+        .route("/news", get(community::list_news).post(community::post_news))
+        .route("/events", get(community::list_events).post(community::create_event))
+        .route("/events/{id}/registrations", get(community::list_registrations).post(community::register))
+        .route("/events/{id}/registrations/me", delete(community::unregister))
+        .route("/messages", get(messages::list).post(messages::to_support))
+        .route("/messages/{member}", post(messages::to_member))
         .route("/admin/follow-up", get(admin::follow_up))
         .route("/admin/invoices/{id}/pause", post(admin::pause_invoice))
         .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))
         .route("/admin/invoices/{id}/mark-paid", post(admin::mark_invoice_paid))
+        .route("/admin/notifications/{id}/resend", post(admin::resend_notification))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -8,5 +8,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let store = Store::connect(&aws_sdk_config().await, config.table);
     // Behind API Gateway's JWT authorizer: identity comes from the checked token's claims.
-    lambda_http::run(router(PortalState { store, identity: IdentitySource::Authorizer })).await
+    lambda_http::run(router(PortalState::new(store, IdentitySource::Authorizer).with_billing_portal_from_env())).await
 }

@@ -2,7 +2,7 @@
 //! the caller's account names; no id in the request can point elsewhere.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use relance::domain::*;
 use relance::store::{Cursor, Key};
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::PortalState;
 use crate::error::ApiError;
+use crate::input::Params;
 use crate::identity::{Caller, Role};
 
 /// Roles that have bills to see.
@@ -24,11 +25,11 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
+    pub fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
         self.cursor.as_deref().map(Cursor::parse).transpose().map_err(ApiError::from)
     }
 
-    fn limit(&self) -> i32 {
+    pub fn limit(&self) -> i32 {
         self.limit.unwrap_or(20).clamp(1, 50)
     }
 }
@@ -50,17 +51,23 @@ pub async fn me(State(state): State<PortalState>, caller: Caller) -> Result<Json
         "user": caller.user,
         "email": caller.email,
         "roles": caller.roles,
-        "customer": customer.map(|c| json!({
-            "id": c.id,
-            "name": c.name,
-            "email": c.email,
-            "phone": c.phone,
-            "locale": c.locale,
-            "time_zone": c.time_zone.name(),
-            "opt_outs": c.opt_outs,
-            "preferred_channel": c.preferred_channel,
-        })),
+        "customer": customer.as_ref().map(customer_view),
     })))
+}
+
+/// The customer as the member sees and edits it.
+pub fn customer_view(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "email": c.email,
+        "email_undeliverable": c.email_undeliverable,
+        "phone": c.phone,
+        "locale": c.locale,
+        "time_zone": c.time_zone.name(),
+        "opt_outs": c.opt_outs,
+        "preferred_channel": c.preferred_channel,
+    })
 }
 
 #[derive(Serialize)]
@@ -84,7 +91,7 @@ struct InvoiceView {
     reminders: Vec<Reminder>,
 }
 
-pub async fn invoices(State(state): State<PortalState>, caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn invoices(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&BILLED)?;
     let customer = my_customer(&state, &caller).await?;
     let partition = Key::customer_partition(&customer.id);
@@ -112,7 +119,7 @@ pub async fn invoices(State(state): State<PortalState>, caller: Caller, Query(pa
     Ok(Json(json!({ "invoices": views, "next": listed.next.map(|c| c.as_str().to_string()) })))
 }
 
-pub async fn subscriptions(State(state): State<PortalState>, caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn subscriptions(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&BILLED)?;
     let customer = my_customer(&state, &caller).await?;
     let listed = state
@@ -143,4 +150,48 @@ pub async fn payment_methods(State(state): State<PortalState>, caller: Caller) -
         .map(|c| json!({ "id": c.id, "brand": c.brand, "last4": c.last4, "expiry": c.expiry, "is_default": c.is_default }))
         .collect();
     Ok(Json(json!({ "payment_methods": views })))
+}
+
+/// An invoice of the caller's, by our id, or 404 (another member's invoice is "not found").
+async fn my_invoice(state: &PortalState, customer: &Customer, id: &str) -> Result<Invoice, ApiError> {
+    let id = InvoiceId::parse(id).map_err(|_| ApiError::not_found())?;
+    state.store.get(&Key::in_customer(&customer.id, "INVOICE", id.as_str())).await?.ok_or_else(ApiError::not_found)
+}
+
+/// Where to pay an invoice: the provider's hosted page for it. 409 when nothing is owed or
+/// the provider gave no page (the member writes to support instead).
+pub async fn pay_invoice(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&BILLED)?;
+    let customer = my_customer(&state, &caller).await?;
+    let invoice = my_invoice(&state, &customer, &id).await?;
+    if !invoice.balance().is_positive() {
+        return Err(ApiError::conflict("nothing is owed on this invoice"));
+    }
+    let url = invoice.payment_link.clone().ok_or_else(|| ApiError::conflict("no online payment page for this invoice; write to support"))?;
+    Ok(Json(json!({ "url": url, "invoice": invoice.id, "balance": invoice.balance() })))
+}
+
+/// Where to renew a subscription or update its card: the payment page of its oldest open
+/// invoice if it has one (renewing means paying it), else the business's billing portal.
+pub async fn renew_subscription(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&BILLED)?;
+    let customer = my_customer(&state, &caller).await?;
+    let id = SubscriptionId::parse(&id).map_err(|_| ApiError::not_found())?;
+    let partition = Key::customer_partition(&customer.id);
+    let subscription: Subscription =
+        state.store.get(&Key::in_customer(&customer.id, "SUBSCRIPTION", id.as_str())).await?.ok_or_else(ApiError::not_found)?;
+    let mut cursor = None;
+    loop {
+        let page = state.store.list::<Invoice>(&partition, "INVOICE#", cursor.as_ref(), 100).await?;
+        let open = page.records.into_iter().filter(|i| i.subscription_id.as_ref() == Some(&subscription.id) && i.balance().is_positive());
+        if let Some(invoice) = open.filter(|i| i.payment_link.is_some()).min_by_key(|i| i.issued_at) {
+            return Ok(Json(json!({ "url": invoice.payment_link, "kind": "invoice", "invoice": invoice.id })));
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let url = state.billing_portal_url.clone().ok_or_else(|| ApiError::conflict("no online renewal page is configured; write to support"))?;
+    Ok(Json(json!({ "url": url, "kind": "billing_portal", "subscription": subscription.id })))
 }

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use relance::domain::{
-    Customer, CustomerId, FollowUp, InvalidId, Invoice, Notification, NotificationStatus, PaymentMethod, Subscription,
+    Customer, CustomerId, Event, FollowUp, InvalidId, Invoice, Notification, NotificationStatus, PaymentMethod, Registration, Subscription,
 };
+use relance::schedule::decide::AttendeeReminder;
 use relance::schedule::{Ladders, Plan, decide};
 use relance::store::{Cursor, DUE_SHARDS, DueItem, Key, Record, Store, StoreError};
 use serde::Serialize;
@@ -198,6 +199,7 @@ async fn handle(
             let renewing = subscriptions.iter().any(Subscription::renews);
             scan.decide_and_write(card, |card, c| decide::card(card, c, &others, renewing, ladders, now)).await
         }
+        "Event" => event_reminders(store, ladders, item.decode::<Event>()?, now, dry_run, customers, report).await,
         other => {
             tracing::warn!(record_type = other, key = %item.key.sk, "unexpected record in the due index");
             Ok(())
@@ -292,4 +294,72 @@ async fn write<R: FollowedUp>(store: &Store, record: &mut R, plan: &Plan, retry:
         tx.insert(notification)?;
     }
     store.commit(tx).await
+}
+
+/// The eve-of-event reminder: one notice per registered person, each in their own sending
+/// window. Each notice is its own conditional insert (an event may have more attendees than
+/// a transaction holds items), so a re-run or a parallel scan writes none twice; the event
+/// then waits for the earliest window still to come, or leaves the due index when all went.
+async fn event_reminders(
+    store: &Store,
+    ladders: &Ladders,
+    mut event: Event,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    customers: &mut HashMap<CustomerId, Customer>,
+    report: &mut ScanReport,
+) -> Result<(), StoreError> {
+    if event.reminder_at.is_none_or(|at| at > now) {
+        return Ok(());
+    }
+    let mut wait_until: Option<DateTime<Utc>> = None;
+    let mut cursor = None;
+    loop {
+        let page = store.list::<Registration>(&Key::event_partition(&event.id), "REGISTRATION#", cursor.as_ref(), 100).await?;
+        for registration in &page.records {
+            let Some(customer_id) = &registration.customer_id else { continue };
+            let Some(customer) = customer_of(store, customers, customer_id).await? else { continue };
+            match decide::event_reminder(&event, registration, &customer, ladders, now) {
+                Ok(AttendeeReminder::Send(notification)) => {
+                    let mut notification = *notification;
+                    if dry_run {
+                        report.count(&Plan { notifications: vec![notification], follow_up: FollowUp::default(), held_because: None }, true);
+                        continue;
+                    }
+                    match store.insert(&mut notification).await {
+                        Ok(()) => *report.notifications.entry(notification.kind.as_str().to_string()).or_default() += 1,
+                        // Written by an earlier run for this person: nothing more to do.
+                        Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(AttendeeReminder::Wait(at)) => {
+                    *report.held.entry("quiet hours".into()).or_default() += 1;
+                    wait_until = Some(wait_until.map_or(at, |w| w.min(at)));
+                }
+                Ok(AttendeeReminder::Nothing) => {}
+                Err(e) => tracing::warn!(error = %e, event = %event.id, "cannot name a reminder; skipped"),
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    if dry_run {
+        return Ok(());
+    }
+    for _ in 0..ATTEMPTS {
+        event.reminder_at = wait_until;
+        match store.update(&mut event).await {
+            Ok(()) => return Ok(()),
+            // A registration moved the count meanwhile: keep its change, set ours again.
+            Err(StoreError::Conflict(_)) => match store.get::<Event>(&event.key()).await? {
+                Some(fresh) => event = fresh,
+                None => return Ok(()),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

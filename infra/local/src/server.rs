@@ -24,7 +24,7 @@ pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladder
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
     Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
-        .merge(portal::router(portal::PortalState { store, identity: portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() } }))
+        .merge(portal::router(portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() }).with_billing_portal_from_env()))
         .merge(invoke)
 }
 

@@ -99,6 +99,14 @@ id_type!(
 );
 id_type!(RefundId);
 id_type!(
+    /// A garden (a site): plots, a farmer or two, harvests and events.
+    SiteId
+);
+id_type!(EventId);
+id_type!(HarvestId);
+id_type!(NewsId);
+id_type!(MessageId);
+id_type!(
     /// The number printed on an invoice (`F-2026-0042`), as the business numbers them.
     InvoiceNumber
 );

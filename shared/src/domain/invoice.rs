@@ -74,6 +74,9 @@ pub struct Invoice {
     /// When the provider last changed this record (its event time): older deliveries are ignored.
     #[serde(default)]
     pub provider_updated_at: Option<DateTime<Utc>>,
+    /// The provider's hosted page where the customer pays (Stripe's `hosted_invoice_url`).
+    #[serde(default)]
+    pub payment_link: Option<String>,
 }
 
 impl Invoice {
@@ -103,6 +106,7 @@ impl Invoice {
             reminders_paused: false,
             follow_up: FollowUp::default(),
             provider_updated_at: None,
+            payment_link: None,
         }
     }
 

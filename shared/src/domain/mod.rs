@@ -4,6 +4,7 @@
 //! takes it as an argument, so every rule can be tested for any date.
 
 pub mod account;
+pub mod community;
 pub mod contact;
 pub mod customer;
 pub mod follow_up;
@@ -17,11 +18,15 @@ pub mod provider;
 pub mod subscription;
 pub mod time;
 
-pub use account::Account;
+pub use account::{Account, Plot};
+pub use community::{Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer};
 pub use contact::{ContactError, Email, Locale, PhoneE164};
 pub use customer::{Channel, Customer, OptOuts};
 pub use follow_up::FollowUp;
-pub use ids::{CustomerId, InvalidId, InvoiceId, InvoiceNumber, PaymentId, PaymentMethodId, RefundId, SubscriptionId};
+pub use ids::{
+    CustomerId, EventId, HarvestId, InvalidId, InvoiceId, InvoiceNumber, MessageId, NewsId, PaymentId, PaymentMethodId, RefundId,
+    SiteId, SubscriptionId,
+};
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{

@@ -31,6 +31,8 @@ pub enum NotificationKind {
     ThankYou,
     EventConfirmation,
     EventReminder,
+    /// Support answered the member's message.
+    MessageReceived,
     /// A business-defined date rule (a lease anniversary, a tax deadline).
     DateRule,
     /// A message to the business's own team address.
@@ -50,6 +52,7 @@ impl NotificationKind {
             NotificationKind::ThankYou => "thank_you",
             NotificationKind::EventConfirmation => "event_confirmation",
             NotificationKind::EventReminder => "event_reminder",
+            NotificationKind::MessageReceived => "message_received",
             NotificationKind::DateRule => "date_rule",
             NotificationKind::Internal => "internal",
         }
@@ -66,6 +69,7 @@ pub enum TargetKind {
     Customer,
     Event,
     Order,
+    Message,
 }
 
 impl TargetKind {
@@ -77,6 +81,7 @@ impl TargetKind {
             TargetKind::Customer => "customer",
             TargetKind::Event => "event",
             TargetKind::Order => "order",
+            TargetKind::Message => "message",
         }
     }
 }
@@ -98,6 +103,14 @@ impl NotificationId {
     pub fn for_step(target: &Target, kind: NotificationKind, rule: Option<&str>, step: u32) -> Result<NotificationId, InvalidId> {
         let rule = rule.map(|r| format!(".{r}")).unwrap_or_default();
         let id = format!("{}.{}.{}{}.{}", target.kind.as_str(), target.id, kind.as_str(), rule, step);
+        check_key_part("NotificationId", &id)?;
+        Ok(NotificationId(id))
+    }
+
+    /// The id of a copy of this notification sent again by a person at `at`: one per second
+    /// at most, so a double click resends once.
+    pub fn resend(&self, at: DateTime<Utc>) -> Result<NotificationId, InvalidId> {
+        let id = format!("{}.resend-{}", self.0, at.timestamp());
         check_key_part("NotificationId", &id)?;
         Ok(NotificationId(id))
     }
@@ -212,12 +225,45 @@ impl Notification {
         })
     }
 
+    /// A notice to one person about an event many attend: the customer's id goes into the
+    /// notification id, so each attendee's `event.<id>.event_reminder.<customer>.1` is unique.
+    pub fn for_attendee(customer_id: CustomerId, event_id: &str, kind: NotificationKind, step: u32, now: DateTime<Utc>) -> Result<Notification, InvalidId> {
+        let target = Target { kind: TargetKind::Event, id: event_id.to_string() };
+        let mut notification = Notification::pending(customer_id.clone(), target, kind, None, step, None, now)?;
+        notification.id = NotificationId::for_step(&notification.target, kind, Some(customer_id.as_str()), step)?;
+        Ok(notification)
+    }
+
     fn move_to(&mut self, allowed_from: &[NotificationStatus], to: NotificationStatus) -> Result<(), InvalidTransition> {
         if allowed_from.contains(&self.status) {
             self.status = to;
             Ok(())
         } else {
             Err(InvalidTransition { from: self.status, to })
+        }
+    }
+
+    /// A person sent it again as `copy`: a held or failed notice leaves the follow-up list.
+    pub fn superseded_by(&mut self, copy: &NotificationId) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Held, NotificationStatus::Failed], NotificationStatus::Skipped)?;
+        self.error = Some(format!("sent again as {}", copy.as_str()));
+        Ok(())
+    }
+
+    /// A fresh pending copy with id `id`, for a person's "send again".
+    pub fn copy_for_resend(&self, id: NotificationId, now: DateTime<Utc>) -> Notification {
+        Notification {
+            id,
+            version: 0,
+            channel: None,
+            status: NotificationStatus::Pending,
+            provider_message_id: None,
+            attempts: 0,
+            error: None,
+            created_at: now,
+            send_after: now,
+            sent_at: None,
+            ..self.clone()
         }
     }
 

@@ -35,7 +35,7 @@ fn shift_out_of_gap(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
     // Gaps are at most a few hours; the offset three hours earlier is the one before the jump.
     let before = local - chrono::Duration::hours(3);
     let offset_before = match tz.from_local_datetime(&before) {
-        LocalResult::Single(at) | LocalResult::Ambiguous(_, at) => at.offset().clone(),
+        LocalResult::Single(at) | LocalResult::Ambiguous(_, at) => *at.offset(),
         // Two gaps within three hours do not occur in the tz database.
         LocalResult::None => return Utc.from_utc_datetime(&local),
     };

@@ -80,6 +80,8 @@ pub struct InvoiceFacts {
     pub subscription: Option<ProviderRef>,
     /// The provider will retry the charge itself.
     pub retry_pending: bool,
+    /// The provider's hosted page where the customer pays this invoice, if it has one.
+    pub payment_link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

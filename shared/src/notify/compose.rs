@@ -11,6 +11,9 @@ pub enum About {
     Invoice(Invoice),
     Card(PaymentMethod),
     Subscription(Subscription),
+    Event(Event),
+    /// A message from support: the link opens the conversation.
+    Message,
     /// The customer themselves (date rules, orders, internal notes).
     Nothing,
 }
@@ -30,6 +33,8 @@ pub fn link(branding: &Branding, about: &About) -> String {
         About::Invoice(invoice) => format!("{base}/invoices/{}", invoice.id),
         About::Card(_) => format!("{base}/payment-methods"),
         About::Subscription(subscription) => format!("{base}/subscriptions/{}", subscription.id),
+        About::Event(event) => format!("{base}/events/{}", event.id),
+        About::Message => format!("{base}/messages"),
         About::Nothing => format!("{base}/"),
     }
 }
@@ -69,7 +74,12 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
                 context.amount_sms = format::money(subscription.price, language, true);
             }
         }
-        About::Nothing => {}
+        About::Event(event) => {
+            context.event = event.title.clone();
+            context.event_when = format::when(event.starts_at, tz, language);
+            context.location = event.location.clone();
+        }
+        About::Message | About::Nothing => {}
     }
     context
 }

@@ -61,6 +61,13 @@ pub fn date(day: NaiveDate, language: &str) -> String {
     }
 }
 
+/// A moment in the customer's zone, in words: `5 décembre 2026 à 10:00`, `5 December 2026 at 10:00`.
+pub fn when(at: DateTime<Utc>, tz: Tz, language: &str) -> String {
+    let local = at.with_timezone(&tz);
+    let joiner = if language == "fr" { "à" } else { "at" };
+    format!("{} {joiner} {}", date(local.date_naive(), language), local.format("%H:%M"))
+}
+
 /// The customer's calendar date at `at`.
 pub fn local_day(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
     at.with_timezone(&tz).date_naive()
@@ -70,6 +77,13 @@ pub fn local_day(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
 mod tests {
     use super::*;
     use crate::domain::Currency;
+
+    #[test]
+    fn moments_are_written_in_the_customers_zone() {
+        let at: DateTime<Utc> = "2026-12-05T09:00:00Z".parse().unwrap();
+        assert_eq!(when(at, chrono_tz::Europe::Paris, "fr"), "5 décembre 2026 à 10:00");
+        assert_eq!(when(at, chrono_tz::America::New_York, "en"), "5 December 2026 at 04:00");
+    }
 
     #[test]
     fn amounts_read_as_each_language_writes_them() {

@@ -31,6 +31,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("en/thank_you", include_str!("../../templates/en/thank_you.j2")),
     ("fr/internal", include_str!("../../templates/fr/internal.j2")),
     ("en/internal", include_str!("../../templates/en/internal.j2")),
+    ("fr/event_confirmation", include_str!("../../templates/fr/event_confirmation.j2")),
+    ("en/event_confirmation", include_str!("../../templates/en/event_confirmation.j2")),
+    ("fr/event_reminder", include_str!("../../templates/fr/event_reminder.j2")),
+    ("en/event_reminder", include_str!("../../templates/en/event_reminder.j2")),
+    ("fr/message_received", include_str!("../../templates/fr/message_received.j2")),
+    ("en/message_received", include_str!("../../templates/en/message_received.j2")),
 ];
 
 const LAYOUT: &str = r#"<!doctype html>
@@ -57,6 +63,10 @@ pub struct MessageContext {
     pub plan: String,
     pub period_end: String,
     pub rule: String,
+    /// An event's title, when and where (in the customer's zone and language).
+    pub event: String,
+    pub event_when: String,
+    pub location: String,
     pub coupon: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -94,8 +104,12 @@ impl Default for Renderer {
 
 impl Renderer {
     pub fn new() -> Renderer {
+        Renderer::from_sources(TEMPLATES)
+    }
+
+    fn from_sources(templates: &[(&'static str, &'static str)]) -> Renderer {
         let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
+        for (name, source) in templates {
             // ok: the templates are ours and compiled in; a syntax error fails the unit tests.
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
@@ -157,7 +171,10 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 10] = [
+    const KINDS: [NotificationKind; 13] = [
+        NotificationKind::EventConfirmation,
+        NotificationKind::EventReminder,
+        NotificationKind::MessageReceived,
         NotificationKind::InvoiceDueSoon,
         NotificationKind::InvoiceOverdue,
         NotificationKind::InvoiceFinalNotice,
@@ -186,6 +203,13 @@ mod tests {
             plan: "Jardin d'entreprise".into(),
             period_end: super::super::format::date(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(), language),
             rule: "atelier-bienvenue".into(),
+            event: "Atelier compost et paillage d'hiver au jardin".into(),
+            event_when: super::super::format::when(
+                "2026-12-05T09:00:00Z".parse().unwrap(),
+                chrono_tz::Europe::Paris,
+                language,
+            ),
+            location: "Jardin Nord, 12 rue des Lilas, Paris".into(),
             coupon: Some("MERCI10".into()),
             email: Some("marie@example.org".into()),
             phone: None,
@@ -232,6 +256,7 @@ mod tests {
         let message = renderer.render(NotificationKind::InvoiceOverdue, &["en"], &hostile).unwrap();
         assert!(!message.html.contains("<script>"));
         assert!(message.html.contains("&lt;script&gt;"));
-        assert!(renderer.render(NotificationKind::EventReminder, &["fr"], &context("fr")).is_err(), "no template yet: an error, not a panic");
+        let partial = Renderer::from_sources(&TEMPLATES[..2]);
+        assert!(partial.render(NotificationKind::EventReminder, &["fr"], &context("fr")).is_err(), "no template: an error, not a panic");
     }
 }

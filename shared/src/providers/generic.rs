@@ -84,6 +84,9 @@ struct GenericInvoice {
     status: GenericInvoiceStatus,
     issued_at: DateTime<Utc>,
     due_date: NaiveDate,
+    /// Where the customer pays it (an https URL), if the sender has such a page.
+    #[serde(default)]
+    payment_url: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -168,6 +171,11 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             due_date: Some(i.due_date),
             subscription: None,
             retry_pending: false,
+            payment_link: match &i.payment_url {
+                Some(url) if url.starts_with("https://") => Some(url.clone()),
+                Some(_) => return Err(PayloadError::new("payment_url must be an https URL")),
+                None => None,
+            },
         }));
     }
     for p in &document.payments {

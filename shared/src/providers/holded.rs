@@ -93,6 +93,7 @@ pub fn invoice(object: &Value, customer: Option<CustomerFacts>, default_currency
         due_date: seconds(object, "dueDate").map(|d| d.date_naive()),
         subscription: None,
         retry_pending: false,
+        payment_link: None,
     })
 }
 

@@ -182,6 +182,7 @@ fn order(object: &Value) -> Result<(Option<InvoiceFacts>, Option<CustomerFacts>)
         due_date: Some(issued_at.date_naive()),
         subscription: None,
         retry_pending: false,
+        payment_link: None,
     };
     Ok((Some(invoice), Some(customer)))
 }

@@ -237,6 +237,7 @@ fn invoice(object: &Value) -> Result<InvoiceFacts, PayloadError> {
         due_date,
         subscription: invoice_subscription(object),
         retry_pending: field(object, "next_payment_attempt").is_some(),
+        payment_link: text(object, "hosted_invoice_url").filter(|url| url.starts_with("https://")),
     })
 }
 

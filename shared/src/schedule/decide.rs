@@ -295,6 +295,34 @@ pub fn date_rules(customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) ->
     Ok(plan)
 }
 
+/// What the eve-of-event reminder does for one registered person.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttendeeReminder {
+    Send(Box<Notification>),
+    /// Night or Sunday where the person lives: their window opens then (before the event).
+    Wait(DateTime<Utc>),
+    /// Cancelled, erased, paused, or the event has started.
+    Nothing,
+}
+
+/// The eve-of-event reminder (a date rule on the event's start) for one registration.
+pub fn event_reminder(
+    event: &Event,
+    registration: &Registration,
+    customer: &Customer,
+    ladders: &Ladders,
+    now: DateTime<Utc>,
+) -> Result<AttendeeReminder, InvalidId> {
+    if !registration.active || customer.reminders_stopped() || now >= event.starts_at {
+        return Ok(AttendeeReminder::Nothing);
+    }
+    if !ladders.window.is_open(now, customer.time_zone) {
+        let opens = ladders.window.next_open(now, customer.time_zone);
+        return Ok(if opens < event.starts_at { AttendeeReminder::Wait(opens) } else { AttendeeReminder::Nothing });
+    }
+    Notification::for_attendee(customer.id.clone(), event.id.as_str(), NotificationKind::EventReminder, 1, now).map(|n| AttendeeReminder::Send(Box::new(n)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,5 +593,51 @@ mod tests {
         walker.tags.clear();
         assert!(date_rules(&walker, &ladders, utc("2026-11-20T09:00:00Z")).unwrap().notifications.is_empty());
         assert!(date_rules(&rider, &ladders, utc("2027-06-01T09:00:00Z")).unwrap().notifications.is_empty());
+    }
+
+    #[test]
+    fn the_eve_of_event_reminder_waits_for_each_persons_window() {
+        let ladders = Ladders::default();
+        let event = Event {
+            id: EventId::parse("ev1").unwrap(),
+            title: "Atelier compost".into(),
+            description: String::new(),
+            starts_at: utc("2026-12-05T09:00:00Z"),
+            location: "Jardin Nord".into(),
+            audience: Audience::Public,
+            capacity: None,
+            registered: 1,
+            created_by: "farmer".into(),
+            reminder_at: Some(utc("2026-12-04T09:00:00Z")),
+            version: 1,
+        };
+        let c = customer();
+        let registration = Registration {
+            event_id: event.id.clone(),
+            user: "u1".into(),
+            name: "Marie".into(),
+            customer_id: Some(c.id.clone()),
+            active: true,
+            times: 1,
+            registered_at: utc("2026-11-20T09:00:00Z"),
+            version: 1,
+        };
+        // Friday 10:00 in Paris: sent, with an id naming the person.
+        let AttendeeReminder::Send(n) = event_reminder(&event, &registration, &c, &ladders, utc("2026-12-04T09:00:00Z")).unwrap() else {
+            panic!("expected a reminder")
+        };
+        assert_eq!(n.kind, EventReminder);
+        assert_eq!(n.id.as_str(), format!("event.ev1.event_reminder.{}.1", c.id));
+        // Friday 05:00 in Paris: waits for 08:00 local (07:00 UTC).
+        assert_eq!(
+            event_reminder(&event, &registration, &c, &ladders, utc("2026-12-04T04:00:00Z")).unwrap(),
+            AttendeeReminder::Wait(utc("2026-12-04T07:00:00Z"))
+        );
+        // Cancelled, paused, or already started: nothing.
+        let cancelled = Registration { active: false, ..registration.clone() };
+        assert_eq!(event_reminder(&event, &cancelled, &c, &ladders, utc("2026-12-04T09:00:00Z")).unwrap(), AttendeeReminder::Nothing);
+        let paused = Customer { reminders_paused: true, ..c.clone() };
+        assert_eq!(event_reminder(&event, &registration, &paused, &ladders, utc("2026-12-04T09:00:00Z")).unwrap(), AttendeeReminder::Nothing);
+        assert_eq!(event_reminder(&event, &registration, &c, &ladders, utc("2026-12-05T09:30:00Z")).unwrap(), AttendeeReminder::Nothing);
     }
 }
