@@ -5,6 +5,7 @@
 //! - [`ingest`]: facts applied to the table, once, in order.
 //! - [`notify`]: the channel policy and the messages customers read.
 //! - [`schedule`]: reminder ladders, quiet hours, and the scan's decisions (pure).
+//! - [`reports`]: dashboard series and KPIs from records already read (pure).
 //! - [`store`]: the single DynamoDB table and its key design.
 //! - [`config`]: settings read from the environment once, at cold start.
 //! - [`secrets`]: provider keys, from Secrets Manager in AWS and the environment locally.
@@ -15,6 +16,7 @@ pub mod domain;
 pub mod ingest;
 pub mod notify;
 pub mod providers;
+pub mod reports;
 pub mod schedule;
 pub mod secrets;
 pub mod store;

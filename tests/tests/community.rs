@@ -387,6 +387,8 @@ async fn pay_and_renew_lead_to_the_providers_pages() {
         provider_ref: None,
         follow_up: FollowUp::default(),
         provider_updated_at: None,
+        started_at: None,
+        ended_at: None,
     };
     w.store.insert(&mut subscription).await.unwrap();
     let open = |id: &str, link: Option<&str>| {

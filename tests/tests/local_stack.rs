@@ -101,7 +101,7 @@ async fn call(router: axum::Router, request: Request<Body>) -> (u16, axum::http:
 async fn the_local_server_serves_health_and_the_invoke_api() {
     let store = relance_tests::fresh_store("server").await;
     let dispatch = std::sync::Arc::new(relance_tests::dispatch_context(store.clone()).await);
-    let router = relance_local::server::router(store, Default::default(), Default::default(), Default::default(), dispatch, "test-jwt-secret");
+    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), Default::default(), dispatch, relance_local::server::local_portal(store, "test-jwt-secret").unwrap());
 
     let (status, _, body) = call(router.clone(), Request::get("/health").body(Body::empty()).unwrap()).await;
     assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));

@@ -72,6 +72,8 @@ async fn every_record_type_round_trips() {
             provider_ref: None,
             follow_up: FollowUp::default(),
             provider_updated_at: None,
+            started_at: None,
+            ended_at: None,
         },
     )
     .await;

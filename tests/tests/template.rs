@@ -1,7 +1,7 @@
 //! template.yaml and the code agree: the table moto creates from the template has the keys,
 //! index, stream and TTL attribute that the store writes.
 
-use relance::store::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, PK, SK};
+use relance::store::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, LEDGER, LEDGER_AT, LEDGER_INDEX, PK, SK};
 use relance_tests::{fresh_store, table_definition};
 
 #[test]
@@ -16,6 +16,9 @@ fn the_template_defines_the_keys_the_store_uses() {
     let followup = table.global_secondary_indexes.iter().find(|i| i.index_name == FOLLOWUP_INDEX).expect("a follow-up index");
     let followup_key: Vec<&str> = followup.key_schema.iter().map(|k| k.attribute_name.as_str()).collect();
     assert_eq!(followup_key, [FOLLOWUP, FOLLOWUP_AT]);
+    let ledger = table.global_secondary_indexes.iter().find(|i| i.index_name == LEDGER_INDEX).expect("a ledger index");
+    let ledger_key: Vec<&str> = ledger.key_schema.iter().map(|k| k.attribute_name.as_str()).collect();
+    assert_eq!(ledger_key, [LEDGER, LEDGER_AT]);
     for attribute in &table.attribute_definitions {
         assert_eq!(attribute.attribute_type, "S", "{} is a string key", attribute.attribute_name);
     }

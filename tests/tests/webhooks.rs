@@ -313,6 +313,8 @@ async fn braintree_notifications_update_known_subscriptions() {
         provider_ref: None,
         follow_up: FollowUp::default(),
         provider_updated_at: None,
+        started_at: None,
+        ended_at: None,
     };
     let reference = ProviderRef::new(Provider::Braintree, "sub_past_due_id").unwrap();
     let mut tx = h.store.transaction();

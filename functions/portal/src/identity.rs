@@ -26,6 +26,21 @@ pub enum Role {
 }
 
 impl Role {
+    /// The Cognito group that grants the role.
+    pub fn group(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Farmer => "farmer",
+            Role::Member => "member",
+            Role::MemberB2b => "member_b2b",
+            Role::Client => "client",
+            Role::Sales => "sales",
+            Role::Ambassador => "ambassador",
+        }
+    }
+
+    pub const ALL: [Role; 7] = [Role::Admin, Role::Farmer, Role::Member, Role::MemberB2b, Role::Client, Role::Sales, Role::Ambassador];
+
     pub fn parse(name: &str) -> Option<Role> {
         Some(match name.trim() {
             "admin" => Role::Admin,

@@ -10,9 +10,11 @@ pub mod identity;
 pub mod input;
 mod admin;
 mod community;
+mod dashboards;
 mod me;
 mod messages;
 mod profile;
+pub mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -33,11 +35,22 @@ pub struct PortalState {
     /// The business's self-service billing page (Stripe's customer portal login link, say):
     /// where "renew" and "update my card" lead when no open invoice has its own payment page.
     pub billing_portal_url: Option<String>,
+    /// The sales bonus table (`RELANCE_BONUS_RATES`).
+    pub bonus_rates: relance::reports::BonusRates,
+    /// Where invited users are created.
+    pub directory: users::Directory,
+    /// The business's locale and time zone, for the contacts of invited users.
+    pub defaults: relance::ingest::BusinessDefaults,
 }
 
 impl PortalState {
     pub fn new(store: Store, identity: IdentitySource) -> PortalState {
-        PortalState { store, identity, billing_portal_url: None }
+        PortalState { store, identity, billing_portal_url: None, bonus_rates: relance::reports::BonusRates::default(), directory: users::Directory::Local, defaults: Default::default() }
+    }
+
+    pub fn with_directory(mut self, directory: users::Directory) -> PortalState {
+        self.directory = directory;
+        self
     }
 
     pub fn with_billing_portal(mut self, url: &str) -> PortalState {
@@ -45,10 +58,16 @@ impl PortalState {
         self
     }
 
-    /// Reads `RELANCE_BILLING_PORTAL_URL` (an https URL), if set.
-    pub fn with_billing_portal_from_env(mut self) -> PortalState {
+    /// Reads the portal's settings: `RELANCE_BILLING_PORTAL_URL` (an https URL),
+    /// `RELANCE_BONUS_RATES` (JSON) and the business defaults, each optional. Invalid values
+    /// stop the start.
+    pub fn with_settings_from_env(mut self) -> Result<PortalState, String> {
+        self.defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
         self.billing_portal_url = std::env::var("RELANCE_BILLING_PORTAL_URL").ok().filter(|url| url.starts_with("https://"));
-        self
+        if let Some(json) = std::env::var("RELANCE_BONUS_RATES").ok().filter(|v| !v.trim().is_empty()) {
+            self.bonus_rates = relance::reports::BonusRates::parse(&json).map_err(|e| e.to_string())?;
+        }
+        Ok(self)
     }
 }
 
@@ -70,6 +89,12 @@ pub fn router(state: PortalState) -> Router {
         .route("/events/{id}/registrations/me", delete(community::unregister))
         .route("/messages", get(messages::list).post(messages::to_support))
         .route("/messages/{member}", post(messages::to_member))
+        .route("/dashboards/client", get(dashboards::client))
+        .route("/dashboards/sales", get(dashboards::sales))
+        .route("/dashboards/ambassador", get(dashboards::ambassador))
+        .route("/leads", post(dashboards::submit_lead))
+        .route("/admin/kpis", get(dashboards::kpis))
+        .route("/admin/users", post(users::invite))
         .route("/admin/follow-up", get(admin::follow_up))
         .route("/admin/invoices/{id}/pause", post(admin::pause_invoice))
         .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))

@@ -232,7 +232,7 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
         jwt = jwt_secret(),
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store, secrets, defaults, ladders()?, dispatch, &jwt_secret()))
+    axum::serve(listener, server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -192,6 +192,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         provider_ref: ProviderRef::new(Provider::Stripe, format!("sub_demo{:04}", index + 1)).ok(),
         follow_up: FollowUp::default(),
         provider_updated_at: None,
+        started_at: None,
+        ended_at: None,
     };
     if subscription.renews() {
         // As the webhook does: the renewal ladder is looked at from 30 days before the end of

@@ -18,14 +18,19 @@ use relance::store::Store;
 use serde_json::{Value, json};
 
 /// Every local route on one router.
-pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>, jwt_secret: &str) -> Router {
+pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>, portal: portal::PortalState) -> Router {
     let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
     let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets), ladders };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
     Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
-        .merge(portal::router(portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() }).with_billing_portal_from_env()))
+        .merge(portal::router(portal))
         .merge(invoke)
+}
+
+/// The portal as `make run` serves it: local HS256 tokens, settings from the environment.
+pub fn local_portal(store: Store, jwt_secret: &str) -> Result<portal::PortalState, String> {
+    portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() }).with_settings_from_env()
 }
 
 /// Runs one function as Lambda's Invoke API would: 200 with the function's result, or 200

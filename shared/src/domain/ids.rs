@@ -106,6 +106,8 @@ id_type!(EventId);
 id_type!(HarvestId);
 id_type!(NewsId);
 id_type!(MessageId);
+id_type!(MissionId);
+id_type!(LeadId);
 id_type!(
     /// The number printed on an invoice (`F-2026-0042`), as the business numbers them.
     InvoiceNumber

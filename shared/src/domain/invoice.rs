@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::follow_up::FollowUp;
-use super::ids::{CustomerId, InvoiceId, InvoiceNumber, SubscriptionId};
+use super::ids::{CustomerId, InvoiceId, InvoiceNumber, MissionId, SubscriptionId};
 use super::money::{Currency, Money, MoneyError};
 use super::provider::ProviderRef;
 
@@ -30,6 +30,11 @@ impl InvoiceStatus {
     /// Paid, void and uncollectible invoices never change again (short of a refund).
     pub fn is_closed(self) -> bool {
         matches!(self, InvoiceStatus::Paid | InvoiceStatus::Void | InvoiceStatus::Uncollectible)
+    }
+
+    /// Issued and not cancelled: counts in billing figures (drafts and voided invoices do not).
+    pub fn counts_as_billed(self) -> bool {
+        !matches!(self, InvoiceStatus::Draft | InvoiceStatus::Void)
     }
 }
 
@@ -77,6 +82,12 @@ pub struct Invoice {
     /// The provider's hosted page where the customer pays (Stripe's `hosted_invoice_url`).
     #[serde(default)]
     pub payment_link: Option<String>,
+    /// When it was first seen paid in full: the KPIs' days to pay.
+    #[serde(default)]
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The agency mission it bills, if any.
+    #[serde(default)]
+    pub mission_id: Option<MissionId>,
 }
 
 impl Invoice {
@@ -107,6 +118,8 @@ impl Invoice {
             follow_up: FollowUp::default(),
             provider_updated_at: None,
             payment_link: None,
+            paid_at: None,
+            mission_id: None,
         }
     }
 
@@ -210,6 +223,17 @@ impl Invoice {
             self.autopay_retry_pending = false;
         }
         changed
+    }
+
+    /// Notes when the invoice became paid (kept while it stays paid; cleared if a refund
+    /// reopens it). Writers call it with the time of the change they apply.
+    pub fn note_settlement(&mut self, at: DateTime<Utc>) {
+        match self.status {
+            InvoiceStatus::Paid => {
+                self.paid_at.get_or_insert(at);
+            }
+            _ => self.paid_at = None,
+        }
     }
 
     /// True when a reminder about this invoice may go out now: something is owed and nothing

@@ -4,6 +4,7 @@
 //! takes it as an argument, so every rule can be tested for any date.
 
 pub mod account;
+pub mod agency;
 pub mod community;
 pub mod contact;
 pub mod customer;
@@ -19,12 +20,13 @@ pub mod subscription;
 pub mod time;
 
 pub use account::{Account, Plot};
+pub use agency::{Lead, LeadStatus, Mission, MissionLink};
 pub use community::{Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer};
 pub use contact::{ContactError, Email, Locale, PhoneE164};
 pub use customer::{Channel, Customer, OptOuts};
 pub use follow_up::FollowUp;
 pub use ids::{
-    CustomerId, EventId, HarvestId, InvalidId, InvoiceId, InvoiceNumber, MessageId, NewsId, PaymentId, PaymentMethodId, RefundId,
+    CustomerId, EventId, HarvestId, InvalidId, InvoiceId, InvoiceNumber, LeadId, MessageId, MissionId, NewsId, PaymentId, PaymentMethodId, RefundId,
     SiteId, SubscriptionId,
 };
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};

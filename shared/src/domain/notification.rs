@@ -31,6 +31,8 @@ pub enum NotificationKind {
     ThankYou,
     EventConfirmation,
     EventReminder,
+    /// An admin invited the person to the member space.
+    Invitation,
     /// Support answered the member's message.
     MessageReceived,
     /// A business-defined date rule (a lease anniversary, a tax deadline).
@@ -53,6 +55,7 @@ impl NotificationKind {
             NotificationKind::EventConfirmation => "event_confirmation",
             NotificationKind::EventReminder => "event_reminder",
             NotificationKind::MessageReceived => "message_received",
+            NotificationKind::Invitation => "invitation",
             NotificationKind::DateRule => "date_rule",
             NotificationKind::Internal => "internal",
         }

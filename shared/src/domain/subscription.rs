@@ -62,6 +62,12 @@ pub struct Subscription {
     /// When the provider last changed this record (its event time): older deliveries are ignored.
     #[serde(default)]
     pub provider_updated_at: Option<DateTime<Utc>>,
+    /// When the subscriber signed up: the KPIs' retention and MRR.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was cancelled or expired: the KPIs' churn.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 impl Subscription {
@@ -72,6 +78,41 @@ impl Subscription {
     }
 
     /// The customer or the provider cancelled: no more renewal reminders.
+    /// Notes the start (the first period's start, at the latest `at`) and the end (when it
+    /// stopped being live). Writers call it with the time of the change they apply.
+    pub fn note_lifecycle(&mut self, at: DateTime<Utc>) {
+        self.started_at.get_or_insert(self.current_period_start.min(at));
+        if self.status.is_live() {
+            self.ended_at = None;
+        } else if matches!(self.status, SubscriptionStatus::Canceled | SubscriptionStatus::Expired) {
+            self.ended_at.get_or_insert(at);
+        }
+    }
+
+    /// Live at `at`: started, and not yet cancelled or expired (unpaid and paused
+    /// subscribers still count as subscribers).
+    pub fn live_at(&self, at: DateTime<Utc>) -> bool {
+        let started = self.started_at.unwrap_or(self.current_period_start);
+        if started > at {
+            return false;
+        }
+        match self.ended_at {
+            Some(end) => end > at,
+            None => !matches!(self.status, SubscriptionStatus::Canceled | SubscriptionStatus::Expired),
+        }
+    }
+
+    /// The price brought to one month, rounded half-even: a yearly plan counts a twelfth.
+    pub fn monthly_value(&self) -> Result<Money, crate::domain::MoneyError> {
+        let (n, d) = match self.interval {
+            BillingInterval::Week => (52, 12),
+            BillingInterval::Month => (1, 1),
+            BillingInterval::Quarter => (1, 3),
+            BillingInterval::Year => (1, 12),
+        };
+        self.price.mul_ratio(n, d, crate::domain::Rounding::HalfEven)
+    }
+
     pub fn cancel(&mut self) {
         self.status = SubscriptionStatus::Canceled;
         self.follow_up.clear();
@@ -100,6 +141,8 @@ mod tests {
             provider_ref: None,
             follow_up: FollowUp::default(),
             provider_updated_at: None,
+            started_at: None,
+            ended_at: None,
         };
         assert!(sub.renews());
         sub.cancel_at_period_end = true;

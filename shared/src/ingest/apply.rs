@@ -500,6 +500,8 @@ impl<'a> Work<'a> {
                 provider_ref: Some(facts.reference.clone()),
                 follow_up: FollowUp::default(),
                 provider_updated_at: None,
+                started_at: None,
+                ended_at: None,
             })
         };
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.subscriptions, &facts.reference, make).await?;
@@ -782,6 +784,13 @@ impl<'a> Work<'a> {
                 }
             }
             Ok(())
+        }
+        let at = self.at;
+        for tracked in self.invoices.values_mut().filter(|t| t.is_new || t.changed) {
+            tracked.record.note_settlement(at);
+        }
+        for tracked in self.subscriptions.values_mut().filter(|t| t.is_new || t.changed) {
+            tracked.record.note_lifecycle(at);
         }
         write(tx, &mut self.customers)?;
         write(tx, &mut self.invoices)?;

@@ -37,6 +37,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("en/event_reminder", include_str!("../../templates/en/event_reminder.j2")),
     ("fr/message_received", include_str!("../../templates/fr/message_received.j2")),
     ("en/message_received", include_str!("../../templates/en/message_received.j2")),
+    ("fr/invitation", include_str!("../../templates/fr/invitation.j2")),
+    ("en/invitation", include_str!("../../templates/en/invitation.j2")),
 ];
 
 const LAYOUT: &str = r#"<!doctype html>
@@ -171,7 +173,8 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 13] = [
+    const KINDS: [NotificationKind; 14] = [
+        NotificationKind::Invitation,
         NotificationKind::EventConfirmation,
         NotificationKind::EventReminder,
         NotificationKind::MessageReceived,

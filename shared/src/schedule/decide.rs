@@ -361,7 +361,8 @@ mod tests {
     fn the_invoice_ladder_step_by_step() {
         let ladders = Ladders::default();
         let due = date(2026, 12, 2);
-        let cases: Vec<(&str, u32, Vec<(NotificationKind, u32, NotificationStatus)>, Option<&str>)> = vec![
+        type Case<'a> = (&'a str, u32, Vec<(NotificationKind, u32, NotificationStatus)>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
             // Before the courtesy notice: wait for it (29 Nov is a Sunday, but steps fall due by date).
             ("2026-11-28T10:00:00Z", 0, vec![], Some("2026-11-29T08:00:00Z")),
             // Courtesy notice due.
@@ -531,6 +532,8 @@ mod tests {
             provider_ref: None,
             follow_up: FollowUp::default(),
             provider_updated_at: None,
+            started_at: None,
+            ended_at: None,
         }
     }
 

@@ -180,14 +180,12 @@ mod tests {
         let mut l = Ladders::default();
         l.invoice.swap(0, 1);
         assert_eq!(l.validate(), Err(LadderError::Unordered("invoice")));
-        let mut l = Ladders::default();
-        l.card_days_before_expiry = vec![7, 30];
+        let l = Ladders { card_days_before_expiry: vec![7, 30], ..Ladders::default() };
         assert_eq!(l.validate(), Err(LadderError::Unordered("card")));
         let mut l = Ladders::default();
         l.window.days.clear();
         assert_eq!(l.validate(), Err(LadderError::EmptyWindow));
-        let mut l = Ladders::default();
-        l.reminder_time = NaiveTime::from_hms_opt(22, 0, 0).unwrap();
+        let l = Ladders { reminder_time: NaiveTime::from_hms_opt(22, 0, 0).unwrap(), ..Ladders::default() };
         assert!(matches!(l.validate(), Err(LadderError::ReminderOutsideWindow(_))));
         let mut l = Ladders::default();
         let rule = DateRule { name: "lease 80".into(), date_field: "lease_start".into(), offset_days: 80, audience_tag: None, audience_list: None, notify_team: false };

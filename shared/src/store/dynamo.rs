@@ -13,7 +13,8 @@ use serde_dynamo::aws_sdk_dynamodb_1 as codec;
 use super::cursor::Cursor;
 use super::error::StoreError;
 use super::keys::{
-    DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, PK, SK, TYPE, VERSION,
+    DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, LEDGER, LEDGER_AT,
+    LEDGER_INDEX, PK, SK, TYPE, VERSION,
     due_shard, format_instant,
 };
 use super::record::Record;
@@ -301,6 +302,42 @@ impl Store {
 
 impl Store {
     /// One page of what waits for a person, oldest first: items of several types, not decoded.
+    /// Every record of type `R` in ledger partition `partition` sorted between `from`
+    /// (included) and `to` (excluded), page after page: the KPIs' reads. A period's ledger
+    /// is what the business did in it, so the read grows with activity, not with history.
+    pub async fn ledger<R: Record>(&self, partition: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<R>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(LEDGER_INDEX)
+                .key_condition_expression("#l = :l AND #at BETWEEN :from AND :to")
+                .expression_attribute_names("#l", LEDGER)
+                .expression_attribute_names("#at", LEDGER_AT)
+                .expression_attribute_values(":l", AttributeValue::S(partition.to_string()))
+                .expression_attribute_values(":from", AttributeValue::S(format_instant(from)))
+                // Sort values are "<instant>#<pk>#<sk>": "<to>" sorts before any of `to`'s own.
+                .expression_attribute_values(":to", AttributeValue::S(format_instant(to)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(e, String::new))?;
+            for item in output.items.unwrap_or_default() {
+                if item.get(TYPE).and_then(|v| v.as_s().ok()).is_some_and(|t| t == R::TYPE) {
+                    let key = key_of(&item);
+                    records.push(decode(&key, item)?);
+                }
+            }
+            match output.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(records),
+            }
+        }
+    }
+
     pub async fn follow_up_page(&self, cursor: Option<&Cursor>, limit: i32) -> Result<(Vec<DueItem>, Option<Cursor>), StoreError> {
         let start = cursor.map(|c| c.start_key_within(FOLLOWUP, FOLLOWUP_PARTITION)).transpose()?;
         let output = self
@@ -343,6 +380,10 @@ pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
     if let Some(since) = record.waiting_for_a_person_since() {
         item.insert(FOLLOWUP.into(), AttributeValue::S(FOLLOWUP_PARTITION.into()));
         item.insert(FOLLOWUP_AT.into(), AttributeValue::S(format!("{}#{}", format_instant(since), key.sk)));
+    }
+    if let Some((partition, at)) = record.ledger_entry() {
+        item.insert(LEDGER.into(), AttributeValue::S(partition));
+        item.insert(LEDGER_AT.into(), AttributeValue::S(format!("{}#{}#{}", format_instant(at), key.pk, key.sk)));
     }
     if let Some(at) = record.next_action_at() {
         item.insert(DUE_SHARD.into(), AttributeValue::S(due_shard(&key.pk)));

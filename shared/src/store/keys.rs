@@ -15,6 +15,11 @@ pub const EXPIRES_AT: &str = "expires_at";
 pub const FOLLOWUP: &str = "followup";
 pub const FOLLOWUP_AT: &str = "followup_at";
 
+pub const LEDGER: &str = "ledger";
+pub const LEDGER_AT: &str = "ledger_at";
+/// The sparse index of what the KPIs count, by period.
+pub const LEDGER_INDEX: &str = "ledger";
+
 /// The sparse index of what waits for a person (the admin's follow-up list).
 pub const FOLLOWUP_INDEX: &str = "followup";
 /// Its one partition: the list is short by nature (what needs a person).
@@ -90,6 +95,16 @@ impl Key {
     /// An event's registrations.
     pub fn event_partition(event: &EventId) -> String {
         format!("EVENT#{event}")
+    }
+
+    /// A sales person's missions.
+    pub fn sales_partition(user: &str) -> String {
+        format!("SALES#{user}")
+    }
+
+    /// An ambassador's leads.
+    pub fn ambassador_partition(user: &str) -> String {
+        format!("AMBASSADOR#{user}")
     }
 
     /// A member's conversation with support.

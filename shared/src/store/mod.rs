@@ -69,5 +69,5 @@ pub use cursor::Cursor;
 pub use dynamo::{DueItem, DuePage, Page, Store};
 pub use error::StoreError;
 pub use keys::{DUE_INDEX, DUE_SHARDS, Key, check_user, due_shard, format_instant};
-pub use record::Record;
+pub use record::{Ledger, Record};
 pub use transaction::{IdempotencyKey, Transaction};

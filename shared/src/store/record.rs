@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    Account, Attendance, Customer, Event, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+    Account, Attendance, Customer, Event, Lead, Mission, MissionLink, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
@@ -36,6 +36,12 @@ pub trait Record: Serialize + DeserializeOwned {
     /// `/admin/invoices/{id}`, a notification to resend, an event). The store writes the
     /// `ID#<type>#<id>` lookup item with every insert of such a record.
     fn lookup_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// Where the KPIs find this record: a ledger partition (`INVOICES#2026-11`) and the
+    /// instant it sorts by there.
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
         None
     }
 
@@ -85,6 +91,9 @@ impl Record for Invoice {
     fn lookup_id(&self) -> Option<&str> {
         Some(self.id.as_str())
     }
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
+        Some((Ledger::invoices(self.issued_at), self.issued_at))
+    }
 }
 
 impl Record for Subscription {
@@ -93,6 +102,9 @@ impl Record for Subscription {
         Key::in_customer(&self.customer_id, "SUBSCRIPTION", self.id.as_str())
     }
     versioned!();
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
+        Some((Ledger::SUBSCRIPTIONS.into(), self.started_at.unwrap_or(self.current_period_start)))
+    }
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
         self.follow_up.next_action_at
     }
@@ -129,6 +141,11 @@ impl Record for Notification {
     }
     fn lookup_id(&self) -> Option<&str> {
         Some(self.id.as_str())
+    }
+    /// Sent ones only: the KPIs count reminders that went out.
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
+        let sent_at = self.sent_at.filter(|_| self.status == crate::domain::NotificationStatus::Sent)?;
+        Some((Ledger::sent(sent_at), sent_at))
     }
 }
 
@@ -214,4 +231,49 @@ impl Record for Attendance {
         Key { pk: Key::account(&self.user).pk, sk: format!("ATTENDANCE#{}", self.event_id) }
     }
     versioned!();
+}
+
+impl Record for Mission {
+    const TYPE: &'static str = "Mission";
+    /// In the client's partition, beside their invoices.
+    fn key(&self) -> Key {
+        Key::in_customer(&self.client, "MISSION", self.id.as_str())
+    }
+    versioned!();
+}
+
+impl Record for MissionLink {
+    const TYPE: &'static str = "MissionLink";
+    /// In the sales person's partition: their missions without searching every client.
+    fn key(&self) -> Key {
+        Key { pk: Key::sales_partition(&self.sales), sk: format!("MISSION#{}", self.mission) }
+    }
+    versioned!();
+}
+
+impl Record for Lead {
+    const TYPE: &'static str = "Lead";
+    /// In the ambassador's partition, by submission.
+    fn key(&self) -> Key {
+        Key { pk: Key::ambassador_partition(&self.ambassador), sk: format!("LEAD#{}#{}", format_instant(self.submitted_at), self.id) }
+    }
+    versioned!();
+}
+
+/// The ledger index's partitions.
+pub struct Ledger;
+
+impl Ledger {
+    /// Every subscription, by start: a business has thousands at most.
+    pub const SUBSCRIPTIONS: &'static str = "SUBSCRIPTIONS";
+
+    /// Invoices issued in `at`'s month.
+    pub fn invoices(at: DateTime<Utc>) -> String {
+        format!("INVOICES#{}", at.format("%Y-%m"))
+    }
+
+    /// Notifications sent in `at`'s month.
+    pub fn sent(at: DateTime<Utc>) -> String {
+        format!("SENT#{}", at.format("%Y-%m"))
+    }
 }

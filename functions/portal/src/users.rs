@@ -1,0 +1,191 @@
+//! `POST /admin/users`: an admin invites someone. In AWS the user is created in the Cognito
+//! user pool with their role groups, and Cognito emails the invitation with a temporary
+//! password. Locally (no user pool), the account is recorded here and the invitation is
+//! queued as a notification that dispatch sends through SES, like any other message.
+//!
+//! Either way the user gets an account in the table linked to a customer (contact) record,
+//! so notices reach them: an existing customer when the admin names one, a new one otherwise.
+
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, DeliveryMediumType};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use relance::domain::*;
+use relance::store::Key;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::PortalState;
+use crate::error::ApiError;
+use crate::identity::{Caller, Role};
+use crate::input::{Body, text};
+
+/// Where sign-in users live.
+#[derive(Clone)]
+pub enum Directory {
+    /// The Cognito user pool (AWS, or moto in tests).
+    Cognito { client: Cognito, user_pool_id: String },
+    /// No user pool: `make run` signs users in with local tokens.
+    Local,
+}
+
+impl Directory {
+    /// Cognito when `RELANCE_USER_POOL_ID` is set (the template sets it), else local.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Directory {
+        match std::env::var("RELANCE_USER_POOL_ID").ok().filter(|id| !id.trim().is_empty()) {
+            Some(user_pool_id) => Directory::Cognito { client: Cognito::new(sdk), user_pool_id },
+            None => Directory::Local,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitation {
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// An existing customer this user is (a member already billed, say).
+    pub customer_id: Option<String>,
+    /// For members: their garden and plot.
+    pub garden: Option<GardenInput>,
+    /// `fr`, `en-GB`…; the business's default when absent.
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GardenInput {
+    pub site: String,
+    pub plot: String,
+}
+
+/// Checked invitation input.
+struct Invitee {
+    email: Email,
+    name: String,
+    roles: Vec<Role>,
+    locale: Option<Locale>,
+}
+
+fn check(input: &Invitation) -> Result<Invitee, ApiError> {
+    let email = Email::parse(&input.email).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let name = text("name", &input.name, 200)?;
+    if input.roles.is_empty() {
+        return Err(ApiError::bad_request("roles: give at least one"));
+    }
+    let roles = input
+        .roles
+        .iter()
+        .map(|r| Role::parse(r).ok_or_else(|| ApiError::bad_request(format!("roles: {r:?} is not a role"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let locale = match &input.locale {
+        Some(l) => Some(Locale::parse(l).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        None => None,
+    };
+    Ok(Invitee { email, name, roles, locale })
+}
+
+pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input): Body<Invitation>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let invitee = check(&input)?;
+    let garden = match &input.garden {
+        Some(g) => {
+            let site = SiteId::parse(&g.site).map_err(|_| ApiError::bad_request("garden.site: no such site"))?;
+            state.store.get::<Site>(&Key::site(&site)).await?.ok_or_else(|| ApiError::bad_request("garden.site: no such site"))?;
+            Some(Plot { site, plot: text("garden.plot", &g.plot, 20)? })
+        }
+        None => None,
+    };
+    let existing = match &input.customer_id {
+        Some(id) => {
+            let id = CustomerId::parse(id).map_err(|_| ApiError::bad_request("customer_id: no such customer"))?;
+            Some(state.store.get::<Customer>(&Key::customer(&id)).await?.ok_or_else(|| ApiError::bad_request("customer_id: no such customer"))?)
+        }
+        None => None,
+    };
+
+    // The identity first: its subject names the account.
+    let (user, invited_by) = match &state.directory {
+        Directory::Cognito { client, user_pool_id } => (create_in_cognito(client, user_pool_id, &invitee).await?, "cognito"),
+        Directory::Local => (format!("local-{}", CustomerId::generate().as_str().to_lowercase()), "email"),
+    };
+    let now = Utc::now();
+    let mut tx = state.store.transaction();
+    let customer = match existing {
+        Some(customer) => customer,
+        None => {
+            let mut contact = Customer::new(CustomerId::generate(), invitee.name.clone(), invitee.locale.clone().unwrap_or_else(|| state.defaults.locale.clone()), state.defaults.time_zone, now);
+            contact.email = Some(invitee.email.clone());
+            tx.insert(&mut contact)?;
+            contact
+        }
+    };
+    let mut account = Account::new(user.clone(), Some(customer.id.clone()));
+    account.garden = garden;
+    tx.insert(&mut account)?;
+    let mut queued = None;
+    if matches!(state.directory, Directory::Local) {
+        let target = Target { kind: TargetKind::Customer, id: customer.id.to_string() };
+        let mut invitation = Notification::pending(customer.id.clone(), target, NotificationKind::Invitation, Some(user.clone()), 1, None, now)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        tx.insert(&mut invitation)?;
+        queued = Some(invitation.id);
+    }
+    state.store.commit(tx).await.map_err(|e| match e {
+        relance::store::StoreError::Conflict(_) => ApiError::conflict("this user already has an account"),
+        other => other.into(),
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "user": user, "email": invitee.email, "roles": invitee.roles, "customer_id": customer.id,
+            "invitation": invited_by, "notification": queued,
+        })),
+    ))
+}
+
+/// Creates the user (Cognito emails the invitation) and puts them in their role groups.
+async fn create_in_cognito(client: &Cognito, user_pool_id: &str, invitee: &Invitee) -> Result<String, ApiError> {
+    let unavailable = |e: String| {
+        tracing::error!(error = %e, "user pool failure");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the user directory is unavailable, try again")
+    };
+    let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().map_err(|e| unavailable(e.to_string()));
+    let created = client
+        .admin_create_user()
+        .user_pool_id(user_pool_id)
+        .username(invitee.email.as_str())
+        .user_attributes(attribute("email", invitee.email.as_str())?)
+        .user_attributes(attribute("email_verified", "true")?)
+        .user_attributes(attribute("name", &invitee.name)?)
+        .desired_delivery_mediums(DeliveryMediumType::Email)
+        .send()
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_username_exists_exception()) => {
+            return Err(ApiError::conflict("a user with this email exists already"));
+        }
+        Err(e) => return Err(unavailable(aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e).to_string())),
+    };
+    let sub = created
+        .user()
+        .and_then(|u| u.attributes().iter().find(|a| a.name() == "sub"))
+        .and_then(|a| a.value())
+        .map(str::to_string)
+        .ok_or_else(|| unavailable("the created user has no sub".into()))?;
+    for role in &invitee.roles {
+        client
+            .admin_add_user_to_group()
+            .user_pool_id(user_pool_id)
+            .username(invitee.email.as_str())
+            .group_name(role.group())
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e).to_string()))?;
+    }
+    Ok(sub)
+}
