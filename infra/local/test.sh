@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: installs the tools, starts one moto server for the whole run, runs every
-# Rust test against it and cfn-lint on the template, stops moto. Fails if any step fails.
+# Rust test against it, fuzzes the portal API with schemathesis against the local stack on
+# the same moto, runs cfn-lint on the template, stops moto. Fails if any step fails.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -18,6 +19,8 @@ log="$root/.local/cargo-test.log"
 echo "== cargo test --workspace"
 cargo test --workspace --locked 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "== schemathesis: the portal's OpenAPI document against the local stack"
+infra/local/schemathesis.sh "$port" || status=1
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml || status=1
 

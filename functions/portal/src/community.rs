@@ -91,7 +91,7 @@ pub async fn list_harvests(
     Ok(Json(json!({ "harvests": harvests, "next": next(listed.next) })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHarvest {
     pub date: NaiveDate,
@@ -164,7 +164,7 @@ pub async fn list_news(State(state): State<PortalState>, caller: Caller, Params(
     Ok(Json(json!({ "news": listed.records.iter().map(news_view).collect::<Vec<_>>(), "next": next(listed.next) })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNews {
     pub title: String,
@@ -239,7 +239,7 @@ pub async fn list_events(State(state): State<PortalState>, caller: Caller, Param
     Ok(Json(json!({ "events": events, "next": next(listed.next) })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     pub title: String,
@@ -247,8 +247,19 @@ pub struct NewEvent {
     pub description: String,
     pub starts_at: DateTime<Utc>,
     pub location: String,
+    #[schema(value_type = AudienceInput)]
     pub audience: Audience,
     pub capacity: Option<u32>,
+}
+
+/// The audience as the OpenAPI document describes it (the domain's [`Audience`] is what is read).
+#[derive(utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AudienceInput {
+    Public,
+    Site { site: String },
+    B2b,
 }
 
 /// When the eve-of-event reminder goes: 24 hours before the start (the scan's quiet hours

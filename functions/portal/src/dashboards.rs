@@ -143,7 +143,7 @@ pub async fn ambassador(State(state): State<PortalState>, caller: Caller, Params
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLead {
     pub company: String,

@@ -47,11 +47,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// Trims `text` and checks it is present and at most `max` characters.
+/// Trims `text` and checks it is present, at most `max` characters, and free of control
+/// characters other than line breaks and tabs (they would end up in emails and texts).
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(ApiError::bad_request(format!("{field} must not be empty")));
+    }
+    if trimmed.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(ApiError::bad_request(format!("{field} contains control characters")));
     }
     if trimmed.chars().count() > max {
         return Err(ApiError::bad_request(format!("{field} is longer than {max} characters")));

@@ -13,6 +13,7 @@ mod community;
 mod dashboards;
 mod me;
 mod messages;
+pub mod openapi;
 mod profile;
 pub mod users;
 
@@ -74,6 +75,7 @@ impl PortalState {
 pub fn router(state: PortalState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::serve))
         .route("/me", get(me::me).patch(profile::update_me).delete(profile::erase_me))
         .route("/me/export", get(profile::export))
         .route("/me/invoices", get(me::invoices))
@@ -100,8 +102,19 @@ pub fn router(state: PortalState) -> Router {
         .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))
         .route("/admin/invoices/{id}/mark-paid", post(admin::mark_invoice_paid))
         .route("/admin/notifications/{id}/resend", post(admin::resend_notification))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// Unknown paths answer in the same JSON shape as every other error.
+async fn no_route() -> error::ApiError {
+    error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", "no such route")
+}
+
+async fn no_method() -> error::ApiError {
+    error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }
 
 /// Liveness for load balancers and `make run`: answers without touching the table.

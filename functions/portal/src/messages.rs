@@ -59,7 +59,7 @@ pub async fn list(State(state): State<PortalState>, caller: Caller, Params(query
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     pub body: String,

@@ -19,20 +19,23 @@ use crate::me::customer_view;
 
 /// What a member may change about themselves. Absent fields stay as they are; `email` or
 /// `phone` set to `null` removes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
     pub phone: Option<Option<String>>,
     pub locale: Option<String>,
     pub opt_outs: Option<OptOutsChange>,
+    #[schema(value_type = Option<String>, pattern = "^(email|sms)$")]
     pub preferred_channel: Option<Channel>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptOutsChange {
     pub email: Option<bool>,

@@ -41,7 +41,7 @@ impl Directory {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invitation {
     pub email: String,
@@ -55,7 +55,7 @@ pub struct Invitation {
     pub locale: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GardenInput {
     pub site: String,

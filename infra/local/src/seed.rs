@@ -91,17 +91,22 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
 
         load.add(&mut member.customer)?;
         // Each member signs in as their customer id (`make token ROLE=member USER=demo-0002`).
-        load.add(&mut Account::new(member.customer.id.to_string(), Some(member.customer.id.clone())))?;
+        let mut account = Account::new(member.customer.id.to_string(), Some(member.customer.id.clone()));
+        account.garden = Some(crate::demo_space::garden_of(index));
+        load.add(&mut account)?;
         for provider_ref in &member.customer.provider_refs {
             load.add_provider_ref("Customer", provider_ref, &Key::customer(&member.customer.id));
         }
         // The provider ids the demo records carry are linked, so that webhooks about them
         // (the README's curl examples) find them.
+        member.subscription.note_lifecycle(now);
         load.add(&mut member.subscription)?;
         if let Some(reference) = &member.subscription.provider_ref {
             load.add_provider_ref("Subscription", reference, &member.subscription.key());
         }
         for invoice in &mut member.invoices {
+            // Paid demo invoices were paid a week after they were issued.
+            invoice.note_settlement(invoice.issued_at + chrono::Duration::days(7));
             load.add(invoice)?;
             if let Some(reference) = &invoice.provider_ref {
                 load.add_provider_ref("Invoice", reference, &invoice.key());
@@ -115,6 +120,7 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
             load.add(payment)?;
         }
     }
+    crate::demo_space::add(&mut load, now)?;
     store.write_bulk(load).await?;
     Ok(summary)
 }

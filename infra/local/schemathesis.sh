@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Part of `make test`: fuzzes the portal's OpenAPI document with schemathesis against the
+# local stack (`relance-local run`, the same server `make run` starts, with the demo data)
+# on the test run's moto. Fails on any server error or any answer that breaks the schema.
+# Usage: infra/local/schemathesis.sh MOTO_PORT
+set -uo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+# shellcheck source=env.sh
+. infra/local/env.sh "${1:?moto port}"
+export RELANCE_TABLE="relance-fuzz-$$"
+export RELANCE_HTTP_ADDR="127.0.0.1:${FUZZ_PORT:-3099}"
+log="$root/.local/schemathesis-server.log"
+mkdir -p .local
+
+cargo build --quiet --locked -p relance-local || exit 1
+target/debug/relance-local run >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+for _ in $(seq 1 120); do
+  curl -fsS "http://$RELANCE_HTTP_ADDR/health" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { echo "schemathesis: the local stack stopped; see $log" >&2; exit 1; }
+  sleep 0.5
+done
+
+# A demo member holding every role, so that every route is reached past its role check.
+token="$(target/debug/relance-local token admin,farmer,member,member_b2b,client,sales,ambassador demo-0002)"
+.venv/bin/schemathesis run "http://$RELANCE_HTTP_ADDR/openapi.json" \
+  --header "Authorization: Bearer $token" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
+  --seed 20261125 \
+  --workers 2 \
+  --request-timeout 10

@@ -1,0 +1,260 @@
+//! The authorisation matrix: every documented portal route × every role × a record of the
+//! caller's own and someone else's, against moto. Each cell's expected status is written
+//! out below; a route added to the OpenAPI table without a row here fails the test. Nothing
+//! of the other member's may appear in any answer to a non-admin.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{Duration, NaiveDate, Utc};
+use portal::Role;
+use portal::identity::local_token;
+use relance::domain::*;
+use relance::store::Store;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "matrix-secret";
+
+/// Whose record a call names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Own,
+    Other,
+}
+
+fn user(role: Role) -> String {
+    format!("u-{}", role.group())
+}
+
+fn customer(role: Role) -> CustomerId {
+    CustomerId::parse(&format!("c-{}", role.group())).unwrap()
+}
+
+const BILLED: [Role; 3] = [Role::Member, Role::MemberB2b, Role::Client];
+
+async fn add_customer(store: &Store, id: &CustomerId, user: &str, garden: Option<&str>) {
+    let mut c = Customer::new(id.clone(), format!("Name of {id}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
+    c.email = Some(Email::parse(&format!("{id}@example.org")).unwrap());
+    store.insert(&mut c).await.unwrap();
+    let mut account = Account::new(user, Some(id.clone()));
+    account.garden = garden.map(|g| Plot { site: SiteId::parse(g).unwrap(), plot: "A1".into() });
+    store.insert(&mut account).await.unwrap();
+    let mut invoice = Invoice::open(
+        InvoiceId::parse(&format!("inv-{id}")).unwrap(),
+        id.clone(),
+        InvoiceNumber::parse(&format!("N-{id}")).unwrap(),
+        Money::from_minor(5000, Currency::EUR),
+        Utc::now() - Duration::days(20),
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    );
+    invoice.payment_link = Some(format!("https://pay.example.org/{id}"));
+    store.insert(&mut invoice).await.unwrap();
+    let mut subscription = Subscription {
+        id: SubscriptionId::parse(&format!("sub-{id}")).unwrap(),
+        customer_id: id.clone(),
+        version: 0,
+        plan: "Parcelle".into(),
+        price: Money::from_minor(2900, Currency::EUR),
+        interval: BillingInterval::Month,
+        status: SubscriptionStatus::Active,
+        current_period_start: Utc::now() - Duration::days(10),
+        current_period_end: Utc::now() + Duration::days(20),
+        cancel_at_period_end: false,
+        payment_method_id: None,
+        provider_ref: None,
+        follow_up: FollowUp::default(),
+        provider_updated_at: None,
+        started_at: None,
+        ended_at: None,
+    };
+    store.insert(&mut subscription).await.unwrap();
+    let mut held = Notification::pending(id.clone(), Target { kind: TargetKind::Invoice, id: invoice.id.to_string() }, NotificationKind::InvoiceOverdue, None, 2, None, Utc::now()).unwrap();
+    held.hold("no channel").unwrap();
+    store.insert(&mut held).await.unwrap();
+}
+
+/// Every role's user is a customer with an invoice and a subscription; members and B2B
+/// members have a plot in the north garden, whose farmer is the farmer role's user; the
+/// "other" member gardens in the south, farmed by someone else.
+async fn world() -> (Store, axum::Router, EventId, EventId) {
+    let store = relance_tests::fresh_store("matrix").await;
+    for (site, farmer) in [("north", user(Role::Farmer)), ("south", "u-other-farmer".to_string())] {
+        let mut s = Site { id: SiteId::parse(site).unwrap(), name: site.into(), address: String::new(), farmers: [farmer].into(), farmer_names: vec![], version: 0 };
+        store.insert(&mut s).await.unwrap();
+    }
+    for role in Role::ALL {
+        let garden = matches!(role, Role::Member | Role::MemberB2b).then_some("north");
+        add_customer(&store, &customer(role), &user(role), garden).await;
+    }
+    add_customer(&store, &CustomerId::parse("c-other").unwrap(), "u-other", Some("south")).await;
+    let mut events = Vec::new();
+    for site in ["north", "south"] {
+        let mut event = Event {
+            id: EventId::generate(),
+            title: format!("Workshop {site}"),
+            description: String::new(),
+            starts_at: Utc::now() + Duration::days(10),
+            location: site.into(),
+            audience: Audience::Site { site: SiteId::parse(site).unwrap() },
+            capacity: None,
+            registered: 0,
+            created_by: "admin".into(),
+            reminder_at: None,
+            version: 0,
+        };
+        store.insert(&mut event).await.unwrap();
+        events.push(event.id);
+    }
+    let router = portal::router(
+        portal::PortalState::new(store.clone(), portal::IdentitySource::LocalJwt { secret: SECRET.into() }).with_billing_portal("https://billing.example.org/portal"),
+    );
+    (store, router, events.remove(0), events.remove(0))
+}
+
+static UNIQUE: AtomicUsize = AtomicUsize::new(0);
+
+/// The concrete path for a route, naming the caller's own record or the other member's.
+fn concrete(path: &str, role: Role, whose: Whose, north: &EventId, south: &EventId) -> String {
+    let own_customer = customer(role).to_string();
+    let id = match (path, whose) {
+        (p, Whose::Own) if p.starts_with("/me/invoices/") || p.starts_with("/admin/invoices/") => format!("inv-{own_customer}"),
+        (p, Whose::Other) if p.starts_with("/me/invoices/") || p.starts_with("/admin/invoices/") => "inv-c-other".into(),
+        (p, Whose::Own) if p.starts_with("/me/subscriptions/") => format!("sub-{own_customer}"),
+        (p, Whose::Other) if p.starts_with("/me/subscriptions/") => "sub-c-other".into(),
+        (p, Whose::Own) if p.starts_with("/sites/") => "north".into(),
+        (p, Whose::Other) if p.starts_with("/sites/") => "south".into(),
+        (p, Whose::Own) if p.starts_with("/events/") => north.to_string(),
+        (p, Whose::Other) if p.starts_with("/events/") => south.to_string(),
+        (p, Whose::Own) if p.starts_with("/admin/notifications/") => format!("invoice.inv-{own_customer}.invoice_overdue.2"),
+        (p, Whose::Other) if p.starts_with("/admin/notifications/") => "invoice.inv-c-other.invoice_overdue.2".into(),
+        _ => String::new(),
+    };
+    path.replace("{id}", &id).replace("{member}", "u-other").replace("/admin/kpis", "/admin/kpis?from=2026-01-01&to=2026-01-31")
+}
+
+fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
+    let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
+    let site = if whose == Whose::Own { "north" } else { "south" };
+    let starts = (Utc::now() + Duration::days(5)).to_rfc3339();
+    Some(match (method, path) {
+        ("patch", "/me") => json!({"name": format!("Renamed {n}")}),
+        ("post", "/sites/{id}/harvests") => json!({"date": Utc::now().date_naive(), "crop": "Radis", "grams": 300}),
+        ("post", "/news") => json!({"title": "News", "body": "Body"}),
+        ("post", "/events") => json!({"title": "New event", "starts_at": starts, "location": "x", "audience": {"kind": "site", "site": site}}),
+        ("post", "/messages") | ("post", "/messages/{member}") => json!({"body": "Hello"}),
+        ("post", "/leads") => json!({"company": "Co", "contact_name": "Ann", "email": "ann@example.org"}),
+        ("post", "/admin/users") => json!({"email": format!("invitee{n}@example.org"), "name": "Invitee", "roles": ["member"]}),
+        _ => return None,
+    })
+}
+
+/// The expected status of each cell.
+fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
+    let admin = role == Role::Admin;
+    let billed = BILLED.contains(&role);
+    let gardener = matches!(role, Role::Member | Role::MemberB2b);
+    let farmer = role == Role::Farmer;
+    let own = whose == Whose::Own;
+    let only = |allowed: bool, ok: u16| if allowed { ok } else { 403 };
+    match (method, path) {
+        ("get", "/me") | ("get", "/me/export") | ("get", "/news") | ("get", "/events") | ("get", "/messages") => 200,
+        ("patch", "/me") => 200,
+        ("delete", "/me") => 202,
+        ("post", "/messages") => 201,
+        ("get", "/me/invoices") | ("get", "/me/subscriptions") | ("get", "/me/payment-methods") => only(billed, 200),
+        ("post", "/me/invoices/{id}/pay") | ("post", "/me/subscriptions/{id}/renew") => match (billed, own) {
+            (false, _) => 403,
+            (true, true) => 200,
+            (true, false) => 404,
+        },
+        // Seeing a garden: its members, its farmer, admins; anyone else: not found.
+        ("get", "/sites/{id}") | ("get", "/sites/{id}/harvests") => {
+            if admin || (own && (gardener || farmer)) { 200 } else { 404 }
+        }
+        ("post", "/sites/{id}/harvests") => match () {
+            _ if admin => 201,
+            _ if !farmer => 403,
+            _ if own => 201,
+            _ => 404,
+        },
+        ("post", "/news") => only(admin, 201),
+        ("post", "/events") => match () {
+            _ if admin => 201,
+            _ if !farmer => 403,
+            _ if own => 201,
+            _ => 404,
+        },
+        ("post", "/events/{id}/registrations") => {
+            if admin || (own && (gardener || farmer)) { 201 } else { 404 }
+        }
+        // Runs after the registration above: those who registered cancel.
+        ("delete", "/events/{id}/registrations/me") => {
+            if admin || (own && (gardener || farmer)) { 200 } else { 404 }
+        }
+        ("get", "/events/{id}/registrations") => match () {
+            _ if admin => 200,
+            _ if own && farmer => 200,
+            _ if own && gardener => 403,
+            _ => 404,
+        },
+        ("post", "/messages/{member}") => only(admin, 201),
+        ("get", "/dashboards/client") => only(role == Role::Client, 200),
+        ("get", "/dashboards/sales") => only(role == Role::Sales, 200),
+        ("get", "/dashboards/ambassador") | ("post", "/leads") => only(role == Role::Ambassador, if method == "post" { 201 } else { 200 }),
+        ("post", "/admin/users") => only(admin, 201),
+        ("get", "/admin/follow-up") | ("get", "/admin/kpis") => only(admin, 200),
+        ("post", "/admin/invoices/{id}/pause") | ("post", "/admin/invoices/{id}/resume") | ("post", "/admin/invoices/{id}/mark-paid") => only(admin, 200),
+        ("post", "/admin/notifications/{id}/resend") => only(admin, 202),
+        other => panic!("no row in the authorisation matrix for {other:?}: add one"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_for_every_role_on_own_and_other_records() {
+    let (_store, router, north, south) = world().await;
+    // Erasure last: it closes the caller's account.
+    let mut routes: Vec<&portal::openapi::Route> = portal::openapi::ROUTES.iter().collect();
+    routes.sort_by_key(|r| (r.method, r.path) == ("delete", "/me"));
+    let mut cells = 0;
+    let mut wrong = Vec::new();
+    for role in Role::ALL {
+        let token = local_token(SECRET, &user(role), None, &[role.group()], 1).unwrap();
+        for route in &routes {
+            for whose in [Whose::Own, Whose::Other] {
+                if (route.method, route.path) == ("delete", "/me") && whose == Whose::Other {
+                    continue; // there is no one else's "me"
+                }
+                let uri = concrete(route.path, role, whose, &north, &south);
+                let mut request = Request::builder().method(route.method.to_uppercase().as_str()).uri(&uri).header("authorization", format!("Bearer {token}"));
+                let payload = body(route.method, route.path, whose);
+                if payload.is_some() {
+                    request = request.header("content-type", "application/json");
+                }
+                let request = request.body(payload.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+                let response = router.clone().oneshot(request).await.unwrap();
+                let status = response.status().as_u16();
+                let text = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap().to_vec()).unwrap();
+                let want = expected(route.method, route.path, role, whose);
+                cells += 1;
+                if status != want {
+                    wrong.push(format!("{role:?} {whose:?} {} {uri}: {status}, expected {want}: {text}", route.method));
+                }
+                if role != Role::Admin {
+                    for secret in ["c-other", "inv-c-other", "sub-c-other", "c-other@example.org"] {
+                        if text.contains(secret) {
+                            wrong.push(format!("{role:?} {} {uri} leaks {secret}: {text}", route.method));
+                        }
+                    }
+                }
+                if status >= 400 {
+                    let error: Value = serde_json::from_str(&text).unwrap_or_default();
+                    assert!(error["error"].is_string() && error.as_object().map(|o| o.len()) == Some(2), "errors say only what went wrong: {text}");
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {cells} cells wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(cells > 400, "{cells} cells");
+}
