@@ -93,6 +93,45 @@ fn the_template_sets_every_variable_the_functions_read() {
     }
 }
 
+/// Every `RELANCE_…` variable named in the functions' code (shared crate included) is set by
+/// the template, or is one of the provider secret's names (read from the secret in AWS).
+#[test]
+fn no_function_reads_a_variable_the_template_does_not_set() {
+    let template = template();
+    let mut set: Vec<String> = environment(&template["Globals"]["Function"]);
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        set.extend(environment(&resource["Properties"]));
+    }
+    let root = relance_local::template_path().parent().unwrap().to_path_buf();
+    let mut sources = Vec::new();
+    let mut stack = vec![root.join("shared/src"), root.join("functions")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut read = std::collections::BTreeSet::new();
+    for source in &sources {
+        for part in source.split('"').skip(1).step_by(2) {
+            if part.starts_with("RELANCE_") && part.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                read.insert(part.to_string());
+            }
+        }
+    }
+    assert!(read.len() > 10, "found the variables: {read:?}");
+    let missing: Vec<&String> = read.iter().filter(|name| !set.contains(name) && !relance::secrets::NAMES.contains(&name.as_str())).collect();
+    assert!(missing.is_empty(), "read by the code but set nowhere in template.yaml: {missing:?}");
+    let portal = environment(&template["Resources"]["PortalFunction"]["Properties"]);
+    for name in ["RELANCE_USER_POOL_ID", "RELANCE_BILLING_PORTAL_URL", "RELANCE_BONUS_RATES"] {
+        assert!(portal.contains(&name.to_string()), "portal reads {name}");
+    }
+}
+
 #[test]
 fn the_provider_secret_has_exactly_the_names_the_code_reads() {
     let template = template();
@@ -116,7 +155,8 @@ fn webhooks_are_open_to_providers_and_the_portal_is_behind_cognito() {
     }
     for (name, event) in events("PortalFunction") {
         let open = event["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE");
-        assert_eq!(open, name.as_str() == Some("Health"), "portal route {name:?}: only /health is open");
+        let public = matches!(name.as_str(), Some("Health" | "OpenApi"));
+        assert_eq!(open, public, "portal route {name:?}: only /health and /openapi.json are open");
     }
     let groups: Vec<String> = template["Resources"]
         .as_mapping()
