@@ -168,3 +168,42 @@ async fn the_demo_business_gets_the_expected_mix_of_reminders() {
     let again = scan(&store, &ladders, now(), false).await.unwrap();
     assert_eq!(total(&again), 0, "{again:?}");
 }
+
+/// A date rule added after customers were written: the backfill schedules it for them
+/// (reading customers through the ledger index), and the next scan sends it, once.
+#[tokio::test]
+async fn a_new_date_rule_is_backfilled_over_existing_customers() {
+    let store = relance_tests::fresh_store("backfill").await;
+    let mut with_date = Vec::new();
+    for i in 0..30 {
+        let mut c = customer(i);
+        if i % 3 == 0 {
+            c.custom_dates.insert("lease_start".into(), chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap());
+            with_date.push(c.id.clone());
+        }
+        store.insert(&mut c).await.unwrap();
+    }
+    let mut ladders = relance::schedule::Ladders::default();
+    ladders.date_rules.push(relance::schedule::DateRule {
+        name: "lease-80".into(),
+        date_field: "lease_start".into(),
+        offset_days: 80,
+        audience_tag: None,
+        audience_list: None,
+        audience_role: None,
+        notify_team: false,
+    });
+    let context = scan::ScanContext { ingest: relance::ingest::Ingest::new(store.clone(), Default::default()), store: store.clone(), holded: None, ladders };
+    let before: DateTime<Utc> = "2026-11-10T10:00:00Z".parse().unwrap();
+    let dry = scan::handle(&context, serde_json::json!({"backfill": "date_rules", "now": before, "dry_run": true}), before).await.unwrap();
+    assert_eq!(dry.backfill.as_ref().map(|b| (b.read, b.rescheduled)), Some((30, 10)));
+    let done = scan::handle(&context, serde_json::json!({"backfill": "date_rules", "now": before}), before).await.unwrap();
+    assert_eq!(done.backfill.map(|b| (b.read, b.rescheduled, b.conflicts)), Some((30, 10, 0)));
+    let again = scan::handle(&context, serde_json::json!({"backfill": "date_rules", "now": before}), before).await.unwrap();
+    assert_eq!(again.backfill.map(|b| b.rescheduled), Some(0), "nothing left to schedule");
+    // 1 Sep + 80 days = 20 Nov, 09:00 in Paris.
+    let due: DateTime<Utc> = "2026-11-20T09:00:00Z".parse().unwrap();
+    let report = scan(&store, &context.ladders, due, false).await.unwrap();
+    assert_eq!(report.notifications.get("date_rule"), Some(&10));
+    assert!(scan::handle(&context, serde_json::json!({"backfill": "everything"}), before).await.is_err());
+}

@@ -460,6 +460,7 @@ async fn customer_dates_and_subscription_starts_schedule_date_rules() {
             offset_days: days,
             audience_tag: None,
             audience_list: None,
+            audience_role: None,
             notify_team: false,
         });
     }

@@ -114,11 +114,18 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
     };
     let now = Utc::now();
     let mut tx = state.store.transaction();
+    let roles = invitee.roles.iter().map(|r| r.group().to_string());
     let customer = match existing {
-        Some(customer) => customer,
+        Some(mut customer) => {
+            // The roles are recorded on the customer for date rules' role audience.
+            customer.roles.extend(roles);
+            tx.update(&mut customer)?;
+            customer
+        }
         None => {
             let mut contact = Customer::new(CustomerId::generate(), invitee.name.clone(), invitee.locale.clone().unwrap_or_else(|| state.defaults.locale.clone()), state.defaults.time_zone, now);
             contact.email = Some(invitee.email.clone());
+            contact.roles.extend(roles);
             tx.insert(&mut contact)?;
             contact
         }

@@ -7,7 +7,8 @@
 //!
 //! Input is any JSON object (an EventBridge Scheduler event, or `{}` from a manual
 //! `aws lambda invoke`); optional top-level fields steer it: `now` (ISO 8601), `dry_run`,
-//! and `import` (`"holded"`).
+//! `import` (`"holded"`) and `backfill` (`"date_rules"`: after adding a date rule, schedule it
+//! for the customers written before it existed).
 
 pub mod run;
 
@@ -34,6 +35,7 @@ pub struct ScanRequest {
     #[serde(default)]
     pub dry_run: bool,
     pub import: Option<String>,
+    pub backfill: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -44,12 +46,16 @@ pub struct ScanSummary {
     pub import: Option<ImportSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<run::ScanReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<run::BackfillReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("invalid scan input: {0}")]
     BadInput(#[from] serde_json::Error),
+    #[error("unknown backfill {0:?} (expected \"date_rules\")")]
+    UnknownBackfill(String),
     #[error("unknown import {0:?} (expected \"holded\")")]
     UnknownImport(String),
     #[error("the Holded import is not configured: set HOLDED_API_KEY")]
@@ -64,6 +70,15 @@ pub enum ScanError {
 pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at: DateTime<Utc>) -> Result<ScanSummary, ScanError> {
     let request: ScanRequest = serde_json::from_value(event)?;
     let now = request.now.unwrap_or(invoked_at);
+    match request.backfill.as_deref() {
+        None => {}
+        Some("date_rules") => {
+            let report = run::backfill_date_rules(&context.store, &context.ladders, now, request.dry_run).await?;
+            tracing::info!(read = report.read, rescheduled = report.rescheduled, conflicts = report.conflicts, "date rule backfill done");
+            return Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: None, backfill: Some(report) });
+        }
+        Some(other) => return Err(ScanError::UnknownBackfill(other.to_string())),
+    }
     let import = match request.import.as_deref() {
         None => None,
         Some("holded") => {
@@ -75,7 +90,7 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         Some(other) => return Err(ScanError::UnknownImport(other.to_string())),
     };
     if import.is_some() {
-        return Ok(ScanSummary { now, dry_run: request.dry_run, import, scan: None });
+        return Ok(ScanSummary { now, dry_run: request.dry_run, import, scan: None, backfill: None });
     }
     let report = run::scan(&context.store, &context.ladders, now, request.dry_run).await?;
     tracing::info!(
@@ -87,7 +102,7 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         held = ?report.held,
         "scan done"
     );
-    Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report) })
+    Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report), backfill: None })
 }
 
 /// The Holded client, when a key is configured (`HOLDED_API_URL` points it at a stand-in).

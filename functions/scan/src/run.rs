@@ -363,3 +363,45 @@ async fn event_reminders(
     }
     Ok(())
 }
+
+/// What a date-rule backfill did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BackfillReport {
+    /// Customers read (every one: this is the one job that must see them all).
+    pub read: usize,
+    /// Customers whose next date rule changed and was saved.
+    pub rescheduled: usize,
+    /// Customers changed by someone else meanwhile (their own write scheduled them).
+    pub conflicts: usize,
+}
+
+/// Schedules the date rules for customers written before the rules existed: reads every
+/// customer through the ledger index's customer partition (a Query, page by page, never a
+/// Scan) and sets their next date-rule instant. Run by hand after changing the ladders;
+/// every later write of a customer keeps it current by itself.
+pub async fn backfill_date_rules(store: &Store, ladders: &Ladders, now: DateTime<Utc>, dry_run: bool) -> Result<BackfillReport, StoreError> {
+    let mut report = BackfillReport::default();
+    let epoch = DateTime::<Utc>::from_timestamp(0, 0).unwrap_or(now);
+    let far = now + chrono::Duration::days(365 * 200);
+    for mut customer in store.ledger::<Customer>(relance::store::Ledger::CUSTOMERS, epoch, far).await? {
+        report.read += 1;
+        let next = decide::next_date_rule(&customer, ladders, now);
+        if next == customer.follow_up.next_action_at {
+            continue;
+        }
+        report.rescheduled += 1;
+        if dry_run {
+            continue;
+        }
+        customer.follow_up.next_action_at = next;
+        match store.update(&mut customer).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                report.rescheduled -= 1;
+                report.conflicts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}

@@ -48,6 +48,7 @@ pub fn demo_ladders() -> Ladders {
         offset_days: 14,
         audience_tag: Some("atelier-bienvenue".into()),
         audience_list: None,
+        audience_role: None,
         notify_team: true,
     });
     ladders
@@ -150,6 +151,7 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         customer.phone = PhoneE164::parse(&format!("06 10 {:02} {:02} {:02}", index / 100, (index / 10) % 10, index % 100), Some("FR")).ok();
     }
     customer.tags.insert(if b2b { "member_b2b" } else { "member" }.to_string());
+    customer.roles.insert(if b2b { "member_b2b" } else { "member" }.to_string());
     if index % 3 == 0 {
         customer.lists.insert("newsletter".into());
     }

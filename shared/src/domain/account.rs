@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, SiteId};
 
+/// The member space's roles, as the Cognito groups name them.
+pub const ROLES: [&str; 7] = ["admin", "farmer", "member", "member_b2b", "client", "sales", "ambassador"];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// The identity provider's subject.

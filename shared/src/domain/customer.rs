@@ -55,6 +55,10 @@ pub struct Customer {
     /// Free labels ("b2b", "atelier-bienvenue") used by date rules' audience filters.
     #[serde(default)]
     pub tags: BTreeSet<String>,
+    /// The member-space roles of this customer's users, as recorded when they were invited:
+    /// date rules' role audience. (Roles themselves come with each token.)
+    #[serde(default)]
+    pub roles: BTreeSet<String>,
     /// Mailing lists the customer belongs to.
     #[serde(default)]
     pub lists: BTreeSet<String>,
@@ -94,6 +98,7 @@ impl Customer {
             locale,
             time_zone,
             tags: BTreeSet::new(),
+            roles: BTreeSet::new(),
             lists: BTreeSet::new(),
             custom_dates: BTreeMap::new(),
             opt_outs: OptOuts::default(),

@@ -240,7 +240,8 @@ fn rule_applies(rule: &DateRule, customer: &Customer) -> Option<NaiveDate> {
     let date = *customer.custom_dates.get(&rule.date_field)?;
     let tag_ok = rule.audience_tag.as_ref().is_none_or(|t| customer.tags.contains(t));
     let list_ok = rule.audience_list.as_ref().is_none_or(|l| customer.lists.contains(l));
-    (tag_ok && list_ok).then_some(date)
+    let role_ok = rule.audience_role.as_ref().is_none_or(|r| customer.roles.contains(r));
+    (tag_ok && list_ok && role_ok).then_some(date)
 }
 
 /// The next instant a date rule falls due for `customer`, for scheduling.
@@ -576,6 +577,7 @@ mod tests {
             offset_days: 80,
             audience_tag: Some("velo".into()),
             audience_list: None,
+            audience_role: None,
             notify_team: true,
         });
         let mut rider = customer();
@@ -596,6 +598,31 @@ mod tests {
         walker.tags.clear();
         assert!(date_rules(&walker, &ladders, utc("2026-11-20T09:00:00Z")).unwrap().notifications.is_empty());
         assert!(date_rules(&rider, &ladders, utc("2027-06-01T09:00:00Z")).unwrap().notifications.is_empty());
+    }
+
+    #[test]
+    fn a_role_audience_reaches_only_customers_whose_users_hold_the_role() {
+        let mut ladders = Ladders::default();
+        ladders.date_rules.push(DateRule {
+            name: "b2b-review".into(),
+            date_field: "contract_start".into(),
+            offset_days: 30,
+            audience_tag: None,
+            audience_list: None,
+            audience_role: Some("member_b2b".into()),
+            notify_team: false,
+        });
+        assert_eq!(ladders.validate(), Ok(()));
+        let mut business = customer();
+        business.custom_dates.insert("contract_start".into(), date(2026, 10, 1));
+        let mut classic = business.clone();
+        business.roles.insert("member_b2b".into());
+        classic.roles.insert("member".into());
+        let at = utc("2026-10-31T09:00:00Z");
+        assert_eq!(kinds(&date_rules(&business, &ladders, at).unwrap()), vec![(DateRule, 1, Pending)]);
+        assert!(date_rules(&classic, &ladders, at).unwrap().notifications.is_empty());
+        ladders.date_rules[0].audience_role = Some("owner".into());
+        assert_eq!(ladders.validate(), Err(crate::schedule::LadderError::UnknownRole("owner".into())));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct DateRule {
     pub audience_tag: Option<String>,
     #[serde(default)]
     pub audience_list: Option<String>,
+    /// Only customers whose member-space users hold this role (`member_b2b`, `client`…).
+    #[serde(default)]
+    pub audience_role: Option<String>,
     /// Also send the team an internal notification with the customer's details.
     #[serde(default)]
     pub notify_team: bool,
@@ -73,6 +76,8 @@ pub enum LadderError {
     BadRuleName(String),
     #[error("two date rules are named {0:?}")]
     DuplicateRule(String),
+    #[error("date rule audience_role {0:?} is not a role")]
+    UnknownRole(String),
     #[error("RELANCE_LADDERS is not valid: {0}")]
     NotJson(String),
 }
@@ -134,6 +139,9 @@ impl Ladders {
             if !names.insert(rule.name.clone()) {
                 return Err(LadderError::DuplicateRule(rule.name.clone()));
             }
+            if let Some(role) = rule.audience_role.as_deref().filter(|r| !crate::domain::account::ROLES.contains(r)) {
+                return Err(LadderError::UnknownRole(role.to_string()));
+            }
         }
         Ok(())
     }
@@ -188,7 +196,7 @@ mod tests {
         let l = Ladders { reminder_time: NaiveTime::from_hms_opt(22, 0, 0).unwrap(), ..Ladders::default() };
         assert!(matches!(l.validate(), Err(LadderError::ReminderOutsideWindow(_))));
         let mut l = Ladders::default();
-        let rule = DateRule { name: "lease 80".into(), date_field: "lease_start".into(), offset_days: 80, audience_tag: None, audience_list: None, notify_team: false };
+        let rule = DateRule { name: "lease 80".into(), date_field: "lease_start".into(), offset_days: 80, audience_tag: None, audience_list: None, audience_role: None, notify_team: false };
         l.date_rules.push(rule);
         assert!(matches!(l.validate(), Err(LadderError::BadRuleName(_))));
         assert!(serde_json::from_str::<Ladders>(r#"{"invoice": []}"#).is_err());

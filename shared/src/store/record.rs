@@ -72,6 +72,10 @@ impl Record for Customer {
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
         self.follow_up.next_action_at
     }
+    /// Every customer, by creation: read only by maintenance jobs (the date-rule backfill).
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
+        Some((Ledger::CUSTOMERS.into(), self.created_at))
+    }
 }
 
 impl Record for Invoice {
@@ -266,6 +270,8 @@ pub struct Ledger;
 impl Ledger {
     /// Every subscription, by start: a business has thousands at most.
     pub const SUBSCRIPTIONS: &'static str = "SUBSCRIPTIONS";
+    /// Every customer, by creation.
+    pub const CUSTOMERS: &'static str = "CUSTOMERS";
 
     /// Invoices issued in `at`'s month.
     pub fn invoices(at: DateTime<Utc>) -> String {
