@@ -226,10 +226,13 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
          \x20 sent email/SMS:  {endpoint}/moto-api/data.json\n\
          Webhook secrets (override with the same environment variables):\n{secrets_list}\n\
          \x20 portal tokens:   RELANCE_LOCAL_JWT_SECRET={jwt}; make token ROLE=member USER=demo-0002\n\
+         \x20 demo users:      {users}\n\
+         \x20 API document:    http://{addr}/openapi.json\n\
          Press Ctrl-C to stop.",
         addr = settings.addr,
         table = settings.table,
         jwt = jwt_secret(),
+        users = relance_local::demo_space::DEMO_USERS.iter().map(|(user, role)| format!("{user} ({role})")).collect::<Vec<_>>().join(", "),
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
     axum::serve(listener, server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?))
