@@ -17,7 +17,7 @@ trap 'infra/local/moto.sh stop "$port"' EXIT
 status=0
 log="$root/.local/cargo-test.log"
 echo "== cargo test --workspace"
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "== schemathesis: the portal's OpenAPI document against the local stack"
 infra/local/schemathesis.sh "$port" || status=1

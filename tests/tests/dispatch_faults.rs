@@ -81,7 +81,8 @@ async fn customer_with_invoice(store: &Store, phone: bool) -> (Customer, Notific
     let mut customer = Customer::new(CustomerId::parse(&format!("f-{unique}")).unwrap(), "Faulty", Locale::english(), chrono_tz::Europe::Paris, Utc::now());
     customer.email = Some(Email::parse(&format!("{unique}@example.org")).unwrap());
     if phone {
-        customer.phone = Some(PhoneE164::parse(&format!("06{:08}", unique_digits()), Some("FR")).unwrap());
+        // 06 12 …: a range the numbering plan assigns to mobiles (not every 06 range is).
+        customer.phone = Some(PhoneE164::parse(&format!("0612{:06}", unique_digits() % 1_000_000), Some("FR")).unwrap());
     }
     let number = format!("FX-{}", &unique[unique.len() - 8..]);
     let mut invoice = Invoice::open(
