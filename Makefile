@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test token
+.PHONY: run test token screenshots
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -12,3 +12,7 @@ test:
 ## token: a local portal token, e.g. make token ROLE=member USER=demo-0002 (ROLE may list several: admin,member)
 token:
 	@cargo run -q -p relance-local -- token $(ROLE) $(USER)
+
+## screenshots: the main pages at desktop and phone widths, into docs/screenshots/
+screenshots:
+	infra/local/screenshots.sh

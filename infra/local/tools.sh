@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Python tools (moto server, cfn-lint) into the project's .venv/, once:
-# a stamp of requirements.txt skips the install when nothing changed.
+# Installs the Python tools (moto server, cfn-lint, schemathesis) into the project's .venv/,
+# once: a stamp of requirements.txt skips the install when nothing changed. Then Debian's
+# chromium and chromium-driver for the browser tests, if missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="$root/.venv"
@@ -19,4 +20,17 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "tools: installing $(grep -v '^#' "$requirements" | xargs)"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   echo "$want" > "$stamp"
+fi
+
+# Headless Chromium and its WebDriver for the browser tests (Debian's packages).
+if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
+  echo "tools: installing chromium and chromium-driver (Debian packages)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium chromium-driver >/dev/null
+  } || {
+    echo "tools: could not install chromium and chromium-driver; install them and retry" >&2
+    exit 1
+  }
 fi

@@ -155,8 +155,12 @@ fn webhooks_are_open_to_providers_and_the_portal_is_behind_cognito() {
     }
     for (name, event) in events("PortalFunction") {
         let open = event["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE");
-        let public = matches!(name.as_str(), Some("Health" | "OpenApi"));
-        assert_eq!(open, public, "portal route {name:?}: only /health and /openapi.json are open");
+        // The pages verify their session cookie themselves; the JSON API is behind Cognito.
+        let public = matches!(name.as_str(), Some("Health" | "OpenApi" | "Home" | "Pages" | "MessageLinks" | "SignIn" | "SignOut" | "SignInCallback"));
+        assert_eq!(open, public, "portal route {name:?}: only /health, /openapi.json and the pages are open");
+        if name.as_str() == Some("Everything") {
+            assert_eq!(event["Properties"]["Path"].as_str(), Some("/{proxy+}"), "the API is the catch-all, behind the authorizer");
+        }
     }
     let groups: Vec<String> = template["Resources"]
         .as_mapping()

@@ -40,6 +40,11 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+
+    /// Status and message, for the web pages' own rendering.
+    pub fn parts(&self) -> (StatusCode, &str) {
+        (self.status, &self.message)
+    }
 }
 
 impl From<StoreError> for ApiError {

@@ -125,6 +125,11 @@ fn groups_claim(value: &str) -> Vec<String> {
 fn from_local(parts: &Parts, secret: &str) -> Result<Caller, ApiError> {
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthenticated)?;
     let token = header.strip_prefix("Bearer ").ok_or_else(ApiError::unauthenticated)?;
+    verify_local(token, secret)
+}
+
+/// Checks a local token (from a header, or the web pages' session cookie).
+pub fn verify_local(token: &str, secret: &str) -> Result<Caller, ApiError> {
     // HS256 only: a token claiming "none" or another algorithm is refused by the validation.
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&[LOCAL_ISSUER]);

@@ -16,6 +16,7 @@ mod messages;
 pub mod openapi;
 mod profile;
 pub mod users;
+pub mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -42,11 +43,18 @@ pub struct PortalState {
     pub directory: users::Directory,
     /// The business's locale and time zone, for the contacts of invited users.
     pub defaults: relance::ingest::BusinessDefaults,
+    /// How people sign in to the web pages.
+    pub web: web::WebSignIn,
 }
 
 impl PortalState {
     pub fn new(store: Store, identity: IdentitySource) -> PortalState {
-        PortalState { store, identity, billing_portal_url: None, bonus_rates: relance::reports::BonusRates::default(), directory: users::Directory::Local, defaults: Default::default() }
+        PortalState { store, identity, billing_portal_url: None, bonus_rates: relance::reports::BonusRates::default(), directory: users::Directory::Local, defaults: Default::default(), web: web::WebSignIn::Off }
+    }
+
+    pub fn with_web(mut self, web: web::WebSignIn) -> PortalState {
+        self.web = web;
+        self
     }
 
     pub fn with_directory(mut self, directory: users::Directory) -> PortalState {
@@ -102,6 +110,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))
         .route("/admin/invoices/{id}/mark-paid", post(admin::mark_invoice_paid))
         .route("/admin/notifications/{id}/resend", post(admin::resend_notification))
+        .merge(web::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -8,7 +8,8 @@
 //! | `admin`           | admin        |
 //! | `farmer-lea`      | farmer (Belleville) |
 //! | `farmer-karim`    | farmer (Ménilmontant) |
-//! | `demo-0002`       | member (Belleville, plot B02) |
+//! | `demo-0002`       | member (Belleville, plot B02; prefers SMS) |
+//! | `demo-0003`       | member (Ménilmontant, plot M03; email) |
 //! | `demo-0001`       | member_b2b   |
 //! | `client-atelier`  | client       |
 //! | `sales-nina`      | sales        |
@@ -22,11 +23,12 @@ use relance::store::{BulkLoad, StoreError};
 use crate::seed::demo_customer_id;
 
 /// The demo users and the roles their tokens carry.
-pub const DEMO_USERS: [(&str, &str); 8] = [
+pub const DEMO_USERS: [(&str, &str); 9] = [
     ("admin", "admin"),
     ("farmer-lea", "farmer"),
     ("farmer-karim", "farmer"),
     ("demo-0002", "member"),
+    ("demo-0003", "member"),
     ("demo-0001", "member_b2b"),
     ("client-atelier", "client"),
     ("sales-nina", "sales"),

@@ -30,7 +30,10 @@ pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladder
 
 /// The portal as `make run` serves it: local HS256 tokens, settings from the environment.
 pub fn local_portal(store: Store, jwt_secret: &str) -> Result<portal::PortalState, String> {
-    portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() }).with_settings_from_env()
+    let choices = crate::demo_space::DEMO_USERS.iter().map(|(user, role)| (user.to_string(), vec![role.to_string()])).collect();
+    Ok(portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() })
+        .with_settings_from_env()?
+        .with_web(portal::web::WebSignIn::Local { choices }))
 }
 
 /// Runs one function as Lambda's Invoke API would: 200 with the function's result, or 200

@@ -26,15 +26,30 @@ pub struct Branding {
     pub portal_url: String,
 }
 
-/// The member-space page where the customer acts on `about`.
+/// The member-space page where the customer acts on `about`, for emails: the portal's
+/// `/go/…` route lands on the right page and place.
 pub fn link(branding: &Branding, about: &About) -> String {
     let base = branding.portal_url.trim_end_matches('/');
     match about {
-        About::Invoice(invoice) => format!("{base}/invoices/{}", invoice.id),
-        About::Card(_) => format!("{base}/payment-methods"),
-        About::Subscription(subscription) => format!("{base}/subscriptions/{}", subscription.id),
-        About::Event(event) => format!("{base}/events/{}", event.id),
-        About::Message => format!("{base}/messages"),
+        About::Invoice(invoice) => format!("{base}/go/i/{}", invoice.id),
+        About::Card(card) => format!("{base}/go/c/{}", card.id),
+        About::Subscription(subscription) => format!("{base}/go/s/{}", subscription.id),
+        About::Event(event) => format!("{base}/go/e/{}", event.id),
+        About::Message => format!("{base}/go/m/-"),
+        About::Nothing => format!("{base}/"),
+    }
+}
+
+/// The same page for a text message: no record id, so the message keeps its one segment
+/// whole whatever the portal's address (`/go/i` lands on the invoices page).
+pub fn sms_link(branding: &Branding, about: &About) -> String {
+    let base = branding.portal_url.trim_end_matches('/');
+    match about {
+        About::Invoice(_) => format!("{base}/go/i"),
+        About::Card(_) => format!("{base}/go/c"),
+        About::Subscription(_) => format!("{base}/go/s"),
+        About::Event(_) => format!("{base}/go/e"),
+        About::Message => format!("{base}/go/m"),
         About::Nothing => format!("{base}/"),
     }
 }
@@ -46,6 +61,7 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
         business: branding.business.clone(),
         name: customer.name.clone(),
         link: link(branding, about),
+        sms_link: sms_link(branding, about),
         rule: notification.rule.clone().unwrap_or_default(),
         email: customer.email.as_ref().map(|e| e.to_string()),
         phone: customer.phone.as_ref().map(|p| p.to_string()),

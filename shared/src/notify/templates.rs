@@ -74,6 +74,8 @@ pub struct MessageContext {
     pub phone: Option<String>,
     /// The member space page to act from (pay, renew, update the card).
     pub link: String,
+    /// Its short form for text messages.
+    pub sms_link: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +218,9 @@ mod tests {
             coupon: Some("MERCI10".into()),
             email: Some("marie@example.org".into()),
             phone: None,
-            link: "https://espace.potagers.example.org/m/i".into(),
+            // As long as real links get: the portal's address and a record's 26-character id.
+            link: "https://espace.potagers-belleville.fr/go/i/01JD5Z4Q6W3XKCE2V1M9T8R7YB".into(),
+            sms_link: "https://espace.potagers-belleville.fr/go/i".into(),
         }
     }
 

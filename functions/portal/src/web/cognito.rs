@@ -1,0 +1,194 @@
+//! Signing in to the pages in AWS: Cognito's hosted UI with the authorization code flow and
+//! PKCE. The portal sends the browser to the hosted UI with a code challenge, receives the
+//! code on `/auth/callback`, exchanges it (with the verifier kept in a short-lived HttpOnly
+//! cookie) for tokens, and keeps the ID token in the session cookie. Each page request checks
+//! that token's RS256 signature against the user pool's published keys (fetched once, again
+//! when a new key id appears), its issuer, audience and expiry.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use base64::Engine;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::RwLock;
+
+use crate::error::ApiError;
+use crate::identity::{Caller, Role};
+
+#[derive(Clone)]
+pub struct HostedUi {
+    /// `https://<prefix>.auth.<region>.amazoncognito.com`
+    pub domain: String,
+    pub client_id: String,
+    /// `https://<portal>/auth/callback`
+    pub redirect_uri: String,
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool id>`: the tokens' `iss`.
+    pub issuer: String,
+    /// Where the pool's keys are published (the issuer's `/.well-known/jwks.json`).
+    pub jwks_url: String,
+    keys: Arc<RwLock<Option<JwkSet>>>,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct IdClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(rename = "cognito:groups", default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    token_use: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: String,
+}
+
+impl HostedUi {
+    pub fn new(domain: String, client_id: String, redirect_uri: String, issuer: String) -> HostedUi {
+        let jwks_url = format!("{issuer}/.well-known/jwks.json");
+        HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), http: reqwest::Client::new() }
+    }
+
+    /// From `RELANCE_COGNITO_DOMAIN`, `RELANCE_COGNITO_CLIENT_ID`, `RELANCE_PORTAL_URL`,
+    /// `RELANCE_USER_POOL_ID` and `AWS_REGION`, when all are set.
+    pub fn from_env() -> Option<HostedUi> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let domain = var("RELANCE_COGNITO_DOMAIN")?;
+        let client_id = var("RELANCE_COGNITO_CLIENT_ID")?;
+        let portal = var("RELANCE_PORTAL_URL")?;
+        let pool = var("RELANCE_USER_POOL_ID")?;
+        let region = var("AWS_REGION")?;
+        Some(HostedUi::new(
+            domain.trim_end_matches('/').to_string(),
+            client_id,
+            format!("{}/auth/callback", portal.trim_end_matches('/')),
+            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
+        ))
+    }
+
+    /// Points key fetching elsewhere (tests: moto publishes the pool's keys itself).
+    pub fn with_jwks_url(mut self, url: String) -> HostedUi {
+        self.jwks_url = url;
+        self
+    }
+
+    /// The hosted UI's sign-in address for this attempt.
+    pub fn authorize_url(&self, state: &str, verifier: &str) -> String {
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        format!(
+            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+email&state={}&code_challenge_method=S256&code_challenge={}",
+            self.domain,
+            encode(&self.client_id),
+            encode(&self.redirect_uri),
+            encode(state),
+            challenge
+        )
+    }
+
+    /// Trades the callback's code for the ID token.
+    pub async fn exchange(&self, code: &str, verifier: &str) -> Result<String, ApiError> {
+        let response = self
+            .http
+            .post(format!("{}/oauth2/token", self.domain))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", self.client_id.as_str()),
+                ("code", code),
+                ("redirect_uri", self.redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(ApiError::unauthenticated());
+        }
+        let tokens: TokenResponse = response.json().await.map_err(|e| unavailable(e.to_string()))?;
+        Ok(tokens.id_token)
+    }
+
+    /// Checks an ID token and reads the caller from it.
+    pub async fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::unauthenticated())?;
+        if header.alg != Algorithm::RS256 {
+            return Err(ApiError::unauthenticated());
+        }
+        let kid = header.kid.ok_or_else(ApiError::unauthenticated)?;
+        let key = match self.key(&kid).await? {
+            Some(key) => key,
+            None => {
+                self.refresh().await?;
+                self.key(&kid).await?.ok_or_else(ApiError::unauthenticated)?
+            }
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.client_id]);
+        let data = jsonwebtoken::decode::<IdClaims>(token, &key, &validation).map_err(|_| ApiError::unauthenticated())?;
+        if data.claims.token_use.as_deref().is_some_and(|u| u != "id") {
+            return Err(ApiError::unauthenticated());
+        }
+        let roles: BTreeSet<Role> = data.claims.groups.iter().filter_map(|g| Role::parse(g)).collect();
+        Ok(Caller { user: data.claims.sub, email: data.claims.email, roles })
+    }
+
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, ApiError> {
+        let keys = self.keys.read().await;
+        match keys.as_ref().and_then(|set| set.find(kid)) {
+            Some(jwk) => DecodingKey::from_jwk(jwk).map(Some).map_err(|_| ApiError::unauthenticated()),
+            None => Ok(None),
+        }
+    }
+
+    async fn refresh(&self) -> Result<(), ApiError> {
+        let set: JwkSet = self
+            .http
+            .get(&self.jwks_url)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        *self.keys.write().await = Some(set);
+        Ok(())
+    }
+}
+
+fn unavailable(reason: String) -> ApiError {
+    tracing::error!(%reason, "Cognito unreachable");
+    ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "sign-in is unavailable, try again")
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authorize_url_carries_an_s256_challenge_of_the_verifier() {
+        let ui = HostedUi::new("https://relance.auth.eu-west-3.amazoncognito.com".into(), "client123".into(), "https://portal.example.org/auth/callback".into(), "https://cognito-idp.eu-west-3.amazonaws.com/pool".into());
+        let url = ui.authorize_url("state-1", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        // RFC 7636's example verifier and challenge.
+        assert!(url.contains("code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), "{url}");
+        assert!(url.contains("code_challenge_method=S256"));
+        assert!(url.contains("redirect_uri=https%3A%2F%2Fportal.example.org%2Fauth%2Fcallback"));
+        assert!(url.starts_with("https://relance.auth.eu-west-3.amazoncognito.com/oauth2/authorize?response_type=code&client_id=client123"));
+    }
+}

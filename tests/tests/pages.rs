@@ -1,0 +1,110 @@
+//! The pages over HTTP (no browser): Cognito ID tokens checked against the pool's published
+//! keys (moto issues and publishes them), message links, language, and errors as pages.
+
+use axum::body::Body;
+use axum::http::Request;
+use portal::web::WebSignIn;
+use portal::web::cognito::HostedUi;
+use relance::domain::*;
+use tower::ServiceExt;
+
+async fn get(router: &axum::Router, path: &str, cookie: &str) -> (u16, String, String) {
+    let request = Request::get(path).header("cookie", cookie).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+    let body = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap().to_vec()).unwrap();
+    (status, location, body)
+}
+
+#[tokio::test]
+async fn a_cognito_id_token_opens_the_pages_and_a_forged_one_does_not() {
+    let store = relance_tests::fresh_store("pages-cognito").await;
+    let sdk = relance_tests::sdk().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let pool = cognito.create_user_pool().pool_name("relance-pages").send().await.unwrap();
+    let pool_id = pool.user_pool().and_then(|p| p.id()).unwrap().to_string();
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("portal")
+        .explicit_auth_flows(aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().and_then(|c| c.client_id()).unwrap().to_string();
+    cognito.create_group().user_pool_id(&pool_id).group_name("member").send().await.unwrap();
+    let email = "ines.pages@example.org";
+    cognito.admin_create_user().user_pool_id(&pool_id).username(email).send().await.unwrap();
+    cognito.admin_set_user_password().user_pool_id(&pool_id).username(email).password("Correct-Horse-42!").permanent(true).send().await.unwrap();
+    cognito.admin_add_user_to_group().user_pool_id(&pool_id).username(email).group_name("member").send().await.unwrap();
+    let auth = cognito
+        .admin_initiate_auth()
+        .user_pool_id(&pool_id)
+        .client_id(&client_id)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", email)
+        .auth_parameters("PASSWORD", "Correct-Horse-42!")
+        .send()
+        .await
+        .unwrap();
+    let id_token = auth.authentication_result().and_then(|r| r.id_token()).unwrap().to_string();
+    let user = cognito.admin_get_user().user_pool_id(&pool_id).username(email).send().await.unwrap();
+    let sub = user.user_attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).unwrap().to_string();
+
+    // Her account and customer record.
+    let customer_id = CustomerId::generate();
+    let mut customer = Customer::new(customer_id.clone(), "Inès Moreau", Locale::english(), chrono_tz::Europe::Paris, chrono::Utc::now());
+    customer.email = Some(Email::parse(email).unwrap());
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut Account::new(sub.as_str(), Some(customer_id))).await.unwrap();
+
+    let region = sdk.region().unwrap().to_string();
+    let ui = HostedUi::new(
+        "https://relance.auth.example".into(),
+        client_id.clone(),
+        "https://portal.example.org/auth/callback".into(),
+        format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+    )
+    .with_jwks_url(format!("{}/{pool_id}/.well-known/jwks.json", relance_tests::moto_url()));
+    let router = portal::router(portal::PortalState::new(store, portal::IdentitySource::Authorizer).with_web(WebSignIn::Cognito(ui)));
+
+    let (status, _, page) = get(&router, "/", &format!("relance_session={id_token}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Hello Inès Moreau"), "an English customer reads English: {page}");
+    assert!(page.contains(r#"<html lang="en">"#));
+
+    // A token whose signature was tampered with is nobody: back to sign-in.
+    let mut forged = id_token.clone();
+    forged.pop();
+    forged.push(if id_token.ends_with('A') { 'B' } else { 'A' });
+    let (status, location, _) = get(&router, "/app/invoices", &format!("relance_session={forged}")).await;
+    assert_eq!((status, location.as_str()), (303, "/sign-in"));
+    // Signing in sends the browser to the hosted UI with a PKCE challenge.
+    let (status, location, _) = get(&router, "/sign-in", "").await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("https://relance.auth.example/oauth2/authorize?response_type=code&client_id=") && location.contains("code_challenge_method=S256"), "{location}");
+}
+
+#[tokio::test]
+async fn message_links_land_on_their_page_and_unknown_pages_are_pages() {
+    let store = relance_tests::fresh_store("pages-links").await;
+    let router = portal::router(
+        portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: "s".into() }).with_web(WebSignIn::Local { choices: vec![] }),
+    );
+    for (link, lands) in [
+        ("/go/i/demo-inv-0002-3", "/app/invoices#invoice-demo-inv-0002-3"),
+        ("/go/i", "/app/invoices"),
+        ("/go/s", "/app/invoices#subscriptions"),
+        ("/go/c/demo-card-0002", "/app/invoices#cards"),
+        ("/go/e/01JD5Z4Q6W3XKCE2V1M9T8R7YB", "/app/garden#event-01JD5Z4Q6W3XKCE2V1M9T8R7YB"),
+        ("/go/m", "/app/messages"),
+    ] {
+        let (status, location, _) = get(&router, link, "").await;
+        assert_eq!((status, location.as_str()), (303, lands), "{link}");
+    }
+    let token = portal::identity::local_token("s", "someone", None, &["member"], 1).unwrap();
+    let (status, _, body) = get(&router, "/app/farm", &format!("relance_session={token}")).await;
+    assert_eq!(status, 403, "a member is no farmer");
+    assert!(body.contains("<html") && body.contains("403"), "errors are pages: {body}");
+}
