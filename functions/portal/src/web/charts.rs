@@ -123,6 +123,6 @@ mod tests {
         assert!(!svg.contains("<script>"));
         // The largest bar takes the whole plot height (204 px), half of it half.
         assert!(svg.contains(r#"height="204""#) && svg.contains(r#"height="102""#));
-        assert!(svg.contains("Billed: 2026-10: 1000, 2026-11: 500"), "the figures are in the description");
+        assert!(svg.contains("Billed: 2026-10: 1.0k, 2026-11: 500"), "the figures are in the description: {svg}");
     }
 }
