@@ -22,6 +22,18 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# checkov in its own venv, the same way.
+checkov_venv="$root/.venv-checkov"
+checkov_requirements="$root/infra/local/requirements-checkov.txt"
+checkov_stamp="$checkov_venv/.requirements.sha256"
+[ -x "$checkov_venv/bin/python" ] || python3 -m venv "$checkov_venv"
+want="$(sha256sum "$checkov_requirements" | cut -d' ' -f1)"
+if [ "$(cat "$checkov_stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "tools: installing $(grep -v '^#' "$checkov_requirements" | xargs) into .venv-checkov"
+  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check -r "$checkov_requirements"
+  echo "$want" > "$checkov_stamp"
+fi
+
 # Headless Chromium and its WebDriver for the browser tests (Debian's packages).
 if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
   echo "tools: installing chromium and chromium-driver (Debian packages)"

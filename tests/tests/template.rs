@@ -174,3 +174,29 @@ fn webhooks_are_open_to_providers_and_the_portal_is_behind_cognito() {
         assert!(portal::Role::parse(role).is_some());
     }
 }
+
+/// Every check the template skips (checkov or cfn-lint) says why, and every function has
+/// its error and throttle alarms, sent to the operator's topic.
+#[test]
+fn skipped_checks_give_their_reason_and_every_function_is_watched() {
+    let template = template();
+    let source = std::fs::read_to_string(relance_local::template_path()).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    for (name, resource) in resources {
+        for skip in resource["Metadata"]["checkov"]["skip"].as_sequence().into_iter().flatten() {
+            let comment = skip["comment"].as_str().unwrap_or_default();
+            assert!(comment.len() > 20, "{name:?} skips {:?} without a reason", skip["id"]);
+        }
+    }
+    for line in source.lines().filter(|l| l.trim_start().starts_with("- ES") || l.trim_start().starts_with("- WS")) {
+        assert!(line.contains("  # "), "a cfn-lint check is ignored without a reason: {line}");
+    }
+    for function in ["Webhook", "Portal", "Scan", "Dispatch"] {
+        for kind in ["Errors", "Throttles"] {
+            let alarm = &template["Resources"][format!("{function}{kind}Alarm").as_str()];
+            assert_eq!(alarm["Properties"]["MetricName"].as_str(), Some(kind), "{function} has a {kind} alarm");
+            assert!(alarm["Properties"]["AlarmActions"].as_sequence().is_some_and(|a| !a.is_empty()));
+        }
+    }
+    assert!(resources.keys().any(|k| k.as_str() == Some("EmailBounceRateAlarm")));
+}
