@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test token screenshots
+.PHONY: run test token screenshots build
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -16,3 +16,7 @@ token:
 ## screenshots: the main pages at desktop and phone widths, into docs/screenshots/
 screenshots:
 	infra/local/screenshots.sh
+
+## build: sam build (cargo-lambda, arm64, release profile) and each function's zipped size
+build:
+	infra/build.sh

@@ -85,7 +85,10 @@ fn the_template_sets_every_variable_the_functions_read() {
     }
     for function in ["WebhookFunction", "ScanFunction"] {
         let variables = environment(&template["Resources"][function]["Properties"]);
-        assert!(variables.contains(&"RELANCE_SECRETS_ARN".to_string()), "{function} reads the provider secret");
+        // Both read the ladders: the webhook schedules date rules, the scan follows them.
+        for name in ["RELANCE_SECRETS_ARN", "RELANCE_LADDERS", "RELANCE_SENDING_HOURS", "RELANCE_SENDING_DAYS"] {
+            assert!(variables.contains(&name.to_string()), "{function} reads {name}");
+        }
     }
     let dispatch = environment(&template["Resources"]["DispatchFunction"]["Properties"]);
     for name in ["RELANCE_SENDER", "RELANCE_BUSINESS_NAME", "RELANCE_PORTAL_URL", "RELANCE_TEAM_EMAIL", "RELANCE_EMAIL_THRESHOLDS", "RELANCE_SMS_SENDER_ID"] {

@@ -46,6 +46,26 @@ pub struct SendingWindow {
     pub days: Vec<Weekday>,
 }
 
+impl SendingWindow {
+    /// Reads `08:00-20:00`.
+    pub fn set_hours(&mut self, text: &str) -> Result<(), LadderError> {
+        let bad = || LadderError::BadWindow(text.to_string());
+        let (opens, closes) = text.trim().split_once('-').ok_or_else(bad)?;
+        self.opens = NaiveTime::parse_from_str(opens.trim(), "%H:%M").map_err(|_| bad())?;
+        self.closes = NaiveTime::parse_from_str(closes.trim(), "%H:%M").map_err(|_| bad())?;
+        Ok(())
+    }
+
+    /// Reads `Mon,Tue,Wed,Thu,Fri,Sat`.
+    pub fn set_days(&mut self, text: &str) -> Result<(), LadderError> {
+        self.days = text
+            .split(',')
+            .map(|d| d.trim().parse::<Weekday>().map_err(|_| LadderError::BadWindow(text.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ladders {
@@ -78,6 +98,8 @@ pub enum LadderError {
     DuplicateRule(String),
     #[error("date rule audience_role {0:?} is not a role")]
     UnknownRole(String),
+    #[error("sending window {0:?}: write hours as 08:00-20:00 and days as Mon,Tue,Wed")]
+    BadWindow(String),
     #[error("RELANCE_LADDERS is not valid: {0}")]
     NotJson(String),
 }
@@ -146,14 +168,21 @@ impl Ladders {
         Ok(())
     }
 
-    /// The defaults, or `RELANCE_LADDERS` (JSON of the same shape), validated.
+    /// The defaults, or `RELANCE_LADDERS` (JSON of the same shape), then the quiet hours of
+    /// `RELANCE_SENDING_HOURS` (`08:00-20:00`) and `RELANCE_SENDING_DAYS` (`Mon,Tue,…`) when
+    /// set (the template's `QuietHours` parameters), validated.
     pub fn from_env() -> Result<Ladders, LadderError> {
-        let ladders = match std::env::var("RELANCE_LADDERS") {
-            Ok(json) if !json.trim().is_empty() => {
-                serde_json::from_str::<Ladders>(&json).map_err(|e| LadderError::NotJson(e.to_string()))?
-            }
-            _ => Ladders::default(),
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut ladders = match var("RELANCE_LADDERS") {
+            Some(json) => serde_json::from_str::<Ladders>(&json).map_err(|e| LadderError::NotJson(e.to_string()))?,
+            None => Ladders::default(),
         };
+        if let Some(hours) = var("RELANCE_SENDING_HOURS") {
+            ladders.window.set_hours(&hours)?;
+        }
+        if let Some(days) = var("RELANCE_SENDING_DAYS") {
+            ladders.window.set_days(&days)?;
+        }
         ladders.validate()?;
         Ok(ladders)
     }
@@ -162,6 +191,17 @@ impl Ladders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiet_hours_read_from_the_templates_parameters() {
+        let mut window = Ladders::default().window;
+        window.set_hours("09:30-18:00").unwrap();
+        window.set_days("Mon,Tue,Wed,Thu,Fri").unwrap();
+        assert_eq!((window.opens, window.closes), (NaiveTime::from_hms_opt(9, 30, 0).unwrap(), NaiveTime::from_hms_opt(18, 0, 0).unwrap()));
+        assert_eq!(window.days.len(), 5);
+        assert!(window.set_hours("9h-18h").is_err());
+        assert!(window.set_days("Lundi").is_err());
+    }
 
     #[test]
     fn the_defaults_are_valid_and_round_trip_as_json() {
