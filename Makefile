@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test token screenshots build
+.PHONY: run test token screenshots build bench
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -20,3 +20,7 @@ screenshots:
 ## build: sam build (cargo-lambda, arm64, release profile) and each function's zipped size
 build:
 	infra/build.sh
+
+## bench: the benchmarks, written with their targets into docs/benchmarks.md
+bench:
+	infra/bench/bench.sh

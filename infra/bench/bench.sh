@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make bench`: runs the benchmarks and writes their figures, with the targets they are
+# held to, into docs/benchmarks.md (and prints them). Benchmarks are not tests: nothing here
+# fails on a missed target; the report says which are met.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+echo "== criterion: per-event CPU (release profile)"
+mkdir -p .local
+cargo bench --locked -p relance --bench per_event -- --noplot > .local/bench.log 2>&1 || { cat .local/bench.log; exit 1; }
+grep -E "^(webhook|ladder|message)|time:" .local/bench.log
+python3 infra/bench/report.py "$root"

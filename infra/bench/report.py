@@ -1,0 +1,110 @@
+"""Writes docs/benchmarks.md from criterion's estimates and the built functions' sizes."""
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import zipfile
+import io
+
+root = pathlib.Path(sys.argv[1])
+criterion = root / "target" / "criterion"
+
+# (criterion group/function directory, label, target in microseconds)
+PER_EVENT = [
+    ("webhook event (verify + parse + normalise)/stripe", "Stripe event: signature + parse + normalise", 20.0),
+    ("webhook event (verify + parse + normalise)/braintree", "Braintree notification: signature + XML + normalise", 20.0),
+    ("webhook event (verify + parse + normalise)/shopify", "Shopify order: HMAC + parse + normalise", 20.0),
+    ("webhook event (verify + parse + normalise)/generic", "Generic document: signature + parse + normalise", 20.0),
+    ("ladder decision (one due invoice)", "Ladder decision, one due invoice", 1.0),
+    ("message (channel policy + render)", "Channel policy + message rendering (email, HTML, SMS)", 20.0),
+]
+
+
+def median_us(directory: str):
+    path = criterion / directory / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    estimates = json.loads(path.read_text())
+    return estimates["median"]["point_estimate"] / 1000.0
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+rows = []
+for directory, label, target in PER_EVENT:
+    value = median_us(directory)
+    if value is None:
+        rows.append(f"| {label} | not measured | < {target:g} µs | — |")
+    else:
+        met = "met" if value < target else "**missed**"
+        rows.append(f"| {label} | {value:.2f} µs | < {target:g} µs | {met} |")
+
+sizes = []
+build = root / ".aws-sam" / "build"
+for function in ["Webhook", "Portal", "Scan", "Dispatch"]:
+    bootstrap = build / f"{function}Function" / "bootstrap"
+    if bootstrap.exists():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            z.write(bootstrap, "bootstrap")
+        zipped = len(buffer.getvalue()) / (1024 * 1024)
+        met = "met" if zipped < 8 else "**missed**"
+        sizes.append(f"| {function} | {bootstrap.stat().st_size / (1024 * 1024):.1f} MiB | {zipped:.2f} MiB | < 8 MiB | {met} |")
+    else:
+        sizes.append(f"| {function} | not built (`make build`) | | < 8 MiB | — |")
+
+today = datetime.date.today().isoformat()
+report = f"""# Benchmarks
+
+Written by `make bench` on {today}, on {machine()}.
+Figures are medians of criterion's samples (100 samples after a warm-up), release profile
+(`lto = "fat"`, `codegen-units = 1`, `opt-level = 3`). Re-run with `make bench`.
+
+## 1. Per-event CPU
+
+Command: `cargo bench -p relance --bench per_event` (`shared/benches/per_event.rs`), with
+the real fixture payloads of `tests/fixtures/webhooks/`.
+
+| what | median | target | |
+|---|---|---|---|
+""" + "\n".join(rows) + """
+
+Notes. Messages were first measured at about 43 µs while the machine was also compiling
+(not a fair figure); rendering then compiled each message's three template parts from a
+source string on every call. They are now compiled once at start-up and rendered in one
+pass; the figure above is after that change, on an idle machine. The Shopify order misses
+its target: the REST order is a 5 KB document read whole into a JSON tree; reading it into
+typed structs is the next step.
+
+## 5. Binary size
+
+Each function's `bootstrap` as `make build` produced it (arm64, the release profile above,
+stripped), zipped at level 9 as Lambda receives it.
+
+| function | bootstrap | zipped | target | |
+|---|---|---|---|---|
+""" + "\n".join(sizes) + """
+
+## Not measured yet
+
+Cold start under a local Lambda Runtime API side by side with a Python handler (2), the
+scan over a million invoices' worth of items (3) and dispatch pacing against moto (4) are
+not written yet: no figure is claimed for them.
+"""
+out = root / "docs" / "benchmarks.md"
+out.parent.mkdir(exist_ok=True)
+out.write_text(report)
+print(report)
