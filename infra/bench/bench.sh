@@ -9,4 +9,6 @@ echo "== criterion: per-event CPU (release profile)"
 mkdir -p .local
 cargo bench --locked -p relance --bench per_event -- --noplot > .local/bench.log 2>&1 || { cat .local/bench.log; exit 1; }
 grep -E "^(webhook|ladder|message)|time:" .local/bench.log
+echo "== cold start: release webhook binary and a Python handler under a local Runtime API"
+infra/bench/cold_start.sh | tee .local/cold_start.json
 python3 infra/bench/report.py "$root"

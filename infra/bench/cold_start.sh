@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Part of `make bench`: the release webhook binary and the Python handler, cold, under a
+# local Lambda Runtime API, against a moto of their own. Prints JSON figures.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+port="${MOTO_BENCH_PORT:-4597}"
+infra/local/tools.sh >/dev/null
+infra/local/moto.sh start "$port" >/dev/null
+trap 'infra/local/moto.sh stop "$port" >/dev/null' EXIT
+# shellcheck source=../local/env.sh
+. infra/local/env.sh "$port"
+export RELANCE_TABLE=bench
+cargo build --quiet --locked --release -p webhook
+cargo run --quiet --locked -p relance-local -- setup >/dev/null
+.venv/bin/python infra/bench/cold_start.py "$root" "$AWS_ENDPOINT_URL" "$RELANCE_TABLE" "${COLD_START_RUNS:-11}"
