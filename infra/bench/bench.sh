@@ -11,4 +11,6 @@ cargo bench --locked -p relance --bench per_event -- --noplot > .local/bench.log
 grep -E "^(webhook|ladder|message)|time:" .local/bench.log
 echo "== cold start: release webhook binary and a Python handler under a local Runtime API"
 infra/bench/cold_start.sh | tee .local/cold_start.json
+echo "== dispatch pacing against moto"
+infra/bench/pacing.sh | tee .local/pacing.json
 python3 infra/bench/report.py "$root"
