@@ -269,6 +269,10 @@ async fn admins_invite_users_locally_with_a_queued_email() {
     assert_eq!(sent.len(), 1);
     assert!(sent[0]["subject"].as_str().unwrap().starts_with("Bienvenue"));
 
+    // One account per customer record: a second invitation naming the same customer is refused.
+    let again = json!({"email": "someone.else@example.org", "name": "Someone", "roles": ["member"], "customer_id": invited["customer_id"]});
+    assert_eq!(call(&router, "POST", "/admin/users", &admin, Some(again)).await.0, 409);
+
     // The new user signs in with a token for that subject and sees their garden.
     let (status, me) = call(&router, "GET", "/me", &token(user, &["member"]), None).await;
     assert_eq!((status, me["customer"]["name"].as_str()), (200, Some("Inès Moreau")));

@@ -354,6 +354,11 @@ async fn export_holds_everything_and_erasure_wipes_contact_details_but_keeps_the
     assert_eq!(export["messages"][0]["body"], "Bonjour");
     assert_eq!(export["garden"]["plot"], "B12");
 
+    // Not while something is owed: the reminders would stop with nobody told.
+    let (status, refused) = w.call("DELETE", "/me", &camille, None).await;
+    assert_eq!(status, 409, "{refused}");
+    invoice.record_payment(invoice.balance()).unwrap();
+    w.store.update(&mut invoice).await.unwrap();
     let (status, erased) = w.call("DELETE", "/me", &camille, None).await;
     assert_eq!(status, 202, "{erased}");
     let customer: Customer = w.store.get(&Key::customer(&camille_id)).await.unwrap().unwrap();

@@ -45,7 +45,8 @@ pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(
 
 /// The invoice whose id is `id`, or 404.
 async fn invoice_by_id(state: &PortalState, id: &str) -> Result<Invoice, ApiError> {
-    let key = state.store.find_by_id("Invoice", id).await?.ok_or_else(ApiError::not_found)?;
+    let id = InvoiceId::parse(id).map_err(|_| ApiError::not_found())?;
+    let key = state.store.find_by_id("Invoice", id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     state.store.get::<Invoice>(&key).await?.ok_or_else(ApiError::not_found)
 }
 
@@ -107,7 +108,8 @@ pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller,
 /// original leaves the follow-up list; one still pending or being sent is a 409.
 pub async fn resend_notification(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let key = state.store.find_by_id(Notification::TYPE, &id).await?.ok_or_else(ApiError::not_found)?;
+    let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
+    let key = state.store.find_by_id(Notification::TYPE, id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
     if matches!(original.status, NotificationStatus::Pending | NotificationStatus::Sending) {
         return Err(ApiError::conflict("this notification is still on its way"));

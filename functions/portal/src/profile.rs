@@ -145,8 +145,16 @@ async fn all<R: Record>(state: &PortalState, pk: &str, prefix: &str) -> Result<V
 /// stop, and the account no longer sees a customer record. Invoices and payments stay, with
 /// their amounts and numbers, because accounting law requires keeping them (ten years in
 /// France, Code de commerce L123-22); they now name an erased customer.
+///
+/// While something is still owed, erasure is refused (409): the business keeps what it needs
+/// to collect a debt (GDPR art. 17(3)(e)), and erasing would otherwise stop the reminders
+/// without anyone being told.
 pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (mut account, mut customer) = account_and_customer(&state, &caller).await?;
+    let owed = all::<Invoice>(&state, &Key::customer_partition(&customer.id), "INVOICE#").await?.iter().any(|i| i.balance().is_positive());
+    if owed {
+        return Err(ApiError::conflict("invoices are still unpaid: settle them, or write to support, before your data can be erased"));
+    }
     let now: DateTime<Utc> = Utc::now();
     erase(&mut customer, now);
     account.customer_id = None;
@@ -155,6 +163,14 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     let mut tx = state.store.transaction();
     tx.update(&mut customer)?;
     tx.update(&mut account)?;
+    // The farmers' attendee lists named the person too.
+    for attendance in all::<Attendance>(&state, &Key::account(&caller.user).pk, "ATTENDANCE#").await? {
+        let key = Key { pk: Key::event_partition(&attendance.event_id), sk: format!("REGISTRATION#{}", caller.user) };
+        if let Some(mut registration) = state.store.get::<Registration>(&key).await? {
+            registration.name = "(erased)".into();
+            tx.update(&mut registration)?;
+        }
+    }
     state.store.commit(tx).await?;
     Ok((
         StatusCode::ACCEPTED,

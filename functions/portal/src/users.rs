@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use relance::domain::*;
-use relance::store::Key;
+use relance::store::{Key, Record};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -133,6 +133,9 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
     let mut account = Account::new(user.clone(), Some(customer.id.clone()));
     account.garden = garden;
     tx.insert(&mut account)?;
+    // One sign-in account per customer record: whoever changes or erases the record is the
+    // only person it describes.
+    tx.register_id("CustomerAccount", customer.id.as_str(), &account.key())?;
     let mut queued = None;
     if matches!(state.directory, Directory::Local) {
         let target = Target { kind: TargetKind::Customer, id: customer.id.to_string() };
@@ -141,10 +144,16 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
         tx.insert(&mut invitation)?;
         queued = Some(invitation.id);
     }
-    state.store.commit(tx).await.map_err(|e| match e {
-        relance::store::StoreError::Conflict(_) => ApiError::conflict("this user already has an account"),
-        other => other.into(),
-    })?;
+    if let Err(e) = state.store.commit(tx).await {
+        // Nothing was written here: undo the user pool's side, so that a retry starts clean.
+        if let Directory::Cognito { client, user_pool_id } = &state.directory {
+            let _ = client.admin_delete_user().user_pool_id(user_pool_id).username(invitee.email.as_str()).send().await;
+        }
+        return Err(match e {
+            relance::store::StoreError::Conflict(_) => ApiError::conflict("this user or this customer already has an account"),
+            other => other.into(),
+        });
+    }
     Ok((
         StatusCode::CREATED,
         Json(json!({

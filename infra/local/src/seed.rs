@@ -95,6 +95,7 @@ pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Resul
         let mut account = Account::new(member.customer.id.to_string(), Some(member.customer.id.clone()));
         account.garden = Some(crate::demo_space::garden_of(index));
         load.add(&mut account)?;
+        load.add_id("CustomerAccount", member.customer.id.as_str(), &account.key());
         for provider_ref in &member.customer.provider_refs {
             load.add_provider_ref("Customer", provider_ref, &Key::customer(&member.customer.id));
         }

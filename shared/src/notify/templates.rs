@@ -144,12 +144,19 @@ impl Renderer {
         let name = format!("{language}/{}", kind.as_str());
         let failed = |e: minijinja::Error| RenderError::Failed { name: name.clone(), reason: e.to_string() };
         let rendered = self.env.get_template(&format!("{name}{PARTS_SUFFIX}")).and_then(|t| t.render(context)).map_err(failed)?;
-        let mut parts = rendered.split(PART).map(str::trim);
-        let (Some(subject), Some(text), Some(sms)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(RenderError::Failed { name, reason: "a part is missing".into() });
+        let parts: Vec<&str> = rendered.split(PART).map(str::trim).collect();
+        let (subject, text, sms) = match parts[..] {
+            [subject, text, sms] => (subject.to_string(), text.to_string(), sms.to_string()),
+            // A value holding the separator itself (a provider's odd name): each part on its own.
+            _ => {
+                let part = |macro_name: &str| -> Result<String, RenderError> {
+                    let source = format!("{{% import {name:?} as t %}}{{{{ t.{macro_name}() }}}}");
+                    self.env.render_str(&source, context).map(|s| s.trim().to_string()).map_err(failed)
+                };
+                (part("subject")?, part("text")?, part("sms")?)
+            }
         };
-        let (subject, text) = (subject.to_string(), text.to_string());
-        let sms = fit_sms(&to_gsm7(sms));
+        let sms = fit_sms(&to_gsm7(&sms));
         let paragraphs: Vec<&str> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
         let button = if language == "fr" { "Accéder à mon espace" } else { "Go to my member space" };
         let html = self
@@ -255,6 +262,16 @@ mod tests {
         let en = renderer.render(NotificationKind::InvoiceOverdue, &["en"], &context("en")).unwrap();
         assert!(en.text.contains("€1,234.56") && en.text.contains("2 December 2026"));
         assert!(en.subject.contains("Reminder 2"));
+    }
+
+    #[test]
+    fn a_name_holding_the_part_separator_does_not_shift_the_parts() {
+        let renderer = Renderer::new();
+        let mut odd = context("en");
+        odd.name = format!("Eve{PART}Mallory");
+        let message = renderer.render(NotificationKind::InvoiceOverdue, &["en"], &odd).unwrap();
+        assert!(message.text.contains("Eve") && message.text.contains("Mallory"), "{}", message.text);
+        assert!(message.subject.contains("PB-2026-0042"), "{}", message.subject);
     }
 
     #[test]

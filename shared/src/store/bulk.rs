@@ -44,6 +44,12 @@ impl BulkLoad {
     }
 
     /// Adds the reference from a provider's id to our record.
+    /// Adds a lookup item from `id` to `target` (one the records' own inserts do not write).
+    pub fn add_id(&mut self, record_type: &str, id: &str, target: &Key) -> &mut Self {
+        self.items.push(id_lookup_item(record_type, id, target));
+        self
+    }
+
     pub fn add_provider_ref(&mut self, record_type: &str, provider_ref: &ProviderRef, target: &Key) -> &mut Self {
         self.items.push(provider_ref_item(record_type, provider_ref, target));
         self

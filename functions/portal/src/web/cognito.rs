@@ -30,6 +30,7 @@ pub struct HostedUi {
     /// Where the pool's keys are published (the issuer's `/.well-known/jwks.json`).
     pub jwks_url: String,
     keys: Arc<RwLock<Option<JwkSet>>>,
+    last_refresh: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
     http: reqwest::Client,
 }
 
@@ -52,7 +53,7 @@ struct TokenResponse {
 impl HostedUi {
     pub fn new(domain: String, client_id: String, redirect_uri: String, issuer: String) -> HostedUi {
         let jwks_url = format!("{issuer}/.well-known/jwks.json");
-        HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), http: reqwest::Client::new() }
+        HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), last_refresh: Arc::new(tokio::sync::Mutex::new(None)), http: reqwest::Client::new() }
     }
 
     /// From `RELANCE_COGNITO_DOMAIN`, `RELANCE_COGNITO_CLIENT_ID`, `RELANCE_PORTAL_URL`,
@@ -130,8 +131,10 @@ impl HostedUi {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.client_id]);
+        // Absent claims are refused too, not only wrong ones.
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let data = jsonwebtoken::decode::<IdClaims>(token, &key, &validation).map_err(|_| ApiError::unauthenticated())?;
-        if data.claims.token_use.as_deref().is_some_and(|u| u != "id") {
+        if data.claims.token_use.as_deref() != Some("id") {
             return Err(ApiError::unauthenticated());
         }
         let roles: BTreeSet<Role> = data.claims.groups.iter().filter_map(|g| Role::parse(g)).collect();
@@ -146,7 +149,16 @@ impl HostedUi {
         }
     }
 
+    /// Fetches the pool's keys again, at most once a minute: an unknown key id in a forged
+    /// token must not make every request call out.
     async fn refresh(&self) -> Result<(), ApiError> {
+        {
+            let mut last = self.last_refresh.lock().await;
+            if last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60)) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
         let set: JwkSet = self
             .http
             .get(&self.jwks_url)

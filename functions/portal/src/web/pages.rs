@@ -58,6 +58,10 @@ async fn language(state: &PortalState, caller: &crate::identity::Caller) -> Resu
 /// and `data`.
 async fn render(state: &PortalState, visitor: &Visitor, template: &str, note: &Note, data: Value) -> Result<Response, PageError> {
     let (lang, me) = language(state, &visitor.caller).await?;
+    // The first page after a sign-in elsewhere (Cognito) has no CSRF cookie yet: one token,
+    // both in the forms and in the cookie.
+    let fresh = visitor.csrf.len() < 20;
+    let csrf = if fresh { new_csrf() } else { visitor.csrf.clone() };
     let roles: Vec<&str> = visitor.caller.roles.iter().map(|r| r.group()).collect();
     let has = |r: Role| visitor.caller.has(r);
     let context = json!({
@@ -72,7 +76,7 @@ async fn render(state: &PortalState, visitor: &Visitor, template: &str, note: &N
             "admin": has(Role::Admin),
             "dashboard": has(Role::Client) || has(Role::Sales) || has(Role::Ambassador),
         },
-        "csrf": visitor.csrf,
+        "csrf": csrf,
         "done": note.done,
         "error": note.error,
         "page": template.trim_end_matches(".html"),
@@ -80,9 +84,8 @@ async fn render(state: &PortalState, visitor: &Visitor, template: &str, note: &N
     });
     let html = Views::shared().render(template, context)?;
     let mut response = Html(html).into_response();
-    if visitor.csrf.len() < 20 {
-        // First page after signing in elsewhere (Cognito): give the forms their token.
-        response = with_cookies(response, vec![set_cookie(CSRF_COOKIE, &new_csrf(), "Strict", 60 * 60 * 12, secure_cookies(state))]);
+    if fresh {
+        response = with_cookies(response, vec![set_cookie(CSRF_COOKIE, &csrf, "Strict", 60 * 60 * 12, secure_cookies(state))]);
     }
     Ok(response)
 }
