@@ -210,16 +210,8 @@ fn event_view(e: &Event, registered: bool) -> Value {
 
 /// The events the caller has an active registration for.
 async fn my_events(state: &PortalState, user: &str) -> Result<BTreeSet<EventId>, ApiError> {
-    let mut mine = BTreeSet::new();
-    let mut cursor = None;
-    loop {
-        let page = state.store.list::<Attendance>(&Key::account(user).pk, "ATTENDANCE#", cursor.as_ref(), 100).await?;
-        mine.extend(page.records.into_iter().filter(|a| a.active).map(|a| a.event_id));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(mine),
-        }
-    }
+    let attending = state.store.list_all::<Attendance>(&Key::account(user).pk, "ATTENDANCE#").await?;
+    Ok(attending.into_iter().filter(|a| a.active).map(|a| a.event_id).collect())
 }
 
 /// Upcoming events the caller may see, soonest first. A page may hold fewer than `limit`

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use relance::domain::*;
 use relance::reports::{AmbassadorDashboard, ClientDashboard, Kpis, Month, SalesDashboard};
-use relance::store::{Key, Ledger, Record};
+use relance::store::{Key, Ledger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -50,19 +50,6 @@ impl MonthRange {
     }
 }
 
-/// Every record of a partition with a prefix (an owner's records are few).
-async fn all<R: Record>(state: &PortalState, pk: &str, prefix: &str) -> Result<Vec<R>, ApiError> {
-    let mut records = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state.store.list::<R>(pk, prefix, cursor.as_ref(), 100).await?;
-        records.extend(page.records);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(records),
-        }
-    }
-}
 
 fn mission_view(m: &Mission) -> Value {
     json!({"id": m.id, "title": m.title, "client": m.client_name, "freelancers": m.freelancers,
@@ -76,8 +63,8 @@ pub async fn client(State(state): State<PortalState>, caller: Caller, Params(ran
     let account: Account = state.store.get(&Key::account(&caller.user)).await?.ok_or_else(ApiError::not_found)?;
     let customer_id = account.customer_id.ok_or_else(ApiError::not_found)?;
     let partition = Key::customer_partition(&customer_id);
-    let missions: Vec<Mission> = all(&state, &partition, "MISSION#").await?;
-    let mut invoices: Vec<Invoice> = all(&state, &partition, "INVOICE#").await?;
+    let missions: Vec<Mission> = state.store.list_all(&partition, "MISSION#").await?;
+    let mut invoices: Vec<Invoice> = state.store.list_all(&partition, "INVOICE#").await?;
     let figures = ClientDashboard::compute(&invoices, &months);
     invoices.sort_by_key(|i| std::cmp::Reverse(i.issued_at));
     let history: Vec<Value> = invoices
@@ -99,7 +86,7 @@ pub async fn client(State(state): State<PortalState>, caller: Caller, Params(ran
 pub async fn sales(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Sales])?;
     let months = range.months()?;
-    let links: Vec<MissionLink> = all(&state, &Key::sales_partition(&caller.user), "MISSION#").await?;
+    let links: Vec<MissionLink> = state.store.list_all(&Key::sales_partition(&caller.user), "MISSION#").await?;
     let mut missions = Vec::new();
     for link in &links {
         if let Some(mission) = state.store.get::<Mission>(&Key::in_customer(&link.client, "MISSION", link.mission.as_str())).await? {
@@ -110,7 +97,7 @@ pub async fn sales(State(state): State<PortalState>, caller: Caller, Params(rang
     let clients: BTreeSet<&CustomerId> = missions.iter().map(|m| &m.client).collect();
     let mut invoices = Vec::new();
     for client in clients {
-        let theirs: Vec<Invoice> = all(&state, &Key::customer_partition(client), "INVOICE#").await?;
+        let theirs: Vec<Invoice> = state.store.list_all(&Key::customer_partition(client), "INVOICE#").await?;
         invoices.extend(theirs.into_iter().filter(|i| i.mission_id.as_ref().is_some_and(|m| ours.contains(m))));
     }
     let today = Utc::now().date_naive();
@@ -133,7 +120,7 @@ fn lead_view(l: &Lead) -> Value {
 pub async fn ambassador(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Ambassador])?;
     let months = range.months()?;
-    let mut leads: Vec<Lead> = all(&state, &Key::ambassador_partition(&caller.user), "LEAD#").await?;
+    let mut leads: Vec<Lead> = state.store.list_all(&Key::ambassador_partition(&caller.user), "LEAD#").await?;
     let figures = AmbassadorDashboard::compute(&leads, &months);
     leads.reverse(); // newest first
     Ok(Json(json!({

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use relance::domain::*;
-use relance::store::{Key, Record};
+use relance::store::Key;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -115,31 +115,18 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
         let partition = Key::customer_partition(&customer_id);
         let customer: Option<Customer> = state.store.get(&Key::customer(&customer_id)).await?;
         export["customer"] = json!(customer);
-        export["invoices"] = json!(all::<Invoice>(&state, &partition, "INVOICE#").await?);
-        export["subscriptions"] = json!(all::<Subscription>(&state, &partition, "SUBSCRIPTION#").await?);
-        export["payments"] = json!(all::<Payment>(&state, &partition, "PAYMENT#").await?);
+        export["invoices"] = json!(state.store.list_all::<Invoice>(&partition, "INVOICE#").await?);
+        export["subscriptions"] = json!(state.store.list_all::<Subscription>(&partition, "SUBSCRIPTION#").await?);
+        export["payments"] = json!(state.store.list_all::<Payment>(&partition, "PAYMENT#").await?);
         // Cards: what we hold is already only brand, last four digits and expiry.
-        export["payment_methods"] = json!(all::<PaymentMethod>(&state, &partition, "PAYMENT_METHOD#").await?);
-        export["notifications"] = json!(all::<Notification>(&state, &partition, "NOTIFICATION#").await?);
+        export["payment_methods"] = json!(state.store.list_all::<PaymentMethod>(&partition, "PAYMENT_METHOD#").await?);
+        export["notifications"] = json!(state.store.list_all::<Notification>(&partition, "NOTIFICATION#").await?);
     }
-    export["messages"] = json!(all::<Message>(&state, &Key::conversation(&caller.user), "MESSAGE#").await?);
-    export["event_registrations"] = json!(all::<Attendance>(&state, &Key::account(&caller.user).pk, "ATTENDANCE#").await?);
+    export["messages"] = json!(state.store.list_all::<Message>(&Key::conversation(&caller.user), "MESSAGE#").await?);
+    export["event_registrations"] = json!(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk, "ATTENDANCE#").await?);
     Ok(Json(export))
 }
 
-/// Every record of a partition with a prefix, page after page (a person's records are few).
-async fn all<R: Record>(state: &PortalState, pk: &str, prefix: &str) -> Result<Vec<R>, ApiError> {
-    let mut records = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state.store.list::<R>(pk, prefix, cursor.as_ref(), 100).await?;
-        records.extend(page.records);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(records),
-        }
-    }
-}
 
 /// Erasure (GDPR art. 17): contact details and personal dates are wiped at once, reminders
 /// stop, and the account no longer sees a customer record. Invoices and payments stay, with
@@ -151,7 +138,7 @@ async fn all<R: Record>(state: &PortalState, pk: &str, prefix: &str) -> Result<V
 /// without anyone being told.
 pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (mut account, mut customer) = account_and_customer(&state, &caller).await?;
-    let owed = all::<Invoice>(&state, &Key::customer_partition(&customer.id), "INVOICE#").await?.iter().any(|i| i.balance().is_positive());
+    let owed = state.store.list_all::<Invoice>(&Key::customer_partition(&customer.id), "INVOICE#").await?.iter().any(|i| i.balance().is_positive());
     if owed {
         return Err(ApiError::conflict("invoices are still unpaid: settle them, or write to support, before your data can be erased"));
     }
@@ -164,7 +151,7 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     tx.update(&mut customer)?;
     tx.update(&mut account)?;
     // The farmers' attendee lists named the person too.
-    for attendance in all::<Attendance>(&state, &Key::account(&caller.user).pk, "ATTENDANCE#").await? {
+    for attendance in state.store.list_all::<Attendance>(&Key::account(&caller.user).pk, "ATTENDANCE#").await? {
         let key = Key { pk: Key::event_partition(&attendance.event_id), sk: format!("REGISTRATION#{}", caller.user) };
         if let Some(mut registration) = state.store.get::<Registration>(&key).await? {
             registration.name = "(erased)".into();

@@ -157,6 +157,21 @@ impl Store {
         self.query_partition(pk, SortKeys::Prefix(sk_prefix), true, cursor, limit).await
     }
 
+    /// Every record of `pk` under `sk_prefix`, page after page: for partitions known to stay
+    /// small (one person's invoices, messages, registrations).
+    pub async fn list_all<R: Record>(&self, pk: &str, sk_prefix: &str) -> Result<Vec<R>, StoreError> {
+        let mut records = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list::<R>(pk, sk_prefix, cursor.as_ref(), 100).await?;
+            records.extend(page.records);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(records),
+            }
+        }
+    }
+
     /// Like [`Store::list`], newest (highest sort key) first: news, messages, harvests.
     pub async fn list_latest<R: Record>(&self, pk: &str, sk_prefix: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
         self.query_partition(pk, SortKeys::Prefix(sk_prefix), false, cursor, limit).await
