@@ -129,9 +129,10 @@ the real fixture payloads of `tests/fixtures/webhooks/`.
 Notes. Messages were first measured at about 43 µs while the machine was also compiling
 (not a fair figure); rendering then compiled each message's three template parts from a
 source string on every call. They are now compiled once at start-up and rendered in one
-pass; the figure above is after that change, on an idle machine. The Shopify order misses
-its target: the REST order is a 5 KB document read whole into a JSON tree; reading it into
-typed structs is the next step.
+pass; the figure above is after that change, on an idle machine. A Shopify order took
+33.3 µs: the 5 KB REST order was read whole into a JSON tree (21 µs of it, measured alone),
+line items, taxes and all. Orders now read only the dozen fields we use (serde skips the
+rest without building it): 12.2 µs.
 
 ## 2. Cold start
 
