@@ -5,15 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 venv="$root/.venv-build"
-requirements="$root/infra/requirements-build.txt"
-stamp="$venv/.requirements.sha256"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "build: installing $(grep -v '^#' "$requirements" | xargs) into .venv-build"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" > "$stamp"
-fi
+# shellcheck source=local/venv.sh
+. "$root/infra/local/venv.sh"
+install_venv "$venv" "$root/infra/requirements-build.txt"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 export PATH="$venv/bin:$PATH"
 # rust-cargolambda is a SAM beta build method.

@@ -9,6 +9,8 @@ echo "== criterion: per-event CPU (release profile)"
 mkdir -p .local
 cargo bench --locked -p relance --bench per_event -- --noplot > .local/bench.log 2>&1 || { cat .local/bench.log; exit 1; }
 grep -E "^(webhook|ladder|message)|time:" .local/bench.log
+# shellcheck source=moto.sh
+. infra/bench/moto.sh
 echo "== cold start: release webhook binary and a Python handler under a local Runtime API"
 infra/bench/cold_start.sh | tee .local/cold_start.json
 echo "== dispatch pacing against moto"

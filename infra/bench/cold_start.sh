@@ -4,12 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-port="${MOTO_BENCH_PORT:-4597}"
-infra/local/tools.sh >/dev/null
-infra/local/moto.sh start "$port" >/dev/null
-trap 'infra/local/moto.sh stop "$port" >/dev/null' EXIT
-# shellcheck source=../local/env.sh
-. infra/local/env.sh "$port"
+# shellcheck source=moto.sh
+. infra/bench/moto.sh
 export RELANCE_TABLE=bench
 cargo build --quiet --locked --release -p webhook
 cargo run --quiet --locked -p relance-local -- setup >/dev/null

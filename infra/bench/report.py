@@ -101,11 +101,14 @@ busiest second is counted from the `sent_at` each notification records.
 | | figure | target | |
 |---|---|---|---|
 | {q['n']} emails at {q['rate']}/s | {q['seconds']:.2f} s (ideal {q['ideal_seconds']:.2f} s) | about N/R | {"met" if q['seconds'] < q['ideal_seconds'] * 1.1 else "**missed**"} |
-| busiest second (sliding window) | {q['worst_second_sliding']} | ≤ {q['rate']} | {"met" if q['worst_second_sliding'] <= q['rate'] else "**missed**"} |
+| busiest calendar second | {q['worst_second_calendar']} | ≤ {q['rate']} | {"met" if q['worst_second_calendar'] <= q['rate'] else "**missed**"} |
+| busiest one-second window (sliding) | {q['worst_second_sliding']} | ≤ {q['rate']} | {"met" if q['worst_second_sliding'] <= q['rate'] else "**missed**"} |
 
 Before: dispatch slept 1/R after each email on top of the time the send took, so 100 emails
-at 14/s took 10.14 s (busiest second 11). Now the next email starts 1/R after the previous
-one started: 7.27 s, busiest second 14.
+at 14/s took 10.14 s (busiest second 11). Now each email starts 1/R after the previous one
+started: about 7.27 s. Sends start at least 1/R apart, but `sent_at` is stamped when SES
+answers, so the answers' jitter can put R+1 of them in a sliding one-second window (seen
+in some runs: 15 at 14/s); a small margin on the spacing would close that.
 """
 else:
     pacing_section = "Not measured (run `make bench`)."

@@ -4,35 +4,11 @@
 # chromium and chromium-driver for the browser tests, if missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-venv="$root/.venv"
-requirements="$root/infra/local/requirements.txt"
-stamp="$venv/.requirements.sha256"
-
-if [ ! -x "$venv/bin/python" ]; then
-  echo "tools: creating $venv"
-  python3 -m venv "$venv" || {
-    echo "tools: python3 -m venv failed; on Debian/Ubuntu install python3-venv" >&2
-    exit 1
-  }
-fi
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "tools: installing $(grep -v '^#' "$requirements" | xargs)"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" > "$stamp"
-fi
-
-# checkov in its own venv, the same way.
-checkov_venv="$root/.venv-checkov"
-checkov_requirements="$root/infra/local/requirements-checkov.txt"
-checkov_stamp="$checkov_venv/.requirements.sha256"
-[ -x "$checkov_venv/bin/python" ] || python3 -m venv "$checkov_venv"
-want="$(sha256sum "$checkov_requirements" | cut -d' ' -f1)"
-if [ "$(cat "$checkov_stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "tools: installing $(grep -v '^#' "$checkov_requirements" | xargs) into .venv-checkov"
-  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check -r "$checkov_requirements"
-  echo "$want" > "$checkov_stamp"
-fi
+# shellcheck source=venv.sh
+. "$root/infra/local/venv.sh"
+install_venv "$root/.venv" "$root/infra/local/requirements.txt"
+# checkov in its own venv: it pins versions of common packages the others need newer.
+install_venv "$root/.venv-checkov" "$root/infra/local/requirements-checkov.txt"
 
 # Headless Chromium and its WebDriver for the browser tests (Debian's packages).
 if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then

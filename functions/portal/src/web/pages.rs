@@ -56,8 +56,13 @@ async fn language(state: &PortalState, caller: &crate::identity::Caller) -> Resu
 
 /// Renders `template` with the layout's context (language, words, navigation, CSRF token)
 /// and `data`.
-async fn render(state: &PortalState, visitor: &Visitor, template: &str, note: &Note, data: Value) -> Result<Response, PageError> {
-    let (lang, me) = language(state, &visitor.caller).await?;
+/// `known`: the caller's language and profile when the handler already read them (for its
+/// charts' words), so a page reads them once.
+async fn render(state: &PortalState, visitor: &Visitor, known: Option<(&'static str, Value)>, template: &str, note: &Note, data: Value) -> Result<Response, PageError> {
+    let (lang, me) = match known {
+        Some(known) => known,
+        None => language(state, &visitor.caller).await?,
+    };
     // The first page after a sign-in elsewhere (Cognito) has no CSRF cookie yet: one token,
     // both in the forms and in the cookie.
     let fresh = visitor.csrf.len() < 20;
@@ -233,7 +238,7 @@ pub async fn home(State(state): State<PortalState>, visitor: Result<Visitor, Pag
     if let Ok(events) = community::list_events(State(state.clone()), caller.clone(), page_query(50)).await {
         attention["next_event"] = events.0["events"].as_array().and_then(|list| list.iter().find(|e| e["registered"] == true)).cloned().unwrap_or(Value::Null);
     }
-    render(&state, &visitor, "home.html", &note, attention).await
+    render(&state, &visitor, None, "home.html", &note, attention).await
 }
 
 pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -241,7 +246,7 @@ pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(
     let invoices = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await?.0;
     let subscriptions = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await?.0;
     let cards = me::payment_methods(State(state.clone()), caller).await?.0;
-    render(&state, &visitor, "invoices.html", &note, json!({"invoices": invoices["invoices"], "subscriptions": subscriptions["subscriptions"], "cards": cards["payment_methods"]})).await
+    render(&state, &visitor, None, "invoices.html", &note, json!({"invoices": invoices["invoices"], "subscriptions": subscriptions["subscriptions"], "cards": cards["payment_methods"]})).await
 }
 
 /// Pay: off to the provider's payment page.
@@ -275,7 +280,7 @@ pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(no
     let events = community::list_events(State(state.clone()), caller, page_query(50)).await?.0;
     data["news"] = news["news"].clone();
     data["events"] = events["events"].clone();
-    render(&state, &visitor, "garden.html", &note, data).await
+    render(&state, &visitor, None, "garden.html", &note, data).await
 }
 
 pub async fn register(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
@@ -293,7 +298,7 @@ pub async fn cancel(State(state): State<PortalState>, visitor: Visitor, headers:
 pub async fn messages(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
     let query = MessagesQuery { member: note.member.clone().filter(|_| visitor.caller.has(Role::Admin)), cursor: None, limit: Some(50) };
     let listed = messages::list(State(state.clone()), visitor.caller.clone(), Params(query)).await?.0;
-    render(&state, &visitor, "messages.html", &note, listed).await
+    render(&state, &visitor, None, "messages.html", &note, listed).await
 }
 
 #[derive(Deserialize)]
@@ -315,7 +320,7 @@ pub async fn answer(State(state): State<PortalState>, visitor: Visitor, headers:
 }
 
 pub async fn profile(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
-    render(&state, &visitor, "profile.html", &note, json!({})).await
+    render(&state, &visitor, None, "profile.html", &note, json!({})).await
 }
 
 #[derive(Deserialize)]
@@ -376,7 +381,7 @@ pub async fn farm(State(state): State<PortalState>, visitor: Visitor, Query(note
         }
         mine.push(json!({"id": site.id, "name": site.name, "events": site_events}));
     }
-    render(&state, &visitor, "farm.html", &note, json!({"sites": mine, "today": Utc::now().date_naive()})).await
+    render(&state, &visitor, None, "farm.html", &note, json!({"sites": mine, "today": Utc::now().date_naive()})).await
 }
 
 #[derive(Deserialize)]
@@ -436,7 +441,8 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         .as_array()
         .map(|list| list.iter().map(|s| (format!("..{}", s["step"]), s["invoices"].as_i64().unwrap_or(0))).collect())
         .unwrap_or_default();
-    let words = i18n::table(language(&state, &visitor.caller).await?.0);
+    let who = language(&state, &visitor.caller).await?;
+    let words = i18n::table(who.0);
     let funnel = bar_chart(
         words["paid_after_step"],
         &steps.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
@@ -450,7 +456,7 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         &[Bars { name: words["reminders_sent"], values: sent.iter().map(|(_, v)| *v).collect(), colour: "#1f5f99" }],
         1,
     );
-    render(&state, &visitor, "admin.html", &note, json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders})).await
+    render(&state, &visitor, Some(who), "admin.html", &note, json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders})).await
 }
 
 pub async fn invoice_action(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path((id, action)): Path<(String, String)>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
@@ -516,7 +522,8 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
     visitor.caller.require_any(&[Role::Client, Role::Sales, Role::Ambassador])?;
     let caller = visitor.caller.clone();
     let range = || Params(MonthRange { from: None, to: None });
-    let w = i18n::table(language(&state, &caller).await?.0);
+    let who = language(&state, &caller).await?;
+    let w = i18n::table(who.0);
     let mut data = json!({});
     if caller.has(Role::Client) {
         let client = dashboards::client(State(state.clone()), caller.clone(), range()).await?.0;
@@ -533,7 +540,7 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
         data["ambassador_chart"] = json!(two_series_chart(w["commissions"], (w["earned"], &ambassador["earned"][0]), (w["paid"], &ambassador["paid"][0])));
         data["ambassador"] = ambassador;
     }
-    render(&state, &visitor, "dashboard.html", &note, data).await
+    render(&state, &visitor, Some(who), "dashboard.html", &note, data).await
 }
 
 #[derive(Deserialize)]
