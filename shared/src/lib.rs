@@ -10,9 +10,11 @@
 //! - [`config`]: settings read from the environment once, at cold start.
 //! - [`secrets`]: provider keys, from Secrets Manager in AWS and the environment locally.
 //! - [`telemetry`]: logging set-up.
+//! - [`http`]: the HTTPS client for the few calls that are not AWS APIs.
 
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod ingest;
 pub mod notify;
 pub mod providers;

@@ -56,7 +56,7 @@ pub struct HoldedClient {
 impl HoldedClient {
     /// `base_url` is [`HOLDED_API_URL`] in production (`HOLDED_API_URL` overrides it, for a stand-in).
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> HoldedClient {
-        HoldedClient { http: reqwest::Client::new(), base_url: base_url.into(), api_key: api_key.into() }
+        HoldedClient { http: crate::http::https_client(), base_url: base_url.into(), api_key: api_key.into() }
     }
 
     /// Every item of a paginated list.
