@@ -174,4 +174,35 @@ mod tests {
         assert_eq!(groups_claim("farmer,member_b2b"), vec!["farmer", "member_b2b"]);
         assert_eq!(roles_from(groups_claim("[admin unknown]")), BTreeSet::from([Role::Admin]));
     }
+
+    #[test]
+    fn local_tokens_forged_expired_or_misaddressed_are_refused() {
+        use base64::Engine;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let good = local_token("secret", "member-a", None, &["member"], 1).unwrap();
+        assert!(verify_local(&good, "secret").is_ok());
+        let claims = |iss: &str, aud: &str, exp: i64| {
+            serde_json::json!({"sub": "member-a", "groups": ["admin"], "iss": iss, "aud": aud, "exp": exp})
+        };
+        let hs256 = |claims: serde_json::Value, secret: &str| {
+            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        };
+        let later = chrono::Utc::now().timestamp() + 3600;
+        let payload = b64(claims(LOCAL_ISSUER, LOCAL_AUDIENCE, later).to_string().as_bytes());
+        let cases = [
+            ("alg none", format!("{}.{payload}.", b64(br#"{"alg":"none","typ":"JWT"}"#))),
+            ("alg none with a signature", format!("{}.{payload}.{}", b64(br#"{"alg":"none"}"#), good.rsplit('.').next().unwrap())),
+            ("another secret", hs256(claims(LOCAL_ISSUER, LOCAL_AUDIENCE, later), "guessed")),
+            ("expired", hs256(claims(LOCAL_ISSUER, LOCAL_AUDIENCE, chrono::Utc::now().timestamp() - 600), "secret")),
+            ("another issuer", hs256(claims("someone-else", LOCAL_AUDIENCE, later), "secret")),
+            ("another audience", hs256(claims(LOCAL_ISSUER, "another-app", later), "secret")),
+            ("a changed payload", {
+                let parts: Vec<&str> = good.split('.').collect();
+                format!("{}.{payload}.{}", parts[0], parts[2])
+            }),
+        ];
+        for (what, token) in cases {
+            assert!(verify_local(&token, "secret").is_err(), "{what} was accepted");
+        }
+    }
 }

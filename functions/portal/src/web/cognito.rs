@@ -53,7 +53,7 @@ struct TokenResponse {
 impl HostedUi {
     pub fn new(domain: String, client_id: String, redirect_uri: String, issuer: String) -> HostedUi {
         let jwks_url = format!("{issuer}/.well-known/jwks.json");
-        HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), last_refresh: Arc::new(tokio::sync::Mutex::new(None)), http: reqwest::Client::new() }
+        HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), last_refresh: Arc::new(tokio::sync::Mutex::new(None)), http: relance::http::https_client() }
     }
 
     /// From `RELANCE_COGNITO_DOMAIN`, `RELANCE_COGNITO_CLIENT_ID`, `RELANCE_PORTAL_URL`,
@@ -202,5 +202,89 @@ mod tests {
         assert!(url.contains("code_challenge_method=S256"));
         assert!(url.contains("redirect_uri=https%3A%2F%2Fportal.example.org%2Fauth%2Fcallback"));
         assert!(url.starts_with("https://relance.auth.eu-west-3.amazoncognito.com/oauth2/authorize?response_type=code&client_id=client123"));
+    }
+
+    // Test-only RSA keys (testdata/README.md): the pool's, published in pool_jwks.json, and
+    // another one an attacker might sign with.
+    const POOL_KEY: &str = include_str!("testdata/pool_key.pem");
+    const POOL_PUBLIC_KEY: &str = include_str!("testdata/pool_key.pub.pem");
+    const OTHER_KEY: &str = include_str!("testdata/other_key.pem");
+    const POOL_JWKS: &str = include_str!("testdata/pool_jwks.json");
+    const ISSUER: &str = "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_pool";
+    const CLIENT: &str = "portal-client";
+
+    /// A verifier that already holds the pool's keys and has just refreshed them (so an
+    /// unknown key id does not call out).
+    async fn verifier() -> HostedUi {
+        let ui = HostedUi::new("https://relance.auth.example".into(), CLIENT.into(), "https://portal.example.org/auth/callback".into(), ISSUER.into());
+        *ui.keys.write().await = Some(serde_json::from_str(POOL_JWKS).unwrap());
+        *ui.last_refresh.lock().await = Some(std::time::Instant::now());
+        ui
+    }
+
+    fn claims() -> serde_json::Value {
+        serde_json::json!({
+            "sub": "3f6c2a9e-member", "email": "ines@example.org", "cognito:groups": ["member"], "token_use": "id",
+            "iss": ISSUER, "aud": CLIENT, "exp": chrono::Utc::now().timestamp() + 3600, "iat": chrono::Utc::now().timestamp(),
+        })
+    }
+
+    fn signed(claims: &serde_json::Value, pem: &str, kid: &str) -> String {
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[tokio::test]
+    async fn a_pool_token_is_accepted() {
+        let caller = verifier().await.verify(&signed(&claims(), POOL_KEY, "pool-key-1")).await.unwrap();
+        assert_eq!(caller.user, "3f6c2a9e-member");
+        assert!(caller.has(Role::Member));
+    }
+
+    #[tokio::test]
+    async fn forged_expired_and_misaddressed_tokens_are_refused() {
+        let ui = verifier().await;
+        let with = |change: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+            let mut c = claims();
+            change(c.as_object_mut().unwrap());
+            c
+        };
+        let header = |json: &str| b64(json.as_bytes());
+        let body = b64(claims().to_string().as_bytes());
+        let cases: Vec<(&str, String)> = vec![
+            ("alg none", format!("{}.{body}.", header(r#"{"alg":"none","typ":"JWT","kid":"pool-key-1"}"#))),
+            ("alg none, signature kept", {
+                let good = signed(&claims(), POOL_KEY, "pool-key-1");
+                let signature = good.rsplit('.').next().unwrap().to_string();
+                format!("{}.{body}.{signature}", header(r#"{"alg":"none","kid":"pool-key-1"}"#))
+            }),
+            ("HS256 keyed with the pool's public key", {
+                let mut h = jsonwebtoken::Header::new(Algorithm::HS256);
+                h.kid = Some("pool-key-1".into());
+                jsonwebtoken::encode(&h, &claims(), &jsonwebtoken::EncodingKey::from_secret(POOL_PUBLIC_KEY.as_bytes())).unwrap()
+            }),
+            ("another key under the pool's key id", signed(&claims(), OTHER_KEY, "pool-key-1")),
+            ("an unknown key id", signed(&claims(), OTHER_KEY, "attacker-key")),
+            ("expired", signed(&with(&|c| drop(c.insert("exp".into(), (chrono::Utc::now().timestamp() - 600).into()))), POOL_KEY, "pool-key-1")),
+            ("no expiry", signed(&with(&|c| drop(c.remove("exp"))), POOL_KEY, "pool-key-1")),
+            ("another app's audience", signed(&with(&|c| drop(c.insert("aud".into(), "other-client".into()))), POOL_KEY, "pool-key-1")),
+            ("another pool's issuer", signed(&with(&|c| drop(c.insert("iss".into(), "https://cognito-idp.eu-west-3.amazonaws.com/other".into()))), POOL_KEY, "pool-key-1")),
+            ("an access token", signed(&with(&|c| drop(c.insert("token_use".into(), "access".into()))), POOL_KEY, "pool-key-1")),
+            ("a changed payload", {
+                let good = signed(&claims(), POOL_KEY, "pool-key-1");
+                let parts: Vec<&str> = good.split('.').collect();
+                let admin = b64(with(&|c| drop(c.insert("cognito:groups".into(), serde_json::json!(["admin"])))).to_string().as_bytes());
+                format!("{}.{admin}.{}", parts[0], parts[2])
+            }),
+            ("not a token", "not.a.token".into()),
+        ];
+        for (what, token) in cases {
+            assert!(ui.verify(&token).await.is_err(), "{what} was accepted");
+        }
     }
 }
