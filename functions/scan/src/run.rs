@@ -28,6 +28,8 @@ const ATTEMPTS: usize = 3;
 pub struct ScanReport {
     /// Items read from the due index (DynamoDB's count): grows with what is due, not with the table.
     pub read: u64,
+    /// Customer records read for those items (once per customer per page of the index).
+    pub customers_read: u64,
     /// Notifications to send, by kind.
     pub notifications: BTreeMap<String, u32>,
     /// Steps overtaken by a later one (missed runs), recorded as skipped.
@@ -52,6 +54,7 @@ pub struct Planned {
 impl ScanReport {
     fn merge(&mut self, other: ScanReport) {
         self.read += other.read;
+        self.customers_read += other.customers_read;
         for (kind, n) in other.notifications {
             *self.notifications.entry(kind).or_default() += n;
         }
@@ -106,6 +109,9 @@ async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime
     loop {
         let page = store.due_page(shard, now, cursor.as_ref(), PAGE).await?;
         report.read += page.read;
+        // Customers are remembered for one page only, so that memory stays the same however
+        // much is due (a customer with several records due is usually on the same page).
+        customers.clear();
         for item in &page.items {
             // One bad record (corrupt, or contended past our attempts) must not hold up the
             // rest of the shard: it is counted, logged and looked at again next run.
@@ -121,11 +127,17 @@ async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime
     }
 }
 
-/// The customer a record belongs to, read once per shard.
-async fn customer_of(store: &Store, cache: &mut HashMap<CustomerId, Customer>, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+/// The customer a record belongs to, read once per page of the due index.
+async fn customer_of(
+    store: &Store,
+    cache: &mut HashMap<CustomerId, Customer>,
+    report: &mut ScanReport,
+    id: &CustomerId,
+) -> Result<Option<Customer>, StoreError> {
     if let Some(customer) = cache.get(id) {
         return Ok(Some(customer.clone()));
     }
+    report.customers_read += 1;
     let customer: Option<Customer> = store.get(&Key::customer(id)).await?;
     if let Some(c) = &customer {
         cache.insert(id.clone(), c.clone());
@@ -230,7 +242,7 @@ impl ItemScan<'_> {
             }
             let customer = match record.as_customer() {
                 Some(customer) => customer.clone(),
-                None => match customer_of(self.store, self.customers, record.customer_id()).await? {
+                None => match customer_of(self.store, self.customers, self.report, record.customer_id()).await? {
                     Some(customer) => customer,
                     None => {
                         *self.report.held.entry("customer missing".into()).or_default() += 1;
@@ -318,7 +330,7 @@ async fn event_reminders(
         let page = store.list::<Registration>(&Key::event_partition(&event.id), "REGISTRATION#", cursor.as_ref(), 100).await?;
         for registration in &page.records {
             let Some(customer_id) = &registration.customer_id else { continue };
-            let Some(customer) = customer_of(store, customers, customer_id).await? else { continue };
+            let Some(customer) = customer_of(store, customers, report, customer_id).await? else { continue };
             match decide::event_reminder(&event, registration, &customer, ladders, now) {
                 Ok(AttendeeReminder::Send(notification)) => {
                     let mut notification = *notification;
