@@ -72,6 +72,7 @@ pub async fn dispatch_context(store: Store) -> dispatch::DispatchContext {
         default_language: "fr".into(),
         team_email: Some(relance::domain::Email::parse("equipe@example.org").unwrap()),
         max_emails_per_second: 1000,
+        send_rate: Default::default(),
     }
 }
 

@@ -35,6 +35,9 @@ pub struct DispatchContext {
     pub team_email: Option<Email>,
     /// SES's sending rate: sends in a batch are spaced to stay under it.
     pub max_emails_per_second: u32,
+    /// The last emails' times, kept from one stream batch to the next: a batch's first email
+    /// counts against the previous batch's last ones.
+    pub send_rate: std::sync::Arc<tokio::sync::Mutex<SendRate>>,
 }
 
 /// What happened to one notification.
@@ -65,7 +68,8 @@ pub async fn handle(context: &DispatchContext, event: Event) -> DynamoDbEventRes
 pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (DynamoDbEventResponse, Vec<Outcome>) {
     let mut outcomes = Vec::new();
     let mut response = DynamoDbEventResponse::default();
-    let mut rate = SendRate::new(context.max_emails_per_second);
+    let per_second = context.max_emails_per_second.max(1);
+    let mut rate = context.send_rate.lock().await;
     for record in &event.records {
         if record.event_name != "INSERT" {
             continue;
@@ -78,12 +82,12 @@ pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (D
         if !sk.starts_with("NOTIFICATION#") {
             continue;
         }
-        let began = rate.wait().await;
+        let began = rate.wait(per_second).await;
         match dispatch_one(context, &Key { pk, sk: sk.clone() }).await {
             Ok(outcome) => {
                 tracing::info!(notification = %sk, outcome = ?outcome, "dispatched");
                 if matches!(outcome, Outcome::Sent(Channel::Email)) {
-                    rate.sent(began);
+                    rate.sent(began, per_second);
                 }
                 outcomes.push(outcome);
             }
@@ -106,30 +110,19 @@ pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (D
 /// stamps each email between the start and the end of its call, so however the calls' times
 /// vary, no one-second window holds more than `per_second` of them (spacing starts alone let
 /// a slow send and a quick one land together: 15 in a second at 14 per second, measured).
-struct SendRate {
-    per_second: usize,
-    pause: Duration,
+#[derive(Debug, Default)]
+pub struct SendRate {
     last_start: Option<tokio::time::Instant>,
     /// When each of the last `per_second` emails' calls returned, oldest first.
     finished: std::collections::VecDeque<tokio::time::Instant>,
 }
 
 impl SendRate {
-    fn new(per_second: u32) -> SendRate {
-        let per_second = per_second.max(1);
-        SendRate {
-            per_second: per_second as usize,
-            pause: Duration::from_secs_f64(1.0 / f64::from(per_second)),
-            last_start: None,
-            finished: std::collections::VecDeque::with_capacity(per_second as usize + 1),
-        }
-    }
-
     /// Waits until an email may start; returns the start, for [`SendRate::sent`].
-    async fn wait(&self) -> tokio::time::Instant {
-        let mut at = self.last_start.map(|start| start + self.pause);
-        if self.finished.len() == self.per_second
-            && let Some(oldest) = self.finished.front()
+    async fn wait(&self, per_second: u32) -> tokio::time::Instant {
+        let mut at = self.last_start.map(|start| start + Duration::from_secs_f64(1.0 / f64::from(per_second)));
+        if self.finished.len() >= per_second as usize
+            && let Some(oldest) = self.finished.iter().rev().nth(per_second as usize - 1)
         {
             let free = *oldest + Duration::from_secs(1);
             at = Some(at.map_or(free, |a| a.max(free)));
@@ -141,10 +134,10 @@ impl SendRate {
     }
 
     /// Records an email that started at `began` and whose call has just returned.
-    fn sent(&mut self, began: tokio::time::Instant) {
+    fn sent(&mut self, began: tokio::time::Instant, per_second: u32) {
         self.last_start = Some(began);
         self.finished.push_back(tokio::time::Instant::now());
-        if self.finished.len() > self.per_second {
+        while self.finished.len() > per_second as usize {
             self.finished.pop_front();
         }
     }
@@ -375,6 +368,7 @@ impl DispatchContext {
             default_language,
             team_email,
             max_emails_per_second,
+            send_rate: Default::default(),
         })
     }
 }
