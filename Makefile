@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test token screenshots build bench
+.PHONY: run test token screenshots build bench fuzz
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -24,3 +24,7 @@ build:
 ## bench: the benchmarks, written with their targets into docs/benchmarks.md
 bench:
 	infra/bench/bench.sh
+
+## fuzz: every libFuzzer target for FUZZ_SECONDS each (default 600), figures into docs/reliability.md
+fuzz:
+	infra/fuzz/fuzz.sh
