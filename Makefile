@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test token screenshots build bench fuzz
+.PHONY: run test token screenshots build bench fuzz chaos
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -28,3 +28,7 @@ bench:
 ## fuzz: every libFuzzer target for FUZZ_SECONDS each (default 600), figures into docs/reliability.md
 fuzz:
 	infra/fuzz/fuzz.sh
+
+## chaos: the fault-injection tests alone, with their figures (they also run in make test)
+chaos:
+	infra/local/chaos.sh

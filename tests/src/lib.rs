@@ -2,6 +2,8 @@
 //! `make test` starts for the run, and a fresh table per test so tests never see each
 //! other's items.
 
+pub mod faults;
+
 use aws_config::SdkConfig;
 use relance::store::Store;
 use relance_local::table::TableDefinition;

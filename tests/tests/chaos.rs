@@ -1,0 +1,144 @@
+//! Webhook deliveries while DynamoDB misbehaves: a fault-injecting proxy (relance_tests::faults)
+//! sits between the webhook function's SDK client and moto and breaks one call in three —
+//! dropped connections, delays, 500s, `ProvisionedThroughputExceededException`,
+//! `ThrottlingException`, and connections reset after moto applied the write. Each delivery is
+//! retried the way providers do, until it is accepted. The table must end exactly as a run
+//! without faults left it: nothing lost, nothing applied twice; and no fault may ever be
+//! answered as the sender's mistake (a 4xx would make a provider give up on the delivery).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{DateTime, Utc};
+use relance::domain::*;
+use relance::ingest::Ingest;
+use relance::providers::stripe;
+use relance::secrets::{self, Secrets};
+use relance::store::{Key, Store};
+use relance_tests::faults::{Fault, FaultProxy};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "whsec_chaos";
+const INVOICES: usize = 30;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-25T12:00:00Z".parse().unwrap()
+}
+
+/// The deliveries of a month for `INVOICES` invoices: finalized, a failed payment for half of
+/// them, paid for a third; a fifth delivered twice; in a shuffled order (seeded).
+fn deliveries() -> Vec<Vec<u8>> {
+    let mut events = Vec::new();
+    for i in 0..INVOICES {
+        let invoice = |status: &str, paid: i64| {
+            json!({"id": format!("in_chaos_{i}"), "object": "invoice", "customer": format!("cus_chaos_{i}"),
+                   "customer_email": format!("chaos{i}@example.org"), "customer_name": format!("Client {i}"),
+                   "number": format!("CH-{i:04}"), "currency": "eur", "amount_due": 10_000 + i as i64 * 100,
+                   "amount_paid": paid, "status": status, "created": 1_763_000_000, "due_date": 1_798_675_200,
+                   "next_payment_attempt": null})
+        };
+        let event = |n: usize, kind: &str, at: i64, object: Value| {
+            json!({"id": format!("evt_chaos_{i}_{n}"), "object": "event", "type": kind, "created": at, "data": {"object": object}})
+        };
+        events.push(event(0, "invoice.finalized", 1_763_100_000, invoice("open", 0)));
+        if i % 2 == 0 {
+            events.push(event(1, "invoice.payment_failed", 1_763_200_000, invoice("open", 0)));
+        }
+        if i % 3 == 0 {
+            events.push(event(2, "invoice.paid", 1_763_300_000, invoice("paid", 10_000 + i as i64 * 100)));
+        }
+    }
+    let mut bodies: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    let duplicates: Vec<Vec<u8>> = bodies.iter().step_by(5).cloned().collect();
+    bodies.extend(duplicates);
+    // Fisher–Yates with a fixed generator: the same order in both runs.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for i in (1..bodies.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bodies.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    bodies
+}
+
+fn router(store: Store) -> axum::Router {
+    let values: std::collections::HashMap<String, String> = [(secrets::STRIPE_WEBHOOK_SECRET.to_string(), SECRET.to_string())].into_iter().collect();
+    let mut state = webhook::WebhookState::new(Ingest::new(store, Default::default()), Secrets::from_values(&values));
+    state.clock = Arc::new(now);
+    webhook::router(state)
+}
+
+/// Delivers every body, each retried until accepted; returns the attempts made and every
+/// status seen.
+async fn deliver_all(router: &axum::Router) -> (usize, BTreeMap<u16, usize>) {
+    let mut attempts = 0;
+    let mut statuses = BTreeMap::new();
+    for body in deliveries() {
+        let header = stripe::sign(&body, SECRET, now().timestamp());
+        for _ in 0..50 {
+            attempts += 1;
+            let request = Request::post("/webhooks/stripe").header("stripe-signature", &header).body(Body::from(body.clone())).unwrap();
+            let status = router.clone().oneshot(request).await.unwrap().status().as_u16();
+            *statuses.entry(status).or_default() += 1;
+            if status < 300 {
+                break;
+            }
+            assert!(status >= 500, "a fault was answered {status}: the provider would drop the delivery");
+        }
+    }
+    (attempts, statuses)
+}
+
+/// What the run left: each invoice's state, and the notifications queued for its customer.
+async fn state_of(store: &Store) -> BTreeMap<String, (String, i64, u64, Option<DateTime<Utc>>, Vec<String>)> {
+    let mut state = BTreeMap::new();
+    for i in 0..INVOICES {
+        let reference = ProviderRef::new(Provider::Stripe, &format!("in_chaos_{i}")).unwrap();
+        let key = store.find_by_provider_ref("Invoice", &reference).await.unwrap().expect("every invoice arrived");
+        let invoice: Invoice = store.get(&key).await.unwrap().unwrap();
+        let partition = Key::customer_partition(&invoice.customer_id);
+        let mut notifications: Vec<String> = store
+            .list_all::<Notification>(&partition, "NOTIFICATION#")
+            .await
+            .unwrap()
+            .iter()
+            .map(|n| format!("{} step {} {:?}", n.kind.as_str(), n.step, n.status))
+            .collect();
+        notifications.sort();
+        let customers = store.list_all::<Customer>(&partition, "CUSTOMER").await.unwrap().len();
+        assert_eq!(customers, 1, "one customer record for in_chaos_{i}");
+        state.insert(
+            format!("in_chaos_{i}"),
+            (format!("{:?}", invoice.status), invoice.amount_paid.minor_units(), invoice.version, invoice.follow_up.next_action_at, notifications),
+        );
+    }
+    state
+}
+
+#[tokio::test]
+async fn deliveries_through_a_failing_dynamodb_end_as_without_faults() {
+    // Without faults: the reference.
+    let calm = relance_tests::fresh_store("chaos-calm").await;
+    let (calm_attempts, _) = deliver_all(&router(calm.clone())).await;
+    let expected = state_of(&calm).await;
+    assert_eq!(calm_attempts, deliveries().len(), "without faults every delivery is accepted at once");
+
+    // One DynamoDB call in three broken, every kind of fault.
+    let chaotic = relance_tests::fresh_store("chaos-faults").await;
+    let proxy = FaultProxy::start(&relance_tests::moto_url(), 3, &Fault::ALL, 20261126).await;
+    let sdk = relance_tests::sdk().await;
+    let through_proxy = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build());
+    let (attempts, statuses) = deliver_all(&router(Store::new(through_proxy, chaotic.table()))).await;
+    let log = proxy.log();
+    println!("{} deliveries, {attempts} attempts, statuses {statuses:?}; {} DynamoDB calls, faults {:?}", deliveries().len(), log.calls, log.injected);
+    for fault in Fault::ALL {
+        assert!(log.injected.get(&format!("{fault:?}")).copied().unwrap_or(0) > 0, "{fault:?} was injected");
+    }
+    assert!(attempts > deliveries().len(), "some deliveries had to be retried");
+
+    assert_eq!(state_of(&chaotic).await, expected, "the same final state as without faults");
+}
