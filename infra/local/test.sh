@@ -2,6 +2,7 @@
 # `make test`: installs the tools, starts one moto server for the whole run, runs every
 # Rust test against it, fuzzes the portal API with schemathesis against the local stack on
 # the same moto, runs cfn-lint (with the serverless rules) and checkov on the template,
+# cargo deny on the dependencies,
 # stops moto. Fails if any step fails.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -26,6 +27,8 @@ echo "== cfn-lint template.yaml, with the serverless rules"
 .venv/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules || status=1
 echo "== checkov template.yaml (skipped checks are listed in the template with their reason)"
 .venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet || status=1
+echo "== cargo deny: licences, banned crates, sources (and advisories when reachable)"
+infra/local/deny.sh || status=1
 
 # One closing line for the whole run: cargo prints a result line per test binary, and the
 # last of those (a crate's empty doc-tests) would otherwise read as "0 passed".
