@@ -3,12 +3,19 @@
 //!
 //! It shares the AWS SDK's TLS stack (rustls with aws-lc-rs) instead of bringing its own: a
 //! second crypto library would add about half a megabyte to every bootstrap that links it.
+//! reqwest is built without a provider of its own, so every client must come from here:
+//! `reqwest::Client::new()` elsewhere would panic for want of one.
+
+/// A client builder with the TLS provider in place, for clients that need other settings.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    // Installing fails only when a provider is already installed, which is what we want.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+}
 
 /// A client that verifies servers against the system's root certificates.
 pub fn https_client() -> reqwest::Client {
-    // Installing fails only when a provider is already installed, which is what we want.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // Building fails only when the TLS back end cannot start: without it no call can be made,
     // so the cold start should stop here rather than at the first request.
-    reqwest::Client::builder().build().expect("the HTTPS client starts with the aws-lc-rs provider")
+    client_builder().build().expect("the HTTPS client starts with the aws-lc-rs provider")
 }

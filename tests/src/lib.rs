@@ -38,7 +38,7 @@ pub async fn fresh_store(test: &str) -> Store {
 
 /// moto's record of everything sent: `/moto-api/data.json`.
 pub async fn moto_data() -> serde_json::Value {
-    reqwest::get(format!("{}/moto-api/data.json", moto_url()))
+    relance::http::https_client().get(format!("{}/moto-api/data.json", moto_url())).send()
         .await
         .expect("moto answers")
         .json()

@@ -102,7 +102,7 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn invoke_scan(base: &str, body: Value) -> Value {
-    reqwest::Client::new().post(format!("{base}/2015-03-31/functions/scan/invocations")).body(body.to_string()).send().await.unwrap().json().await.unwrap()
+    relance::http::https_client().post(format!("{base}/2015-03-31/functions/scan/invocations")).body(body.to_string()).send().await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]
@@ -188,7 +188,7 @@ async fn members_admins_and_ambassadors_use_the_member_space_in_chromium() {
     client.delete_all_cookies().await.unwrap();
     client.goto(&format!("{base}/app/invoices")).await.unwrap();
     assert!(client.current_url().await.unwrap().as_str().ends_with("/sign-in"));
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = relance::http::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let anonymous = http.post(format!("{base}/app/messages")).form(&[("csrf", "guess"), ("body", "x")]).send().await.unwrap();
     assert_eq!(anonymous.headers()["location"], "/sign-in");
     let session = portal::identity::local_token("browser-test-secret", "demo-0003", None, &["member"], 1).unwrap();
