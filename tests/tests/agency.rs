@@ -214,7 +214,7 @@ async fn kpis_read_through_the_ledger_index_match_the_hand_computed_ones() {
         ("i7", NotificationKind::InvoiceOverdue, "2026-04-02T09:00:00Z"),
     ] {
         let mut n = Notification::pending(customer.clone(), Target { kind: TargetKind::Invoice, id: id.into() }, kind, None, 1, None, at(when)).unwrap();
-        n.begin_sending(Channel::Email).unwrap();
+        n.begin_sending(Channel::Email, chrono::Utc::now()).unwrap();
         n.mark_sent("ses-1".into(), at(when)).unwrap();
         store.insert(&mut n).await.unwrap();
     }

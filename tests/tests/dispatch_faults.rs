@@ -22,6 +22,9 @@ struct Faults {
     error_type: &'static str,
     seen: Arc<AtomicUsize>,
     upstream: String,
+    /// Pass SendEmail on to moto (the email goes), then never answer: the sender is stopped
+    /// between sending and recording.
+    hang: bool,
 }
 
 async fn proxy(State(faults): State<Faults>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -33,7 +36,8 @@ async fn proxy(State(faults): State<Faults>, method: Method, uri: Uri, headers: 
         return response;
     }
     let url = format!("{}{}", faults.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let client = reqwest::Client::new();
+    let hang = send_email && faults.hang;
+    let client = relance::http::https_client();
     let mut request = client.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), url).body(body.to_vec());
     for (name, value) in &headers {
         if name != "host" && name != "content-length" {
@@ -41,6 +45,9 @@ async fn proxy(State(faults): State<Faults>, method: Method, uri: Uri, headers: 
         }
     }
     let answer = request.send().await.unwrap();
+    if hang {
+        std::future::pending::<()>().await;
+    }
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
     let mut builder = Response::builder().status(status);
     for (name, value) in answer.headers() {
@@ -107,7 +114,7 @@ fn emails_to(emails: &[serde_json::Value], customer: &Customer) -> usize {
 }
 
 fn faults(failures: usize, status: StatusCode, error_type: &'static str) -> Faults {
-    Faults { failures, status, error_type, seen: Arc::new(AtomicUsize::new(0)), upstream: relance_tests::moto_url() }
+    Faults { failures, status, error_type, seen: Arc::new(AtomicUsize::new(0)), upstream: relance_tests::moto_url(), hang: false }
 }
 
 #[tokio::test]
@@ -165,4 +172,61 @@ async fn a_rejected_email_falls_back_to_sms_once() {
     let stored: Notification = store.get(&alone.key()).await.unwrap().unwrap();
     assert_eq!(stored.status, NotificationStatus::Failed);
     assert_eq!(stored.error.as_deref(), Some("MessageRejected"));
+}
+
+/// Dispatch stopped between sending and recording (its invocation killed while SES's answer is
+/// on its way): the email went once; the stream's redelivery sends nothing more; once the claim
+/// is older than any invocation can live, an admin sends it again: exactly one more email, and
+/// both outcomes recorded.
+#[tokio::test]
+async fn dispatch_killed_between_send_and_record_sends_at_most_once_more_and_records_it() {
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let store = fresh_store("faults-killed").await;
+    let hanging = Faults { hang: true, ..faults(0, StatusCode::OK, "") };
+    let context = through_proxy(store.clone(), hanging).await;
+    let (customer, notification, _) = customer_with_invoice(&store, false).await;
+    let batch = stream_batch(&[notification.key()]);
+    let killed = tokio::time::timeout(std::time::Duration::from_secs(3), dispatch::handle(&context, batch.clone())).await;
+    assert!(killed.is_err(), "the invocation was stopped while waiting for SES");
+    assert_eq!(emails_to(&sent_emails().await, &customer), 1, "the email went");
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Sending);
+    assert!(!stored.claim_abandoned(Utc::now()));
+
+    // Lambda delivers the batch again: the claim stands, nothing is sent.
+    let calm = relance_tests::dispatch_context(store.clone()).await;
+    assert!(dispatch::handle(&calm, batch).await.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &customer), 1, "no second email from the retry");
+
+    // An admin cannot send it again while the claim may still be alive…
+    let portal = portal::router(relance_local::server::local_portal(store.clone(), "faults-secret").unwrap());
+    let token = portal::identity::local_token("faults-secret", "admin", None, &["admin"], 1).unwrap();
+    let resend = |portal: axum::Router| {
+        let request = Request::post(format!("/admin/notifications/{}/resend", notification.id.as_str()))
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        async move { portal.oneshot(request).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(resend(portal.clone()).await, 409);
+    // …and can once it is older than any invocation lives.
+    let mut stale = stored.clone();
+    stale.sending_since = Some(Utc::now() - Duration::minutes(relance::domain::CLAIM_LIFETIME_MINUTES + 1));
+    store.update(&mut stale).await.unwrap();
+    assert_eq!(resend(portal).await, 202);
+    let copies: Vec<Notification> = store
+        .list_all::<Notification>(&relance::store::Key::customer_partition(&customer.id), "NOTIFICATION#")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.id != notification.id)
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy to send");
+    assert!(dispatch::handle(&calm, stream_batch(&[copies[0].key()])).await.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &customer), 2, "exactly one more email");
+    let copy: Notification = store.get(&copies[0].key()).await.unwrap().unwrap();
+    assert_eq!(copy.status, NotificationStatus::Sent);
+    let original: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(original.status, NotificationStatus::Skipped, "the abandoned claim is closed: {:?}", original.error);
 }

@@ -161,7 +161,7 @@ async fn the_admin_follow_up_list_shows_what_waits_for_a_person() {
     let mut held = notice("c-hugo-i0", 3);
     held.hold("no email address or mobile number we may use").unwrap();
     let mut failed = notice("c-hugo-i0", 4);
-    failed.begin_sending(Channel::Sms).unwrap();
+    failed.begin_sending(Channel::Sms, chrono::Utc::now()).unwrap();
     failed.mark_failed("InvalidParameter").unwrap();
     let mut pending = notice("c-hugo-i0", 5);
     for n in [&mut held, &mut failed, &mut pending] {

@@ -217,7 +217,7 @@ async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, R
     };
 
     // Claim the item: only one dispatcher gets past this write.
-    if notification.begin_sending(channel).is_err() || !save(store, &mut notification).await? {
+    if notification.begin_sending(channel, Utc::now()).is_err() || !save(store, &mut notification).await? {
         return Ok(Outcome::AlreadyHandled);
     }
     let mut result = send(context, &notification, &customer, channel, &message).await;

@@ -111,10 +111,14 @@ pub async fn resend_notification(State(state): State<PortalState>, caller: Calle
     let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
     let key = state.store.find_by_id(Notification::TYPE, id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
-    if matches!(original.status, NotificationStatus::Pending | NotificationStatus::Sending) {
+    let now = Utc::now();
+    if original.status == NotificationStatus::Pending || (original.status == NotificationStatus::Sending && !original.claim_abandoned(now)) {
         return Err(ApiError::conflict("this notification is still on its way"));
     }
-    let now = Utc::now();
+    if original.claim_abandoned(now) {
+        // Its sender stopped before recording what happened: closed as failed, then replaced.
+        let _ = original.mark_failed("outcome unknown: the sending stopped before its answer was recorded");
+    }
     let copy_id = original.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut copy = original.copy_for_resend(copy_id, now);
     let mut tx = state.store.transaction();

@@ -32,7 +32,7 @@ pub use ids::{
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{
-    ChannelDecision, Notification, NotificationId, NotificationKind, NotificationStatus, Target, TargetKind,
+    CLAIM_LIFETIME_MINUTES, ChannelDecision, Notification, NotificationId, NotificationKind, NotificationStatus, Target, TargetKind,
 };
 pub use payment::{Payment, PaymentError, PaymentStatus, Refund};
 pub use payment_method::{CardExpiry, Last4, PaymentMethod};

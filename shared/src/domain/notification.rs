@@ -193,7 +193,15 @@ pub struct Notification {
     /// Not before this instant (quiet hours push it to the next sending window).
     pub send_after: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// When dispatch claimed it (`sending`): a claim older than any invocation can live was
+    /// abandoned by one that stopped between sending and recording (see [`Notification::claim_abandoned`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_since: Option<DateTime<Utc>>,
 }
+
+/// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
+/// an invocation that is gone.
+pub const CLAIM_LIFETIME_MINUTES: i64 = 15;
 
 impl Notification {
     /// A new pending notification for step `step` of `kind` about `target`.
@@ -225,6 +233,7 @@ impl Notification {
             created_at: now,
             send_after: now,
             sent_at: None,
+            sending_since: None,
         })
     }
 
@@ -266,16 +275,26 @@ impl Notification {
             created_at: now,
             send_after: now,
             sent_at: None,
+            sending_since: None,
             ..self.clone()
         }
     }
 
     /// Dispatch claims the notification before calling SES or SNS.
-    pub fn begin_sending(&mut self, channel: Channel) -> Result<(), InvalidTransition> {
+    pub fn begin_sending(&mut self, channel: Channel, now: DateTime<Utc>) -> Result<(), InvalidTransition> {
         self.move_to(&[NotificationStatus::Pending], NotificationStatus::Sending)?;
         self.channel = Some(ChannelDecision::Send { channel });
         self.attempts += 1;
+        self.sending_since = Some(now);
         Ok(())
+    }
+
+    /// Claimed for sending by an invocation that stopped before recording the outcome: the
+    /// message may or may not have gone. Nothing sends it again by itself (SES and SNS take no
+    /// idempotency key, so a retry could be a second email); an admin may send it again.
+    pub fn claim_abandoned(&self, now: DateTime<Utc>) -> bool {
+        self.status == NotificationStatus::Sending
+            && self.sending_since.is_none_or(|since| now - since > chrono::Duration::minutes(CLAIM_LIFETIME_MINUTES))
     }
 
     pub fn mark_sent(&mut self, provider_message_id: String, at: DateTime<Utc>) -> Result<(), InvalidTransition> {
@@ -360,13 +379,13 @@ mod tests {
     #[test]
     fn a_notification_is_sent_once() {
         let mut n = notification();
-        n.begin_sending(Channel::Email).unwrap();
+        n.begin_sending(Channel::Email, Utc::now()).unwrap();
         assert_eq!(n.attempts, 1);
         n.mark_sent("ses-123".into(), "2026-11-25T08:00:01Z".parse().unwrap()).unwrap();
         assert_eq!(n.status, NotificationStatus::Sent);
         // A redelivered stream record finds it sent and cannot claim it again.
         assert_eq!(
-            n.begin_sending(Channel::Email),
+            n.begin_sending(Channel::Email, Utc::now()),
             Err(InvalidTransition { from: NotificationStatus::Sent, to: NotificationStatus::Sending })
         );
         assert!(n.hold("x").is_err());
@@ -376,10 +395,10 @@ mod tests {
     #[test]
     fn retryable_failures_return_to_pending_and_permanent_ones_stop() {
         let mut n = notification();
-        n.begin_sending(Channel::Sms).unwrap();
+        n.begin_sending(Channel::Sms, Utc::now()).unwrap();
         n.mark_retryable("Throttling").unwrap();
         assert_eq!(n.status, NotificationStatus::Pending);
-        n.begin_sending(Channel::Sms).unwrap();
+        n.begin_sending(Channel::Sms, Utc::now()).unwrap();
         assert_eq!(n.attempts, 2);
         n.mark_failed("invalid number").unwrap();
         assert_eq!(n.status, NotificationStatus::Failed);
