@@ -107,6 +107,49 @@ async fn ten_thousand_invoices_two_hundred_due_two_hundred_reminders() {
     assert_eq!((again.read, total(&again)), (0, 0));
 }
 
+/// A scan killed mid-run (its Lambda invocation timed out, or was stopped) and run again: each
+/// record's decision and notification are one transaction, so the second run finds the records
+/// the first finished no longer due and does the rest: each reminder written exactly once.
+#[tokio::test]
+async fn a_scan_killed_mid_run_resumes_and_writes_each_reminder_once() {
+    let store = relance_tests::fresh_store("scan-killed").await;
+    let due = load(&store, 60, 300).await;
+    let customers: std::collections::BTreeSet<_> = due.iter().map(|i| i.customer_id.clone()).collect();
+    let written = |store: Store, customers: std::collections::BTreeSet<CustomerId>| async move {
+        let mut n = 0;
+        for customer in &customers {
+            n += notifications_of(&store, customer).await.len();
+        }
+        n
+    };
+    let ladders = Ladders::default();
+    // The first run goes through the fault proxy with every DynamoDB call delayed, so that it
+    // is surely in the middle of its work when it is killed, three seconds in.
+    let slow = relance_tests::faults::FaultProxy::start(&relance_tests::moto_url(), 1, &[relance_tests::faults::Fault::Delay], 7).await;
+    let sdk = relance_tests::sdk().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&slow.url).build());
+    let slow_store = Store::new(client, store.table());
+    let running = {
+        let ladders = ladders.clone();
+        tokio::spawn(async move { scan(&slow_store, &ladders, now(), false).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    running.abort();
+    let _ = running.await;
+    // Requests it had already sent still land (as they would in DynamoDB): let them.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let at_kill = written(store.clone(), customers.clone()).await;
+    assert!((1..300).contains(&at_kill), "killed mid-run ({at_kill} written)");
+
+    let resumed = scan(&store, &ladders, now(), false).await.unwrap();
+    assert_eq!(at_kill + total(&resumed) as usize, 300, "the second run did exactly the rest: {resumed:?}");
+    assert_eq!(written(store.clone(), customers.clone()).await, 300, "each reminder once");
+    for invoice in &due {
+        let stored: Invoice = store.get(&invoice.key()).await.unwrap().unwrap();
+        assert_eq!(stored.follow_up.step, 2, "{} moved on exactly one step", invoice.id);
+    }
+}
+
 #[tokio::test]
 async fn two_scans_at_once_write_each_notification_once() {
     let store = relance_tests::fresh_store("scan-race").await;
