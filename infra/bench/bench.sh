@@ -15,4 +15,6 @@ echo "== cold start: release webhook binary and a Python handler under a local R
 infra/bench/cold_start.sh | tee .local/cold_start.json
 echo "== dispatch pacing against moto"
 infra/bench/pacing.sh | tee .local/pacing.json
+echo "== the scan over 1,000,000 customers' invoices (about half an hour)"
+infra/bench/scan_scale.sh | tee .local/scan_scale.json
 python3 infra/bench/report.py "$root"

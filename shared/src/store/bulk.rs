@@ -33,6 +33,12 @@ impl BulkLoad {
         self.items.is_empty()
     }
 
+    /// The items as the table will hold them (for loaders that write them another way, such
+    /// as the scale benchmark's, which fills moto from inside its own process).
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
     /// Adds a new record (saved as version 1).
     pub fn add<R: Record>(&mut self, record: &mut R) -> Result<&mut Self, StoreError> {
         record.set_version(1);
