@@ -1,7 +1,7 @@
 //! The portal as API Gateway hands it requests: any documented route, any id in its path, any
 //! query string (page cursors included), any body, as a member, another member, a farmer, an
-//! admin, nobody, or with a token taken from the input. Never a panic; nobody gets anything
-//! but 401 from the JSON API; a bad body is a 4xx.
+//! admin, nobody, or with a token taken from the input. Never a panic, and nobody gets anything
+//! but 401 from the JSON API.
 //!
 //! The store points at a closed port with retries off, so a request that gets past its checks
 //! fails fast as 503 instead of waiting on the network.

@@ -48,6 +48,7 @@ impl FaultProxy {
     /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`) injecting a fault into one
     /// DynamoDB call in `one_in`, chosen from `faults` by a generator seeded with `seed`.
     pub async fn start(upstream: &str, one_in: u64, faults: &[Fault], seed: u64) -> FaultProxy {
+        assert!(one_in >= 1, "one call in `one_in`: at least 1");
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -210,11 +210,26 @@ async fn dispatch_killed_between_send_and_record_sends_at_most_once_more_and_rec
         async move { portal.oneshot(request).await.unwrap().status().as_u16() }
     };
     assert_eq!(resend(portal.clone()).await, 409);
-    // …and can once it is older than any invocation lives.
+    let id = notification.id.as_str().to_string();
+    let follow_up = |portal: axum::Router| {
+        let request = Request::get("/admin/follow-up").header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).unwrap();
+        let id = id.clone();
+        async move {
+            let response = portal.oneshot(request).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
+            body["items"].as_array().unwrap().iter().filter(|i| i["id"] == id.as_str()).cloned().collect::<Vec<_>>()
+        }
+    };
+    assert!(follow_up(portal.clone()).await.is_empty(), "a live claim is not shown to the admin");
+    // …and can once it is older than any invocation lives: it shows in the follow-up view.
     let mut stale = stored.clone();
     stale.sending_since = Some(Utc::now() - Duration::minutes(relance::domain::CLAIM_LIFETIME_MINUTES + 1));
     store.update(&mut stale).await.unwrap();
-    assert_eq!(resend(portal).await, 202);
+    let shown = follow_up(portal.clone()).await;
+    assert_eq!(shown.len(), 1, "the abandoned claim waits for a person");
+    assert!(shown[0]["reason"].as_str().unwrap().starts_with("outcome unknown"), "{shown:?}");
+    assert_eq!(resend(portal.clone()).await, 202);
+    assert_eq!(resend(portal.clone()).await, 409, "sent again once only");
     let copies: Vec<Notification> = store
         .list_all::<Notification>(&relance::store::Key::customer_partition(&customer.id), "NOTIFICATION#")
         .await
@@ -229,4 +244,6 @@ async fn dispatch_killed_between_send_and_record_sends_at_most_once_more_and_rec
     assert_eq!(copy.status, NotificationStatus::Sent);
     let original: Notification = store.get(&notification.key()).await.unwrap().unwrap();
     assert_eq!(original.status, NotificationStatus::Skipped, "the abandoned claim is closed: {:?}", original.error);
+    let reason = original.error.unwrap_or_default();
+    assert!(reason.starts_with("outcome unknown") && reason.contains("sent again as"), "both recorded: {reason}");
 }

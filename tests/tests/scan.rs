@@ -124,7 +124,7 @@ async fn a_scan_killed_mid_run_resumes_and_writes_each_reminder_once() {
     };
     let ladders = Ladders::default();
     // The first run goes through the fault proxy with every DynamoDB call delayed, so that it
-    // is surely in the middle of its work when it is killed, three seconds in.
+    // is surely in the middle of its work when it is killed, five seconds in.
     let slow = relance_tests::faults::FaultProxy::start(&relance_tests::moto_url(), 1, &[relance_tests::faults::Fault::Delay], 7).await;
     let sdk = relance_tests::sdk().await;
     let client = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&slow.url).build());
@@ -133,12 +133,20 @@ async fn a_scan_killed_mid_run_resumes_and_writes_each_reminder_once() {
         let ladders = ladders.clone();
         tokio::spawn(async move { scan(&slow_store, &ladders, now(), false).await })
     };
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     running.abort();
     let _ = running.await;
-    // Requests it had already sent still land (as they would in DynamoDB): let them.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let at_kill = written(store.clone(), customers.clone()).await;
+    // Requests it had already sent still land (as they would in DynamoDB): wait until the
+    // count stops moving.
+    let mut at_kill = written(store.clone(), customers.clone()).await;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let now_written = written(store.clone(), customers.clone()).await;
+        if now_written == at_kill {
+            break;
+        }
+        at_kill = now_written;
+    }
     assert!((1..300).contains(&at_kill), "killed mid-run ({at_kill} written)");
 
     let resumed = scan(&store, &ladders, now(), false).await.unwrap();

@@ -8,8 +8,9 @@
 //! failure puts the item back to pending and reports the record in `batch_item_failures`, so
 //! the stream retries it alone; a permanent one marks the channel failed and tries the other
 //! channel once. If the process dies between the provider's answer and the record of it,
-//! the item stays `sending` and is not sent again (at most once): it shows in the admin's
-//! follow-up view rather than risking a second message.
+//! the item stays `sending` and is not sent again by itself; once the claim is older than any
+//! invocation lives it shows in the admin's follow-up view, to be sent again by a person
+//! (`Notification::claim_abandoned`), rather than risking a second message automatically.
 
 use std::time::Duration;
 
@@ -83,12 +84,16 @@ pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (D
             continue;
         }
         let began = rate.wait(per_second).await;
-        match dispatch_one(context, &Key { pk, sk: sk.clone() }).await {
+        let mut emailed = false;
+        let result = dispatch_one(context, &Key { pk, sk: sk.clone() }, &mut emailed).await;
+        // Every call to SES counts against its rate, whatever came of it (an answer lost, or
+        // the record of it failing, does not mean the email did not go).
+        if emailed {
+            rate.sent(began, per_second);
+        }
+        match result {
             Ok(outcome) => {
                 tracing::info!(notification = %sk, outcome = ?outcome, "dispatched");
-                if matches!(outcome, Outcome::Sent(Channel::Email)) {
-                    rate.sent(began, per_second);
-                }
                 outcomes.push(outcome);
             }
             Err(e) => {
@@ -168,7 +173,8 @@ async fn save(store: &Store, notification: &mut Notification) -> Result<bool, St
     }
 }
 
-async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, Retry> {
+/// `emailed` is set once SES has been called for this notification.
+async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: &mut bool) -> Result<Outcome, Retry> {
     let store = &context.store;
     let Some(mut notification) = store.get::<Notification>(key).await? else { return Ok(Outcome::AlreadyHandled) };
     if notification.status != NotificationStatus::Pending {
@@ -220,6 +226,7 @@ async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, R
     if notification.begin_sending(channel, Utc::now()).is_err() || !save(store, &mut notification).await? {
         return Ok(Outcome::AlreadyHandled);
     }
+    *emailed |= channel == Channel::Email;
     let mut result = send(context, &notification, &customer, channel, &message).await;
     let mut used = channel;
     if let Err(SendError::Permanent(reason)) = &result {
@@ -236,6 +243,7 @@ async fn dispatch_one(context: &DispatchContext, key: &Key) -> Result<Outcome, R
             tracing::info!(notification = %notification.id.as_str(), %reason, "falling back to the other channel");
             used = other;
             notification.channel = Some(ChannelDecision::Send { channel: other });
+            *emailed |= other == Channel::Email;
             result = send(context, &notification, &customer, other, &message).await;
         }
     }
@@ -405,4 +413,33 @@ pub async fn handle_feedback(store: &Store, event: aws_lambda_events::event::sns
 /// topic (bounces, complaints). Each record says where it came from.
 pub fn is_feedback(event: &serde_json::Value) -> bool {
     event["Records"][0]["EventSource"].as_str() == Some("aws:sns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 3 per second allowed. With calls of very different lengths (0 to 0.9 s), no one-second
+    /// window holds more than 3 calls' ends (the latest SES can have received each email); with
+    /// calls as long as SES's usually are (up to 150 ms), the batch also runs at about the rate.
+    #[tokio::test(start_paused = true)]
+    async fn no_second_holds_more_emails_than_the_rate() {
+        for (longest_ms, max_seconds) in [(900u64, f64::MAX), (150, 10.8)] {
+            let mut rate = SendRate::default();
+            let started = tokio::time::Instant::now();
+            let mut ended = Vec::new();
+            for i in 0..30u64 {
+                let began = rate.wait(3).await;
+                tokio::time::sleep(Duration::from_millis((i * 337) % longest_ms)).await;
+                rate.sent(began, 3);
+                ended.push(tokio::time::Instant::now());
+            }
+            for (i, at) in ended.iter().enumerate() {
+                let in_window = ended[i..].iter().take_while(|t| **t < *at + Duration::from_secs(1)).count();
+                assert!(in_window <= 3, "{in_window} emails within a second of email {i} (calls up to {longest_ms} ms)");
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            assert!(seconds < max_seconds, "30 emails at 3/s took {seconds} s with calls up to {longest_ms} ms");
+        }
+    }
 }

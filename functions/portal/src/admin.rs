@@ -24,7 +24,13 @@ pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(
         let entry = match item.record_type.as_str() {
             "Notification" => {
                 let n: Notification = item.decode()?;
+                if n.status == NotificationStatus::Sending && !n.claim_abandoned(Utc::now()) {
+                    continue; // on its way right now
+                }
                 let reason = match &n.channel {
+                    _ if n.status == NotificationStatus::Sending => {
+                        "outcome unknown: its sending stopped before the answer was recorded; send it again if the customer did not get it".to_string()
+                    }
                     Some(ChannelDecision::Held { reason }) => reason.clone(),
                     _ => n.error.clone().unwrap_or_else(|| "failed".into()),
                 };
@@ -112,6 +118,9 @@ pub async fn resend_notification(State(state): State<PortalState>, caller: Calle
     let key = state.store.find_by_id(Notification::TYPE, id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
     let now = Utc::now();
+    if original.status == NotificationStatus::Skipped && original.error.as_deref().is_some_and(|e| e.contains("sent again as")) {
+        return Err(ApiError::conflict("this notification was already sent again"));
+    }
     if original.status == NotificationStatus::Pending || (original.status == NotificationStatus::Sending && !original.claim_abandoned(now)) {
         return Err(ApiError::conflict("this notification is still on its way"));
     }

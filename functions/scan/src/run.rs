@@ -353,6 +353,9 @@ async fn event_reminders(
                 Err(e) => tracing::warn!(error = %e, event = %event.id, "cannot name a reminder; skipped"),
             }
         }
+        // Attendees are remembered for one page of registrations, like records for one page
+        // of the due index: memory stays bounded by a page whatever the event's size.
+        customers.clear();
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,

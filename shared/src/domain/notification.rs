@@ -258,7 +258,11 @@ impl Notification {
     /// A person sent it again as `copy`: a held or failed notice leaves the follow-up list.
     pub fn superseded_by(&mut self, copy: &NotificationId) -> Result<(), InvalidTransition> {
         self.move_to(&[NotificationStatus::Held, NotificationStatus::Failed], NotificationStatus::Skipped)?;
-        self.error = Some(format!("sent again as {}", copy.as_str()));
+        let again = format!("sent again as {}", copy.as_str());
+        self.error = Some(match self.error.take() {
+            Some(reason) => format!("{reason}; {again}"),
+            None => again,
+        });
         Ok(())
     }
 

@@ -139,9 +139,16 @@ impl Record for Notification {
         Key::in_customer(&self.customer_id, "NOTIFICATION", self.id.as_str())
     }
     versioned!();
-    /// Held (no channel) or failed: a person decides what to do.
+    /// Held (no channel) or failed: a person decides what to do. A `sending` claim is indexed
+    /// too, from when it was taken: if its invocation stopped before recording the outcome, a
+    /// person decides whether to send it again (the view shows only abandoned claims).
     fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
-        matches!(self.status, crate::domain::NotificationStatus::Held | crate::domain::NotificationStatus::Failed).then_some(self.created_at)
+        use crate::domain::NotificationStatus::{Failed, Held, Sending};
+        match self.status {
+            Held | Failed => Some(self.created_at),
+            Sending => Some(self.sending_since.unwrap_or(self.created_at)),
+            _ => None,
+        }
     }
     fn lookup_id(&self) -> Option<&str> {
         Some(self.id.as_str())
