@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what they need on first use.
-.PHONY: run test token screenshots build bench fuzz chaos
+.PHONY: run test token screenshots build bench fuzz chaos load
 
 ## run: moto + table + demo data, functions on http://127.0.0.1:3000 (Ctrl-C stops everything)
 run:
@@ -32,3 +32,7 @@ fuzz:
 ## chaos: the fault-injection tests alone, with their figures (they also run in make test)
 chaos:
 	infra/local/chaos.sh
+
+## load: 10,000 deliveries (a fifth twice, shuffled, 16 at a time) against make run's stack, then the table checked
+load:
+	infra/local/load.sh

@@ -17,3 +17,4 @@ fi
 . infra/local/env.sh "${MOTO_PORT:-4566}"
 export RELANCE_TABLE="${RELANCE_TABLE:-relance}"
 target/debug/examples/webhook_load | tee .local/load.json
+python3 infra/local/load_report.py "$root"
