@@ -29,4 +29,4 @@ run_one() {
 export -f run_one
 export seconds
 printf '%s\n' $targets | xargs -P "$jobs" -I{} bash -c 'run_one {}'
-python3 infra/fuzz/report.py "$root" "$seconds"
+python3 infra/fuzz/report.py "$root" "$seconds" "$jobs"

@@ -6,7 +6,7 @@ import pathlib
 import re
 import sys
 
-root, seconds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+root, seconds, jobs = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 logs = root / ".local" / "fuzz"
 rows = []
 total = 0
@@ -23,7 +23,7 @@ for log in sorted(logs.glob("*.log")):
     rows.append(f"| `{target}` | {seconds // 60} min | {executions:,} | {peak[-1] if peak else '?'} MB | {outcome} |")
 
 block = f"""<!-- fuzz:begin (written by infra/fuzz/report.py) -->
-Last run: {datetime.date.today().isoformat()}, `FUZZ_SECONDS={seconds} make fuzz`, one target per core.
+Last run: {datetime.date.today().isoformat()}, `FUZZ_SECONDS={seconds} FUZZ_JOBS={jobs} make fuzz` ({jobs} target{"s" if jobs > 1 else ""} at a time).
 
 | target | time | executions | peak memory | outcome |
 |---|---|---|---|---|
