@@ -16,7 +16,7 @@ use relance::domain::*;
 use relance::ingest::Ingest;
 use relance::providers::stripe;
 use relance::secrets::{self, Secrets};
-use relance::store::{Key, Store};
+use relance::store::{Key, Record, Store};
 use relance_tests::faults::{Fault, FaultProxy};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -141,4 +141,67 @@ async fn deliveries_through_a_failing_dynamodb_end_as_without_faults() {
     assert!(attempts > deliveries().len(), "some deliveries had to be retried");
 
     assert_eq!(state_of(&chaotic).await, expected, "the same final state as without faults");
+}
+
+/// Dispatch while DynamoDB misbehaves the same way (SES answers normally): every reminder is
+/// sent exactly once, however its reads, its claim and its record fare. Batches are delivered
+/// again for the records dispatch reports failed, as Lambda does.
+#[tokio::test]
+async fn dispatch_through_a_failing_dynamodb_sends_each_reminder_exactly_once() {
+    let store = relance_tests::fresh_store("chaos-dispatch").await;
+    let mut customers = Vec::new();
+    let mut keys = Vec::new();
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    for i in 0..24 {
+        let id = CustomerId::parse(&format!("chaos-{run}-{i}")).unwrap();
+        let mut customer = Customer::new(id.clone(), format!("Client {i}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
+        customer.email = Some(Email::parse(&format!("chaos-{run}-{i}@example.org")).unwrap());
+        store.insert(&mut customer).await.unwrap();
+        let mut invoice = Invoice::open(
+            InvoiceId::parse(&format!("chaos-{run}-{i}")).unwrap(),
+            id.clone(),
+            InvoiceNumber::parse(&format!("CH-{i}")).unwrap(),
+            Money::from_minor(9_000, Currency::EUR),
+            Utc::now() - chrono::Duration::days(20),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        );
+        store.insert(&mut invoice).await.unwrap();
+        let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
+        let mut notification = Notification::pending(id, target, NotificationKind::InvoiceOverdue, None, 2, Some(invoice.balance()), Utc::now()).unwrap();
+        store.insert(&mut notification).await.unwrap();
+        keys.push(notification.key());
+        customers.push(customer);
+    }
+    let proxy = FaultProxy::start(&relance_tests::moto_url(), 3, &Fault::ALL, 4242).await;
+    let sdk = relance_tests::sdk().await;
+    let through_proxy = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build());
+    let context = relance_tests::dispatch_context(Store::new(through_proxy, store.table())).await;
+    let mut pending = keys.clone();
+    let mut rounds = 0;
+    while !pending.is_empty() && rounds < 30 {
+        rounds += 1;
+        let response = dispatch::handle(&context, relance_tests::stream_batch(&pending)).await;
+        let failed: std::collections::BTreeSet<String> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
+        let batch = relance_tests::stream_batch(&pending);
+        pending = batch
+            .records
+            .iter()
+            .zip(&pending)
+            .filter(|(record, _)| record.change.sequence_number.as_ref().is_some_and(|s| failed.contains(s)))
+            .map(|(_, key)| key.clone())
+            .collect();
+    }
+    let log = proxy.log();
+    let emails = relance_tests::sent_emails().await;
+    let mut statuses = BTreeMap::new();
+    for (customer, key) in customers.iter().zip(&keys) {
+        let to = customer.email.as_ref().unwrap().as_str();
+        let received = emails.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to).count();
+        assert_eq!(received, 1, "{to} got {received} emails");
+        let stored: Notification = store.get(key).await.unwrap().unwrap();
+        *statuses.entry(format!("{:?}", stored.status)).or_insert(0usize) += 1;
+    }
+    println!("{} reminders in {rounds} rounds; {} DynamoDB calls, faults {:?}; statuses {statuses:?}", keys.len(), log.calls, log.injected);
+    assert!(log.injected.len() >= 5, "most kinds of fault were injected: {:?}", log.injected);
+    assert_eq!(statuses.get("Sent"), Some(&keys.len()), "every outcome recorded: {statuses:?}");
 }

@@ -114,17 +114,29 @@ impl Store {
         let expected = record.version();
         record.set_version(expected + 1);
         let (condition, names, values) = condition_expected_version(expected);
+        let item = encode(record)?;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(record)?))
+            .set_item(Some(item.clone()))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         if let Err(err) = result {
+            // The SDK retries a call whose answer was lost (a connection cut after DynamoDB
+            // applied it); the retry then fails its own version check. When the item is
+            // exactly the one we wrote, that write is ours and it happened.
+            let stored = match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => e.item(),
+                _ => None,
+            };
+            if stored == Some(&item) {
+                return Ok(());
+            }
             record.set_version(expected);
             return Err(classify(err, || format!("{} {} changed since version {expected}", R::TYPE, record.key().sk)));
         }
