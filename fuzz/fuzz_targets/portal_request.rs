@@ -24,6 +24,7 @@ struct World {
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
+        // ok: the harness's own set-up; a failure here is not an input's.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let router = runtime.block_on(async {
             let sdk = aws_config::SdkConfig::builder()
@@ -70,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let Ok(request) = request.body(Body::from(body)) else { return };
+    // ok: the router's error type is Infallible; a panic inside a handler is what we look for.
     let response = world.runtime.block_on(world.router.clone().oneshot(request)).unwrap();
     if anonymous {
         assert_eq!(response.status(), 401, "{} {} answered without a token", route.method, route.path);

@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let tz = chrono_tz::Pacific::Chatham;
+    // ok (the unwraps below): fixed, valid records the fuzzed configuration decides for.
     let mut customer = Customer::new(CustomerId::parse("c-fuzz").unwrap(), "Fuzz", Locale::french(), tz, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
     customer.email = Some(Email::parse("fuzz@example.org").unwrap());
     customer.custom_dates.insert("lease_start".into(), NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());

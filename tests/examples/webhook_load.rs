@@ -66,13 +66,7 @@ async fn main() {
     let repeats = total - unique.len();
     let mut deliveries: Vec<Vec<u8>> = unique.clone();
     deliveries.extend(unique.iter().step_by((unique.len() / repeats).max(1)).take(repeats).cloned());
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    for i in (1..deliveries.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        deliveries.swap(i, (state % (i as u64 + 1)) as usize);
-    }
+    relance_tests::faults::shuffle(&mut deliveries, 0x2545_f491_4f6c_dd1d);
 
     let queue = Arc::new(Mutex::new(deliveries.into_iter().collect::<VecDeque<_>>()));
     let results = Arc::new(Mutex::new((Vec::<Duration>::new(), BTreeMap::<String, usize>::new(), 0usize)));

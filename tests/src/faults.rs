@@ -73,13 +73,24 @@ impl FaultProxy {
     }
 }
 
-/// xorshift64: reproducible for a seed, no dependency.
+/// xorshift64: reproducible for a seed, no dependency. `state` must not be 0.
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// Shuffles `items` the same way for the same seed (Fisher–Yates over [`xorshift`]).
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed.max(1);
+    for i in (1..items.len()).rev() {
+        items.swap(i, (xorshift(&mut state) % (i as u64 + 1)) as usize);
+    }
+}
+
 fn next(state: &Mutex<u64>) -> u64 {
-    let mut s = state.lock().unwrap();
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
+    xorshift(&mut state.lock().unwrap())
 }
 
 /// One request from `client`: head and body, or None when the client closed.

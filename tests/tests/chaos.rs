@@ -54,14 +54,8 @@ fn deliveries() -> Vec<Vec<u8>> {
     let mut bodies: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
     let duplicates: Vec<Vec<u8>> = bodies.iter().step_by(5).cloned().collect();
     bodies.extend(duplicates);
-    // Fisher–Yates with a fixed generator: the same order in both runs.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for i in (1..bodies.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bodies.swap(i, (state % (i as u64 + 1)) as usize);
-    }
+    // The same order in both runs.
+    relance_tests::faults::shuffle(&mut bodies, 0x9e37_79b9_7f4a_7c15);
     bodies
 }
 

@@ -118,7 +118,7 @@ pub async fn resend_notification(State(state): State<PortalState>, caller: Calle
     let key = state.store.find_by_id(Notification::TYPE, id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
     let now = Utc::now();
-    if original.status == NotificationStatus::Skipped && original.error.as_deref().is_some_and(|e| e.contains("sent again as")) {
+    if original.resent_as.is_some() {
         return Err(ApiError::conflict("this notification was already sent again"));
     }
     if original.status == NotificationStatus::Pending || (original.status == NotificationStatus::Sending && !original.claim_abandoned(now)) {
@@ -132,9 +132,11 @@ pub async fn resend_notification(State(state): State<PortalState>, caller: Calle
     let mut copy = original.copy_for_resend(copy_id, now);
     let mut tx = state.store.transaction();
     tx.insert(&mut copy)?;
-    if original.superseded_by(&copy.id).is_ok() {
-        tx.update(&mut original)?;
-    }
+    // Held and failed ones become skipped; a sent one stays sent. Either way the original
+    // names its copy, and the version check makes a second click (or a second admin) lose.
+    let _ = original.superseded_by(&copy.id);
+    original.resent_as = Some(copy.id.clone());
+    tx.update(&mut original)?;
     state.store.commit(tx).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": copy.id, "status": copy.status, "resent_from": original.id }))))
 }

@@ -197,6 +197,9 @@ pub struct Notification {
     /// abandoned by one that stopped between sending and recording (see [`Notification::claim_abandoned`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sending_since: Option<DateTime<Utc>>,
+    /// The copy a person sent in its place: it is sent again once, not once per click.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent_as: Option<NotificationId>,
 }
 
 /// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
@@ -234,6 +237,7 @@ impl Notification {
             send_after: now,
             sent_at: None,
             sending_since: None,
+            resent_as: None,
         })
     }
 
@@ -280,6 +284,7 @@ impl Notification {
             send_after: now,
             sent_at: None,
             sending_since: None,
+            resent_as: None,
             ..self.clone()
         }
     }
