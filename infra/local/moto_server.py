@@ -17,13 +17,51 @@ and a test scan writing 200 transactions took a quarter of an hour. Here the ite
 transaction names are copied instead, and on cancellation they are put back and the stream
 records the transaction added are dropped: the same all-or-nothing result.
 
+Stock moto 5.2.5's rollback is also wrong, not only slow: on cancellation it puts its copy of
+each table in the table's place, so a reader of the table's stream (our local poller keeps
+its shard iterator across polls) goes on reading the old table's shard, with the cancelled
+writes in it and none of the writes after; and anything another request wrote to the table
+while the transaction ran is lost with the old table. Here the tables stay the same objects.
+
+Both patches reach into moto's internals, so the moto version they were written against is
+checked first: any other version stops the server with a message (infra/local/requirements.txt
+pins it; infra/local/test_moto_rollback.py tests the rollback, and is part of `make test`).
+
 Everything else about the server is moto's own.
 """
 
+import re
 import sys
+from importlib.metadata import version
+from pathlib import Path
 
-from moto.core.common_models import BaseModel
-from moto.server import main
+
+def pinned_moto_version(requirements: Path = Path(__file__).with_name("requirements.txt")) -> str:
+    """The moto version infra/local/requirements.txt pins (`moto[server]==X`)."""
+    for line in requirements.read_text().splitlines():
+        found = re.match(r"\s*moto(\[[^]]*\])?\s*==\s*([^\s;#]+)", line)
+        if found:
+            return found.group(2)
+    raise SystemExit(f"moto_server.py: {requirements} pins no moto version (moto[server]==X)")
+
+
+def check_moto_version(installed: str, pinned: str) -> None:
+    """Stops with a message unless the installed moto is the one these patches were written
+    against: they replace moto internals that any other version may have changed."""
+    if installed != pinned:
+        raise SystemExit(
+            f"moto_server.py: moto {installed} is installed, but its patches (instance tracking, "
+            f"TransactWriteItems rollback) were written for moto {pinned}, the version pinned in "
+            f"infra/local/requirements.txt. Run infra/local/tools.sh to install {pinned}; to move "
+            f"to another moto, re-read the patched code in that version, update the pin, and run "
+            f"infra/local/test_moto_rollback.py."
+        )
+
+
+check_moto_version(version("moto"), pinned_moto_version())
+
+from moto.core.common_models import BaseModel  # noqa: E402
+from moto.server import main  # noqa: E402
 
 _UNTRACKED = ("moto.dynamodb.", "moto.dynamodbstreams.")
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: installs the tools, starts one moto server for the whole run, runs every
-# Rust test against it, fuzzes the portal API with schemathesis against the local stack on
+# `make test`: installs the tools, starts one moto server for the whole run, tests our moto
+# patch's TransactWriteItems rollback (on two servers of its own), runs every Rust test
+# against the one moto, fuzzes the portal API with schemathesis against the local stack on
 # the same moto, runs cfn-lint (with the serverless rules) and checkov on the template,
 # cargo deny on the dependencies,
 # stops moto. Fails if any step fails.
@@ -17,6 +18,10 @@ trap 'infra/local/moto.sh stop "$port"' EXIT
 . infra/local/env.sh "$port"
 
 status=0
+echo "== moto rollback: our TransactWriteItems rollback (infra/local/moto_server.py) against stock moto's"
+rollback_log="$root/.local/moto-rollback.log"
+.venv/bin/python infra/local/test_moto_rollback.py 2>&1 | tee "$rollback_log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 log="$root/.local/cargo-test.log"
 echo "== cargo test --workspace"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
@@ -34,6 +39,11 @@ infra/local/deny.sh || status=1
 # last of those (a crate's empty doc-tests) would otherwise read as "0 passed".
 passed=$(grep -oE '^test result: .* ([0-9]+) passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -oE '^test result: .* ([0-9]+) failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+# The moto rollback cases count with cargo's tests (none if it stopped before its last line).
+rollback_passed=$(sed -nE 's/^moto rollback: ([0-9]+) passed, [0-9]+ failed$/\1/p' "$rollback_log" | tail -1)
+rollback_failed=$(sed -nE 's/^moto rollback: [0-9]+ passed, ([0-9]+) failed$/\1/p' "$rollback_log" | tail -1)
+passed=$((passed + ${rollback_passed:-0}))
+failed=$((failed + ${rollback_failed:-0}))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo "tests: $passed passed, $failed failed"
 exit $status
