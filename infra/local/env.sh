@@ -1,4 +1,5 @@
-# Sourced by run.sh and test.sh: points the AWS SDK at moto on port $1 with dummy credentials.
+# Sourced by common.sh (moto_env, moto_up: every infra script) and by hand: points the AWS SDK
+# at moto on port $1 with dummy credentials.
 # Nothing in the functions knows it is local; only these variables differ from AWS.
 export AWS_ENDPOINT_URL="http://127.0.0.1:${1:-4566}"
 export AWS_REGION="${AWS_REGION:-eu-west-3}"

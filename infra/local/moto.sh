@@ -2,9 +2,11 @@
 # Starts or stops moto server on 127.0.0.1:PORT (default 4566), our local AWS.
 #   infra/local/moto.sh start [PORT]   starts it in the background and waits until it answers
 #   infra/local/moto.sh stop [PORT]    stops the one this script started
+#   infra/local/moto.sh status [PORT]  exits 0 if a moto answers there, 1 if not
+# Scripts use moto_up (common.sh), which starts one only where none answers.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-command="${1:?usage: moto.sh start|stop [PORT]}"
+command="${1:?usage: moto.sh start|stop|status [PORT]}"
 port="${2:-4566}"
 state="$root/.local"
 pidfile="$state/moto-$port.pid"
@@ -25,16 +27,26 @@ case "$command" in
       exit 0
     fi
     "$root/.venv/bin/python" "$root/infra/local/moto_server.py" -H 127.0.0.1 -p "$port" > "$state/moto-$port.log" 2>&1 &
-    echo $! > "$pidfile"
+    pid=$!
+    echo "$pid" > "$pidfile"
     for _ in $(seq 1 100); do
       if answers; then
         echo "moto: listening on 127.0.0.1:$port (log: .local/moto-$port.log)"
         exit 0
       fi
+      if ! kill -0 "$pid" 2>/dev/null; then
+        rm -f "$pidfile"
+        echo "moto: exited at start (.local/moto-$port.log):" >&2
+        tail -n 5 "$state/moto-$port.log" >&2
+        exit 1
+      fi
       sleep 0.2
     done
     echo "moto: did not start; see $state/moto-$port.log" >&2
     exit 1
+    ;;
+  status)
+    answers
     ;;
   stop)
     if [ -f "$pidfile" ]; then
@@ -43,7 +55,7 @@ case "$command" in
     fi
     ;;
   *)
-    echo "usage: moto.sh start|stop [PORT]" >&2
+    echo "usage: moto.sh start|stop|status [PORT]" >&2
     exit 2
     ;;
 esac

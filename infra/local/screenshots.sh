@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# `make screenshots`: the browser test against its own moto, saving the main pages as PNG at
-# desktop (1280 px) and phone (390 px) widths into docs/screenshots/.
+# `make screenshots`: the browser test against its own moto (SCREENSHOTS_MOTO_PORT,
+# common.sh), saving the main pages as PNG at desktop (1280 px) and phone (390 px) widths
+# into docs/screenshots/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-port="${MOTO_SCREENSHOTS_PORT:-4598}"
+# shellcheck source=common.sh
+. infra/local/common.sh
 infra/local/tools.sh
-infra/local/moto.sh start "$port"
-trap 'infra/local/moto.sh stop "$port"' EXIT
-# shellcheck source=env.sh
-. infra/local/env.sh "$port"
+moto_up "$SCREENSHOTS_MOTO_PORT"
 export RELANCE_SCREENSHOTS="$root/docs/screenshots"
 cargo test --locked -p relance-tests --test browser
 ls "$RELANCE_SCREENSHOTS"

@@ -7,15 +7,15 @@
 # stops moto. Fails if any step fails.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$root"
-# A port of its own, so a test run never touches a `make run` stack on 4566.
-port="${MOTO_TEST_PORT:-4599}"
+cd "$root" || exit 1
+# shellcheck source=common.sh
+. infra/local/common.sh
+# A port of its own (TEST_MOTO_PORT, common.sh), so a test run never touches a `make run`
+# stack on 4566.
+port="$TEST_MOTO_PORT"
 
 infra/local/tools.sh || exit 1
-infra/local/moto.sh start "$port" || exit 1
-trap 'infra/local/moto.sh stop "$port"' EXIT
-# shellcheck source=env.sh
-. infra/local/env.sh "$port"
+moto_up "$port" || exit 1
 
 status=0
 echo "== moto rollback: our TransactWriteItems rollback (infra/local/moto_server.py) against stock moto's"
