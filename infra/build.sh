@@ -10,8 +10,10 @@ venv="$root/.venv-build"
 install_venv "$venv" "$root/infra/requirements-build.txt"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 export PATH="$venv/bin:$PATH"
-# rust-cargolambda is a SAM beta build method.
-sam build --beta-features --template-file template.yaml
+# rust-cargolambda is a SAM beta build method. It copies each bootstrap from ./target/lambda/
+# (CodeUri is the workspace) wherever cargo builds, so cargo-lambda builds there: with another
+# CARGO_TARGET_DIR, SAM would miss the binary or pick up a stale one.
+CARGO_TARGET_DIR="$root/target" sam build --beta-features --template-file template.yaml
 echo "== zipped bootstrap sizes (what Lambda receives)"
 for function in Webhook Portal Scan Dispatch; do
   dir=".aws-sam/build/${function}Function"

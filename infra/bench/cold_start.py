@@ -4,7 +4,8 @@ served here): for each runtime, from process start to its first `GET .../invocat
 process). Relance's release `webhook` binary and the Python/boto3 handler of
 python_webhook/ do the same delivery against the same moto, alternately, RUNS times each.
 
-Usage: cold_start.py ROOT MOTO_URL TABLE RUNS  (infra/bench/cold_start.sh runs it)"""
+Usage: cold_start.py ROOT MOTO_URL TABLE RUNS WEBHOOK_BINARY  (infra/bench/cold_start.sh runs
+it, with the release binary's path as cargo reports it)"""
 import hashlib
 import hmac
 import http.server
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 
-root, moto, table, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+root, moto, table, runs, webhook = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 SECRET = "whsec_bench_cold_start"
 
 
@@ -93,7 +94,7 @@ base_env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "PATH",
 base_env.update({"AWS_ENDPOINT_URL": moto, "RELANCE_TABLE": table, "STRIPE_WEBHOOK_SECRET": SECRET, "RUST_LOG": "warn",
                  "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "1",
                  "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_LAMBDA_LOG_GROUP_NAME": "bench"})
-rust = [os.path.join(root, "target", "release", "webhook")]
+rust = [webhook]
 python = [os.path.join(root, ".venv", "bin", "python"), os.path.join(root, "infra", "bench", "python_webhook", "bootstrap.py")]
 python_env = dict(base_env, PYTHONPATH=os.path.join(root, "infra", "bench", "python_webhook"))
 

@@ -1,4 +1,7 @@
-"""Writes docs/benchmarks.md from criterion's estimates and the built functions' sizes."""
+"""Writes docs/benchmarks.md from criterion's estimates and the built functions' sizes.
+
+Usage: report.py ROOT TARGET_DIR  (infra/bench/bench.sh runs it with cargo's target directory,
+where criterion writes unless CRITERION_HOME says otherwise)"""
 import datetime
 import json
 import os
@@ -16,7 +19,7 @@ def measured(path: pathlib.Path) -> str:
     """When a figure's file was written: sections run separately keep their own date."""
     return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d")
 
-criterion = root / "target" / "criterion"
+criterion = pathlib.Path(os.environ.get("CRITERION_HOME") or pathlib.Path(sys.argv[2]) / "criterion")
 
 # (criterion group/function directory, label, target in microseconds)
 PER_EVENT = [

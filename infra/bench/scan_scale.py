@@ -8,7 +8,8 @@ over HTTP managed 1,500 items a second, 33 minutes for the 3,000,000 items). The
 created, and every scan runs, through the real SDK over HTTP, each scan in a process of its
 own so that its peak memory is its own.
 
-Usage: scan_scale.py <root> <port> <customers>; prints one JSON object.
+Usage: scan_scale.py <root> <port> <customers> <scan_scale example binary>; prints one JSON
+object (infra/bench/scan_scale.sh runs it, with the example's path as cargo reports it).
 """
 
 import inspect
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 
-root, port, customers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+root, port, customers, example = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 sys.path.insert(0, os.path.join(root, "infra", "local"))
 import moto_server  # noqa: E402,F401  (applies our launcher's patches)
 from moto.dynamodb.models import dynamodb_backends  # noqa: E402
@@ -156,7 +157,6 @@ def transact_write_items(self, transact_items):
 
 moto_server._dynamodb.DynamoDBBackend.transact_write_items = transact_write_items
 
-example = os.path.join(root, "target", "debug", "examples", "scan_scale")
 table_name = "scale"
 env = dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
 

@@ -2,21 +2,24 @@
 # Part of `make test`: fuzzes the portal's OpenAPI document with schemathesis against the
 # local stack (`relance-local run`, the same server `make run` starts, with the demo data)
 # on the test run's moto. Fails on any server error or any answer that breaks the schema.
-# Usage: infra/local/schemathesis.sh MOTO_PORT
+# Usage: infra/local/schemathesis.sh [MOTO_PORT]   (default TEST_MOTO_PORT; a moto is
+# started there if none answers). The stack listens on TEST_HTTP_PORT (common.sh).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$root"
-# shellcheck source=env.sh
-. infra/local/env.sh "${1:?moto port}"
+cd "$root" || exit 1
+# shellcheck source=common.sh
+. infra/local/common.sh
+moto_up "${1:-$TEST_MOTO_PORT}" || exit 1
 export RELANCE_TABLE="relance-fuzz-$$"
-export RELANCE_HTTP_ADDR="127.0.0.1:${FUZZ_PORT:-3099}"
+export RELANCE_HTTP_ADDR="127.0.0.1:$TEST_HTTP_PORT"
 log="$root/.local/schemathesis-server.log"
 mkdir -p .local
 
-cargo build --quiet --locked -p relance-local || exit 1
-target/debug/relance-local run >"$log" 2>&1 &
+# The binary where cargo built it (CARGO_TARGET_DIR and all), not a guessed target/debug.
+relance_local="$(cargo_exe relance-local --quiet --locked -p relance-local --bin relance-local)" || exit 1
+"$relance_local" run >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+on_exit 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null'
 for _ in $(seq 1 120); do
   curl -fsS "http://$RELANCE_HTTP_ADDR/health" >/dev/null 2>&1 && break
   kill -0 "$server" 2>/dev/null || { echo "schemathesis: the local stack stopped; see $log" >&2; exit 1; }
@@ -24,7 +27,7 @@ for _ in $(seq 1 120); do
 done
 
 # A demo member holding every role, so that every route is reached past its role check.
-token="$(target/debug/relance-local token admin,farmer,member,member_b2b,client,sales,ambassador demo-0002)"
+token="$("$relance_local" token admin,farmer,member,member_b2b,client,sales,ambassador demo-0002)" || exit 1
 .venv/bin/schemathesis run "http://$RELANCE_HTTP_ADDR/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
