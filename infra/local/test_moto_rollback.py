@@ -327,7 +327,11 @@ else:
 
 def main():
     ours = Server("ours", [sys.executable, str(HERE / "moto_server.py")])
-    stock = Server("stock", [sys.executable, "-m", "moto.server"])
+    try:
+        stock = Server("stock", [sys.executable, "-m", "moto.server"])
+    except BaseException:
+        ours.stop()
+        raise
     same_answers = [
         ("a Put that would succeed alone, then a failed ConditionCheck: nothing written", put_then_failed_check),
         ("an overwrite, an Update, a Delete and a Put in a second table, then a failed Put: all undone", every_kind_rolled_back),
