@@ -1,6 +1,7 @@
 //! Relance's common crate. The four Lambda functions are thin shells over it.
 //!
 //! - [`domain`]: money, contact details, time and the billing records, pure and tested alone.
+//! - [`facts`]: what a provider told us, in our words: the layer between providers and ingest.
 //! - [`providers`]: each provider's signature scheme and payloads, turned into facts.
 //! - [`ingest`]: facts applied to the table, once, in order.
 //! - [`notify`]: the channel policy and the messages customers read.
@@ -14,6 +15,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod facts;
 pub mod http;
 pub mod ingest;
 pub mod notify;

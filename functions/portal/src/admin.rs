@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use relance::domain::*;
-use relance::store::{Cursor, Record};
+use relance::store::Cursor;
 use serde_json::{Value, json};
 
 use crate::PortalState;
@@ -52,7 +52,7 @@ pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(
 /// The invoice whose id is `id`, or 404.
 async fn invoice_by_id(state: &PortalState, id: &str) -> Result<Invoice, ApiError> {
     let id = InvoiceId::parse(id).map_err(|_| ApiError::not_found())?;
-    let key = state.store.find_by_id("Invoice", id.as_str()).await?.ok_or_else(ApiError::not_found)?;
+    let key = state.store.find_by_id::<Invoice>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     state.store.get::<Invoice>(&key).await?.ok_or_else(ApiError::not_found)
 }
 
@@ -115,7 +115,7 @@ pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller,
 pub async fn resend_notification(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
-    let key = state.store.find_by_id(Notification::TYPE, id.as_str()).await?.ok_or_else(ApiError::not_found)?;
+    let key = state.store.find_by_id::<Notification>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
     let now = Utc::now();
     if original.resent_as.is_some() {

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use relance::domain::*;
-use relance::store::{Key, Record, StoreError, format_instant};
+use relance::store::{Key, StoreError, format_instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -52,7 +52,7 @@ async fn farmed_sites(state: &PortalState, caller: &Caller) -> Result<BTreeSet<S
     if !caller.has(Role::Farmer) {
         return Ok(BTreeSet::new());
     }
-    let sites = state.store.list::<Site>(Key::SITES, "SITE#", None, 100).await?.records;
+    let sites = state.store.list::<Site>(Key::SITES, None, 100).await?.records;
     Ok(sites.into_iter().filter(|s| s.farmers.contains(&caller.user)).map(|s| s.id).collect())
 }
 
@@ -65,7 +65,7 @@ pub async fn get_site(State(state): State<PortalState>, caller: Caller, Path(id)
     let (viewer, account) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
     let plot = account.and_then(|a| a.garden).filter(|g| g.site == site.id).map(|g| g.plot);
-    let news = state.store.list_latest::<News>(&Key::news_partition(Some(&site.id)), "NEWS#", None, 5).await?.records;
+    let news = state.store.list_latest::<News>(&Key::news_partition(Some(&site.id)), None, 5).await?.records;
     Ok(Json(json!({
         "id": site.id, "name": site.name, "address": site.address,
         "farmers": site.farmer_names, "plot": plot,
@@ -82,7 +82,7 @@ pub async fn list_harvests(
 ) -> Result<Json<Value>, ApiError> {
     let (viewer, _) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
-    let listed = state.store.list_latest::<Harvest>(&Key::site_partition(&site.id), "HARVEST#", page.cursor()?.as_ref(), page.limit()).await?;
+    let listed = state.store.list_latest::<Harvest>(&Key::site_partition(&site.id), page.cursor()?.as_ref(), page.limit()).await?;
     let harvests: Vec<Value> = listed
         .records
         .iter()
@@ -160,7 +160,7 @@ pub async fn list_news(State(state): State<PortalState>, caller: Caller, Params(
         None => Key::news_partition(None),
     };
     let page = PageQuery { cursor: query.cursor, limit: query.limit };
-    let listed = state.store.list_latest::<News>(&partition, "NEWS#", page.cursor()?.as_ref(), page.limit()).await?;
+    let listed = state.store.list_latest::<News>(&partition, page.cursor()?.as_ref(), page.limit()).await?;
     Ok(Json(json!({ "news": listed.records.iter().map(news_view).collect::<Vec<_>>(), "next": next(listed.next) })))
 }
 
@@ -210,7 +210,7 @@ fn event_view(e: &Event, registered: bool) -> Value {
 
 /// The events the caller has an active registration for.
 async fn my_events(state: &PortalState, user: &str) -> Result<BTreeSet<EventId>, ApiError> {
-    let attending = state.store.list_all::<Attendance>(&Key::account(user).pk, "ATTENDANCE#").await?;
+    let attending = state.store.list_all::<Attendance>(&Key::account(user).pk).await?;
     Ok(attending.into_iter().filter(|a| a.active).map(|a| a.event_id).collect())
 }
 
@@ -220,8 +220,7 @@ pub async fn list_events(State(state): State<PortalState>, caller: Caller, Param
     let (viewer, _) = viewer(&state, &caller).await?;
     let farmed = farmed_sites(&state, &caller).await?;
     let mine = my_events(&state, &caller.user).await?;
-    let from = format!("EVENT#{}", format_instant(Utc::now()));
-    let listed = state.store.list_between::<Event>(Key::EVENTS, &from, "EVENT#~", page.cursor()?.as_ref(), page.limit()).await?;
+    let listed = state.store.list_from::<Event>(Key::EVENTS, &format_instant(Utc::now()), page.cursor()?.as_ref(), page.limit()).await?;
     let events: Vec<Value> = listed
         .records
         .iter()
@@ -299,7 +298,7 @@ pub async fn create_event(State(state): State<PortalState>, caller: Caller, Body
 /// An event the caller may see, or 404.
 async fn visible_event(state: &PortalState, caller: &Caller, id: &str) -> Result<(Event, Viewer, Option<Account>), ApiError> {
     let id = EventId::parse(id).map_err(|_| ApiError::not_found())?;
-    let key = state.store.find_by_id(Event::TYPE, id.as_str()).await?.ok_or_else(ApiError::not_found)?;
+    let key = state.store.find_by_id::<Event>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
     let event: Event = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
     let (viewer, account) = viewer(state, caller).await?;
     let farmed = farmed_sites(state, caller).await?;
@@ -316,7 +315,7 @@ const ATTEMPTS: usize = 5;
 pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
     for _ in 0..ATTEMPTS {
         let (mut event, _, account) = visible_event(&state, &caller, &id).await?;
-        let existing: Option<Registration> = state.store.get(&registration_key(&event.id, &caller.user)).await?;
+        let existing: Option<Registration> = state.store.get(&Key::registration(&event.id, &caller.user)).await?;
         if existing.as_ref().is_some_and(|r| r.active) {
             return Ok((StatusCode::OK, Json(json!({"event": event_view(&event, true), "already_registered": true}))));
         }
@@ -354,7 +353,7 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
                 first.times
             }
         };
-        match state.store.get::<Attendance>(&attendance_key(&caller.user, &event.id)).await? {
+        match state.store.get::<Attendance>(&Key::attendance(&caller.user, &event.id)).await? {
             Some(mut a) => {
                 a.active = true;
                 tx.update(&mut a)?;
@@ -384,13 +383,6 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
     Err(ApiError::conflict("many people are registering at once; try again"))
 }
 
-fn registration_key(event: &EventId, user: &str) -> Key {
-    Key { pk: Key::event_partition(event), sk: format!("REGISTRATION#{user}") }
-}
-
-fn attendance_key(user: &str, event: &EventId) -> Key {
-    Key { pk: Key::account(user).pk, sk: format!("ATTENDANCE#{event}") }
-}
 
 /// Gives the caller's place back.
 pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -398,7 +390,7 @@ pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(i
         let (mut event, _, _) = visible_event(&state, &caller, &id).await?;
         let mut registration: Registration = state
             .store
-            .get(&registration_key(&event.id, &caller.user))
+            .get(&Key::registration(&event.id, &caller.user))
             .await?
             .filter(|r: &Registration| r.active)
             .ok_or_else(ApiError::not_found)?;
@@ -406,7 +398,7 @@ pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(i
         event.release_place();
         let mut tx = state.store.transaction();
         tx.update(&mut event)?.update(&mut registration)?;
-        if let Some(mut attendance) = state.store.get::<Attendance>(&attendance_key(&caller.user, &event.id)).await? {
+        if let Some(mut attendance) = state.store.get::<Attendance>(&Key::attendance(&caller.user, &event.id)).await? {
             attendance.active = false;
             tx.update(&mut attendance)?;
         }
@@ -435,7 +427,7 @@ pub async fn list_registrations(
     if !allowed {
         return Err(ApiError::forbidden());
     }
-    let listed = state.store.list::<Registration>(&Key::event_partition(&event.id), "REGISTRATION#", page.cursor()?.as_ref(), page.limit()).await?;
+    let listed = state.store.list::<Registration>(&Key::event_partition(&event.id), page.cursor()?.as_ref(), page.limit()).await?;
     let people: Vec<Value> = listed
         .records
         .iter()

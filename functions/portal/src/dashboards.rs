@@ -63,8 +63,8 @@ pub async fn client(State(state): State<PortalState>, caller: Caller, Params(ran
     let account: Account = state.store.get(&Key::account(&caller.user)).await?.ok_or_else(ApiError::not_found)?;
     let customer_id = account.customer_id.ok_or_else(ApiError::not_found)?;
     let partition = Key::customer_partition(&customer_id);
-    let missions: Vec<Mission> = state.store.list_all(&partition, "MISSION#").await?;
-    let mut invoices: Vec<Invoice> = state.store.list_all(&partition, "INVOICE#").await?;
+    let missions: Vec<Mission> = state.store.list_all(&partition).await?;
+    let mut invoices: Vec<Invoice> = state.store.list_all(&partition).await?;
     let figures = ClientDashboard::compute(&invoices, &months);
     invoices.sort_by_key(|i| std::cmp::Reverse(i.issued_at));
     let history: Vec<Value> = invoices
@@ -86,10 +86,10 @@ pub async fn client(State(state): State<PortalState>, caller: Caller, Params(ran
 pub async fn sales(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Sales])?;
     let months = range.months()?;
-    let links: Vec<MissionLink> = state.store.list_all(&Key::sales_partition(&caller.user), "MISSION#").await?;
+    let links: Vec<MissionLink> = state.store.list_all(&Key::sales_partition(&caller.user)).await?;
     let mut missions = Vec::new();
     for link in &links {
-        if let Some(mission) = state.store.get::<Mission>(&Key::in_customer(&link.client, "MISSION", link.mission.as_str())).await? {
+        if let Some(mission) = state.store.get::<Mission>(&Key::of_customer::<Mission>(&link.client, link.mission.as_str())).await? {
             missions.push(mission);
         }
     }
@@ -97,7 +97,7 @@ pub async fn sales(State(state): State<PortalState>, caller: Caller, Params(rang
     let clients: BTreeSet<&CustomerId> = missions.iter().map(|m| &m.client).collect();
     let mut invoices = Vec::new();
     for client in clients {
-        let theirs: Vec<Invoice> = state.store.list_all(&Key::customer_partition(client), "INVOICE#").await?;
+        let theirs: Vec<Invoice> = state.store.list_all(&Key::customer_partition(client)).await?;
         invoices.extend(theirs.into_iter().filter(|i| i.mission_id.as_ref().is_some_and(|m| ours.contains(m))));
     }
     let today = Utc::now().date_naive();
@@ -120,7 +120,7 @@ fn lead_view(l: &Lead) -> Value {
 pub async fn ambassador(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Ambassador])?;
     let months = range.months()?;
-    let mut leads: Vec<Lead> = state.store.list_all(&Key::ambassador_partition(&caller.user), "LEAD#").await?;
+    let mut leads: Vec<Lead> = state.store.list_all(&Key::ambassador_partition(&caller.user)).await?;
     let figures = AmbassadorDashboard::compute(&leads, &months);
     leads.reverse(); // newest first
     Ok(Json(json!({

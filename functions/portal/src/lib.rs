@@ -42,7 +42,7 @@ pub struct PortalState {
     /// Where invited users are created.
     pub directory: users::Directory,
     /// The business's locale and time zone, for the contacts of invited users.
-    pub defaults: relance::ingest::BusinessDefaults,
+    pub defaults: relance::config::BusinessDefaults,
     /// How people sign in to the web pages.
     pub web: web::WebSignIn,
 }
@@ -67,15 +67,13 @@ impl PortalState {
         self
     }
 
-    /// Reads the portal's settings: `RELANCE_BILLING_PORTAL_URL` (an https URL),
-    /// `RELANCE_BONUS_RATES` (JSON) and the business defaults, each optional. Invalid values
-    /// stop the start.
-    pub fn with_settings_from_env(mut self) -> Result<PortalState, String> {
-        self.defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
-        self.billing_portal_url = std::env::var("RELANCE_BILLING_PORTAL_URL").ok().filter(|url| url.starts_with("https://"));
-        if let Some(json) = std::env::var("RELANCE_BONUS_RATES").ok().filter(|v| !v.trim().is_empty()) {
-            self.bonus_rates = relance::reports::BonusRates::parse(&json).map_err(|e| e.to_string())?;
-        }
+    /// The portal's settings ([`relance::config::PortalSettings`]: billing page, bonus rates)
+    /// and the business defaults, from the environment; invalid values stop the start.
+    pub fn with_settings_from_env(mut self) -> Result<PortalState, relance::config::ConfigError> {
+        let settings = relance::config::PortalSettings::from_env()?;
+        self.defaults = relance::config::BusinessDefaults::from_env()?;
+        self.billing_portal_url = settings.billing_portal_url;
+        self.bonus_rates = settings.bonus_rates;
         Ok(self)
     }
 }

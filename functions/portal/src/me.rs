@@ -95,11 +95,26 @@ pub async fn invoices(State(state): State<PortalState>, caller: Caller, Params(p
     caller.require_any(&BILLED)?;
     let customer = my_customer(&state, &caller).await?;
     let partition = Key::customer_partition(&customer.id);
-    let listed = state.store.list::<Invoice>(&partition, "INVOICE#", page.cursor()?.as_ref(), page.limit()).await?;
+    let listed = state.store.list::<Invoice>(&partition, page.cursor()?.as_ref(), page.limit()).await?;
+    // Every invoice's reminders in one read of the customer's partition (not one query per
+    // invoice): notification ids begin with what they are about (`invoice.<id>.`).
+    let mut reminders_of: std::collections::HashMap<String, Vec<Notification>> = Default::default();
+    if !listed.records.is_empty() {
+        let mut cursor = None;
+        loop {
+            let page = state.store.list_within::<Notification>(&partition, "invoice.", cursor.as_ref(), 500).await?;
+            for notification in page.records {
+                reminders_of.entry(notification.target.id.clone()).or_default().push(notification);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
     let mut views = Vec::new();
     for invoice in listed.records {
-        let prefix = format!("NOTIFICATION#invoice.{}.", invoice.id);
-        let reminders = state.store.list::<Notification>(&partition, &prefix, None, 50).await?.records;
+        let reminders = reminders_of.remove(invoice.id.as_str()).unwrap_or_default();
         views.push(InvoiceView {
             balance: invoice.balance(),
             reminders: reminders
@@ -124,7 +139,7 @@ pub async fn subscriptions(State(state): State<PortalState>, caller: Caller, Par
     let customer = my_customer(&state, &caller).await?;
     let listed = state
         .store
-        .list::<Subscription>(&Key::customer_partition(&customer.id), "SUBSCRIPTION#", page.cursor()?.as_ref(), page.limit())
+        .list::<Subscription>(&Key::customer_partition(&customer.id), page.cursor()?.as_ref(), page.limit())
         .await?;
     let views: Vec<Value> = listed
         .records
@@ -143,7 +158,7 @@ pub async fn subscriptions(State(state): State<PortalState>, caller: Caller, Par
 pub async fn payment_methods(State(state): State<PortalState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_any(&BILLED)?;
     let customer = my_customer(&state, &caller).await?;
-    let cards = state.store.list::<PaymentMethod>(&Key::customer_partition(&customer.id), "PAYMENT_METHOD#", None, 50).await?.records;
+    let cards = state.store.list::<PaymentMethod>(&Key::customer_partition(&customer.id), None, 50).await?.records;
     let views: Vec<Value> = cards
         .iter()
         .filter(|c| !c.removed)
@@ -155,7 +170,7 @@ pub async fn payment_methods(State(state): State<PortalState>, caller: Caller) -
 /// An invoice of the caller's, by our id, or 404 (another member's invoice is "not found").
 async fn my_invoice(state: &PortalState, customer: &Customer, id: &str) -> Result<Invoice, ApiError> {
     let id = InvoiceId::parse(id).map_err(|_| ApiError::not_found())?;
-    state.store.get(&Key::in_customer(&customer.id, "INVOICE", id.as_str())).await?.ok_or_else(ApiError::not_found)
+    state.store.get(&Key::of_customer::<Invoice>(&customer.id, id.as_str())).await?.ok_or_else(ApiError::not_found)
 }
 
 /// Where to pay an invoice: the provider's hosted page for it. 409 when nothing is owed or
@@ -179,10 +194,10 @@ pub async fn renew_subscription(State(state): State<PortalState>, caller: Caller
     let id = SubscriptionId::parse(&id).map_err(|_| ApiError::not_found())?;
     let partition = Key::customer_partition(&customer.id);
     let subscription: Subscription =
-        state.store.get(&Key::in_customer(&customer.id, "SUBSCRIPTION", id.as_str())).await?.ok_or_else(ApiError::not_found)?;
+        state.store.get(&Key::of_customer::<Subscription>(&customer.id, id.as_str())).await?.ok_or_else(ApiError::not_found)?;
     let mut cursor = None;
     loop {
-        let page = state.store.list::<Invoice>(&partition, "INVOICE#", cursor.as_ref(), 100).await?;
+        let page = state.store.list::<Invoice>(&partition, cursor.as_ref(), 100).await?;
         let open = page.records.into_iter().filter(|i| i.subscription_id.as_ref() == Some(&subscription.id) && i.balance().is_positive());
         if let Some(invoice) = open.filter(|i| i.payment_link.is_some()).min_by_key(|i| i.issued_at) {
             return Ok(Json(json!({ "url": invoice.payment_link, "kind": "invoice", "invoice": invoice.id })));

@@ -40,7 +40,7 @@ pub async fn list(State(state): State<PortalState>, caller: Caller, Params(query
         // refused rather than silently ignored.
         Some(_) => return Err(ApiError::forbidden()),
         None if caller.has(Role::Admin) => {
-            let listed = state.store.list_latest::<InboxEntry>(Key::INBOX, "MESSAGE#", page.cursor()?.as_ref(), page.limit()).await?;
+            let listed = state.store.list_latest::<InboxEntry>(Key::INBOX, page.cursor()?.as_ref(), page.limit()).await?;
             let inbox: Vec<Value> = listed
                 .records
                 .iter()
@@ -51,7 +51,7 @@ pub async fn list(State(state): State<PortalState>, caller: Caller, Params(query
         None => caller.user.clone(),
     };
     check_user(&member).map_err(|_| ApiError::not_found())?;
-    let listed = state.store.list_latest::<Message>(&Key::conversation(&member), "MESSAGE#", page.cursor()?.as_ref(), page.limit()).await?;
+    let listed = state.store.list_latest::<Message>(&Key::conversation(&member), page.cursor()?.as_ref(), page.limit()).await?;
     Ok(Json(json!({
         "member": member,
         "messages": listed.records.iter().map(message_view).collect::<Vec<_>>(),

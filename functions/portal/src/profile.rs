@@ -115,15 +115,15 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
         let partition = Key::customer_partition(&customer_id);
         let customer: Option<Customer> = state.store.get(&Key::customer(&customer_id)).await?;
         export["customer"] = json!(customer);
-        export["invoices"] = json!(state.store.list_all::<Invoice>(&partition, "INVOICE#").await?);
-        export["subscriptions"] = json!(state.store.list_all::<Subscription>(&partition, "SUBSCRIPTION#").await?);
-        export["payments"] = json!(state.store.list_all::<Payment>(&partition, "PAYMENT#").await?);
+        export["invoices"] = json!(state.store.list_all::<Invoice>(&partition).await?);
+        export["subscriptions"] = json!(state.store.list_all::<Subscription>(&partition).await?);
+        export["payments"] = json!(state.store.list_all::<Payment>(&partition).await?);
         // Cards: what we hold is already only brand, last four digits and expiry.
-        export["payment_methods"] = json!(state.store.list_all::<PaymentMethod>(&partition, "PAYMENT_METHOD#").await?);
-        export["notifications"] = json!(state.store.list_all::<Notification>(&partition, "NOTIFICATION#").await?);
+        export["payment_methods"] = json!(state.store.list_all::<PaymentMethod>(&partition).await?);
+        export["notifications"] = json!(state.store.list_all::<Notification>(&partition).await?);
     }
-    export["messages"] = json!(state.store.list_all::<Message>(&Key::conversation(&caller.user), "MESSAGE#").await?);
-    export["event_registrations"] = json!(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk, "ATTENDANCE#").await?);
+    export["messages"] = json!(state.store.list_all::<Message>(&Key::conversation(&caller.user)).await?);
+    export["event_registrations"] = json!(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await?);
     Ok(Json(export))
 }
 
@@ -138,7 +138,7 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
 /// without anyone being told.
 pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (mut account, mut customer) = account_and_customer(&state, &caller).await?;
-    let owed = state.store.list_all::<Invoice>(&Key::customer_partition(&customer.id), "INVOICE#").await?.iter().any(|i| i.balance().is_positive());
+    let owed = state.store.list_all::<Invoice>(&Key::customer_partition(&customer.id)).await?.iter().any(|i| i.balance().is_positive());
     if owed {
         return Err(ApiError::conflict("invoices are still unpaid: settle them, or write to support, before your data can be erased"));
     }
@@ -151,8 +151,8 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     tx.update(&mut customer)?;
     tx.update(&mut account)?;
     // The farmers' attendee lists named the person too.
-    for attendance in state.store.list_all::<Attendance>(&Key::account(&caller.user).pk, "ATTENDANCE#").await? {
-        let key = Key { pk: Key::event_partition(&attendance.event_id), sk: format!("REGISTRATION#{}", caller.user) };
+    for attendance in state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await? {
+        let key = Key::registration(&attendance.event_id, &caller.user);
         if let Some(mut registration) = state.store.get::<Registration>(&key).await? {
             registration.name = "(erased)".into();
             tx.update(&mut registration)?;

@@ -32,9 +32,10 @@ pub enum Directory {
 }
 
 impl Directory {
-    /// Cognito when `RELANCE_USER_POOL_ID` is set (the template sets it), else local.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Directory {
-        match std::env::var("RELANCE_USER_POOL_ID").ok().filter(|id| !id.trim().is_empty()) {
+    /// Cognito when a user pool is configured (`RELANCE_USER_POOL_ID`: the template sets it),
+    /// else local.
+    pub fn new(sdk: &aws_config::SdkConfig, user_pool_id: Option<String>) -> Directory {
+        match user_pool_id {
             Some(user_pool_id) => Directory::Cognito { client: Cognito::new(sdk), user_pool_id },
             None => Directory::Local,
         }
@@ -114,7 +115,7 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
     };
     let now = Utc::now();
     let mut tx = state.store.transaction();
-    let roles = invitee.roles.iter().map(|r| r.group().to_string());
+    let roles = invitee.roles.iter().copied();
     let customer = match existing {
         Some(mut customer) => {
             // The roles are recorded on the customer for date rules' role audience.

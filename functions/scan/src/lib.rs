@@ -106,7 +106,7 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
 }
 
 /// The Holded client, when a key is configured (`HOLDED_API_URL` points it at a stand-in).
-pub fn holded_client(secrets: &relance::secrets::Secrets) -> Option<HoldedClient> {
-    let url = std::env::var("HOLDED_API_URL").unwrap_or_else(|_| holded_import::HOLDED_API_URL.to_string());
-    secrets.holded_api_key.as_ref().map(|key| HoldedClient::new(url, key.clone()))
+pub fn holded_client(secrets: &relance::secrets::Secrets) -> Result<Option<HoldedClient>, relance::config::ConfigError> {
+    let url = relance::config::holded_api_url()?;
+    Ok(secrets.holded_api_key.as_ref().map(|key| HoldedClient::new(url, key.clone())))
 }

@@ -1,5 +1,5 @@
 use lambda_runtime::{LambdaEvent, service_fn};
-use relance::config::{Config, aws_sdk_config, business_defaults_from_env};
+use relance::config::{BusinessDefaults, Config, aws_sdk_config};
 use relance::ingest::Ingest;
 use relance::secrets::Secrets;
 use relance::store::Store;
@@ -12,10 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_sdk_config().await;
     let store = Store::connect(&sdk, config.table);
     let secrets = Secrets::load(&sdk).await?;
-    let ladders = relance::schedule::Ladders::from_env()?;
+    let ladders = relance::config::ladders()?;
     let context = ScanContext {
-        ingest: Ingest::new(store.clone(), business_defaults_from_env()?).with_ladders(ladders.clone()),
-        holded: holded_client(&secrets),
+        ingest: Ingest::new(store.clone(), BusinessDefaults::from_env()?).with_ladders(ladders.clone()),
+        holded: holded_client(&secrets)?,
         ladders,
         store,
     };

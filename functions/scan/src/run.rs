@@ -15,13 +15,11 @@ use relance::domain::{
 };
 use relance::schedule::decide::AttendeeReminder;
 use relance::schedule::{Ladders, Plan, decide};
-use relance::store::{Cursor, DUE_SHARDS, DueItem, Key, Record, Store, StoreError};
+use relance::store::{Attempt, Cursor, DUE_SHARDS, DueItem, Key, Record, Store, StoreError, WRITE_ATTEMPTS};
 use serde::Serialize;
 
 /// Page size of the due-index queries.
 const PAGE: i32 = 100;
-/// Attempts at one record when other writers keep changing it.
-const ATTEMPTS: usize = 3;
 
 /// What a scan did (or, in a dry run, would do).
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -206,8 +204,8 @@ async fn handle(
             let card: PaymentMethod = item.decode()?;
             // The rest of the customer's wallet, and whether a renewal will need a card.
             let partition = Key::customer_partition(&card.customer_id);
-            let others = store.list::<PaymentMethod>(&partition, "PAYMENT_METHOD#", None, 100).await?.records;
-            let subscriptions = store.list::<Subscription>(&partition, "SUBSCRIPTION#", None, 100).await?.records;
+            let others = store.list::<PaymentMethod>(&partition, None, 100).await?.records;
+            let subscriptions = store.list::<Subscription>(&partition, None, 100).await?.records;
             let renewing = subscriptions.iter().any(Subscription::renews);
             scan.decide_and_write(card, |card, c| decide::card(card, c, &others, renewing, ladders, now)).await
         }
@@ -235,7 +233,14 @@ impl ItemScan<'_> {
         R: FollowedUp,
         F: Fn(&R, &Customer) -> Result<Plan, InvalidId>,
     {
-        for attempt in 0..ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                self.report.retried += 1;
+                match self.store.get::<R>(&record.key()).await? {
+                    Some(fresh) => record = fresh,
+                    None => return Ok(()),
+                }
+            }
             // The index is eventually consistent: a record no longer due is left alone.
             if !record.follow_up().is_due(self.now) {
                 return Ok(());
@@ -262,22 +267,12 @@ impl ItemScan<'_> {
                 self.report.count(&plan, true);
                 return Ok(());
             }
-            match write(self.store, &mut record, &plan, attempt > 0).await {
-                Ok(()) => {
-                    self.report.count(&plan, false);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) if attempt + 1 < ATTEMPTS => {
-                    self.report.retried += 1;
-                    match self.store.get::<R>(&record.key()).await? {
-                        Some(fresh) => record = fresh,
-                        None => return Ok(()),
-                    }
-                }
-                Err(e) => return Err(e),
+            if let Attempt::Done(()) = Attempt::of(write(self.store, &mut record, &plan, attempt > 0).await)? {
+                self.report.count(&plan, false);
+                return Ok(());
             }
         }
-        Ok(())
+        Err(StoreError::Conflict("the record kept changing while the scan decided".into()))
     }
 }
 
@@ -315,7 +310,7 @@ async fn write<R: FollowedUp>(store: &Store, record: &mut R, plan: &Plan, retry:
 async fn event_reminders(
     store: &Store,
     ladders: &Ladders,
-    mut event: Event,
+    event: Event,
     now: DateTime<Utc>,
     dry_run: bool,
     customers: &mut HashMap<CustomerId, Customer>,
@@ -327,7 +322,7 @@ async fn event_reminders(
     let mut wait_until: Option<DateTime<Utc>> = None;
     let mut cursor = None;
     loop {
-        let page = store.list::<Registration>(&Key::event_partition(&event.id), "REGISTRATION#", cursor.as_ref(), 100).await?;
+        let page = store.list::<Registration>(&Key::event_partition(&event.id), cursor.as_ref(), 100).await?;
         for registration in &page.records {
             let Some(customer_id) = &registration.customer_id else { continue };
             let Some(customer) = customer_of(store, customers, report, customer_id).await? else { continue };
@@ -364,18 +359,13 @@ async fn event_reminders(
     if dry_run {
         return Ok(());
     }
-    for _ in 0..ATTEMPTS {
-        event.reminder_at = wait_until;
-        match store.update(&mut event).await {
-            Ok(()) => return Ok(()),
-            // A registration moved the count meanwhile: keep its change, set ours again.
-            Err(StoreError::Conflict(_)) => match store.get::<Event>(&event.key()).await? {
-                Some(fresh) => event = fresh,
-                None => return Ok(()),
-            },
-            Err(e) => return Err(e),
-        }
-    }
+    // A registration may move the count meanwhile: `modify` keeps its change and sets ours.
+    store
+        .modify::<Event>(&event.key(), |fresh| {
+            fresh.reminder_at = wait_until;
+            true
+        })
+        .await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-use relance::config::{Config, aws_sdk_config, business_defaults_from_env};
+use relance::config::{BusinessDefaults, Config, aws_sdk_config};
 use relance::ingest::Ingest;
 use relance::secrets::Secrets;
 use relance::store::Store;
@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let sdk = aws_sdk_config().await;
     let secrets = Secrets::load(&sdk).await?;
-    let ingest = Ingest::new(Store::connect(&sdk, config.table), business_defaults_from_env()?)
-        .with_ladders(relance::schedule::Ladders::from_env()?);
+    let ingest = Ingest::new(Store::connect(&sdk, config.table), BusinessDefaults::from_env()?)
+        .with_ladders(relance::config::ladders()?);
     lambda_http::run(router(WebhookState::new(ingest, secrets))).await
 }

@@ -20,7 +20,7 @@ use relance::domain::time::{add_days, local_to_utc};
 use relance::domain::*;
 use relance::store::{BulkLoad, StoreError};
 
-use crate::seed::demo_customer_id;
+use crate::demo::{demo_customer_id, parsed as parse};
 
 /// The demo users and the roles their tokens carry.
 pub const DEMO_USERS: [(&str, &str); 9] = [
@@ -45,14 +45,6 @@ pub const SITES: [(&str, &str, &str, &str); 2] = [
 pub fn garden_of(index: usize) -> Plot {
     let site = if index % 2 == 1 { SITES[0].0 } else { SITES[1].0 };
     Plot { site: parse(site), plot: format!("{}{:02}", if index % 2 == 1 { 'B' } else { 'M' }, index + 1) }
-}
-
-fn parse<T: std::str::FromStr>(text: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    // ok: the demo's own constants.
-    text.parse().unwrap_or_else(|e| panic!("demo id {text:?}: {e:?}"))
 }
 
 fn eur(minor: i64) -> Money {

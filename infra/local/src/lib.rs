@@ -2,6 +2,7 @@
 //! `template.yaml`, the SES sender identity, the demo business, and one HTTP server for the
 //! functions. Everything AWS is moto server, reached through `AWS_ENDPOINT_URL`.
 
+pub mod demo;
 pub mod demo_space;
 pub mod seed;
 pub mod server;

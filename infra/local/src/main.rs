@@ -99,7 +99,7 @@ async fn demo(store: &Store) -> Result<(), String> {
 /// `RELANCE_LADDERS` when set, else the demo business's ladders.
 fn ladders() -> Result<relance::schedule::Ladders, String> {
     if std::env::var("RELANCE_LADDERS").is_ok_and(|v| !v.trim().is_empty()) {
-        return relance::schedule::Ladders::from_env().map_err(|e| e.to_string());
+        return relance::config::ladders().map_err(|e| e.to_string());
     }
     Ok(seed::demo_ladders())
 }
@@ -184,7 +184,7 @@ async fn replay(store: Store, args: &[String]) -> Result<(), String> {
         .ok_or("usage: relance-local replay PROVIDER YYYY-MM-DD")?
         .parse()
         .map_err(|_| "the date must be YYYY-MM-DD".to_string())?;
-    let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
+    let defaults = relance::config::BusinessDefaults::from_env().map_err(|e| e.to_string())?;
     let ingest = Ingest::new(store, defaults);
     let summary = replay_day(&ingest, provider, date, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
@@ -212,7 +212,7 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
     });
     let values = local_secret_values();
     let secrets = Secrets::from_values(&values);
-    let defaults = relance::config::business_defaults_from_env().map_err(|e| e.to_string())?;
+    let defaults = relance::config::BusinessDefaults::from_env().map_err(|e| e.to_string())?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS_ENDPOINT_URL not set)".into());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -235,7 +235,7 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
         users = relance_local::demo_space::DEMO_USERS.iter().map(|(user, role)| format!("{user} ({role})")).collect::<Vec<_>>().join(", "),
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?))
+    axum::serve(listener, server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?)?)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -11,12 +11,13 @@ use relance::domain::time::{add_days, local_date, local_to_utc};
 use relance::domain::{
     Account, BillingInterval, CardExpiry, Channel, Currency, Customer, CustomerId, Email, FollowUp, Invoice,
     InvoiceNumber, InvoiceStatus, Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId,
-    PaymentStatus, PhoneE164, Provider, ProviderRef, Subscription, SubscriptionStatus,
+    PaymentStatus, PhoneE164, Provider, ProviderRef, Role, Subscription, SubscriptionStatus,
 };
 use relance::schedule::{DateRule, Ladders, decide};
 use relance::store::{BulkLoad, Key, Record, Store, StoreError};
 
-pub const MEMBERS: usize = 100;
+pub use crate::demo::{MEMBERS, demo_customer_id};
+use crate::demo::parsed;
 
 const FIRST_NAMES: [&str; 20] = [
     "Camille", "Léa", "Hugo", "Manon", "Lucas", "Chloé", "Louis", "Inès", "Jules", "Sarah", "Arthur", "Emma",
@@ -52,11 +53,6 @@ pub fn demo_ladders() -> Ladders {
         notify_team: true,
     });
     ladders
-}
-
-/// The id of demo member `index` (`demo-0001` …), stable across runs.
-pub fn demo_customer_id(index: usize) -> CustomerId {
-    parsed(format!("demo-{:04}", index + 1))
 }
 
 /// Everything one member has.
@@ -152,7 +148,7 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         customer.phone = PhoneE164::parse(&format!("06 10 {:02} {:02} {:02}", index / 100, (index / 10) % 10, index % 100), Some("FR")).ok();
     }
     customer.tags.insert(if b2b { "member_b2b" } else { "member" }.to_string());
-    customer.roles.insert(if b2b { "member_b2b" } else { "member" }.to_string());
+    customer.roles.insert(if b2b { Role::MemberB2b } else { Role::Member });
     if index % 3 == 0 {
         customer.lists.insert("newsletter".into());
     }
@@ -337,15 +333,6 @@ fn payment(
         occurred_at: at,
         provider_updated_at: None,
     }
-}
-
-/// Demo ids, numbers and cards are built from fixed patterns that always parse; the seed
-/// test writes all of them, so a pattern that stopped parsing would fail there.
-fn parsed<T: std::str::FromStr>(text: String) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    text.parse().expect("demo values follow valid patterns") // ok: fixed patterns, see above
 }
 
 fn next_month(month: u32, year: i32) -> (u32, i32) {

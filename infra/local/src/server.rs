@@ -11,28 +11,31 @@ use axum::{Json, Router};
 use std::sync::Arc;
 
 use dispatch::DispatchContext;
-use relance::ingest::{BusinessDefaults, Ingest};
+use relance::config::BusinessDefaults;
+use relance::ingest::Ingest;
 use relance::schedule::Ladders;
 use relance::secrets::Secrets;
 use relance::store::Store;
 use serde_json::{Value, json};
 
 /// Every local route on one router.
-pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>, portal: portal::PortalState) -> Router {
+/// Fails when a setting the functions read is invalid, as their start would in AWS.
+pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>, portal: portal::PortalState) -> Result<Router, String> {
     let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
-    let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets), ladders };
+    let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets).map_err(|e| e.to_string())?, ladders };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
-    Router::new()
+    Ok(Router::new()
         .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
         .merge(portal::router(portal))
-        .merge(invoke)
+        .merge(invoke))
 }
 
 /// The portal as `make run` serves it: local HS256 tokens, settings from the environment.
 pub fn local_portal(store: Store, jwt_secret: &str) -> Result<portal::PortalState, String> {
     let choices = crate::demo_space::DEMO_USERS.iter().map(|(user, role)| (user.to_string(), vec![role.to_string()])).collect();
     Ok(portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: jwt_secret.to_string() })
-        .with_settings_from_env()?
+        .with_settings_from_env()
+        .map_err(|e| e.to_string())?
         .with_web(portal::web::WebSignIn::Local { choices }))
 }
 

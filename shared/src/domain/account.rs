@@ -5,8 +5,50 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, SiteId};
 
-/// The member space's roles, as the Cognito groups name them.
-pub const ROLES: [&str; 7] = ["admin", "farmer", "member", "member_b2b", "client", "sales", "ambassador"];
+/// The member space's roles, as the Cognito groups name them (and as a date rule's
+/// audience and a customer's record name them: the same snake_case words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Farmer,
+    Member,
+    MemberB2b,
+    Client,
+    Sales,
+    Ambassador,
+}
+
+impl Role {
+    /// The Cognito group that grants the role.
+    pub fn group(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Farmer => "farmer",
+            Role::Member => "member",
+            Role::MemberB2b => "member_b2b",
+            Role::Client => "client",
+            Role::Sales => "sales",
+            Role::Ambassador => "ambassador",
+        }
+    }
+
+    pub const ALL: [Role; 7] = [Role::Admin, Role::Farmer, Role::Member, Role::MemberB2b, Role::Client, Role::Sales, Role::Ambassador];
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Some(match name.trim() {
+            "admin" => Role::Admin,
+            "farmer" => Role::Farmer,
+            "member" => Role::Member,
+            "member_b2b" => Role::MemberB2b,
+            "client" => Role::Client,
+            "sales" => Role::Sales,
+            "ambassador" => Role::Ambassador,
+            _ => return None,
+        })
+    }
+}
+
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {

@@ -58,7 +58,7 @@ pub struct Customer {
     /// The member-space roles of this customer's users, as recorded when they were invited:
     /// date rules' role audience. (Roles themselves come with each token.)
     #[serde(default)]
-    pub roles: BTreeSet<String>,
+    pub roles: BTreeSet<super::Role>,
     /// Mailing lists the customer belongs to.
     #[serde(default)]
     pub lists: BTreeSet<String>,

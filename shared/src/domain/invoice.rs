@@ -236,13 +236,27 @@ impl Invoice {
         }
     }
 
-    /// True when a reminder about this invoice may go out now: something is owed and nothing
-    /// (a pause, a dispute, a pending automatic retry) says to wait.
+    /// Why no reminder about this invoice may go out, if anything says so: nothing is owed
+    /// (paid, void, refunded, or not issued yet), a person paused it, or it is disputed. The
+    /// scan asks before deciding a step and dispatch again just before sending.
+    pub fn reminders_stopped_because(&self) -> Option<&'static str> {
+        if self.status.is_closed() {
+            Some("invoice no longer owed")
+        } else if self.status == InvoiceStatus::Draft {
+            Some("invoice not issued")
+        } else if self.reminders_paused {
+            Some("invoice paused")
+        } else if self.disputed {
+            Some("disputed")
+        } else {
+            None
+        }
+    }
+
+    /// True when the next step of the ladder may be decided now: nothing stops reminders and
+    /// the provider is not retrying the card itself (the failure notice still goes then).
     pub fn accepts_reminders(&self) -> bool {
-        matches!(self.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
-            && !self.reminders_paused
-            && !self.disputed
-            && !self.autopay_retry_pending
+        self.reminders_stopped_because().is_none() && !self.autopay_retry_pending
     }
 }
 

@@ -19,7 +19,7 @@ pub mod provider;
 pub mod subscription;
 pub mod time;
 
-pub use account::{Account, Plot};
+pub use account::{Account, Plot, Role};
 pub use agency::{Lead, LeadStatus, Mission, MissionLink};
 pub use community::{Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer};
 pub use contact::{ContactError, Email, Locale, PhoneE164};

@@ -42,6 +42,15 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
+    /// A reminder about money owed on an invoice: moot once the invoice stops accepting
+    /// reminders (paid, paused, disputed).
+    pub fn is_about_money_owed(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::InvoiceDueSoon | NotificationKind::InvoiceOverdue | NotificationKind::InvoiceFinalNotice | NotificationKind::PaymentFailed
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationKind::InvoiceDueSoon => "invoice_due_soon",
@@ -325,6 +334,15 @@ impl Notification {
     pub fn mark_failed(&mut self, error: impl Into<String>) -> Result<(), InvalidTransition> {
         self.move_to(&[NotificationStatus::Sending], NotificationStatus::Failed)?;
         self.error = Some(error.into());
+        Ok(())
+    }
+
+    /// The provider's answer was lost (a timeout after the request went): the notification
+    /// stays `sending`, with the reason, so nothing sends it again by itself and an admin sees
+    /// it (see [`Notification::claim_abandoned`]).
+    pub fn note_unknown_outcome(&mut self, reason: impl Into<String>) -> Result<(), InvalidTransition> {
+        self.move_to(&[NotificationStatus::Sending], NotificationStatus::Sending)?;
+        self.error = Some(reason.into());
         Ok(())
     }
 

@@ -11,55 +11,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::event::*;
-use crate::domain::time::{add_days, local_date, local_to_utc};
+use crate::facts::*;
+use crate::config::BusinessDefaults;
+use crate::domain::time::local_date;
 use crate::domain::*;
 use crate::schedule::{Ladders, decide};
-use crate::store::{IdempotencyKey, Key, Record, Store, StoreError};
+use crate::store::{Attempt, IdempotencyKey, Key, Record, Store, StoreError, WRITE_ATTEMPTS, until_done};
 
 /// The customer date set from their first subscription's start, for date rules.
 pub const SUBSCRIPTION_START: &str = "subscription_start";
 
-/// The business's defaults for customers a provider tells us about first.
-#[derive(Debug, Clone)]
-pub struct BusinessDefaults {
-    /// The currency of amounts that come without one (Braintree transactions).
-    pub currency: Currency,
-    pub locale: Locale,
-    pub time_zone: Tz,
-    /// Local hour at which reminders are scheduled (9: 09:00 in the customer's zone).
-    pub reminder_hour: u32,
-    /// The courtesy notice, this many days before an invoice's due date.
-    pub days_before_due: i64,
-    /// The first renewal notice, this many days before a subscription's period ends.
-    pub days_before_renewal: i64,
-    /// The first card warning, this many days before a card's last valid day.
-    pub days_before_card_expiry: i64,
-}
-
-impl Default for BusinessDefaults {
-    fn default() -> Self {
-        BusinessDefaults {
-            currency: Currency::EUR,
-            locale: Locale::french(),
-            time_zone: chrono_tz::Europe::Paris,
-            reminder_hour: 9,
-            days_before_due: 3,
-            days_before_renewal: 30,
-            days_before_card_expiry: 30,
-        }
-    }
-}
-
 /// How long a delivery's idempotency key is kept: far longer than any provider retries
 /// (Stripe three days, Shopify two).
 const IDEMPOTENCY_DAYS: i64 = 90;
-
-/// How many times a delivery is decided again after losing a race before giving up (5xx).
-const ATTEMPTS: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -84,7 +51,7 @@ pub enum Mode {
 pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("gave up after {ATTEMPTS} attempts: other writes kept changing the same records")]
+    #[error("gave up after {WRITE_ATTEMPTS} attempts: other writes kept changing the same records")]
     Contended,
 }
 
@@ -120,7 +87,7 @@ impl Ingest {
         if delivery.facts.is_empty() {
             return Ok(Outcome::Ignored);
         }
-        for _ in 0..ATTEMPTS {
+        let outcome = until_done(|_| async move {
             let mut work = Work::new(&self.store, &self.defaults, &self.ladders, delivery.occurred_at, now);
             for fact in &delivery.facts {
                 work.apply(fact).await?;
@@ -135,15 +102,12 @@ impl Ingest {
             }
             work.write_into(&mut tx)?;
             match self.store.commit(tx).await {
-                Ok(()) => return Ok(Outcome::Applied),
-                Err(StoreError::Duplicate(_)) => return Ok(Outcome::AlreadyApplied),
-                Err(StoreError::Conflict(what)) => {
-                    tracing::info!(%what, delivery = %delivery.id, "lost a race; deciding again");
-                }
-                Err(other) => return Err(other.into()),
+                Err(StoreError::Duplicate(_)) => Ok::<_, IngestError>(Attempt::Done(Outcome::AlreadyApplied)),
+                written => Ok(Attempt::of(written.map(|()| Outcome::Applied))?),
             }
-        }
-        Err(IngestError::Contended)
+        })
+        .await?;
+        outcome.ok_or(IngestError::Contended)
     }
 }
 
@@ -254,12 +218,6 @@ impl<'a> Work<'a> {
             payments: BTreeMap::new(),
             notifications: Vec::new(),
         }
-    }
-
-    /// `hour` o'clock on `date` in `tz`, but never before the facts' time.
-    fn local_moment(&self, date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-        let time = NaiveTime::from_hms_opt(self.defaults.reminder_hour, 0, 0).unwrap_or_default();
-        local_to_utc(date, time, tz)
     }
 
     async fn apply(&mut self, fact: &Fact) -> Result<(), StoreError> {
@@ -396,7 +354,7 @@ impl<'a> Work<'a> {
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.invoices, &facts.reference, make).await?;
         let Some(key) = found else { return Ok(()) }; // no number to give it
         let at = self.at;
-        let first_reminder = add_days(due_date, -self.defaults.days_before_due).map(|d| self.local_moment(d, tz));
+        let first_reminder = decide::invoice_rungs(self.ladders, due_date, tz).first().map(|rung| rung.at);
         let Some(tracked) = self.invoices.get_mut(&key) else { return Ok(()) };
         let invoice = &mut tracked.record;
         if is_stale(invoice.provider_updated_at, at) {
@@ -515,8 +473,8 @@ impl<'a> Work<'a> {
             }
         }
         let at = self.at;
-        let renewal_notice = add_days(local_date(facts.current_period_end, tz), -self.defaults.days_before_renewal)
-            .map(|d| self.local_moment(d, tz).max(at));
+        let renewal_notice =
+            decide::renewal_rungs(self.ladders, facts.current_period_start, facts.current_period_end, tz).first().map(|rung| rung.at.max(at));
         let Some(tracked) = self.subscriptions.get_mut(&key) else { return Ok(()) };
         let subscription = &mut tracked.record;
         if is_stale(subscription.provider_updated_at, at) {
@@ -552,10 +510,6 @@ impl<'a> Work<'a> {
         let Some(key) = lookup(self.store, &mut self.refs, &mut self.subscriptions, reference).await? else {
             return Ok(()); // a subscription we never saw: nothing of ours to change
         };
-        let tz = self.defaults.time_zone;
-        let days = self.defaults.days_before_renewal;
-        let Some(tracked) = self.subscriptions.get(&key) else { return Ok(()) };
-        let renewal_notice = add_days(local_date(tracked.record.current_period_end, tz), -days).map(|d| self.local_moment(d, tz).max(at));
         let Some(tracked) = self.subscriptions.get_mut(&key) else { return Ok(()) };
         let subscription = &mut tracked.record;
         if is_stale(subscription.provider_updated_at, at) {
@@ -570,11 +524,11 @@ impl<'a> Work<'a> {
         if !subscription.renews() {
             subscription.follow_up.clear();
         } else if was_past_due && status == SubscriptionStatus::Active {
-            // Paid again: the past-due reminders stop, the renewal ones resume.
+            // Paid again: the past-due reminders stop, the renewal ones resume. The customer
+            // (and so their zone) is not read here: the scan looks now and climbs the
+            // period's notices in the customer's zone, waiting for the next one.
             subscription.follow_up = FollowUp::default();
-            if let Some(notice) = renewal_notice {
-                subscription.follow_up.schedule(notice);
-            }
+            subscription.follow_up.schedule(at);
         }
         tracked.changed = true;
         Ok(())
@@ -616,8 +570,7 @@ impl<'a> Work<'a> {
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.cards, &facts.reference, make).await?;
         let Some(key) = found else { return Ok(()) };
         let at = self.at;
-        let warning = add_days(facts.expiry.last_valid_day(), -self.defaults.days_before_card_expiry)
-            .map(|d| self.local_moment(d, tz).max(at));
+        let warning = decide::card_rungs(self.ladders, facts.expiry.last_valid_day(), false, tz).first().map(|rung| rung.at.max(at));
         let Some(tracked) = self.cards.get_mut(&key) else { return Ok(()) };
         let card = &mut tracked.record;
         if is_stale(card.provider_updated_at, at) {

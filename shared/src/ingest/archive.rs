@@ -78,6 +78,8 @@ impl ArchivedDelivery {
 
 impl Record for ArchivedDelivery {
     const TYPE: &'static str = "Delivery";
+    /// A day's partition holds deliveries only.
+    const SK_PREFIX: &'static str = "";
 
     fn key(&self) -> Key {
         Key {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::apply::{Ingest, IngestError, Mode, Outcome};
-use super::event::{Delivery, Fact};
+use crate::facts::{Delivery, Fact};
 use crate::domain::Provider;
 use crate::providers::{body_digest, holded};
 

@@ -1,7 +1,6 @@
-//! Ingestion: a provider's delivery applied to our records exactly once, whatever the order
+//! Ingestion: a provider's delivery (its [`crate::facts`]) applied to our records exactly once, whatever the order
 //! and however often it arrives.
 //!
-//! - [`event`]: the facts a delivery carries, in our words.
 //! - [`apply`]: reads the records the facts touch, decides the changes, and commits them
 //!   with the delivery's idempotency key in one transaction.
 //! - [`archive`]: every accepted delivery kept (with a TTL) so it can be inspected and replayed.
@@ -10,10 +9,8 @@
 
 pub mod apply;
 pub mod archive;
-pub mod event;
 pub mod holded_import;
 pub mod replay;
 
-pub use apply::{BusinessDefaults, Ingest, IngestError, Outcome};
+pub use apply::{Ingest, IngestError, Outcome};
 pub use archive::{ArchivedDelivery, DeliveryOutcome};
-pub use event::*;

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::apply::{Ingest, IngestError, Mode, Outcome};
 use super::archive::ArchivedDelivery;
-use super::event::Delivery;
+use crate::facts::Delivery;
 use crate::domain::Provider;
 use crate::providers::shopify::ShopifyHeaders;
 use crate::providers::{PayloadError, braintree, generic, shopify, stripe};
@@ -57,7 +57,7 @@ pub async fn replay_day(ingest: &Ingest, provider: Provider, date: NaiveDate, no
     let mut summary = ReplaySummary::default();
     let mut cursor: Option<Cursor> = None;
     loop {
-        let page = ingest.store().list::<ArchivedDelivery>(&partition, "", cursor.as_ref(), 100).await?;
+        let page = ingest.store().list::<ArchivedDelivery>(&partition, cursor.as_ref(), 100).await?;
         for archived in &page.records {
             summary.read += 1;
             match parse_archived(archived, ingest) {

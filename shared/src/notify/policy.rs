@@ -24,6 +24,18 @@ impl Default for ChannelPolicy {
 pub const NO_CHANNEL: &str = "no email address or mobile number we may use";
 
 impl ChannelPolicy {
+    /// Reads thresholds written as `EUR:50.00,USD:60.00` (`RELANCE_EMAIL_THRESHOLDS`).
+    pub fn parse_thresholds(text: &str) -> Result<ChannelPolicy, String> {
+        let mut policy = ChannelPolicy { email_from: BTreeMap::new() };
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (code, amount) = entry.split_once(':').ok_or_else(|| format!("{entry:?} is not CODE:AMOUNT"))?;
+            let currency: Currency = code.trim().parse().map_err(|e: crate::domain::MoneyError| e.to_string())?;
+            let amount = Money::parse_decimal(amount.trim(), currency).map_err(|e| e.to_string())?;
+            policy.email_from.insert(currency, amount);
+        }
+        Ok(policy)
+    }
+
     /// Where `notification` goes for `customer`.
     pub fn choose(&self, notification: &Notification, customer: &Customer) -> ChannelDecision {
         let email = customer.reachable_email().is_some();

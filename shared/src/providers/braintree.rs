@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::hmac_check;
 use super::{PayloadError, SignatureError};
 use crate::domain::{Currency, Money, PaymentStatus, Provider, ProviderRef, SubscriptionStatus};
-use crate::ingest::{CustomerFacts, Delivery, Fact, PaymentFacts};
+use crate::facts::{CustomerFacts, Delivery, Fact, PaymentFacts};
 use crate::secrets::BraintreeKeys;
 
 /// The two form fields of a delivery, read from the raw body.

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::{PayloadError, SignatureError, stripe};
 use crate::domain::{Currency, Email, InvoiceStatus, Locale, Money, PaymentStatus, PhoneE164, Provider, ProviderRef};
-use crate::ingest::{CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts};
+use crate::facts::{CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts};
 
 pub const SIGNATURE_HEADER: &str = "Relance-Signature";
 

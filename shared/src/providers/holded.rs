@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::PayloadError;
 use crate::domain::{Currency, Email, InvoiceStatus, Locale, Money, PhoneE164, Provider, ProviderRef, Rounding};
-use crate::ingest::{CustomerFacts, InvoiceFacts};
+use crate::facts::{CustomerFacts, InvoiceFacts};
 
 fn field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
     object.get(name).filter(|v| !v.is_null())

@@ -1,5 +1,5 @@
 //! Provider adapters: each checks a delivery's signature and turns its payload into a
-//! [`crate::ingest::Delivery`]. Pure: bytes and secrets in, facts or a precise refusal out.
+//! [`crate::facts::Delivery`]. Pure: bytes and secrets in, facts or a precise refusal out.
 
 pub mod braintree;
 pub mod generic;

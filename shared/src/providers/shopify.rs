@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::hmac_check;
 use super::{PayloadError, SignatureError};
 use crate::domain::{Currency, Email, InvoiceStatus, Locale, Money, PhoneE164, Provider, ProviderRef};
-use crate::ingest::{CustomerFacts, Delivery, Fact, InvoiceFacts, OrderFacts};
+use crate::facts::{CustomerFacts, Delivery, Fact, InvoiceFacts, OrderFacts};
 
 /// The headers a delivery is read with (names are case-insensitive; callers pass values).
 #[derive(Debug, Clone, Default)]

@@ -21,7 +21,7 @@ use crate::domain::{
     BillingInterval, CardExpiry, Currency, Email, InvoiceStatus, Last4, Locale, Money, PaymentStatus, PhoneE164,
     Provider, ProviderRef, SubscriptionStatus,
 };
-use crate::ingest::{CardFacts, CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts, SubscriptionFacts};
+use crate::facts::{CardFacts, CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts, SubscriptionFacts};
 
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 

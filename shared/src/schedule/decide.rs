@@ -57,6 +57,41 @@ fn moment(ladders: &Ladders, date: NaiveDate, days: i64, tz: Tz) -> Option<DateT
     add_days(date, days).map(|d| local_to_utc(d, ladders.reminder_time, tz))
 }
 
+// The ladders' steps as instants. The scan climbs them and ingest schedules a new record's
+// first look at the first of them, so both read the one configuration (`Ladders`).
+
+/// The steps of an invoice's ladder, from its due date, in the customer's zone `tz`.
+pub fn invoice_rungs(ladders: &Ladders, due_date: NaiveDate, tz: Tz) -> Vec<Rung> {
+    ladders.invoice.iter().filter_map(|s| moment(ladders, due_date, s.offset_days, tz).map(|at| Rung { at, kind: s.kind })).collect()
+}
+
+/// The warnings before a card's last valid day, and one after it when a renewal will need
+/// the card.
+pub fn card_rungs(ladders: &Ladders, last_valid_day: NaiveDate, renewing: bool, tz: Tz) -> Vec<Rung> {
+    let mut rungs: Vec<Rung> = ladders
+        .card_days_before_expiry
+        .iter()
+        .filter_map(|days| moment(ladders, last_valid_day, -days, tz).map(|at| Rung { at, kind: NotificationKind::CardExpiring }))
+        .collect();
+    if renewing {
+        rungs.extend(moment(ladders, last_valid_day, 1, tz).map(|at| Rung { at, kind: NotificationKind::CardExpired }));
+    }
+    rungs
+}
+
+/// The renewal notices of the period from `start` to `end`: only those that fall after the
+/// period's first day, so a monthly plan is not told about its renewal on the day it renewed.
+pub fn renewal_rungs(ladders: &Ladders, start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> Vec<Rung> {
+    let end = end.with_timezone(&tz).date_naive();
+    let start = start.with_timezone(&tz).date_naive();
+    ladders
+        .renewal_days_before_end
+        .iter()
+        .filter_map(|days| add_days(end, -days).filter(|day| *day > start).map(|day| local_to_utc(day, ladders.reminder_time, tz)))
+        .map(|at| Rung { at, kind: NotificationKind::RenewalUpcoming })
+        .collect()
+}
+
 fn stop(mut follow_up: FollowUp, reason: &'static str) -> Plan {
     follow_up.clear();
     Plan { notifications: Vec::new(), follow_up, held_because: Some(reason) }
@@ -117,17 +152,11 @@ fn failure_notice(plan: &mut Plan, customer: &Customer, target: &Target, rule: O
 /// due date, for the balance still owed.
 pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Result<Plan, InvalidId> {
     let follow_up = invoice.follow_up.clone();
-    if invoice.status.is_closed() || invoice.status == InvoiceStatus::Draft {
-        return Ok(stop(follow_up, "invoice closed"));
+    if let Some(reason) = invoice.reminders_stopped_because() {
+        return Ok(stop(follow_up, reason));
     }
     if customer.reminders_stopped() {
         return Ok(stop(follow_up, "customer paused"));
-    }
-    if invoice.reminders_paused {
-        return Ok(stop(follow_up, "invoice paused"));
-    }
-    if invoice.disputed {
-        return Ok(stop(follow_up, "disputed"));
     }
     let tz = customer.time_zone;
     if let Some(wait) = quiet_hours(ladders, &follow_up, now, tz) {
@@ -145,11 +174,7 @@ pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: D
         plan.held_because = plan.notifications.is_empty().then_some("automatic retry pending");
         return Ok(plan);
     }
-    let rungs: Vec<Rung> = ladders
-        .invoice
-        .iter()
-        .filter_map(|s| moment(ladders, invoice.due_date, s.offset_days, tz).map(|at| Rung { at, kind: s.kind }))
-        .collect();
+    let rungs = invoice_rungs(ladders, invoice.due_date, tz);
     apply_climb(&mut plan, &rungs, customer, &target, None, balance, now)?;
     Ok(plan)
 }
@@ -178,15 +203,7 @@ pub fn card(
     if let Some(wait) = quiet_hours(ladders, &follow_up, now, tz) {
         return Ok(wait);
     }
-    let last_day = card.expiry.last_valid_day();
-    let mut rungs: Vec<Rung> = ladders
-        .card_days_before_expiry
-        .iter()
-        .filter_map(|days| moment(ladders, last_day, -days, tz).map(|at| Rung { at, kind: NotificationKind::CardExpiring }))
-        .collect();
-    if renewing {
-        rungs.extend(moment(ladders, last_day, 1, tz).map(|at| Rung { at, kind: NotificationKind::CardExpired }));
-    }
+    let rungs = card_rungs(ladders, card.expiry.last_valid_day(), renewing, tz);
     // A card's warnings are about one expiry: a renewed card (new expiry) gets its own.
     let expiry = format!("{:04}-{:02}", card.expiry.year(), card.expiry.month());
     let target = Target { kind: TargetKind::PaymentMethod, id: card.id.to_string() };
@@ -218,16 +235,7 @@ pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladde
     } else {
         plan.follow_up.failure_pending = false; // paid again before the notice went
     }
-    let end = subscription.current_period_end.with_timezone(&tz).date_naive();
-    let start = subscription.current_period_start.with_timezone(&tz).date_naive();
-    // Only notices that fall after the period's first day: a monthly plan is not told about
-    // its renewal on the day it renewed.
-    let rungs: Vec<Rung> = ladders
-        .renewal_days_before_end
-        .iter()
-        .filter_map(|days| add_days(end, -days).filter(|day| *day > start).map(|day| local_to_utc(day, ladders.reminder_time, tz)))
-        .map(|at| Rung { at, kind: NotificationKind::RenewalUpcoming })
-        .collect();
+    let rungs = renewal_rungs(ladders, subscription.current_period_start, subscription.current_period_end, tz);
     apply_climb(&mut plan, &rungs, customer, &target, Some(&period), None, now)?;
     Ok(plan)
 }
@@ -409,7 +417,7 @@ mod tests {
         paused.reminders_paused = true;
         let mut disputed = invoice(date(2026, 12, 2));
         disputed.disputed = true;
-        for (inv, reason) in [(paid, "invoice closed"), (paused, "invoice paused"), (disputed, "disputed")] {
+        for (inv, reason) in [(paid, "invoice no longer owed"), (paused, "invoice paused"), (disputed, "disputed")] {
             let plan = super::invoice(&inv, &customer(), &ladders, now).unwrap();
             assert!(plan.notifications.is_empty());
             assert_eq!(plan.follow_up.next_action_at, None);
@@ -609,20 +617,21 @@ mod tests {
             offset_days: 30,
             audience_tag: None,
             audience_list: None,
-            audience_role: Some("member_b2b".into()),
+            audience_role: Some(Role::MemberB2b),
             notify_team: false,
         });
         assert_eq!(ladders.validate(), Ok(()));
         let mut business = customer();
         business.custom_dates.insert("contract_start".into(), date(2026, 10, 1));
         let mut classic = business.clone();
-        business.roles.insert("member_b2b".into());
-        classic.roles.insert("member".into());
+        business.roles.insert(Role::MemberB2b);
+        classic.roles.insert(Role::Member);
         let at = utc("2026-10-31T09:00:00Z");
         assert_eq!(kinds(&date_rules(&business, &ladders, at).unwrap()), vec![(DateRule, 1, Pending)]);
         assert!(date_rules(&classic, &ladders, at).unwrap().notifications.is_empty());
-        ladders.date_rules[0].audience_role = Some("owner".into());
-        assert_eq!(ladders.validate(), Err(crate::schedule::LadderError::UnknownRole("owner".into())));
+        // A role that does not exist is refused when the configuration is read.
+        let json = serde_json::to_string(&ladders).unwrap().replace("member_b2b", "owner");
+        assert!(serde_json::from_str::<Ladders>(&json).is_err());
     }
 
     #[test]

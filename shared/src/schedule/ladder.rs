@@ -1,6 +1,7 @@
 //! Reminder ladders as data: which steps, how many days from the date that matters, and
 //! which message each step sends. Defaults are what the businesses we serve do today; a
-//! deployment overrides them with `RELANCE_LADDERS` (JSON, same shape), checked at start-up.
+//! deployment overrides them with `RELANCE_LADDERS` (JSON, same shape), read by `crate::config`
+//! and checked at start-up.
 
 use chrono::{NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ pub struct DateRule {
     pub audience_list: Option<String>,
     /// Only customers whose member-space users hold this role (`member_b2b`, `client`…).
     #[serde(default)]
-    pub audience_role: Option<String>,
+    pub audience_role: Option<crate::domain::Role>,
     /// Also send the team an internal notification with the customer's details.
     #[serde(default)]
     pub notify_team: bool,
@@ -96,12 +97,8 @@ pub enum LadderError {
     BadRuleName(String),
     #[error("two date rules are named {0:?}")]
     DuplicateRule(String),
-    #[error("date rule audience_role {0:?} is not a role")]
-    UnknownRole(String),
     #[error("sending window {0:?}: write hours as 08:00-20:00 and days as Mon,Tue,Wed")]
     BadWindow(String),
-    #[error("RELANCE_LADDERS is not valid: {0}")]
-    NotJson(String),
 }
 
 impl Default for Ladders {
@@ -161,30 +158,8 @@ impl Ladders {
             if !names.insert(rule.name.clone()) {
                 return Err(LadderError::DuplicateRule(rule.name.clone()));
             }
-            if let Some(role) = rule.audience_role.as_deref().filter(|r| !crate::domain::account::ROLES.contains(r)) {
-                return Err(LadderError::UnknownRole(role.to_string()));
-            }
         }
         Ok(())
-    }
-
-    /// The defaults, or `RELANCE_LADDERS` (JSON of the same shape), then the quiet hours of
-    /// `RELANCE_SENDING_HOURS` (`08:00-20:00`) and `RELANCE_SENDING_DAYS` (`Mon,Tue,…`) when
-    /// set (the template's `QuietHours` parameters), validated.
-    pub fn from_env() -> Result<Ladders, LadderError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mut ladders = match var("RELANCE_LADDERS") {
-            Some(json) => serde_json::from_str::<Ladders>(&json).map_err(|e| LadderError::NotJson(e.to_string()))?,
-            None => Ladders::default(),
-        };
-        if let Some(hours) = var("RELANCE_SENDING_HOURS") {
-            ladders.window.set_hours(&hours)?;
-        }
-        if let Some(days) = var("RELANCE_SENDING_DAYS") {
-            ladders.window.set_days(&days)?;
-        }
-        ladders.validate()?;
-        Ok(ladders)
     }
 }
 

@@ -1,27 +1,22 @@
 //! [`Store`]: records in and out of the table through the DynamoDB SDK, with the conditions
 //! that make writes safe to repeat and to race.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use chrono::{DateTime, Utc};
-use serde_dynamo::aws_sdk_dynamodb_1 as codec;
 
 use super::cursor::Cursor;
 use super::error::StoreError;
 use super::keys::{
-    DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, LEDGER, LEDGER_AT,
-    LEDGER_INDEX, PK, SK, TYPE, VERSION,
-    due_shard, format_instant,
+    DUE_AT, DUE_INDEX, DUE_SHARD, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, LEDGER, LEDGER_AT,
+    LEDGER_INDEX, PK, SK, TYPE, format_instant,
 };
+use super::item::{Item, condition_expected_version, decode, encode, key_attributes, key_of};
 use super::record::Record;
 use super::transaction::{ItemLabel, Transaction};
 use crate::domain::ProviderRef;
-
-pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The table, reached through a client built once at cold start and shared by every call.
 #[derive(Clone, Debug)]
@@ -157,25 +152,25 @@ impl Store {
         output.item.map(|item| decode(key, item)).transpose()
     }
 
-    /// Lists the records of type `R` in partition `pk` whose sort key starts with `sk_prefix`
-    /// (all of the partition when it is empty), in sort key order.
-    pub async fn list<R: Record>(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        cursor: Option<&Cursor>,
-        limit: i32,
-    ) -> Result<Page<R>, StoreError> {
-        self.query_partition(pk, SortKeys::Prefix(sk_prefix), true, cursor, limit).await
+    /// The records of type `R` in partition `pk`, in sort key order (records of one type
+    /// share their sort key's beginning, [`Record::SK_PREFIX`]).
+    pub async fn list<R: Record>(&self, pk: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        self.query_partition(pk, SortKeys::Prefix(R::SK_PREFIX), true, cursor, limit).await
     }
 
-    /// Every record of `pk` under `sk_prefix`, page after page: for partitions known to stay
-    /// small (one person's invoices, messages, registrations).
-    pub async fn list_all<R: Record>(&self, pk: &str, sk_prefix: &str) -> Result<Vec<R>, StoreError> {
+    /// Like [`Store::list`], only the records whose sort key continues with `within` after
+    /// the type's prefix: one invoice's notifications (`invoice.<id>.`), say.
+    pub async fn list_within<R: Record>(&self, pk: &str, within: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        self.query_partition(pk, SortKeys::Prefix(&format!("{}{within}", R::SK_PREFIX)), true, cursor, limit).await
+    }
+
+    /// Every record of type `R` in `pk`, page after page: for partitions known to stay small
+    /// (one person's invoices, messages, registrations).
+    pub async fn list_all<R: Record>(&self, pk: &str) -> Result<Vec<R>, StoreError> {
         let mut records = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self.list::<R>(pk, sk_prefix, cursor.as_ref(), 100).await?;
+            let page = self.list::<R>(pk, cursor.as_ref(), 100).await?;
             records.extend(page.records);
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -185,13 +180,15 @@ impl Store {
     }
 
     /// Like [`Store::list`], newest (highest sort key) first: news, messages, harvests.
-    pub async fn list_latest<R: Record>(&self, pk: &str, sk_prefix: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
-        self.query_partition(pk, SortKeys::Prefix(sk_prefix), false, cursor, limit).await
+    pub async fn list_latest<R: Record>(&self, pk: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        self.query_partition(pk, SortKeys::Prefix(R::SK_PREFIX), false, cursor, limit).await
     }
 
-    /// The records of partition `pk` with `from <= sk <= to`, in order: upcoming events.
-    pub async fn list_between<R: Record>(&self, pk: &str, from: &str, to: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
-        self.query_partition(pk, SortKeys::Between(from, to), true, cursor, limit).await
+    /// The records of type `R` in `pk` whose sort key, after the type's prefix, is `from` or
+    /// later, in order: for records keyed by time (upcoming events, from an instant).
+    pub async fn list_from<R: Record>(&self, pk: &str, from: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        let (from, to) = (format!("{}{from}", R::SK_PREFIX), format!("{}~", R::SK_PREFIX));
+        self.query_partition(pk, SortKeys::Between(&from, &to), true, cursor, limit).await
     }
 
     async fn query_partition<R: Record>(
@@ -243,9 +240,18 @@ impl Store {
         Ok(Page { records, next })
     }
 
-    /// The key of the `record_type` whose id is `id`, if it was registered.
-    pub async fn find_by_id(&self, record_type: &str, id: &str) -> Result<Option<Key>, StoreError> {
-        self.follow_pointer(&Key::by_id(record_type, id)).await
+    /// The key of the record of type `R` whose id is `id`, if it was registered (records
+    /// with a [`Record::lookup_id`]).
+    pub async fn find_by_id<R: Record>(&self, id: &str) -> Result<Option<Key>, StoreError> {
+        self.follow_pointer(&Key::by_id(R::TYPE, id)).await
+    }
+
+    /// The record of type `R` whose id is `id`: [`Store::find_by_id`], then the record.
+    pub async fn get_by_id<R: Record>(&self, id: &str) -> Result<Option<R>, StoreError> {
+        match self.find_by_id::<R>(id).await? {
+            Some(key) => self.get::<R>(&key).await,
+            None => Ok(None),
+        }
     }
 
     /// Our key for the record that `provider_ref` names in the provider's system, if linked.
@@ -391,78 +397,6 @@ impl Store {
             .collect();
         Ok((items, output.last_evaluated_key.as_ref().and_then(Cursor::from_last_key)))
     }
-}
-
-/// The item for `record`: its fields, plus key, type and due-index attributes.
-pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
-    let mut item: Item =
-        codec::to_item(record).map_err(|e| StoreError::Encode { record_type: R::TYPE, reason: e.to_string() })?;
-    let key = record.key();
-    item.extend(key_attributes(&key));
-    item.insert(TYPE.into(), AttributeValue::S(R::TYPE.into()));
-    item.insert(VERSION.into(), AttributeValue::N(record.version().to_string()));
-    if let Some(at) = record.expires_at() {
-        item.insert(EXPIRES_AT.into(), AttributeValue::N(at.timestamp().to_string()));
-    }
-    if let Some(since) = record.waiting_for_a_person_since() {
-        item.insert(FOLLOWUP.into(), AttributeValue::S(FOLLOWUP_PARTITION.into()));
-        item.insert(FOLLOWUP_AT.into(), AttributeValue::S(format!("{}#{}", format_instant(since), key.sk)));
-    }
-    if let Some((partition, at)) = record.ledger_entry() {
-        item.insert(LEDGER.into(), AttributeValue::S(partition));
-        item.insert(LEDGER_AT.into(), AttributeValue::S(format!("{}#{}#{}", format_instant(at), key.pk, key.sk)));
-    }
-    if let Some(at) = record.next_action_at() {
-        item.insert(DUE_SHARD.into(), AttributeValue::S(due_shard(&key.pk)));
-        item.insert(DUE_AT.into(), AttributeValue::S(format_instant(at)));
-    }
-    Ok(item)
-}
-
-fn decode<R: Record>(key: &Key, item: Item) -> Result<R, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt { key: format!("{}/{}", key.pk, key.sk), record_type: R::TYPE, reason };
-    match item.get(TYPE).and_then(|v| v.as_s().ok()) {
-        Some(t) if t == R::TYPE => {}
-        other => return Err(corrupt(format!("type is {other:?}"))),
-    }
-    codec::from_item(item).map_err(|e| corrupt(e.to_string()))
-}
-
-/// The item mapping our id for a `record_type` to the record's key.
-pub(crate) fn id_lookup_item(record_type: &str, id: &str, target: &Key) -> Item {
-    pointer_item(&Key::by_id(record_type, id), "IdLookup", target)
-}
-
-/// The item mapping a provider's id for a `record_type` to our record's key.
-pub(crate) fn provider_ref_item(record_type: &str, provider_ref: &ProviderRef, target: &Key) -> Item {
-    pointer_item(&Key::provider_ref(provider_ref.provider, record_type, &provider_ref.id), "ProviderRef", target)
-}
-
-/// An item at `key` that points to `target`.
-fn pointer_item(key: &Key, item_type: &str, target: &Key) -> Item {
-    let mut item = key_attributes(key);
-    item.insert(TYPE.into(), AttributeValue::S(item_type.into()));
-    item.insert("target_pk".into(), AttributeValue::S(target.pk.clone()));
-    item.insert("target_sk".into(), AttributeValue::S(target.sk.clone()));
-    item
-}
-
-pub(crate) fn key_attributes(key: &Key) -> Item {
-    HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))])
-}
-
-fn key_of(item: &Item) -> Key {
-    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    Key { pk: text(PK), sk: text(SK) }
-}
-
-/// The condition "the stored version is still `expected`".
-pub(crate) fn condition_expected_version(expected: u64) -> (String, HashMap<String, String>, Option<Item>) {
-    (
-        "#version = :expected".to_string(),
-        HashMap::from([("#version".to_string(), VERSION.to_string())]),
-        Some(HashMap::from([(":expected".to_string(), AttributeValue::N(expected.to_string()))])),
-    )
 }
 
 /// Sorts an SDK error into what the caller should do.

@@ -42,10 +42,6 @@ impl Key {
         format!("CUSTOMER#{customer_id}")
     }
 
-    /// A record inside a customer's partition: `sk` is `<PREFIX>#<id>`.
-    pub fn in_customer(customer_id: &CustomerId, prefix: &str, id: &str) -> Key {
-        Key { pk: Key::customer_partition(customer_id), sk: format!("{prefix}#{id}") }
-    }
 
     pub fn customer(customer_id: &CustomerId) -> Key {
         Key { pk: Key::customer_partition(customer_id), sk: "CUSTOMER".into() }
@@ -95,6 +91,16 @@ impl Key {
     /// An event's registrations.
     pub fn event_partition(event: &EventId) -> String {
         format!("EVENT#{event}")
+    }
+
+    /// A person's registration for an event, in the event's partition.
+    pub fn registration(event: &EventId, user: &str) -> Key {
+        Key { pk: Key::event_partition(event), sk: format!("REGISTRATION#{user}") }
+    }
+
+    /// The same registration seen from the person's account partition ("my events").
+    pub fn attendance(user: &str, event: &EventId) -> Key {
+        Key { pk: Key::account(user).pk, sk: format!("ATTENDANCE#{event}") }
     }
 
     /// A sales person's missions.

@@ -60,8 +60,10 @@ mod bulk;
 mod cursor;
 mod dynamo;
 mod error;
+mod item;
 pub mod keys;
 mod record;
+mod retry;
 mod transaction;
 
 pub use bulk::BulkLoad;
@@ -70,4 +72,5 @@ pub use dynamo::{DueItem, DuePage, Page, Store};
 pub use error::StoreError;
 pub use keys::{DUE_INDEX, DUE_SHARDS, Key, check_user, due_shard, format_instant};
 pub use record::{Ledger, Record};
+pub use retry::{Attempt, WRITE_ATTEMPTS, until_done};
 pub use transaction::{IdempotencyKey, Transaction};

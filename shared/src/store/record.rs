@@ -9,12 +9,16 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    Account, Attendance, Customer, Event, Lead, Mission, MissionLink, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+    CustomerId, Account, Attendance, Customer, Event, Lead, Mission, MissionLink, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
     /// The item's `type` attribute, also the record type in provider reference keys.
     const TYPE: &'static str;
+
+    /// How every sort key of this type begins in its partition (`INVOICE#`): the store lists
+    /// a partition's records of one type with it, so callers name the type, never its keys.
+    const SK_PREFIX: &'static str;
 
     fn key(&self) -> Key;
 
@@ -51,6 +55,14 @@ pub trait Record: Serialize + DeserializeOwned {
     }
 }
 
+impl Key {
+    /// A record of type `R` inside a customer's partition: its sort key is `R`'s prefix and
+    /// our id (`INVOICE#<id>`).
+    pub fn of_customer<R: Record>(customer_id: &CustomerId, id: &str) -> Key {
+        Key { pk: Key::customer_partition(customer_id), sk: format!("{}{id}", R::SK_PREFIX) }
+    }
+}
+
 /// Implements the version accessors, the same for every record.
 macro_rules! versioned {
     () => {
@@ -65,6 +77,7 @@ macro_rules! versioned {
 
 impl Record for Customer {
     const TYPE: &'static str = "Customer";
+    const SK_PREFIX: &'static str = "CUSTOMER";
     fn key(&self) -> Key {
         Key::customer(&self.id)
     }
@@ -80,8 +93,9 @@ impl Record for Customer {
 
 impl Record for Invoice {
     const TYPE: &'static str = "Invoice";
+    const SK_PREFIX: &'static str = "INVOICE#";
     fn key(&self) -> Key {
-        Key::in_customer(&self.customer_id, "INVOICE", self.id.as_str())
+        Key::of_customer::<Self>(&self.customer_id, self.id.as_str())
     }
     versioned!();
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
@@ -102,8 +116,9 @@ impl Record for Invoice {
 
 impl Record for Subscription {
     const TYPE: &'static str = "Subscription";
+    const SK_PREFIX: &'static str = "SUBSCRIPTION#";
     fn key(&self) -> Key {
-        Key::in_customer(&self.customer_id, "SUBSCRIPTION", self.id.as_str())
+        Key::of_customer::<Self>(&self.customer_id, self.id.as_str())
     }
     versioned!();
     fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
@@ -116,8 +131,9 @@ impl Record for Subscription {
 
 impl Record for PaymentMethod {
     const TYPE: &'static str = "PaymentMethod";
+    const SK_PREFIX: &'static str = "PAYMENT_METHOD#";
     fn key(&self) -> Key {
-        Key::in_customer(&self.customer_id, "PAYMENT_METHOD", self.id.as_str())
+        Key::of_customer::<Self>(&self.customer_id, self.id.as_str())
     }
     versioned!();
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
@@ -127,16 +143,18 @@ impl Record for PaymentMethod {
 
 impl Record for Payment {
     const TYPE: &'static str = "Payment";
+    const SK_PREFIX: &'static str = "PAYMENT#";
     fn key(&self) -> Key {
-        Key::in_customer(&self.customer_id, "PAYMENT", self.id.as_str())
+        Key::of_customer::<Self>(&self.customer_id, self.id.as_str())
     }
     versioned!();
 }
 
 impl Record for Notification {
     const TYPE: &'static str = "Notification";
+    const SK_PREFIX: &'static str = "NOTIFICATION#";
     fn key(&self) -> Key {
-        Key::in_customer(&self.customer_id, "NOTIFICATION", self.id.as_str())
+        Key::of_customer::<Self>(&self.customer_id, self.id.as_str())
     }
     versioned!();
     /// Held (no channel) or failed: a person decides what to do. A `sending` claim is indexed
@@ -162,6 +180,7 @@ impl Record for Notification {
 
 impl Record for Account {
     const TYPE: &'static str = "Account";
+    const SK_PREFIX: &'static str = "USER";
     fn key(&self) -> Key {
         Key::account(&self.user)
     }
@@ -170,6 +189,7 @@ impl Record for Account {
 
 impl Record for Site {
     const TYPE: &'static str = "Site";
+    const SK_PREFIX: &'static str = "SITE#";
     fn key(&self) -> Key {
         Key::site(&self.id)
     }
@@ -178,27 +198,30 @@ impl Record for Site {
 
 impl Record for Harvest {
     const TYPE: &'static str = "Harvest";
+    const SK_PREFIX: &'static str = "HARVEST#";
     /// In the site's partition, by date: a season reads in order.
     fn key(&self) -> Key {
-        Key { pk: Key::site_partition(&self.site_id), sk: format!("HARVEST#{}#{}", self.date, self.id) }
+        Key { pk: Key::site_partition(&self.site_id), sk: format!("{}{}#{}", Self::SK_PREFIX, self.date, self.id) }
     }
     versioned!();
 }
 
 impl Record for News {
     const TYPE: &'static str = "News";
+    const SK_PREFIX: &'static str = "NEWS#";
     /// In its scope's partition (everyone's, or one site's), by publication time.
     fn key(&self) -> Key {
-        Key { pk: Key::news_partition(self.site.as_ref()), sk: format!("NEWS#{}#{}", format_instant(self.published_at), self.id) }
+        Key { pk: Key::news_partition(self.site.as_ref()), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.published_at), self.id) }
     }
     versioned!();
 }
 
 impl Record for Event {
     const TYPE: &'static str = "Event";
+    const SK_PREFIX: &'static str = "EVENT#";
     /// In the one events partition, by start: "upcoming" is a key range.
     fn key(&self) -> Key {
-        Key { pk: Key::EVENTS.into(), sk: format!("EVENT#{}#{}", format_instant(self.starts_at), self.id) }
+        Key { pk: Key::EVENTS.into(), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.starts_at), self.id) }
     }
     versioned!();
     /// The eve-of-event reminder to the registered.
@@ -212,61 +235,68 @@ impl Record for Event {
 
 impl Record for Registration {
     const TYPE: &'static str = "Registration";
+    const SK_PREFIX: &'static str = "REGISTRATION#";
     fn key(&self) -> Key {
-        Key { pk: Key::event_partition(&self.event_id), sk: format!("REGISTRATION#{}", self.user) }
+        Key::registration(&self.event_id, &self.user)
     }
     versioned!();
 }
 
 impl Record for Message {
     const TYPE: &'static str = "Message";
+    const SK_PREFIX: &'static str = "MESSAGE#";
     /// In the member's conversation, in order.
     fn key(&self) -> Key {
-        Key { pk: Key::conversation(&self.member), sk: format!("MESSAGE#{}#{}", format_instant(self.sent_at), self.id) }
+        Key { pk: Key::conversation(&self.member), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.sent_at), self.id) }
     }
     versioned!();
 }
 
 impl Record for InboxEntry {
     const TYPE: &'static str = "InboxEntry";
+    const SK_PREFIX: &'static str = "MESSAGE#";
     fn key(&self) -> Key {
-        Key { pk: Key::INBOX.into(), sk: format!("MESSAGE#{}#{}", format_instant(self.sent_at), self.message_id) }
+        Key { pk: Key::INBOX.into(), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.sent_at), self.message_id) }
     }
     versioned!();
 }
 
 impl Record for Attendance {
     const TYPE: &'static str = "Attendance";
+    const SK_PREFIX: &'static str = "ATTENDANCE#";
     /// In the person's account partition.
     fn key(&self) -> Key {
-        Key { pk: Key::account(&self.user).pk, sk: format!("ATTENDANCE#{}", self.event_id) }
+        Key::attendance(&self.user, &self.event_id)
     }
     versioned!();
 }
 
 impl Record for Mission {
     const TYPE: &'static str = "Mission";
+    const SK_PREFIX: &'static str = "MISSION#";
     /// In the client's partition, beside their invoices.
     fn key(&self) -> Key {
-        Key::in_customer(&self.client, "MISSION", self.id.as_str())
+        Key::of_customer::<Self>(&self.client, self.id.as_str())
     }
     versioned!();
 }
 
 impl Record for MissionLink {
     const TYPE: &'static str = "MissionLink";
+    const SK_PREFIX: &'static str = "MISSION#";
     /// In the sales person's partition: their missions without searching every client.
     fn key(&self) -> Key {
-        Key { pk: Key::sales_partition(&self.sales), sk: format!("MISSION#{}", self.mission) }
+        Key { pk: Key::sales_partition(&self.sales), sk: format!("{}{}", Self::SK_PREFIX, self.mission) }
     }
     versioned!();
 }
 
 impl Record for Lead {
     const TYPE: &'static str = "Lead";
+    const SK_PREFIX: &'static str = "LEAD#";
     /// In the ambassador's partition, by submission.
     fn key(&self) -> Key {
-        Key { pk: Key::ambassador_partition(&self.ambassador), sk: format!("LEAD#{}#{}", format_instant(self.submitted_at), self.id) }
+        Key { pk: Key::ambassador_partition(&self.ambassador), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.submitted_at), self.id) }
     }
     versioned!();
 }

@@ -56,21 +56,14 @@ impl HostedUi {
         HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), last_refresh: Arc::new(tokio::sync::Mutex::new(None)), http: relance::http::https_client() }
     }
 
-    /// From `RELANCE_COGNITO_DOMAIN`, `RELANCE_COGNITO_CLIENT_ID`, `RELANCE_PORTAL_URL`,
-    /// `RELANCE_USER_POOL_ID` and `AWS_REGION`, when all are set.
-    pub fn from_env() -> Option<HostedUi> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let domain = var("RELANCE_COGNITO_DOMAIN")?;
-        let client_id = var("RELANCE_COGNITO_CLIENT_ID")?;
-        let portal = var("RELANCE_PORTAL_URL")?;
-        let pool = var("RELANCE_USER_POOL_ID")?;
-        let region = var("AWS_REGION")?;
-        Some(HostedUi::new(
-            domain.trim_end_matches('/').to_string(),
-            client_id,
-            format!("{}/auth/callback", portal.trim_end_matches('/')),
-            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
-        ))
+    /// From the hosted UI's settings (read by [`relance::config::PortalSettings`]).
+    pub fn from_settings(settings: &relance::config::HostedUiSettings) -> HostedUi {
+        HostedUi::new(
+            settings.domain.clone(),
+            settings.client_id.clone(),
+            format!("{}/auth/callback", settings.portal_url),
+            format!("https://cognito-idp.{}.amazonaws.com/{}", settings.region, settings.user_pool_id),
+        )
     }
 
     /// Points key fetching elsewhere (tests: moto publishes the pool's keys itself).

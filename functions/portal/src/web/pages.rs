@@ -367,7 +367,7 @@ pub async fn export(State(state): State<PortalState>, visitor: Visitor) -> Resul
 pub async fn farm(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
     visitor.caller.require_any(&[Role::Farmer])?;
     let caller = visitor.caller.clone();
-    let sites: Vec<Site> = state.store.list::<Site>(Key::SITES, "SITE#", None, 100).await.map_err(ApiError::from)?.records;
+    let sites: Vec<Site> = state.store.list::<Site>(Key::SITES, None, 100).await.map_err(ApiError::from)?.records;
     let events = community::list_events(State(state.clone()), caller.clone(), page_query(50)).await?.0;
     let mut mine = Vec::new();
     for site in sites.into_iter().filter(|s| s.farmers.contains(&caller.user)) {

@@ -2,7 +2,8 @@
 //! invoices, subscriptions, cards, payments and orders, whichever system sent them.
 //!
 //! Providers' adapters (`crate::providers`) turn payloads into a [`Delivery`]; the ingest
-//! step applies it to the table. Facts are what the provider knows *now*: the provider is
+//! step (`crate::ingest`) applies it to the table. This module sits below both, so neither
+//! imports the other's way back. Facts are what the provider knows *now*: the provider is
 //! the source of truth for amounts and statuses, we keep the follow-up.
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -1,0 +1,231 @@
+//! One notification, from its pending item to its recorded outcome: the customer and what
+//! it is about read again, the channel chosen, the message rendered, the item claimed, the
+//! message sent (with one fallback to the other channel), the outcome recorded.
+
+use chrono::Utc;
+use relance::domain::*;
+use relance::notify::compose::{self, About};
+use relance::notify::send::SendError;
+use relance::domain::notification::InvalidTransition;
+use relance::store::{Key, Store, StoreError};
+
+use crate::{DispatchContext, Outcome};
+
+/// Why a record goes back to the stream for another try.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Retry {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Send(String),
+}
+
+/// Reads what the notification is about.
+async fn about(store: &Store, notification: &Notification) -> Result<About, StoreError> {
+    let (customer, id) = (&notification.customer_id, notification.target.id.as_str());
+    Ok(match notification.target.kind {
+        TargetKind::Invoice => store.get(&Key::of_customer::<Invoice>(customer, id)).await?.map_or(About::Nothing, About::Invoice),
+        TargetKind::PaymentMethod => store.get(&Key::of_customer::<PaymentMethod>(customer, id)).await?.map_or(About::Nothing, About::Card),
+        TargetKind::Subscription => store.get(&Key::of_customer::<Subscription>(customer, id)).await?.map_or(About::Nothing, About::Subscription),
+        TargetKind::Event => store.get_by_id::<relance::domain::Event>(id).await?.map_or(About::Nothing, About::Event),
+        TargetKind::Message => About::Message,
+        _ => About::Nothing,
+    })
+}
+
+/// Whether a notification's new state was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Saved,
+    /// The state machine refused the step, or another writer saved the item first: either
+    /// way the item is not in the state this dispatcher read, so someone else owns it now.
+    NotOurs,
+}
+
+/// The one place a notification's outcome is recorded: `step` is a transition of its state
+/// machine (`hold`, `skip`, `begin_sending`, `mark_sent`…); the item is saved, version-checked,
+/// only if the machine allows the step. A refused step is logged and nothing is written.
+async fn settle(store: &Store, notification: &mut Notification, step: impl FnOnce(&mut Notification) -> Result<(), InvalidTransition>) -> Result<Settled, StoreError> {
+    if let Err(refused) = step(notification) {
+        tracing::warn!(notification = %notification.id.as_str(), %refused, "transition refused; nothing recorded");
+        return Ok(Settled::NotOurs);
+    }
+    match store.update(notification).await {
+        Ok(()) => Ok(Settled::Saved),
+        Err(StoreError::Conflict(_)) => Ok(Settled::NotOurs),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records that the notification waits for a person, and why.
+async fn hold(store: &Store, mut notification: Notification, reason: String) -> Result<Outcome, Retry> {
+    Ok(match settle(store, &mut notification, |n| n.hold(reason.clone())).await? {
+        Settled::Saved => Outcome::Held(reason),
+        Settled::NotOurs => Outcome::AlreadyHandled,
+    })
+}
+
+/// `emailed` is set once SES has been called for this notification.
+pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: &mut bool) -> Result<Outcome, Retry> {
+    let store = &context.store;
+    let Some(mut notification) = store.get::<Notification>(key).await? else { return Ok(Outcome::AlreadyHandled) };
+    if notification.status != NotificationStatus::Pending {
+        return Ok(Outcome::AlreadyHandled);
+    }
+    let Some(customer) = store.get::<Customer>(&Key::customer(&notification.customer_id)).await? else {
+        return hold(store, notification, "customer not found".into()).await;
+    };
+    if notification.kind == NotificationKind::Internal && context.team_email.is_none() {
+        return hold(store, notification, "no team address configured (RELANCE_TEAM_EMAIL)".into()).await;
+    }
+    let channel = match context.policy.choose(&notification, &customer) {
+        ChannelDecision::Held { reason } => return hold(store, notification, reason).await,
+        ChannelDecision::Send { channel } => channel,
+    };
+    let about = about(store, &notification).await?;
+    if let Some(reason) = moot(&notification, &customer, &about) {
+        return Ok(match settle(store, &mut notification, |n| n.skip(reason)).await? {
+            Settled::Saved => Outcome::Held(reason.to_string()),
+            Settled::NotOurs => Outcome::AlreadyHandled,
+        });
+    }
+    let languages = [customer.locale.language(), context.default_language.as_str()];
+    let Some(language) = context.renderer.language_for(notification.kind, &languages) else {
+        let reason = format!("no {} template", notification.kind.as_str());
+        return hold(store, notification, reason).await;
+    };
+    let message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
+    let message = match context.renderer.render(notification.kind, &[&language], &message_context) {
+        Ok(message) => message,
+        Err(e) => return hold(store, notification, e.to_string()).await,
+    };
+
+    // Claim the item: only one dispatcher gets past this write.
+    if settle(store, &mut notification, |n| n.begin_sending(channel, Utc::now())).await? == Settled::NotOurs {
+        return Ok(Outcome::AlreadyHandled);
+    }
+    *emailed |= channel == Channel::Email;
+    let mut result = send(context, &notification, &customer, channel, &message).await;
+    let mut used = channel;
+    if let Err(SendError::Permanent(reason)) = &result {
+        // One try on the other channel, if the customer can be reached there.
+        let other = match channel {
+            Channel::Email => Channel::Sms,
+            Channel::Sms => Channel::Email,
+        };
+        let reachable = match other {
+            Channel::Email => customer.reachable_email().is_some(),
+            Channel::Sms => customer.reachable_phone().is_some(),
+        };
+        if reachable && notification.kind != NotificationKind::Internal {
+            tracing::info!(notification = %notification.id.as_str(), %reason, "falling back to the other channel");
+            used = other;
+            notification.channel = Some(ChannelDecision::Send { channel: other });
+            *emailed |= other == Channel::Email;
+            result = send(context, &notification, &customer, other, &message).await;
+        }
+    }
+    // Once sent, the outcome is what happened, whether or not its record lands: a record
+    // that does not is logged by `settle` (refused) or left for the stream's retry (store).
+    match result {
+        Ok(message_id) => {
+            settle(store, &mut notification, |n| n.mark_sent(message_id, Utc::now())).await?;
+            Ok(Outcome::Sent(used))
+        }
+        Err(SendError::Retryable(reason)) => {
+            settle(store, &mut notification, |n| n.mark_retryable(reason.clone())).await?;
+            Err(Retry::Send(reason))
+        }
+        Err(SendError::Permanent(reason)) => {
+            settle(store, &mut notification, |n| n.mark_failed(reason.clone())).await?;
+            Ok(Outcome::Failed(reason))
+        }
+        Err(SendError::Unknown(reason)) => {
+            // Left `sending`, with the reason: at most once, and visible to the admin.
+            settle(store, &mut notification, |n| n.note_unknown_outcome(reason.clone())).await?;
+            Ok(Outcome::Failed(format!("outcome unknown: {reason}")))
+        }
+    }
+}
+
+/// A reason not to send after all, found by reading the records again just before sending:
+/// the customer was paused, or the invoice was paid, since the scan decided.
+fn moot(notification: &Notification, customer: &Customer, about: &About) -> Option<&'static str> {
+    if customer.reminders_stopped() && notification.kind != NotificationKind::Internal {
+        return Some("customer paused");
+    }
+    match about {
+        About::Invoice(invoice) if notification.kind.is_about_money_owed() => invoice.reminders_stopped_because(),
+        _ => None,
+    }
+}
+
+async fn send(
+    context: &DispatchContext,
+    notification: &Notification,
+    customer: &Customer,
+    channel: Channel,
+    message: &relance::notify::Message,
+) -> Result<String, SendError> {
+    let internal = notification.kind == NotificationKind::Internal;
+    match channel {
+        Channel::Email => {
+            let to = if internal { context.team_email.as_ref() } else { customer.reachable_email() };
+            let to = to.ok_or_else(|| SendError::Permanent("no address".into()))?;
+            let tags = [
+                ("kind", notification.kind.as_str().to_string()),
+                ("step", notification.step.to_string()),
+                ("customer", customer.id.to_string()),
+            ];
+            // Reminders about money owed are transactional; the rest can be unsubscribed from.
+            let optional = matches!(notification.kind, NotificationKind::DateRule | NotificationKind::ThankYou | NotificationKind::EventReminder);
+            let unsubscribe = optional.then(|| format!("{}/me/preferences", context.branding.portal_url.trim_end_matches('/')));
+            context.senders.email(to, message, &tags, unsubscribe.as_deref()).await
+        }
+        Channel::Sms => {
+            let to = customer.reachable_phone().ok_or_else(|| SendError::Permanent("no mobile".into()))?;
+            context.senders.sms(to, &message.sms).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> chrono::DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn reminder_about(invoice: &Invoice, kind: NotificationKind) -> Notification {
+        let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
+        Notification::pending(invoice.customer_id.clone(), target, kind, None, 2, Some(invoice.balance()), at("2026-12-01T09:00:00Z")).unwrap()
+    }
+
+    #[test]
+    fn a_reminder_is_moot_when_its_invoice_no_longer_accepts_reminders() {
+        let customer = Customer::new(CustomerId::parse("c1").unwrap(), "Camille", Locale::french(), relance::domain::time::parse_time_zone("Europe/Paris").unwrap(), at("2026-01-01T00:00:00Z"));
+        let open = Invoice::open(
+            InvoiceId::parse("i1").unwrap(),
+            customer.id.clone(),
+            InvoiceNumber::parse("F-1").unwrap(),
+            Money::from_minor(12_000, Currency::EUR),
+            at("2026-11-01T00:00:00Z"),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap(),
+        );
+        let check = |invoice: &Invoice| moot(&reminder_about(invoice, NotificationKind::InvoiceOverdue), &customer, &About::Invoice(invoice.clone()));
+        assert_eq!(check(&open), None);
+        // The scan decided before the dispute was known: dispatch must not send it (it did).
+        let mut disputed = open.clone();
+        disputed.disputed = true;
+        assert_eq!(check(&disputed), Some("disputed"));
+        let mut paused = open.clone();
+        paused.reminders_paused = true;
+        assert_eq!(check(&paused), Some("invoice paused"));
+        let mut paid = open.clone();
+        paid.apply_provider_state(paid.amount_due, paid.amount_due, InvoiceStatus::Paid, at("2026-11-20T00:00:00Z"));
+        assert_eq!(check(&paid), Some("invoice no longer owed"));
+        // A thank-you about a paid invoice is not a reminder of money owed.
+        assert_eq!(moot(&reminder_about(&paid, NotificationKind::ThankYou), &customer, &About::Invoice(paid.clone())), None);
+    }
+}

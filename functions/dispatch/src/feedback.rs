@@ -1,0 +1,35 @@
+//! SES's feedback (bounces and complaints, through the configuration set's SNS topic).
+
+use relance::domain::Customer;
+use relance::store::{Key, Store, StoreError};
+
+/// SES bounces and complaints (through the configuration set's SNS topic): the customer's
+/// address is marked undeliverable, so later notices go by SMS or are held.
+pub async fn handle_feedback(store: &Store, event: aws_lambda_events::event::sns::SnsEvent) -> Result<usize, StoreError> {
+    let mut marked = 0;
+    for record in &event.records {
+        for feedback in relance::notify::feedback::parse(&record.sns.message) {
+            // Only if the address that bounced is still the one on file.
+            let mut newly_marked = false;
+            store
+                .modify::<Customer>(&Key::customer(&feedback.customer), |customer| {
+                    let on_file = customer.email.as_ref().is_some_and(|e| e.as_str().eq_ignore_ascii_case(&feedback.address));
+                    newly_marked = on_file && !customer.email_undeliverable;
+                    customer.email_undeliverable |= newly_marked;
+                    newly_marked
+                })
+                .await?;
+            if newly_marked {
+                tracing::info!(customer = %feedback.customer, kind = ?feedback.kind, "email marked undeliverable");
+                marked += 1;
+            }
+        }
+    }
+    Ok(marked)
+}
+
+/// Two sources invoke dispatch: the table's stream (new notifications) and the SES feedback
+/// topic (bounces, complaints). Each record says where it came from.
+pub fn is_feedback(event: &serde_json::Value) -> bool {
+    event["Records"][0]["EventSource"].as_str() == Some("aws:sns")
+}
