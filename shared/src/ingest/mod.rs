@@ -2,7 +2,9 @@
 //! and however often it arrives.
 //!
 //! - [`apply`]: reads the records the facts touch, decides the changes, and commits them
-//!   with the delivery's idempotency key in one transaction.
+//!   with the delivery's idempotency key in one transaction. Its loop and shared lookups are
+//!   in `apply/mod.rs`; what each kind of fact changes (customer, invoice, subscription,
+//!   card, payment, order) is in that kind's file beside it.
 //! - [`archive`]: every accepted delivery kept (with a TTL) so it can be inspected and replayed.
 //! - [`replay`]: archived deliveries applied again, after a fix.
 //! - [`holded_import`]: Holded's invoices and contacts pulled from its API.

@@ -1,0 +1,302 @@
+//! Applying a [`Delivery`] to the table.
+//!
+//! For each delivery: read the records its facts touch (found through the provider
+//! reference items), decide every change in memory, then write them all in one transaction
+//! together with the delivery's idempotency key. So a delivery is applied completely or not
+//! at all, and a second copy of it is refused by the key. A write that lost a race (another
+//! delivery changed the same invoice meanwhile) is decided again from fresh reads.
+//!
+//! The first reminder of a new or newly failed record is put in the due index here; which
+//! step it is and whether it goes out is the scan's decision.
+//!
+//! This file holds what every kind of record shares: [`Ingest`] and its retry loop, the
+//! `Work` one delivery decides in memory, finding or creating a record by its provider id,
+//! and the final write. What a fact changes is in its record kind's module:
+//!
+//! - `customer`: a customer's details and deletion, and the customer every other record
+//!   hangs on.
+//! - `invoice`: an invoice's state, its first reminder, and a failed collection.
+//! - `subscription`: a subscription's period and status, and its renewal reminders.
+//! - `card`: a card on file and its expiry warnings.
+//! - `payment`: payments and their refunds.
+//! - `order`: a shop order's thank-you notification.
+
+mod card;
+mod customer;
+mod invoice;
+mod order;
+mod payment;
+mod subscription;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::BusinessDefaults;
+use crate::domain::{Customer, FollowUp, Invoice, Notification, Payment, PaymentMethod, ProviderRef, Subscription};
+use crate::facts::{Delivery, Fact};
+use crate::schedule::{Ladders, decide};
+use crate::store::{Attempt, IdempotencyKey, Key, Record, Store, StoreError, WRITE_ATTEMPTS, until_done};
+
+use customer::Authority;
+pub use subscription::SUBSCRIPTION_START;
+
+/// How long a delivery's idempotency key is kept: far longer than any provider retries
+/// (Stripe three days, Shopify two).
+const IDEMPOTENCY_DAYS: i64 = 90;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// This delivery was applied before: nothing was written.
+    AlreadyApplied,
+    /// Nothing in it concerns us (an unknown kind, a card on no customer).
+    Ignored,
+}
+
+/// Whether the delivery's idempotency key is claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A delivery from the provider: applied at most once.
+    Once,
+    /// Re-applying an archived delivery after a fix: the key is already claimed, and the
+    /// order rules (older facts never win) keep a replay from undoing newer changes.
+    Replay,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("gave up after {WRITE_ATTEMPTS} attempts: other writes kept changing the same records")]
+    Contended,
+}
+
+/// Applies deliveries to the table.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    store: Store,
+    defaults: BusinessDefaults,
+    /// For scheduling date rules when a customer's dates change.
+    ladders: Ladders,
+}
+
+impl Ingest {
+    pub fn new(store: Store, defaults: BusinessDefaults) -> Ingest {
+        Ingest { store, defaults, ladders: Ladders::default() }
+    }
+
+    /// The ladders whose date rules apply to customers' dates (the defaults have none).
+    pub fn with_ladders(mut self, ladders: Ladders) -> Ingest {
+        self.ladders = ladders;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn defaults(&self) -> &BusinessDefaults {
+        &self.defaults
+    }
+
+    pub async fn apply(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<Outcome, IngestError> {
+        if delivery.facts.is_empty() {
+            return Ok(Outcome::Ignored);
+        }
+        let outcome = until_done(|_| async move {
+            let mut work = Work::new(&self.store, &self.defaults, &self.ladders, delivery.occurred_at, now);
+            for fact in &delivery.facts {
+                work.apply(fact).await?;
+            }
+            let mut tx = self.store.transaction();
+            if mode == Mode::Once {
+                tx.claim(&IdempotencyKey {
+                    scope: delivery.provider.as_str().to_string(),
+                    key: delivery.id.clone(),
+                    expires_at: now + Duration::days(IDEMPOTENCY_DAYS),
+                })?;
+            }
+            work.write_into(&mut tx)?;
+            match self.store.commit(tx).await {
+                Err(StoreError::Duplicate(_)) => Ok::<_, IngestError>(Attempt::Done(Outcome::AlreadyApplied)),
+                written => Ok(Attempt::of(written.map(|()| Outcome::Applied))?),
+            }
+        })
+        .await?;
+        outcome.ok_or(IngestError::Contended)
+    }
+}
+
+/// A record read (or created) for this delivery, and whether it needs writing.
+struct Tracked<R> {
+    record: R,
+    is_new: bool,
+    changed: bool,
+}
+
+type Records<R> = BTreeMap<Key, Tracked<R>>;
+
+/// Everything one delivery touches, decided in memory before one transaction writes it.
+struct Work<'a> {
+    store: &'a Store,
+    defaults: &'a BusinessDefaults,
+    ladders: &'a Ladders,
+    /// When the provider says the facts were true.
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    refs: HashMap<(&'static str, ProviderRef), Key>,
+    links: Vec<(&'static str, ProviderRef, Key)>,
+    customers: Records<Customer>,
+    invoices: Records<Invoice>,
+    subscriptions: Records<Subscription>,
+    cards: Records<PaymentMethod>,
+    payments: Records<Payment>,
+    notifications: Vec<Notification>,
+}
+
+// `lookup` and `find_or_create` take Work's parts rather than `&mut Work`, so that a caller
+// can hand over one of its record maps beside the reference cache.
+
+/// Finds our record for a provider id, reading it into `records` once.
+async fn lookup<R: Record>(
+    store: &Store,
+    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    records: &mut Records<R>,
+    reference: &ProviderRef,
+) -> Result<Option<Key>, StoreError> {
+    let cache_key = (R::TYPE, reference.clone());
+    if let Some(key) = refs.get(&cache_key) {
+        return Ok(Some(key.clone()));
+    }
+    let Some(key) = store.find_by_provider_ref(R::TYPE, reference).await? else {
+        return Ok(None);
+    };
+    if !records.contains_key(&key) {
+        let Some(record) = store.get::<R>(&key).await? else {
+            return Err(StoreError::Corrupt { key: key.pk, record_type: R::TYPE, reason: format!("{reference} points to a missing record") });
+        };
+        records.insert(key.clone(), Tracked { record, is_new: false, changed: false });
+    }
+    refs.insert(cache_key, key.clone());
+    Ok(Some(key))
+}
+
+/// Our record for a provider id, created by `make` on first sight and linked to that id.
+async fn find_or_create<R: Record>(
+    store: &Store,
+    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    links: &mut Vec<(&'static str, ProviderRef, Key)>,
+    records: &mut Records<R>,
+    reference: &ProviderRef,
+    make: impl FnOnce() -> Option<R>,
+) -> Result<Option<Key>, StoreError> {
+    if let Some(key) = lookup(store, refs, records, reference).await? {
+        return Ok(Some(key));
+    }
+    let Some(record) = make() else { return Ok(None) };
+    let key = record.key();
+    refs.insert((R::TYPE, reference.clone()), key.clone());
+    links.push((R::TYPE, reference.clone(), key.clone()));
+    records.insert(key.clone(), Tracked { record, is_new: true, changed: true });
+    Ok(Some(key))
+}
+
+fn is_stale(last: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    last.is_some_and(|last| at < last)
+}
+
+/// Moves a follow-up earlier (never later): a failure known now is due now.
+fn due_by(follow_up: &mut FollowUp, at: DateTime<Utc>) {
+    if follow_up.next_action_at.is_none_or(|current| at < current) {
+        follow_up.schedule(at);
+    }
+}
+
+impl<'a> Work<'a> {
+    fn new(store: &'a Store, defaults: &'a BusinessDefaults, ladders: &'a Ladders, at: DateTime<Utc>, now: DateTime<Utc>) -> Work<'a> {
+        Work {
+            store,
+            defaults,
+            ladders,
+            at,
+            now,
+            refs: HashMap::new(),
+            links: Vec::new(),
+            customers: BTreeMap::new(),
+            invoices: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            cards: BTreeMap::new(),
+            payments: BTreeMap::new(),
+            notifications: Vec::new(),
+        }
+    }
+
+    async fn apply(&mut self, fact: &Fact) -> Result<(), StoreError> {
+        match fact {
+            Fact::Customer(facts) => {
+                self.customer(facts, Authority::Overwrite).await?;
+            }
+            Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
+            Fact::Invoice(facts) => self.invoice(facts).await?,
+            Fact::PaymentFailed { invoice, subscription, retry_pending } => {
+                if let Some(reference) = invoice {
+                    self.invoice_payment_failed(reference, *retry_pending).await?;
+                }
+                if let Some(reference) = subscription {
+                    // One failure, one notice: the invoice's when the provider has invoices.
+                    self.subscription_payment_failed(reference, invoice.is_none()).await?;
+                }
+            }
+            Fact::Subscription(facts) => self.subscription(facts).await?,
+            Fact::SubscriptionStatus { subscription, status } => self.subscription_status(subscription, *status).await?,
+            Fact::RenewalSoon { subscription } => self.renewal_soon(subscription).await?,
+            Fact::Card(facts) => self.card(facts).await?,
+            Fact::CardRemoved { card } => self.card_removed(card).await?,
+            Fact::Payment(facts) => self.payment(facts).await?,
+            Fact::Refund { invoice, refund, amount } => self.refund(invoice, refund, *amount).await?,
+            Fact::Order(facts) => self.order(facts).await?,
+        }
+        Ok(())
+    }
+
+    /// Adds every decided write to `tx`.
+    fn write_into(mut self, tx: &mut crate::store::Transaction) -> Result<(), StoreError> {
+        // A customer whose dates changed may have a date rule to follow up.
+        for tracked in self.customers.values_mut().filter(|t| t.changed) {
+            let next = decide::next_date_rule(&tracked.record, self.ladders, self.now);
+            if next.is_some() && next != tracked.record.follow_up.next_action_at {
+                tracked.record.follow_up.next_action_at = next;
+            }
+        }
+        for (record_type, reference, key) in &self.links {
+            tx.link_provider_ref(record_type, reference, key)?;
+        }
+        fn write<R: Record>(tx: &mut crate::store::Transaction, records: &mut Records<R>) -> Result<(), StoreError> {
+            for tracked in records.values_mut() {
+                if tracked.is_new {
+                    tx.insert(&mut tracked.record)?;
+                } else if tracked.changed {
+                    tx.update(&mut tracked.record)?;
+                }
+            }
+            Ok(())
+        }
+        let at = self.at;
+        for tracked in self.invoices.values_mut().filter(|t| t.is_new || t.changed) {
+            tracked.record.note_settlement(at);
+        }
+        for tracked in self.subscriptions.values_mut().filter(|t| t.is_new || t.changed) {
+            tracked.record.note_lifecycle(at);
+        }
+        write(tx, &mut self.customers)?;
+        write(tx, &mut self.invoices)?;
+        write(tx, &mut self.subscriptions)?;
+        write(tx, &mut self.cards)?;
+        write(tx, &mut self.payments)?;
+        for notification in &mut self.notifications {
+            tx.insert(notification)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! Payment facts: a charge or transaction as the provider reports it, with the refunds its
+//! running total reveals, and a refund on a shop order we already know.
+
+use super::{Work, find_or_create, is_stale, lookup};
+use crate::domain::{Money, Payment, PaymentId, PaymentStatus, ProviderRef, Refund, RefundId};
+use crate::facts::PaymentFacts;
+use crate::store::StoreError;
+
+use super::customer::Authority;
+
+impl Work<'_> {
+    pub(super) async fn payment(&mut self, facts: &PaymentFacts) -> Result<(), StoreError> {
+        let customer_key = self.customer(&facts.customer, Authority::FillBlanks).await?;
+        let (customer_id, _) = self.customer_zone(&customer_key);
+        let invoice_id = match &facts.invoice {
+            Some(reference) => {
+                let key = lookup(self.store, &mut self.refs, &mut self.invoices, reference).await?;
+                key.and_then(|k| self.invoices.get(&k)).map(|t| t.record.id.clone())
+            }
+            None => None,
+        };
+        let occurred_at = self.at;
+        let linked_invoice = invoice_id.clone();
+        let make = || {
+            Some(Payment {
+                id: PaymentId::generate(),
+                customer_id,
+                version: 0,
+                invoice_id: linked_invoice,
+                amount: facts.amount,
+                status: facts.status,
+                provider: facts.reference.provider,
+                provider_ref: Some(facts.reference.clone()),
+                failure_reason: None,
+                refunds: Vec::new(),
+                occurred_at,
+                provider_updated_at: None,
+            })
+        };
+        let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.payments, &facts.reference, make).await?;
+        let Some(key) = found else { return Ok(()) };
+        let at = self.at;
+        let Some(tracked) = self.payments.get_mut(&key) else { return Ok(()) };
+        let payment = &mut tracked.record;
+        if is_stale(payment.provider_updated_at, at) {
+            return Ok(());
+        }
+        if payment.refunds.is_empty() {
+            payment.status = facts.status;
+        }
+        payment.amount = facts.amount;
+        payment.failure_reason = facts.failure_reason.clone();
+        if invoice_id.is_some() {
+            payment.invoice_id = invoice_id;
+        }
+        payment.provider_updated_at = Some(at);
+        // Providers report the refunded total; the difference is a new refund, named after
+        // the total it brings us to so that the same report twice adds nothing.
+        let refunded = payment.refunded().unwrap_or(Money::zero(facts.amount.currency()));
+        if let Ok(extra) = facts.amount_refunded.checked_sub(refunded) {
+            if extra.is_positive() {
+                let id = RefundId::parse(&format!("{}-refunded-{}", facts.reference.id, facts.amount_refunded.minor_units()));
+                if let Ok(id) = id {
+                    let refund = Refund { id, amount: extra, refunded_at: at };
+                    if let Err(e) = payment.refund(refund) {
+                        tracing::warn!(error = %e, payment = %payment.id, "refund not recorded");
+                    }
+                }
+            }
+        }
+        tracked.changed = true;
+        Ok(())
+    }
+
+    pub(super) async fn refund(&mut self, invoice: &ProviderRef, refund: &ProviderRef, amount: Money) -> Result<(), StoreError> {
+        let Some(invoice_key) = lookup(self.store, &mut self.refs, &mut self.invoices, invoice).await? else {
+            return Ok(()); // a refund on an order we never saw
+        };
+        let Some(invoice) = self.invoices.get(&invoice_key).map(|t| t.record.clone()) else { return Ok(()) };
+        let at = self.at;
+        // A refund already recorded is found, not created again.
+        let make = || {
+            Some(Payment {
+                id: PaymentId::generate(),
+                customer_id: invoice.customer_id,
+                version: 0,
+                invoice_id: Some(invoice.id),
+                amount,
+                status: PaymentStatus::Refunded,
+                provider: refund.provider,
+                provider_ref: Some(refund.clone()),
+                failure_reason: None,
+                refunds: Vec::new(),
+                occurred_at: at,
+                provider_updated_at: Some(at),
+            })
+        };
+        find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.payments, refund, make).await?;
+        Ok(())
+    }
+}
