@@ -102,7 +102,7 @@ pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller,
     change_invoice(&state, &caller, &id, |invoice| {
         let balance = invoice.balance();
         if !balance.is_positive() {
-            return Err(ApiError::conflict(format!("invoice is {:?}: nothing left to pay", invoice.status)));
+            return Err(ApiError::conflict_because("nothing_owed", format!("invoice is {:?}: nothing left to pay", invoice.status)));
         }
         invoice.record_payment(balance).map_err(|e| ApiError::conflict(e.to_string()))
     })
@@ -119,10 +119,10 @@ pub async fn resend_notification(State(state): State<PortalState>, caller: Calle
     let mut original: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
     let now = Utc::now();
     if original.resent_as.is_some() {
-        return Err(ApiError::conflict("this notification was already sent again"));
+        return Err(ApiError::conflict_because("already_resent", "this notification was already sent again"));
     }
     if original.status == NotificationStatus::Pending || (original.status == NotificationStatus::Sending && !original.claim_abandoned(now)) {
-        return Err(ApiError::conflict("this notification is still on its way"));
+        return Err(ApiError::conflict_because("still_sending", "this notification is still on its way"));
     }
     if original.claim_abandoned(now) {
         // Its sender stopped before recording what happened: closed as failed, then replaced.

@@ -320,7 +320,10 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
             return Ok((StatusCode::OK, Json(json!({"event": event_view(&event, true), "already_registered": true}))));
         }
         let now = Utc::now();
-        event.take_place(now).map_err(|e| ApiError::conflict(e.to_string()))?;
+        event.take_place(now).map_err(|e| match e {
+            relance::domain::RegistrationError::Full => ApiError::conflict_because("event_full", e.to_string()),
+            relance::domain::RegistrationError::Started => ApiError::conflict(e.to_string()),
+        })?;
         let customer_id = account.and_then(|a| a.customer_id);
         let customer: Option<Customer> = match &customer_id {
             Some(id) => state.store.get(&Key::customer(id)).await?,

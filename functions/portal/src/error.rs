@@ -37,6 +37,17 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message)
     }
 
+    /// A conflict the web pages tell in their own words: `code` names the text
+    /// (`error_<code>` in `web::i18n`), `message` is the API's explanation.
+    pub fn conflict_because(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// The machine-readable code (`not_found`, `event_full`…).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }

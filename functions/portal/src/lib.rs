@@ -79,7 +79,7 @@ impl PortalState {
 }
 
 pub fn router(state: PortalState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .route("/me", get(me::me).patch(profile::update_me).delete(profile::erase_me))
@@ -108,11 +108,11 @@ pub fn router(state: PortalState) -> Router {
         .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))
         .route("/admin/invoices/{id}/mark-paid", post(admin::mark_invoice_paid))
         .route("/admin/notifications/{id}/resend", post(admin::resend_notification))
-        .merge(web::routes())
+        .merge(web::routes().layer(axum::middleware::from_fn_with_state(state.clone(), web::error_pages)))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    web::with_security_headers(routes).with_state(state)
 }
 
 /// Unknown paths answer in the same JSON shape as every other error.

@@ -180,9 +180,9 @@ pub async fn pay_invoice(State(state): State<PortalState>, caller: Caller, Path(
     let customer = my_customer(&state, &caller).await?;
     let invoice = my_invoice(&state, &customer, &id).await?;
     if !invoice.balance().is_positive() {
-        return Err(ApiError::conflict("nothing is owed on this invoice"));
+        return Err(ApiError::conflict_because("nothing_owed", "nothing is owed on this invoice"));
     }
-    let url = invoice.payment_link.clone().ok_or_else(|| ApiError::conflict("no online payment page for this invoice; write to support"))?;
+    let url = invoice.payment_link.clone().ok_or_else(|| ApiError::conflict_because("no_payment_page", "no online payment page for this invoice; write to support"))?;
     Ok(Json(json!({ "url": url, "invoice": invoice.id, "balance": invoice.balance() })))
 }
 
@@ -207,6 +207,6 @@ pub async fn renew_subscription(State(state): State<PortalState>, caller: Caller
             None => break,
         }
     }
-    let url = state.billing_portal_url.clone().ok_or_else(|| ApiError::conflict("no online renewal page is configured; write to support"))?;
+    let url = state.billing_portal_url.clone().ok_or_else(|| ApiError::conflict_because("no_renewal_page", "no online renewal page is configured; write to support"))?;
     Ok(Json(json!({ "url": url, "kind": "billing_portal", "subscription": subscription.id })))
 }

@@ -140,7 +140,7 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     let (mut account, mut customer) = account_and_customer(&state, &caller).await?;
     let owed = state.store.list_all::<Invoice>(&Key::customer_partition(&customer.id)).await?.iter().any(|i| i.balance().is_positive());
     if owed {
-        return Err(ApiError::conflict("invoices are still unpaid: settle them, or write to support, before your data can be erased"));
+        return Err(ApiError::conflict_because("unpaid_invoices", "invoices are still unpaid: settle them, or write to support, before your data can be erased"));
     }
     let now: DateTime<Utc> = Utc::now();
     erase(&mut customer, now);

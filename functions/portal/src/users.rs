@@ -151,7 +151,7 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
             let _ = client.admin_delete_user().user_pool_id(user_pool_id).username(invitee.email.as_str()).send().await;
         }
         return Err(match e {
-            relance::store::StoreError::Conflict(_) => ApiError::conflict("this user or this customer already has an account"),
+            relance::store::StoreError::Conflict(_) => ApiError::conflict_because("account_exists", "this user or this customer already has an account"),
             other => other.into(),
         });
     }
@@ -184,7 +184,7 @@ async fn create_in_cognito(client: &Cognito, user_pool_id: &str, invitee: &Invit
     let created = match created {
         Ok(created) => created,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_username_exists_exception()) => {
-            return Err(ApiError::conflict("a user with this email exists already"));
+            return Err(ApiError::conflict_because("account_exists", "a user with this email exists already"));
         }
         Err(e) => return Err(unavailable(aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e).to_string())),
     };

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
+use super::url_encode;
 use crate::error::ApiError;
 use crate::identity::{Caller, Role};
 
@@ -78,9 +79,9 @@ impl HostedUi {
         format!(
             "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+email&state={}&code_challenge_method=S256&code_challenge={}",
             self.domain,
-            encode(&self.client_id),
-            encode(&self.redirect_uri),
-            encode(state),
+            url_encode(&self.client_id),
+            url_encode(&self.redirect_uri),
+            url_encode(state),
             challenge
         )
     }
@@ -171,16 +172,6 @@ fn unavailable(reason: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "sign-in is unavailable, try again")
 }
 
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -16,12 +16,15 @@ mod pages;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::Environment;
+use tower_http::set_header::SetResponseHeaderLayer;
+use subtle::ConstantTimeEq;
 use serde::Serialize;
 
 use crate::PortalState;
@@ -77,15 +80,10 @@ impl Views {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
         env.add_filter("money", money_filter);
-        env.add_filter("urlencode", |value: String| -> String {
-            value
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                    _ => format!("%{b:02X}"),
-                })
-                .collect()
-        });
+        env.add_filter("status", |code: String, lang: Option<String>| i18n::status_text(lang.as_deref().unwrap_or("fr"), &code));
+        env.add_filter("day", day_filter);
+        env.add_filter("moment", moment_filter);
+        env.add_filter("urlencode", |value: String| -> String { url_encode(&value) });
         Views { env }
     }
 
@@ -133,8 +131,59 @@ pub fn routes() -> Router<PortalState> {
         .route("/go/{kind}/{id}", get(pages::go))
 }
 
+/// Headers on every answer of the portal, pages and API alike:
+/// - a Content Security Policy allowing only our own stylesheet (no script at all: the pages
+///   have none), inline SVG charts, forms to ourselves or to a provider's https payment page
+///   (a form's redirect counts), and no framing (`frame-ancestors 'none'`, and the older
+///   `X-Frame-Options` for browsers that predate it);
+/// - no referrer sent to the payment pages members are sent to;
+/// - `no-store` unless the route set its own caching (the stylesheet): signed-in pages and
+///   API answers hold personal data and must not stay in a shared or back-button cache.
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+    const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'";
+    router
+        .layer(SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(CACHE_CONTROL, HeaderValue::from_static("no-store")))
+}
+
 async fn stylesheet() -> Response {
     ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "public, max-age=3600")], STYLESHEET).into_response()
+}
+
+/// `{{ date|day(lang, tz) }}`: a calendar date (`2026-12-02`) in words; an instant
+/// (`2026-12-02T09:00:00Z`) becomes its day in the zone `tz`.
+fn day_filter(value: String, lang: Option<String>, tz: Option<String>) -> String {
+    let lang = lang.as_deref().unwrap_or("fr");
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+        return relance::notify::format::date(day, lang);
+    }
+    match (chrono::DateTime::parse_from_rfc3339(&value), zone(tz.as_deref())) {
+        (Ok(at), Some(tz)) => relance::notify::format::date(relance::notify::format::local_day(at.to_utc(), tz), lang),
+        _ => value,
+    }
+}
+
+/// `{{ instant|moment(lang, tz) }}`: an instant as the person reads it in their zone
+/// (`5 décembre 2026 à 10:00`), daylight saving time included.
+fn moment_filter(value: String, lang: Option<String>, tz: Option<String>) -> String {
+    match (chrono::DateTime::parse_from_rfc3339(&value), zone(tz.as_deref())) {
+        (Ok(at), Some(tz)) => relance::notify::format::when(at.to_utc(), tz, lang.as_deref().unwrap_or("fr")),
+        _ => value,
+    }
+}
+
+fn zone(name: Option<&str>) -> Option<chrono_tz::Tz> {
+    relance::domain::time::parse_time_zone(name.unwrap_or("Europe/Paris")).ok()
+}
+
+/// One value of a URL's query string, percent-encoded (`form_urlencoded`: the WHATWG rules
+/// browsers use, spaces as `+`).
+pub fn url_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// `{{ amount|money(lang) }}`: an API amount (`{"minor_units", "currency"}`) as the language
@@ -148,30 +197,42 @@ fn money_filter(value: minijinja::Value, lang: Option<String>) -> String {
     }
 }
 
-/// A page that could not be shown: rendered as a page, never as JSON.
+/// A page that could not be shown: rendered as a page, never as JSON, in the visitor's
+/// language (see [`error_pages`]), with our own words for `code` (`i18n::error_text`).
 #[derive(Debug)]
 pub struct PageError {
     status: StatusCode,
-    message: String,
+    code: &'static str,
     sign_in: bool,
 }
 
 impl PageError {
     pub fn internal(message: String) -> PageError {
         tracing::error!(%message, "page failed");
-        PageError { status: StatusCode::INTERNAL_SERVER_ERROR, message: "Something went wrong on our side.".into(), sign_in: false }
+        PageError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", sign_in: false }
     }
 
-    pub fn bad(message: impl Into<String>) -> PageError {
-        PageError { status: StatusCode::BAD_REQUEST, message: message.into(), sign_in: false }
+    /// 400, told as the text `error_<code>`.
+    pub fn bad(code: &'static str) -> PageError {
+        PageError { status: StatusCode::BAD_REQUEST, code, sign_in: false }
+    }
+
+    fn needs_sign_in() -> PageError {
+        PageError { status: StatusCode::UNAUTHORIZED, code: "unauthenticated", sign_in: true }
     }
 }
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> PageError {
-        let (status, message) = e.parts();
-        PageError { status, message: message.to_string(), sign_in: status == StatusCode::UNAUTHORIZED }
+        let (status, _) = e.parts();
+        PageError { status, code: e.code(), sign_in: status == StatusCode::UNAUTHORIZED }
     }
+}
+
+/// What [`error_pages`] renders: a page error's status and code, carried out of the handler.
+#[derive(Debug, Clone, Copy)]
+struct ErrorPage {
+    code: &'static str,
 }
 
 impl IntoResponse for PageError {
@@ -179,11 +240,30 @@ impl IntoResponse for PageError {
         if self.sign_in {
             return redirect("/sign-in");
         }
-        let body = Views::shared()
-            .render("error.html", minijinja::context! { status => self.status.as_u16(), message => self.message, lang => "en", t => i18n::table("en") })
-            .unwrap_or_else(|_| "error".into());
-        (self.status, Html(body)).into_response()
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(ErrorPage { code: self.code });
+        response
     }
+}
+
+/// Renders page errors in the visitor's language: their browser's first choice when it is
+/// French or English, else the business's. (The handler that failed may not have known who
+/// the visitor was.)
+pub async fn error_pages(axum::extract::State(state): axum::extract::State<PortalState>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let accepted = request.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let lang = match accepted.split([',', ';', '-']).next().map(str::trim) {
+        Some("en") => "en",
+        Some("fr") => "fr",
+        _ if state.defaults.locale.language() == "en" => "en",
+        _ => "fr",
+    };
+    let response = next.run(request).await;
+    let Some(ErrorPage { code }) = response.extensions().get::<ErrorPage>().copied() else { return response };
+    let status = response.status();
+    let body = Views::shared()
+        .render("error.html", minijinja::context! { status => status.as_u16(), message => i18n::error_text(lang, code), lang => lang, t => i18n::table(lang) })
+        .unwrap_or_else(|_| i18n::error_text(lang, code).to_string());
+    (status, Html(body)).into_response()
 }
 
 /// 303 See Other: after a form, the browser GETs the next page.
@@ -195,23 +275,22 @@ pub fn redirect(to: &str) -> Response {
     response
 }
 
-/// The value of cookie `name`.
+/// The value of cookie `name`, as axum-extra's cookie jar reads the request's headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    CookieJar::from_headers(headers).get(name).map(|c| c.value().to_string())
 }
 
-/// A `Set-Cookie` value. `secure` is off only for `make run`'s plain HTTP.
-pub fn set_cookie(name: &str, value: &str, same_site: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+/// A `Set-Cookie` value: HttpOnly, for the whole site. `secure` is off only for `make run`'s
+/// plain HTTP; `max_age` 0 removes the cookie.
+pub fn set_cookie(name: &str, value: &str, same_site: SameSite, max_age: i64, secure: bool) -> HeaderValue {
+    let cookie = Cookie::build((name.to_string(), value.to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(same_site)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .secure(secure)
+        .build();
+    HeaderValue::from_str(&cookie.encoded().to_string()).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
 pub fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
@@ -237,11 +316,11 @@ impl FromRequestParts<PortalState> for Visitor {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &PortalState) -> Result<Visitor, PageError> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError { status: StatusCode::UNAUTHORIZED, message: String::new(), sign_in: true })?;
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(PageError::needs_sign_in)?;
         let caller = match (&state.web, &state.identity) {
             (WebSignIn::Cognito(ui), _) => ui.verify(&token).await?,
             (_, IdentitySource::LocalJwt { secret }) => verify_local(&token, secret)?,
-            _ => return Err(PageError { status: StatusCode::UNAUTHORIZED, message: String::new(), sign_in: true }),
+            _ => return Err(PageError::needs_sign_in()),
         };
         relance::store::check_user(&caller.user).map_err(|_| PageError::from(ApiError::unauthenticated()))?;
         let csrf = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
@@ -255,12 +334,13 @@ pub fn check_csrf(headers: &HeaderMap, submitted: &str) -> Result<(), PageError>
     if expected.len() >= 20 && constant_time_eq(expected.as_bytes(), submitted.as_bytes()) {
         Ok(())
     } else {
-        Err(PageError { status: StatusCode::FORBIDDEN, message: "This form has expired. Go back, reload the page and try again.".into(), sign_in: false })
+        Err(PageError { status: StatusCode::FORBIDDEN, code: "form_expired", sign_in: false })
     }
 }
 
+/// Equal without telling, by how long it took, how much of `a` matched (`subtle`).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(a.ct_eq(b))
 }
 
 /// A fresh CSRF token: a ULID's 80 random bits plus its time, from the OS-seeded generator.

@@ -13,8 +13,10 @@ use relance::store::Key;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::charts::{Bars, bar_chart};
-use super::{CSRF_COOKIE, PageError, SESSION_COOKIE, Views, Visitor, WebSignIn, check_csrf, cookie, i18n, new_csrf, redirect, secure_cookies, set_cookie, with_cookies};
+use super::charts::{Bars, Chart, Unit, bar_chart};
+use axum_extra::extract::cookie::SameSite;
+
+use super::{CSRF_COOKIE, url_encode, PageError, SESSION_COOKIE, Views, Visitor, WebSignIn, check_csrf, cookie, i18n, new_csrf, redirect, secure_cookies, set_cookie, with_cookies};
 use crate::PortalState;
 use crate::community::{self, NewEvent, NewHarvest};
 use crate::dashboards::{self, MonthRange, NewLead, Period};
@@ -69,8 +71,11 @@ async fn render(state: &PortalState, visitor: &Visitor, known: Option<(&'static 
     let csrf = if fresh { new_csrf() } else { visitor.csrf.clone() };
     let roles: Vec<&str> = visitor.caller.roles.iter().map(|r| r.group()).collect();
     let has = |r: Role| visitor.caller.has(r);
+    // Times are shown in the person's zone: their customer record's, else the business's.
+    let tz = me["customer"]["time_zone"].as_str().map_or_else(|| state.defaults.time_zone.name().to_string(), str::to_string);
     let context = json!({
         "lang": lang,
+        "tz": tz,
         "t": i18n::table(lang),
         "me": me,
         "roles": roles,
@@ -83,14 +88,14 @@ async fn render(state: &PortalState, visitor: &Visitor, known: Option<(&'static 
         },
         "csrf": csrf,
         "done": note.done,
-        "error": note.error,
+        "error": note.error.as_deref().map(|code| i18n::error_text(lang, code)),
         "page": template.trim_end_matches(".html"),
         "data": data,
     });
     let html = Views::shared().render(template, context)?;
     let mut response = Html(html).into_response();
     if fresh {
-        response = with_cookies(response, vec![set_cookie(CSRF_COOKIE, &csrf, "Strict", 60 * 60 * 12, secure_cookies(state))]);
+        response = with_cookies(response, vec![set_cookie(CSRF_COOKIE, &csrf, SameSite::Strict, 60 * 60 * 12, secure_cookies(state))]);
     }
     Ok(response)
 }
@@ -101,20 +106,9 @@ fn back(to: &str, result: Result<(), ApiError>) -> Response {
     let (path, anchor) = to.split_once('#').map_or((to, String::new()), |(p, a)| (p, format!("#{a}")));
     match result {
         Ok(()) => redirect(&format!("{path}{separator}done=1{anchor}")),
-        Err(e) => {
-            let (_, message) = e.parts();
-            redirect(&format!("{path}{separator}error={}{anchor}", encode(message)))
-        }
+        // A code, never a text: the page shows our own words for it.
+        Err(e) => redirect(&format!("{path}{separator}error={}{anchor}", url_encode(e.code()))),
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Deserialize)]
@@ -131,11 +125,11 @@ pub async fn sign_in_page(State(state): State<PortalState>, headers: HeaderMap) 
             let lang = if state.defaults.locale.language() == "en" { "en" } else { "fr" };
             let users: Vec<Value> = choices.iter().map(|(user, roles)| json!({"user": user, "roles": roles.join(",")})).collect();
             let html = Views::shared().render("sign_in.html", json!({"lang": lang, "t": i18n::table(lang), "csrf": csrf, "users": users, "nav": {}}))?;
-            Ok(with_cookies(Html(html).into_response(), vec![set_cookie(CSRF_COOKIE, &csrf, "Strict", 60 * 60 * 12, secure_cookies(&state))]))
+            Ok(with_cookies(Html(html).into_response(), vec![set_cookie(CSRF_COOKIE, &csrf, SameSite::Strict, 60 * 60 * 12, secure_cookies(&state))]))
         }
         WebSignIn::Cognito(ui) => {
             let (attempt, verifier) = (new_csrf(), format!("{}{}", new_csrf(), new_csrf()));
-            let pkce = set_cookie("relance_pkce", &format!("{attempt}.{verifier}"), "Lax", 600, true);
+            let pkce = set_cookie("relance_pkce", &format!("{attempt}.{verifier}"), SameSite::Lax, 600, true);
             Ok(with_cookies(redirect(&ui.authorize_url(&attempt, &verifier)), vec![pkce]))
         }
         WebSignIn::Off => Err(PageError::from(ApiError::not_found())),
@@ -156,11 +150,11 @@ pub async fn sign_in(State(state): State<PortalState>, headers: HeaderMap, Form(
         return Err(PageError::from(ApiError::not_found()));
     };
     let Some((user, roles)) = choices.iter().find(|(user, roles)| *user == form.user && roles.join(",") == form.roles) else {
-        return Err(PageError::bad("Not one of the demo users."));
+        return Err(PageError::bad("not_a_demo_user"));
     };
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     let token = local_token(secret, user, None, &roles, 12).map_err(|e| PageError::internal(e.to_string()))?;
-    Ok(with_cookies(redirect("/"), vec![set_cookie(SESSION_COOKIE, &token, "Lax", 60 * 60 * 12, secure_cookies(&state))]))
+    Ok(with_cookies(redirect("/"), vec![set_cookie(SESSION_COOKIE, &token, SameSite::Lax, 60 * 60 * 12, secure_cookies(&state))]))
 }
 
 #[derive(Deserialize)]
@@ -173,25 +167,25 @@ pub struct Callback {
 pub async fn cognito_callback(State(state): State<PortalState>, headers: HeaderMap, Query(callback): Query<Callback>) -> Result<Response, PageError> {
     let WebSignIn::Cognito(ui) = &state.web else { return Err(PageError::from(ApiError::not_found())) };
     let pkce = cookie(&headers, "relance_pkce").unwrap_or_default();
-    let (attempt, verifier) = pkce.split_once('.').ok_or_else(|| PageError::bad("The sign-in attempt expired; sign in again."))?;
+    let (attempt, verifier) = pkce.split_once('.').ok_or_else(|| PageError::bad("sign_in_expired"))?;
     if attempt != callback.state {
-        return Err(PageError::bad("The sign-in attempt does not match; sign in again."));
+        return Err(PageError::bad("sign_in_expired"));
     }
     let token = ui.exchange(&callback.code, verifier).await?;
     ui.verify(&token).await?;
     Ok(with_cookies(
         redirect("/"),
         vec![
-            set_cookie(SESSION_COOKIE, &token, "Lax", 60 * 60, true),
-            set_cookie("relance_pkce", "", "Lax", 0, true),
-            set_cookie(CSRF_COOKIE, &new_csrf(), "Strict", 60 * 60 * 12, true),
+            set_cookie(SESSION_COOKIE, &token, SameSite::Lax, 60 * 60, true),
+            set_cookie("relance_pkce", "", SameSite::Lax, 0, true),
+            set_cookie(CSRF_COOKIE, &new_csrf(), SameSite::Strict, 60 * 60 * 12, true),
         ],
     ))
 }
 
 pub async fn sign_out(State(state): State<PortalState>, headers: HeaderMap, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
-    Ok(with_cookies(redirect("/sign-in"), vec![set_cookie(SESSION_COOKIE, "", "Lax", 0, secure_cookies(&state))]))
+    Ok(with_cookies(redirect("/sign-in"), vec![set_cookie(SESSION_COOKIE, "", SameSite::Lax, 0, secure_cookies(&state))]))
 }
 
 // ---------------------------------------------------------------- member pages
@@ -316,7 +310,7 @@ pub async fn write_message(State(state): State<PortalState>, visitor: Visitor, h
 pub async fn answer(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(member): Path<String>, Form(form): Form<MessageForm>) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let result = messages::to_member(State(state), visitor.caller, Path(member.clone()), Body(NewMessage { body: form.body })).await.map(|_| ());
-    Ok(back(&format!("/app/messages?member={}", encode(&member)), result))
+    Ok(back(&format!("/app/messages?member={}", url_encode(&member)), result))
 }
 
 pub async fn profile(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -403,7 +397,7 @@ pub async fn post_harvest(State(state): State<PortalState>, visitor: Visitor, he
 pub struct EventForm {
     csrf: String,
     title: String,
-    /// `2026-12-05T10:00` from a datetime-local input, read as UTC.
+    /// `2026-12-05T10:00` from a datetime-local input, in the business's time zone.
     starts_at: String,
     location: String,
     capacity: String,
@@ -411,7 +405,11 @@ pub struct EventForm {
 
 pub async fn create_event(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(site): Path<String>, Form(form): Form<EventForm>) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
-    let starts_at = chrono::NaiveDateTime::parse_from_str(&form.starts_at, "%Y-%m-%dT%H:%M").map(|t| t.and_utc());
+    // The farmer types the wall-clock time of the garden, which is the business's zone
+    // (daylight saving time included); we store the instant.
+    let zone = state.defaults.time_zone;
+    let starts_at = chrono::NaiveDateTime::parse_from_str(&form.starts_at, "%Y-%m-%dT%H:%M")
+        .map(|local| relance::domain::time::local_to_utc(local.date(), local.time(), zone));
     let Ok(starts_at) = starts_at else { return Ok(back("/app/farm", Err(ApiError::bad_request("starts_at: a date and time, please")))) };
     let capacity = form.capacity.trim().parse::<u32>().ok();
     let input = NewEvent {
@@ -439,22 +437,20 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
     let kpis = dashboards::kpis(State(state.clone()), caller, Params(Period { from, to })).await.map(|k| k.0).unwrap_or(Value::Null);
     let steps: Vec<(String, i64)> = kpis["paid_after_step"]
         .as_array()
-        .map(|list| list.iter().map(|s| (format!("..{}", s["step"]), s["invoices"].as_i64().unwrap_or(0))).collect())
+        .map(|list| list.iter().map(|s| (s["step"].to_string(), s["invoices"].as_i64().unwrap_or(0))).collect())
         .unwrap_or_default();
     let who = language(&state, &visitor.caller).await?;
     let words = i18n::table(who.0);
     let funnel = bar_chart(
-        words["paid_after_step"],
+        &Chart { id: "funnel", title: words["paid_after_step"], lang: who.0, unit: Unit::Count },
         &steps.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
         &[Bars { name: words["paid"], values: steps.iter().map(|(_, v)| *v).collect(), colour: "#2f6b3a" }],
-        1,
     );
-    let sent: Vec<(String, i64)> = kpis["reminders_sent"].as_object().map(|m| m.iter().map(|(k, v)| (format!("..{k}"), v.as_i64().unwrap_or(0))).collect()).unwrap_or_default();
+    let sent: Vec<(String, i64)> = kpis["reminders_sent"].as_object().map(|m| m.iter().map(|(kind, v)| (i18n::status_text(who.0, kind), v.as_i64().unwrap_or(0))).collect()).unwrap_or_default();
     let reminders = bar_chart(
-        words["reminders_sent"],
+        &Chart { id: "reminders-sent", title: words["reminders_sent"], lang: who.0, unit: Unit::Count },
         &sent.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
         &[Bars { name: words["reminders_sent"], values: sent.iter().map(|(_, v)| *v).collect(), colour: "#1f5f99" }],
-        1,
     );
     render(&state, &visitor, Some(who), "admin.html", &note, json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders})).await
 }
@@ -512,10 +508,12 @@ fn series_values(series: &Value) -> (Vec<String>, Vec<i64>) {
     (points.iter().map(|p| p["period"].as_str().unwrap_or_default().to_string()).collect(), points.iter().map(|p| p["value"].as_i64().unwrap_or(0)).collect())
 }
 
-fn two_series_chart(title: &str, a: (&str, &Value), b: (&str, &Value)) -> String {
+/// Two money series of one currency side by side; `id` is the chart's on the page.
+fn two_series_chart(id: &str, title: &str, lang: &str, a: (&str, &Value), b: (&str, &Value)) -> String {
     let (labels, first) = series_values(a.1);
     let (_, second) = series_values(b.1);
-    bar_chart(title, &labels, &[Bars { name: a.0, values: first, colour: "#1f5f99" }, Bars { name: b.0, values: second, colour: "#2f6b3a" }], 100)
+    let unit = a.1["currency"].as_str().and_then(|c| c.parse().ok()).map_or(Unit::Count, Unit::Money);
+    bar_chart(&Chart { id, title, lang, unit }, &labels, &[Bars { name: a.0, values: first, colour: "#1f5f99" }, Bars { name: b.0, values: second, colour: "#2f6b3a" }])
 }
 
 pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -527,17 +525,17 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
     let mut data = json!({});
     if caller.has(Role::Client) {
         let client = dashboards::client(State(state.clone()), caller.clone(), range()).await?.0;
-        data["client_chart"] = json!(two_series_chart(w["billed_paid"], (w["billed"], &client["billed"][0]), (w["paid"], &client["paid"][0])));
+        data["client_chart"] = json!(two_series_chart("client-billed", w["billed_paid"], who.0, (w["billed"], &client["billed"][0]), (w["paid"], &client["paid"][0])));
         data["client"] = client;
     }
     if caller.has(Role::Sales) {
         let sales = dashboards::sales(State(state.clone()), caller.clone(), range()).await?.0;
-        data["sales_chart"] = json!(two_series_chart(w["projected_actual"], (w["projected"], &sales["projected"][0]), (w["actual"], &sales["actual"][0])));
+        data["sales_chart"] = json!(two_series_chart("sales-projected", w["projected_actual"], who.0, (w["projected"], &sales["projected"][0]), (w["actual"], &sales["actual"][0])));
         data["sales"] = sales;
     }
     if caller.has(Role::Ambassador) {
         let ambassador = dashboards::ambassador(State(state.clone()), caller.clone(), range()).await?.0;
-        data["ambassador_chart"] = json!(two_series_chart(w["commissions"], (w["earned"], &ambassador["earned"][0]), (w["paid"], &ambassador["paid"][0])));
+        data["ambassador_chart"] = json!(two_series_chart("ambassador-commissions", w["commissions"], who.0, (w["earned"], &ambassador["earned"][0]), (w["paid"], &ambassador["paid"][0])));
         data["ambassador"] = ambassador;
     }
     render(&state, &visitor, Some(who), "dashboard.html", &note, data).await
@@ -567,7 +565,7 @@ pub async fn go_list(Path(kind): Path<String>) -> Response {
 
 /// The links in messages land on the page that shows what they are about.
 pub async fn go(Path((kind, id)): Path<(String, String)>) -> Response {
-    let id = encode(&id);
+    let id = url_encode(&id);
     let place = |prefix: &str| if id.is_empty() { String::new() } else { format!("#{prefix}-{id}") };
     match kind.as_str() {
         "i" => redirect(&format!("/app/invoices{}", place("invoice"))),
