@@ -2,6 +2,9 @@
 //! and one rendered message cost, with the real fixture payloads. `make bench` runs these
 //! and writes the medians, with their targets, into docs/benchmarks.md.
 
+// A benchmark is a test of speed: a fixture that fails to load is a failed run.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up, like a test's")]
+
 use std::hint::black_box;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -14,6 +14,7 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 }
 
 /// A client that verifies servers against the system's root certificates.
+#[allow(clippy::expect_used, reason = "a cold start without TLS cannot serve anything: stop it")]
 pub fn https_client() -> reqwest::Client {
     // Building fails only when the TLS back end cannot start: without it no call can be made,
     // so the cold start should stop here rather than at the first request.

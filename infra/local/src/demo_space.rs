@@ -182,7 +182,7 @@ fn agency(load: &mut BulkLoad, now: DateTime<Utc>, today: chrono::NaiveDate) -> 
         load.add(&mut customer)?;
         load.add(&mut Account::new(user, Some(id.clone())))?;
         let mut mission = Mission {
-            id: parse(&format!("mission-{customer_id}")),
+            id: parse(format!("mission-{customer_id}")),
             client: id.clone(),
             client_name: name.into(),
             sales: "sales-nina".into(),
@@ -200,7 +200,7 @@ fn agency(load: &mut BulkLoad, now: DateTime<Utc>, today: chrono::NaiveDate) -> 
             let mut invoice = Invoice::open(
                 InvoiceId::generate(),
                 id.clone(),
-                parse(&format!("AG-{}-{:02}", &customer_id[7..11].to_uppercase(), months - n)),
+                parse(format!("AG-{}-{:02}", &customer_id[7..11].to_uppercase(), months - n)),
                 eur(fee),
                 issued,
                 add_days(issued_day, 30).unwrap_or(issued_day),

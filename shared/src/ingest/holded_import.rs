@@ -16,9 +16,6 @@ use crate::facts::{Delivery, Fact};
 use crate::domain::Provider;
 use crate::providers::{body_digest, holded};
 
-/// Holded's production API.
-pub const HOLDED_API_URL: &str = "https://api.holded.com/api/invoicing/v1";
-
 /// A safety stop for a misbehaving pager (Holded pages are 500 documents).
 const MAX_PAGES: u32 = 10_000;
 
@@ -54,7 +51,8 @@ pub struct HoldedClient {
 }
 
 impl HoldedClient {
-    /// `base_url` is [`HOLDED_API_URL`] in production (`HOLDED_API_URL` overrides it, for a stand-in).
+    /// `base_url` is [`crate::config::HOLDED_API_URL`] in production (the `HOLDED_API_URL`
+    /// setting overrides it, for a stand-in).
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> HoldedClient {
         HoldedClient { http: crate::http::https_client(), base_url: base_url.into(), api_key: api_key.into() }
     }
