@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::contact::{Email, Locale, PhoneE164};
 use super::follow_up::FollowUp;
 use super::ids::CustomerId;
-use super::provider::{Provider, ProviderRef};
+use super::provider::{Provider, ProviderRef, is_stale};
 
 /// A way of reaching a customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -131,6 +131,87 @@ impl Customer {
     pub fn reachable_phone(&self) -> Option<&PhoneE164> {
         self.phone.as_ref().filter(|p| p.can_receive_sms() && self.opt_outs.allows(Channel::Sms))
     }
+
+    /// Takes what the provider says of the customer as of `at` (a delivery about the customer
+    /// itself, which is news): each detail given replaces ours, one left out (`None`) is kept,
+    /// and each date given is set. Facts older than the last ones applied are ignored.
+    ///
+    /// Returns whether a detail changed; the new stamp alone is not worth a write.
+    pub fn apply_provider_details(
+        &mut self,
+        name: Option<&str>,
+        email: Option<&Email>,
+        phone: Option<&PhoneE164>,
+        locale: Option<&Locale>,
+        dates: &[(String, NaiveDate)],
+        at: DateTime<Utc>,
+    ) -> bool {
+        if is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        let mut changed = false;
+        if let Some(name) = name.filter(|name| self.name != *name) {
+            self.name = name.to_string();
+            changed = true;
+        }
+        if let Some(email) = email.filter(|email| self.email.as_ref() != Some(*email)) {
+            self.email = Some(email.clone());
+            // A bounce said nothing about the new address.
+            self.email_undeliverable = false;
+            changed = true;
+        }
+        if let Some(phone) = phone.filter(|phone| self.phone.as_ref() != Some(*phone)) {
+            self.phone = Some(phone.clone());
+            changed = true;
+        }
+        if let Some(locale) = locale.filter(|locale| self.locale != **locale) {
+            self.locale = locale.clone();
+            changed = true;
+        }
+        for (field, date) in dates {
+            changed |= self.custom_dates.insert(field.clone(), *date) != Some(*date);
+        }
+        self.provider_updated_at = Some(at);
+        changed
+    }
+
+    /// Fills in the email and phone we lack from a snapshot of them (the copy an invoice or an
+    /// order carries), never replacing one we hold, whatever the snapshot's date. Returns
+    /// whether anything was filled.
+    pub fn fill_blank_contact(&mut self, email: Option<&Email>, phone: Option<&PhoneE164>) -> bool {
+        let mut changed = false;
+        if let Some(email) = email.filter(|_| self.email.is_none()) {
+            self.email = Some(email.clone());
+            changed = true;
+        }
+        if let Some(phone) = phone.filter(|_| self.phone.is_none()) {
+            self.phone = Some(phone.clone());
+            changed = true;
+        }
+        changed
+    }
+
+    /// Deleted in the provider's system at `at`: kept for history, never reminded again.
+    /// Returns whether that is news (not already deleted, nor undone by a newer change).
+    pub fn mark_deleted(&mut self, at: DateTime<Utc>) -> bool {
+        if self.deleted_at.is_some() || is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        self.deleted_at = Some(at);
+        self.reminders_paused = true;
+        self.provider_updated_at = Some(at);
+        true
+    }
+
+    /// Sets the date `field` unless the customer already has one: the first time a thing
+    /// happened (a first subscription's start) stays the first. Returns whether it was set.
+    pub fn note_first_date(&mut self, field: &str, date: NaiveDate) -> bool {
+        if self.custom_dates.contains_key(field) {
+            return false;
+        }
+        self.custom_dates.insert(field.to_string(), date);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +247,75 @@ mod tests {
         let mut c = customer();
         c.phone = Some(PhoneE164::parse("01 42 68 53 00", Some("FR")).unwrap());
         assert!(c.reachable_phone().is_none());
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn provider_details_replace_ours_unless_older_or_left_out() {
+        let mut c = customer();
+        c.email_undeliverable = true;
+        let email = Email::parse("marie.dupont@example.fr").unwrap();
+        let dates = [("lease_start".to_string(), date(2026, 3, 1))];
+        assert!(c.apply_provider_details(Some("Marie D."), Some(&email), None, None, &dates, t("2026-02-01T10:00:00Z")));
+        assert_eq!(c.name, "Marie D.");
+        assert_eq!(c.email, Some(email.clone()));
+        assert!(!c.email_undeliverable, "a new address is worth trying");
+        assert!(c.phone.is_some(), "a phone left out is kept");
+        assert_eq!(c.locale, Locale::french());
+        assert_eq!(c.custom_dates.get("lease_start"), Some(&date(2026, 3, 1)));
+        assert_eq!(c.provider_updated_at, Some(t("2026-02-01T10:00:00Z")));
+
+        // The same details again, later: nothing to write, but the stamp moves.
+        assert!(!c.apply_provider_details(Some("Marie D."), Some(&email), None, None, &dates, t("2026-02-02T10:00:00Z")));
+        assert_eq!(c.provider_updated_at, Some(t("2026-02-02T10:00:00Z")));
+
+        // Older details change nothing.
+        let older = [("lease_start".to_string(), date(2025, 3, 1))];
+        assert!(!c.apply_provider_details(Some("Marie"), None, None, Some(&Locale::english()), &older, t("2026-02-01T12:00:00Z")));
+        assert_eq!((c.name.as_str(), c.custom_dates["lease_start"]), ("Marie D.", date(2026, 3, 1)));
+        assert_eq!(c.locale, Locale::french());
+    }
+
+    #[test]
+    fn a_snapshot_only_fills_blank_contact_details() {
+        let mut c = customer();
+        let other = Email::parse("compta@example.fr").unwrap();
+        let held = c.email.clone();
+        assert!(!c.fill_blank_contact(Some(&other), None));
+        assert_eq!(c.email, held);
+        c.email = None;
+        c.phone = None;
+        let phone = PhoneE164::parse("06 98 76 54 32", Some("FR")).unwrap();
+        assert!(c.fill_blank_contact(Some(&other), Some(&phone)));
+        assert_eq!((c.email, c.phone), (Some(other), Some(phone)));
+    }
+
+    #[test]
+    fn deletion_stops_reminders_once() {
+        let mut c = customer();
+        c.provider_updated_at = Some(t("2026-02-01T10:00:00Z"));
+        assert!(!c.mark_deleted(t("2026-02-01T09:00:00Z")), "an older deletion was undone since");
+        assert!(!c.reminders_stopped());
+        assert!(c.mark_deleted(t("2026-02-01T11:00:00Z")));
+        assert!(c.reminders_stopped());
+        assert_eq!(c.deleted_at, Some(t("2026-02-01T11:00:00Z")));
+        assert!(!c.mark_deleted(t("2026-02-01T12:00:00Z")), "deleted once is enough");
+        assert_eq!(c.deleted_at, Some(t("2026-02-01T11:00:00Z")));
+    }
+
+    #[test]
+    fn a_first_date_stays_the_first() {
+        let mut c = customer();
+        assert!(c.note_first_date("subscription_start", date(2026, 12, 1)));
+        assert!(!c.note_first_date("subscription_start", date(2027, 1, 1)));
+        assert_eq!(c.custom_dates.get("subscription_start"), Some(&date(2026, 12, 1)));
     }
 
     #[test]

@@ -32,6 +32,15 @@ impl FollowUp {
         self.next_action_at = Some(at);
     }
 
+    /// Asks the scan to look at this record by `at`: a look already planned earlier stays, a
+    /// later one (or none) moves to `at`. A failure known now is due now, whatever the ladder
+    /// had planned.
+    pub fn due_by(&mut self, at: DateTime<Utc>) {
+        if self.next_action_at.is_none_or(|current| at < current) {
+            self.schedule(at);
+        }
+    }
+
     /// Nothing is pending any more (paid, voided, cancelled): leaves the due index.
     pub fn clear(&mut self) {
         self.next_action_at = None;
@@ -39,5 +48,22 @@ impl FollowUp {
 
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         self.next_action_at.is_some_and(|at| at <= now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_by_moves_a_look_earlier_never_later() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let mut follow_up = FollowUp::default();
+        follow_up.due_by(t("2026-11-25T10:00:00Z"));
+        assert_eq!(follow_up.next_action_at, Some(t("2026-11-25T10:00:00Z")), "nothing planned: due at the time given");
+        follow_up.due_by(t("2026-11-26T10:00:00Z"));
+        assert_eq!(follow_up.next_action_at, Some(t("2026-11-25T10:00:00Z")), "an earlier look stays");
+        follow_up.due_by(t("2026-11-24T10:00:00Z"));
+        assert_eq!(follow_up.next_action_at, Some(t("2026-11-24T10:00:00Z")));
     }
 }

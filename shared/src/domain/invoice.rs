@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::follow_up::FollowUp;
 use super::ids::{CustomerId, InvoiceId, InvoiceNumber, MissionId, SubscriptionId};
 use super::money::{Currency, Money, MoneyError};
-use super::provider::ProviderRef;
+use super::provider::{ProviderRef, is_stale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -225,6 +225,82 @@ impl Invoice {
         changed
     }
 
+    /// The provider's descriptive fields, taken once its state is accepted (see
+    /// [`Invoice::apply_provider_state`]): a number, payment link or subscription given
+    /// replaces ours, one left out (`None`) is kept; the due date is always given. Returns
+    /// whether anything changed.
+    pub fn apply_provider_details(
+        &mut self,
+        number: Option<InvoiceNumber>,
+        due_date: NaiveDate,
+        payment_link: Option<&str>,
+        subscription_id: Option<SubscriptionId>,
+    ) -> bool {
+        let mut changed = false;
+        if let Some(number) = number.filter(|number| *number != self.number) {
+            self.number = number;
+            changed = true;
+        }
+        if self.due_date != due_date {
+            self.due_date = due_date;
+            changed = true;
+        }
+        if let Some(link) = payment_link.filter(|link| self.payment_link.as_deref() != Some(*link)) {
+            self.payment_link = Some(link.to_string());
+            changed = true;
+        }
+        if let Some(id) = subscription_id.filter(|id| self.subscription_id.as_ref() != Some(id)) {
+            self.subscription_id = Some(id);
+            changed = true;
+        }
+        changed
+    }
+
+    /// Whether the provider will retry the card itself, as it says at `at` while the invoice is
+    /// owed. Reminders wait for a pending retry; when the provider stops retrying, a ladder
+    /// already begun resumes at `at`. Returns whether that changed.
+    pub fn apply_provider_retry(&mut self, retry_pending: bool, at: DateTime<Utc>) -> bool {
+        if !self.is_owed() {
+            return false;
+        }
+        if self.autopay_retry_pending && !retry_pending && self.follow_up.step > 0 {
+            self.follow_up.due_by(at);
+        }
+        let changed = self.autopay_retry_pending != retry_pending;
+        self.autopay_retry_pending = retry_pending;
+        changed
+    }
+
+    /// Plans the first reminder (the ladder's first rung, `first`) of an owed invoice that has
+    /// none yet: none planned and none decided. Returns whether it was planned.
+    pub fn schedule_first_reminder(&mut self, first: DateTime<Utc>) -> bool {
+        if !self.is_owed() || self.follow_up.next_action_at.is_some() || self.follow_up.step > 0 {
+            return false;
+        }
+        self.follow_up.schedule(first);
+        true
+    }
+
+    /// A collection failed at `at`: the failure notice is due now, and the ladder waits while
+    /// the provider retries (`retry_pending`). Ignored unless the invoice is still owed, and
+    /// when older than the last facts applied: a failure that still had a retry coming must
+    /// not undo a newer state. Returns whether it was recorded.
+    pub fn record_payment_failure(&mut self, retry_pending: bool, at: DateTime<Utc>) -> bool {
+        if !self.is_owed() || is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        self.autopay_retry_pending = retry_pending;
+        self.follow_up.failure_pending = true;
+        self.provider_updated_at = Some(at);
+        self.follow_up.due_by(at);
+        true
+    }
+
+    /// Issued and not settled: the provider's retries and our reminders are about it.
+    fn is_owed(&self) -> bool {
+        matches!(self.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
+    }
+
     /// Notes when the invoice became paid (kept while it stays paid; cleared if a refund
     /// reopens it). Writers call it with the time of the change they apply.
     pub fn note_settlement(&mut self, at: DateTime<Utc>) {
@@ -370,6 +446,79 @@ mod tests {
         assert!(inv.follow_up.next_action_at.is_some(), "a partial payment keeps the reminders for the balance");
         assert!(!inv.apply_provider_state(eur(1000), eur(0), InvoiceStatus::Open, t("2026-11-25T09:59:59Z")));
         assert_eq!(inv.balance(), eur(600));
+    }
+
+    #[test]
+    fn descriptive_fields_follow_the_provider_unless_left_out() {
+        let mut inv = invoice(1000);
+        let number = InvoiceNumber::parse("F-2026-0002").unwrap();
+        let subscription = SubscriptionId::generate();
+        let due = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+        assert!(inv.apply_provider_details(Some(number.clone()), due, Some("https://pay.example/in_1"), Some(subscription.clone())));
+        assert_eq!((&inv.number, inv.due_date), (&number, due));
+        assert_eq!((inv.payment_link.as_deref(), inv.subscription_id.as_ref()), (Some("https://pay.example/in_1"), Some(&subscription)));
+        assert!(!inv.apply_provider_details(Some(number.clone()), due, None, None), "the same, or left out, changes nothing");
+        assert_eq!((inv.payment_link.as_deref(), inv.subscription_id.as_ref()), (Some("https://pay.example/in_1"), Some(&subscription)));
+    }
+
+    #[test]
+    fn when_the_provider_stops_retrying_a_begun_ladder_resumes_now() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let mut inv = invoice(1000);
+        assert!(inv.apply_provider_retry(true, t("2026-12-01T10:00:00Z")));
+        assert!(!inv.accepts_reminders());
+        assert!(!inv.apply_provider_retry(true, t("2026-12-02T10:00:00Z")));
+        inv.follow_up.step = 1;
+        inv.follow_up.schedule(t("2026-12-10T08:00:00Z"));
+        assert!(inv.apply_provider_retry(false, t("2026-12-03T10:00:00Z")));
+        assert_eq!(inv.follow_up.next_action_at, Some(t("2026-12-03T10:00:00Z")));
+
+        // Before the first step, the first rung stands.
+        let mut inv = invoice(1000);
+        inv.autopay_retry_pending = true;
+        assert!(inv.apply_provider_retry(false, t("2026-11-20T10:00:00Z")));
+        assert_eq!(inv.follow_up.next_action_at, Some(t("2026-11-27T08:00:00Z")));
+
+        let mut inv = invoice(1000);
+        inv.record_payment(eur(1000)).unwrap();
+        assert!(!inv.apply_provider_retry(true, t("2026-12-01T10:00:00Z")), "a paid invoice has nothing to retry");
+        assert!(!inv.autopay_retry_pending);
+    }
+
+    #[test]
+    fn only_an_owed_invoice_with_no_reminder_yet_gets_its_first() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let mut inv = invoice(1000);
+        assert!(!inv.schedule_first_reminder(t("2026-11-28T08:00:00Z")), "one is planned already");
+        inv.follow_up.clear();
+        assert!(inv.schedule_first_reminder(t("2026-11-28T08:00:00Z")));
+        assert_eq!(inv.follow_up.next_action_at, Some(t("2026-11-28T08:00:00Z")));
+
+        inv.follow_up.clear();
+        inv.follow_up.step = 1;
+        assert!(!inv.schedule_first_reminder(t("2026-11-28T08:00:00Z")), "the ladder has begun");
+
+        let mut inv = invoice(1000);
+        inv.void().unwrap();
+        assert!(!inv.schedule_first_reminder(t("2026-11-28T08:00:00Z")));
+        assert_eq!(inv.follow_up.next_action_at, None);
+    }
+
+    #[test]
+    fn a_failed_collection_makes_the_notice_due_unless_older_or_settled() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let mut inv = invoice(1000);
+        assert!(inv.record_payment_failure(true, t("2026-11-20T10:00:00Z")));
+        assert!(inv.follow_up.failure_pending && inv.autopay_retry_pending);
+        assert_eq!(inv.follow_up.next_action_at, Some(t("2026-11-20T10:00:00Z")), "due now, before the first rung");
+        assert_eq!(inv.provider_updated_at, Some(t("2026-11-20T10:00:00Z")));
+        assert!(!inv.record_payment_failure(false, t("2026-11-20T09:00:00Z")), "an older failure");
+        assert!(inv.autopay_retry_pending);
+
+        let mut inv = invoice(1000);
+        assert!(inv.apply_provider_state(eur(1000), eur(1000), InvoiceStatus::Paid, t("2026-11-25T10:00:00Z")));
+        assert!(!inv.record_payment_failure(false, t("2026-11-26T10:00:00Z")));
+        assert!(!inv.follow_up.failure_pending);
     }
 
     #[test]

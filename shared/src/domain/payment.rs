@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, InvoiceId, PaymentId, RefundId};
 use super::money::{Money, MoneyError};
-use super::provider::{Provider, ProviderRef};
+use super::provider::{Provider, ProviderRef, is_stale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +91,49 @@ impl Payment {
         };
         Ok(())
     }
+
+    /// Takes the provider's view of the payment as of `at`: amount, failure reason, and the
+    /// invoice it pays when the provider names one we know (`None` keeps ours). Its status too,
+    /// until a refund is recorded: from then on ours says how much went back, which the
+    /// provider's (a charge stays `succeeded`) does not. Facts older than the last ones applied
+    /// are ignored. Returns whether they were applied.
+    pub fn apply_provider_state(
+        &mut self,
+        amount: Money,
+        status: PaymentStatus,
+        failure_reason: Option<&str>,
+        invoice_id: Option<InvoiceId>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        if is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        if self.refunds.is_empty() {
+            self.status = status;
+        }
+        self.amount = amount;
+        self.failure_reason = failure_reason.map(str::to_string);
+        if invoice_id.is_some() {
+            self.invoice_id = invoice_id;
+        }
+        self.provider_updated_at = Some(at);
+        true
+    }
+
+    /// Records the refunded total the provider reports at `at` (providers report the running
+    /// total, not each refund). What it adds to the refunds we hold is a new refund, named
+    /// after the payment's provider id (`provider_id`) and the total it brings us to, so that
+    /// the same report twice adds nothing. A total no larger than ours, in another currency,
+    /// or making an id that cannot be a key, adds nothing either.
+    pub fn record_refunded_total(&mut self, total: Money, provider_id: &str, at: DateTime<Utc>) -> Result<(), PaymentError> {
+        let refunded = self.refunded().unwrap_or(Money::zero(self.amount.currency()));
+        let Ok(extra) = total.checked_sub(refunded) else { return Ok(()) };
+        if !extra.is_positive() {
+            return Ok(());
+        }
+        let Ok(id) = RefundId::parse(&format!("{provider_id}-refunded-{}", total.minor_units())) else { return Ok(()) };
+        self.refund(Refund { id, amount: extra, refunded_at: at })
+    }
 }
 
 #[cfg(test)]
@@ -152,5 +195,39 @@ mod tests {
         assert_eq!(p.refund(refund("re_1", 0)), Err(PaymentError::NonPositiveRefund));
         let usd = Refund { amount: Money::from_minor(100, Currency::USD), ..refund("re_2", 1) };
         assert!(matches!(p.refund(usd), Err(PaymentError::Money(MoneyError::CurrencyMismatch(..)))));
+    }
+
+    #[test]
+    fn provider_state_sets_the_status_until_a_refund_is_ours() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let invoice = InvoiceId::generate();
+        let mut p = payment(PaymentStatus::Pending);
+        p.failure_reason = Some("card_declined".into());
+        assert!(p.apply_provider_state(eur(5000), PaymentStatus::Succeeded, None, Some(invoice.clone()), t("2026-11-01T10:00:00Z")));
+        assert_eq!((p.status, p.failure_reason.as_deref(), p.invoice_id.as_ref()), (PaymentStatus::Succeeded, None, Some(&invoice)));
+        assert!(p.apply_provider_state(eur(5000), PaymentStatus::Succeeded, None, None, t("2026-11-01T11:00:00Z")));
+        assert_eq!(p.invoice_id.as_ref(), Some(&invoice), "an invoice left out is kept");
+
+        p.refund(refund("re_1", 1000)).unwrap();
+        assert!(p.apply_provider_state(eur(5000), PaymentStatus::Succeeded, None, None, t("2026-11-02T10:00:00Z")));
+        assert_eq!(p.status, PaymentStatus::PartiallyRefunded);
+        assert!(!p.apply_provider_state(eur(4000), PaymentStatus::Failed, Some("expired_card"), None, t("2026-11-02T09:00:00Z")), "older");
+        assert_eq!((p.amount, p.failure_reason.as_deref()), (eur(5000), None));
+    }
+
+    #[test]
+    fn a_refunded_total_adds_the_difference_once() {
+        let at: DateTime<Utc> = "2026-11-03T10:00:00Z".parse().unwrap();
+        let mut p = payment(PaymentStatus::Succeeded);
+        p.record_refunded_total(eur(2000), "ch_1", at).unwrap();
+        assert_eq!(p.refunds, vec![Refund { id: RefundId::parse("ch_1-refunded-2000").unwrap(), amount: eur(2000), refunded_at: at }]);
+        p.record_refunded_total(eur(2000), "ch_1", at).unwrap();
+        p.record_refunded_total(eur(0), "ch_1", at).unwrap();
+        p.record_refunded_total(Money::from_minor(9000, Currency::USD), "ch_1", at).unwrap();
+        assert_eq!(p.refunds.len(), 1, "the same total, a smaller one or another currency adds nothing");
+        assert!(matches!(p.record_refunded_total(eur(6000), "ch_1", at), Err(PaymentError::RefundTooLarge { .. })), "more than was paid");
+        p.record_refunded_total(eur(5000), "ch_1", at).unwrap();
+        assert_eq!((p.refunds[1].id.as_str(), p.refunds[1].amount), ("ch_1-refunded-5000", eur(3000)));
+        assert_eq!(p.status, PaymentStatus::Refunded);
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::follow_up::FollowUp;
 use super::ids::{CustomerId, PaymentMethodId};
-use super::provider::ProviderRef;
+use super::provider::{ProviderRef, is_stale};
 use super::time::last_day_of_month;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,6 +136,50 @@ impl PaymentMethod {
     pub fn is_superseded_by(&self, other: &PaymentMethod) -> bool {
         other.id != self.id && other.customer_id == self.customer_id && !other.removed && other.expiry > self.expiry
     }
+
+    /// Takes the card as the provider describes it at `at`: brand, last four and expiry, and
+    /// attached (a card the provider reports is not removed). A new expiry (a renewed card), or
+    /// a card with no warning planned nor given yet, starts its expiry warnings afresh at
+    /// `warning`, the ladder's first rung. Facts older than the last ones applied are ignored.
+    /// Returns whether they were applied.
+    pub fn apply_provider_state(
+        &mut self,
+        brand: &str,
+        last4: &Last4,
+        expiry: CardExpiry,
+        warning: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        if is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        let new_expiry = self.expiry != expiry;
+        self.brand = brand.to_string();
+        self.last4 = last4.clone();
+        self.expiry = expiry;
+        self.removed = false;
+        self.provider_updated_at = Some(at);
+        if new_expiry || self.follow_up.next_action_at.is_none() && self.follow_up.step == 0 {
+            self.follow_up = FollowUp::default();
+            if let Some(warning) = warning {
+                self.follow_up.schedule(warning);
+            }
+        }
+        true
+    }
+
+    /// Detached or revoked in the provider's system at `at`: kept for history, never warned
+    /// about again. Returns whether that is news (not removed already, nor undone by a newer
+    /// change).
+    pub fn mark_removed(&mut self, at: DateTime<Utc>) -> bool {
+        if self.removed || is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        self.removed = true;
+        self.follow_up.clear();
+        self.provider_updated_at = Some(at);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -191,5 +235,43 @@ mod tests {
         removed.removed = true;
         assert!(!old.is_superseded_by(&removed));
         assert!(!old.is_superseded_by(&old.clone()));
+    }
+
+    #[test]
+    fn a_renewed_card_starts_its_warnings_afresh() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let last4 = Last4::parse("4242").unwrap();
+        let mut c = card(12, 2026);
+        assert!(c.apply_provider_state("visa", &last4, c.expiry, Some(t("2026-11-01T08:00:00Z")), t("2026-10-01T10:00:00Z")));
+        assert_eq!(c.follow_up.next_action_at, Some(t("2026-11-01T08:00:00Z")), "never warned: the first warning is planned");
+
+        // The warning went out (the scan took step 1 and planned nothing more): the same card again keeps it so.
+        c.follow_up = FollowUp { step: 1, ..FollowUp::default() };
+        assert!(c.apply_provider_state("visa", &last4, c.expiry, Some(t("2026-11-01T08:00:00Z")), t("2026-11-02T10:00:00Z")));
+        assert_eq!((c.follow_up.step, c.follow_up.next_action_at), (1, None));
+
+        c.removed = true;
+        let renewed = CardExpiry::new(12, 2029).unwrap();
+        let other = Last4::parse("1881").unwrap();
+        assert!(c.apply_provider_state("mastercard", &other, renewed, Some(t("2029-11-01T08:00:00Z")), t("2026-11-20T10:00:00Z")));
+        assert_eq!((c.brand.as_str(), &c.last4, c.expiry, c.removed), ("mastercard", &other, renewed, false));
+        assert_eq!((c.follow_up.step, c.follow_up.next_action_at), (0, Some(t("2029-11-01T08:00:00Z"))));
+
+        assert!(!c.apply_provider_state("visa", &last4, CardExpiry::new(12, 2026).unwrap(), None, t("2026-11-19T10:00:00Z")), "older");
+        assert_eq!(c.expiry, renewed);
+    }
+
+    #[test]
+    fn a_removed_card_is_never_warned_about_again() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let mut c = card(12, 2026);
+        c.provider_updated_at = Some(t("2026-10-01T10:00:00Z"));
+        c.follow_up.schedule(t("2026-11-01T08:00:00Z"));
+        assert!(!c.mark_removed(t("2026-09-30T10:00:00Z")), "older");
+        assert!(c.mark_removed(t("2026-10-02T10:00:00Z")));
+        assert!(c.removed);
+        assert_eq!(c.follow_up.next_action_at, None);
+        assert!(!c.mark_removed(t("2026-10-03T10:00:00Z")), "removed once is enough");
+        assert_eq!(c.provider_updated_at, Some(t("2026-10-02T10:00:00Z")));
     }
 }

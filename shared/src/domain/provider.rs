@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{InvalidId, check_key_part};
@@ -57,5 +58,26 @@ impl ProviderRef {
 impl fmt::Display for ProviderRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.provider, self.id)
+    }
+}
+
+/// True when facts the provider stamped `at` are older than the last ones applied to a record
+/// (its `provider_updated_at`). Deliveries arrive late and out of order; an older one must not
+/// undo a newer change. Facts of the same instant are not older: they apply.
+pub(super) fn is_stale(last_applied: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    last_applied.is_some_and(|last| at < last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_facts_older_than_the_last_applied_are_stale() {
+        let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        assert!(!is_stale(None, t("2026-11-25T10:00:00Z")), "a record no provider changed yet takes anything");
+        assert!(is_stale(Some(t("2026-11-25T10:00:00Z")), t("2026-11-25T09:59:59Z")));
+        assert!(!is_stale(Some(t("2026-11-25T10:00:00Z")), t("2026-11-25T10:00:00Z")));
+        assert!(!is_stale(Some(t("2026-11-25T10:00:00Z")), t("2026-11-25T10:00:01Z")));
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::follow_up::FollowUp;
 use super::ids::{CustomerId, PaymentMethodId, SubscriptionId};
 use super::money::Money;
-use super::provider::ProviderRef;
+use super::provider::{ProviderRef, is_stale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,6 +117,93 @@ impl Subscription {
         self.status = SubscriptionStatus::Canceled;
         self.follow_up.clear();
     }
+
+    /// Takes the provider's description of the subscription as of `at` (`latest`, built from
+    /// its facts as a first sight would store it): plan, price, interval, status, period and
+    /// the cancellation flag follow the provider; ids, card and follow-up stay ours. A new
+    /// period (another end), or a renewing subscription with nothing planned, starts its
+    /// renewal reminders afresh at `renewal_notice`, the ladder's first notice for that period.
+    /// Facts older than the last ones applied are ignored. Returns whether they were applied.
+    pub fn apply_provider_state(&mut self, latest: &Subscription, renewal_notice: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+        if is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        let renewed = self.current_period_end != latest.current_period_end;
+        self.plan = latest.plan.clone();
+        self.price = latest.price;
+        self.interval = latest.interval;
+        self.status = latest.status;
+        self.current_period_start = latest.current_period_start;
+        self.current_period_end = latest.current_period_end;
+        self.cancel_at_period_end = latest.cancel_at_period_end;
+        self.provider_updated_at = Some(at);
+        if self.settle_follow_up() && (renewed || self.follow_up.next_action_at.is_none()) {
+            // A new period starts its own renewal reminders.
+            self.follow_up = FollowUp::default();
+            if let Some(notice) = renewal_notice {
+                self.follow_up.schedule(notice);
+            }
+        }
+        true
+    }
+
+    /// Takes a status the provider reports at `at` on its own (Braintree's notifications carry
+    /// nothing else). Paid again after being past due, the past-due reminders stop and the
+    /// renewal ones resume: the scan looks at `at` and climbs the period's notices in the
+    /// customer's zone, waiting for the next one. Facts older than the last ones applied are
+    /// ignored. Returns whether it was applied.
+    pub fn apply_provider_status(&mut self, status: SubscriptionStatus, at: DateTime<Utc>) -> bool {
+        if is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        let was_past_due = self.status == SubscriptionStatus::PastDue;
+        self.status = status;
+        self.provider_updated_at = Some(at);
+        if self.settle_follow_up() && was_past_due && status == SubscriptionStatus::Active {
+            self.follow_up = FollowUp::default();
+            self.follow_up.schedule(at);
+        }
+        true
+    }
+
+    /// The provider announces a renewal or a trial end at `at`: a renewal notice is due by
+    /// then, if the subscription renews. Returns whether one was made due.
+    pub fn renewal_due_by(&mut self, at: DateTime<Utc>) -> bool {
+        if !self.renews() {
+            return false;
+        }
+        self.follow_up.due_by(at);
+        true
+    }
+
+    /// A renewal payment failed at `at`: a live subscription is past due. Its failure notice is
+    /// due now when it carries it (`notify`): not when an invoice of it does, so that one
+    /// failure makes one notice. Ignored when older than the last facts applied. Returns
+    /// whether it was recorded.
+    pub fn record_payment_failure(&mut self, notify: bool, at: DateTime<Utc>) -> bool {
+        if !self.status.is_live() || is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        self.status = SubscriptionStatus::PastDue;
+        if notify {
+            self.follow_up.failure_pending = true;
+            self.follow_up.due_by(at);
+        }
+        true
+    }
+
+    /// Drops what the current status ends: a failure notice not sent yet once no longer past
+    /// due (paid again before the notice went), every reminder once it no longer renews.
+    /// Returns whether it still renews.
+    fn settle_follow_up(&mut self) -> bool {
+        if self.status != SubscriptionStatus::PastDue {
+            self.follow_up.failure_pending = false;
+        }
+        if !self.renews() {
+            self.follow_up.clear();
+        }
+        self.renews()
+    }
 }
 
 #[cfg(test)]
@@ -124,9 +211,12 @@ mod tests {
     use super::*;
     use crate::domain::money::Currency;
 
-    #[test]
-    fn only_live_subscriptions_without_a_pending_cancellation_renew() {
-        let mut sub = Subscription {
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn subscription() -> Subscription {
+        Subscription {
             id: SubscriptionId::generate(),
             customer_id: CustomerId::generate(),
             version: 0,
@@ -143,7 +233,12 @@ mod tests {
             provider_updated_at: None,
             started_at: None,
             ended_at: None,
-        };
+        }
+    }
+
+    #[test]
+    fn only_live_subscriptions_without_a_pending_cancellation_renew() {
+        let mut sub = subscription();
         assert!(sub.renews());
         sub.cancel_at_period_end = true;
         assert!(!sub.renews());
@@ -154,5 +249,81 @@ mod tests {
         sub.cancel();
         assert!(!sub.renews());
         assert_eq!(sub.follow_up.next_action_at, None);
+    }
+
+    #[test]
+    fn a_new_period_starts_its_renewal_reminders_afresh() {
+        let mut sub = subscription();
+        sub.follow_up.step = 2;
+        sub.follow_up.schedule(t("2026-11-28T08:00:00Z"));
+        let same_period = sub.clone();
+        assert!(sub.apply_provider_state(&same_period, Some(t("2026-11-24T08:00:00Z")), t("2026-11-20T10:00:00Z")));
+        assert_eq!((sub.follow_up.step, sub.follow_up.next_action_at), (2, Some(t("2026-11-28T08:00:00Z"))), "same period: reminders go on");
+
+        let mut next = sub.clone();
+        next.plan = "Jardin d'entreprise".into();
+        next.current_period_start = t("2026-12-01T00:00:00Z");
+        next.current_period_end = t("2027-01-01T00:00:00Z");
+        next.follow_up = FollowUp::default();
+        assert!(sub.apply_provider_state(&next, Some(t("2026-12-25T08:00:00Z")), t("2026-12-01T00:05:00Z")));
+        assert_eq!((sub.plan.as_str(), sub.current_period_end), ("Jardin d'entreprise", t("2027-01-01T00:00:00Z")));
+        assert_eq!((sub.follow_up.step, sub.follow_up.next_action_at), (0, Some(t("2026-12-25T08:00:00Z"))));
+        assert_eq!(sub.provider_updated_at, Some(t("2026-12-01T00:05:00Z")));
+
+        // An older description changes nothing; a cancellation stops the reminders.
+        let mut cancelling = next.clone();
+        cancelling.cancel_at_period_end = true;
+        assert!(!sub.apply_provider_state(&cancelling, None, t("2026-11-30T00:00:00Z")));
+        assert!(sub.renews());
+        assert!(sub.apply_provider_state(&cancelling, None, t("2026-12-02T00:00:00Z")));
+        assert_eq!(sub.follow_up.next_action_at, None);
+    }
+
+    #[test]
+    fn paid_again_after_past_due_the_renewal_reminders_resume_now() {
+        let mut sub = subscription();
+        sub.status = SubscriptionStatus::PastDue;
+        sub.follow_up.step = 1;
+        sub.follow_up.failure_pending = true;
+        sub.provider_updated_at = Some(t("2026-11-10T10:00:00Z"));
+        assert!(!sub.apply_provider_status(SubscriptionStatus::Active, t("2026-11-10T09:00:00Z")), "older");
+        assert!(sub.apply_provider_status(SubscriptionStatus::Active, t("2026-11-12T10:00:00Z")));
+        assert_eq!(sub.follow_up, FollowUp { next_action_at: Some(t("2026-11-12T10:00:00Z")), ..FollowUp::default() });
+
+        assert!(sub.apply_provider_status(SubscriptionStatus::Canceled, t("2026-11-13T10:00:00Z")));
+        assert_eq!(sub.follow_up.next_action_at, None);
+        assert!(!sub.renewal_due_by(t("2026-11-14T10:00:00Z")), "a cancelled subscription does not renew");
+    }
+
+    #[test]
+    fn a_renewal_announced_is_due_by_then() {
+        let mut sub = subscription();
+        sub.follow_up.schedule(t("2026-11-28T08:00:00Z"));
+        assert!(sub.renewal_due_by(t("2026-11-25T10:00:00Z")));
+        assert_eq!(sub.follow_up.next_action_at, Some(t("2026-11-25T10:00:00Z")));
+    }
+
+    #[test]
+    fn a_failed_renewal_makes_a_live_subscription_past_due() {
+        let mut sub = subscription();
+        sub.follow_up.schedule(t("2026-11-28T08:00:00Z"));
+        assert!(sub.record_payment_failure(false, t("2026-12-01T10:00:00Z")));
+        assert_eq!(sub.status, SubscriptionStatus::PastDue);
+        assert_eq!(sub.follow_up.next_action_at, Some(t("2026-11-28T08:00:00Z")), "the invoice carries the notice");
+        assert!(!sub.follow_up.failure_pending);
+        assert!(sub.record_payment_failure(true, t("2026-12-01T10:00:00Z")));
+        assert!(sub.follow_up.failure_pending);
+
+        let mut sub = subscription();
+        sub.follow_up.schedule(t("2026-12-28T08:00:00Z"));
+        assert!(sub.record_payment_failure(true, t("2026-12-01T10:00:00Z")));
+        assert_eq!(sub.follow_up.next_action_at, Some(t("2026-12-01T10:00:00Z")), "its own notice is due now");
+
+        let mut sub = subscription();
+        sub.provider_updated_at = Some(t("2026-12-02T00:00:00Z"));
+        assert!(!sub.record_payment_failure(true, t("2026-12-01T10:00:00Z")), "older");
+        sub.cancel();
+        assert!(!sub.record_payment_failure(true, t("2026-12-03T10:00:00Z")), "no longer live");
+        assert_eq!(sub.status, SubscriptionStatus::Canceled);
     }
 }

@@ -1,7 +1,7 @@
 //! Card facts: a card on file as the provider describes it, its expiry warning, and its
 //! removal.
 
-use super::{Work, find_or_create, is_stale, lookup};
+use super::{Work, change_known, find_or_create};
 use crate::domain::{FollowUp, PaymentMethod, PaymentMethodId, ProviderRef};
 use crate::facts::{CardFacts, CustomerFacts};
 use crate::schedule::decide;
@@ -35,40 +35,12 @@ impl Work<'_> {
         let at = self.at;
         let warning = decide::card_rungs(self.ladders, facts.expiry.last_valid_day(), false, tz).first().map(|rung| rung.at.max(at));
         let Some(tracked) = self.cards.get_mut(&key) else { return Ok(()) };
-        let card = &mut tracked.record;
-        if is_stale(card.provider_updated_at, at) {
-            return Ok(());
-        }
-        let new_expiry = card.expiry != facts.expiry;
-        card.brand = facts.brand.clone();
-        card.last4 = facts.last4.clone();
-        card.expiry = facts.expiry;
-        card.removed = false;
-        card.provider_updated_at = Some(at);
-        if new_expiry || card.follow_up.next_action_at.is_none() && card.follow_up.step == 0 {
-            // A renewed card starts its warnings afresh.
-            card.follow_up = FollowUp::default();
-            if let Some(warning) = warning {
-                card.follow_up.schedule(warning);
-            }
-        }
-        tracked.changed = true;
+        tracked.changed |= tracked.record.apply_provider_state(&facts.brand, &facts.last4, facts.expiry, warning, at);
         Ok(())
     }
 
     pub(super) async fn card_removed(&mut self, reference: &ProviderRef) -> Result<(), StoreError> {
         let at = self.at;
-        if let Some(key) = lookup(self.store, &mut self.refs, &mut self.cards, reference).await? {
-            if let Some(tracked) = self.cards.get_mut(&key) {
-                let card = &mut tracked.record;
-                if !is_stale(card.provider_updated_at, at) && !card.removed {
-                    card.removed = true;
-                    card.follow_up.clear();
-                    card.provider_updated_at = Some(at);
-                    tracked.changed = true;
-                }
-            }
-        }
-        Ok(())
+        change_known(self.store, &mut self.refs, &mut self.cards, reference, |card| card.mark_removed(at)).await
     }
 }

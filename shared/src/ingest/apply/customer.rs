@@ -1,5 +1,5 @@
-//! Customer facts: the customer every other record hangs on, created on first sight, and
-//! the details a provider tells us about them.
+//! Customer facts: the customer every other record hangs on, created on first sight, the
+//! details a provider tells us about them, and their deletion.
 //!
 //! A customer's own delivery (Stripe's `customer.updated`) is news about them and may
 //! overwrite what we hold; the copy of their address an invoice or an order carries is a
@@ -7,7 +7,7 @@
 
 use chrono_tz::Tz;
 
-use super::{Work, find_or_create, is_stale, lookup};
+use super::{Work, change_known, find_or_create};
 use crate::domain::{Customer, CustomerId, ProviderRef};
 use crate::facts::CustomerFacts;
 use crate::store::{Key, StoreError};
@@ -41,46 +41,11 @@ impl Work<'_> {
         };
         let at = self.at;
         if let Some(tracked) = self.customers.get_mut(&key) {
-            let customer = &mut tracked.record;
-            let mut changed = false;
-            match authority {
-                Authority::Overwrite if !is_stale(customer.provider_updated_at, at) => {
-                    if let Some(name) = &facts.name {
-                        changed |= customer.name != *name;
-                        customer.name = name.clone();
-                    }
-                    if facts.email.is_some() && customer.email != facts.email {
-                        customer.email = facts.email.clone();
-                        customer.email_undeliverable = false;
-                        changed = true;
-                    }
-                    if facts.phone.is_some() && customer.phone != facts.phone {
-                        customer.phone = facts.phone.clone();
-                        changed = true;
-                    }
-                    if let Some(locale) = &facts.locale {
-                        changed |= customer.locale != *locale;
-                        customer.locale = locale.clone();
-                    }
-                    for (field, date) in &facts.dates {
-                        changed |= customer.custom_dates.insert(field.clone(), *date) != Some(*date);
-                    }
-                    customer.provider_updated_at = Some(at);
-                    changed |= tracked.is_new;
-                }
-                Authority::Overwrite => {}
-                Authority::FillBlanks => {
-                    if customer.email.is_none() && facts.email.is_some() {
-                        customer.email = facts.email.clone();
-                        changed = true;
-                    }
-                    if customer.phone.is_none() && facts.phone.is_some() {
-                        customer.phone = facts.phone.clone();
-                        changed = true;
-                    }
-                }
-            }
-            tracked.changed |= changed;
+            let (customer, email, phone) = (&mut tracked.record, facts.email.as_ref(), facts.phone.as_ref());
+            tracked.changed |= match authority {
+                Authority::Overwrite => customer.apply_provider_details(facts.name.as_deref(), email, phone, facts.locale.as_ref(), &facts.dates, at),
+                Authority::FillBlanks => customer.fill_blank_contact(email, phone),
+            };
         }
         Ok(key)
     }
@@ -93,20 +58,9 @@ impl Work<'_> {
         }
     }
 
+    /// Deleted at the provider: reminders stop (a customer we never heard of has none to stop).
     pub(super) async fn customer_deleted(&mut self, reference: &ProviderRef) -> Result<(), StoreError> {
-        let Some(key) = lookup(self.store, &mut self.refs, &mut self.customers, reference).await? else {
-            return Ok(()); // never heard of them: nothing to stop
-        };
         let at = self.at;
-        if let Some(tracked) = self.customers.get_mut(&key) {
-            let customer = &mut tracked.record;
-            if !is_stale(customer.provider_updated_at, at) && customer.deleted_at.is_none() {
-                customer.deleted_at = Some(at);
-                customer.reminders_paused = true;
-                customer.provider_updated_at = Some(at);
-                tracked.changed = true;
-            }
-        }
-        Ok(())
+        change_known(self.store, &mut self.refs, &mut self.customers, reference, |customer| customer.mark_deleted(at)).await
     }
 }

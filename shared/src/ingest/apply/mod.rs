@@ -11,7 +11,9 @@
 //!
 //! This file holds what every kind of record shares: [`Ingest`] and its retry loop, the
 //! `Work` one delivery decides in memory, finding or creating a record by its provider id,
-//! and the final write. What a fact changes is in its record kind's module:
+//! and the final write. What a fact means for a record kind is in that kind's module; how a
+//! record takes the provider's word (older facts never win, what is left out is kept) is the
+//! record's own method in [`crate::domain`], tested there:
 //!
 //! - `customer`: a customer's details and deletion, and the customer every other record
 //!   hangs on.
@@ -33,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::BusinessDefaults;
-use crate::domain::{Customer, FollowUp, Invoice, Notification, Payment, PaymentMethod, ProviderRef, Subscription};
+use crate::domain::{Customer, Invoice, Notification, Payment, PaymentMethod, ProviderRef, Subscription};
 use crate::facts::{Delivery, Fact};
 use crate::schedule::{Ladders, decide};
 use crate::store::{Attempt, IdempotencyKey, Key, Record, Store, StoreError, WRITE_ATTEMPTS, until_done};
@@ -155,8 +157,8 @@ struct Work<'a> {
     notifications: Vec<Notification>,
 }
 
-// `lookup` and `find_or_create` take Work's parts rather than `&mut Work`, so that a caller
-// can hand over one of its record maps beside the reference cache.
+// `lookup`, `find_or_create` and `change_known` take Work's parts rather than `&mut Work`, so
+// that a caller can hand over one of its record maps beside the reference cache.
 
 /// Finds our record for a provider id, reading it into `records` once.
 async fn lookup<R: Record>(
@@ -202,15 +204,20 @@ async fn find_or_create<R: Record>(
     Ok(Some(key))
 }
 
-fn is_stale(last: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
-    last.is_some_and(|last| at < last)
-}
-
-/// Moves a follow-up earlier (never later): a failure known now is due now.
-fn due_by(follow_up: &mut FollowUp, at: DateTime<Utc>) {
-    if follow_up.next_action_at.is_none_or(|current| at < current) {
-        follow_up.schedule(at);
+/// Applies `change` to our record for a provider id, if we have one: a fact about a record we
+/// never saw has nothing of ours to change. `change` says whether the record needs writing.
+async fn change_known<R: Record>(
+    store: &Store,
+    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    records: &mut Records<R>,
+    reference: &ProviderRef,
+    change: impl FnOnce(&mut R) -> bool,
+) -> Result<(), StoreError> {
+    let Some(key) = lookup(store, refs, records, reference).await? else { return Ok(()) };
+    if let Some(tracked) = records.get_mut(&key) {
+        tracked.changed |= change(&mut tracked.record);
     }
+    Ok(())
 }
 
 impl<'a> Work<'a> {

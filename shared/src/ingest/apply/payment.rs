@@ -1,8 +1,8 @@
 //! Payment facts: a charge or transaction as the provider reports it, with the refunds its
 //! running total reveals, and a refund on a shop order we already know.
 
-use super::{Work, find_or_create, is_stale, lookup};
-use crate::domain::{Money, Payment, PaymentId, PaymentStatus, ProviderRef, Refund, RefundId};
+use super::{Work, find_or_create, lookup};
+use crate::domain::{Money, Payment, PaymentId, PaymentStatus, ProviderRef};
 use crate::facts::PaymentFacts;
 use crate::store::StoreError;
 
@@ -42,33 +42,14 @@ impl Work<'_> {
         let at = self.at;
         let Some(tracked) = self.payments.get_mut(&key) else { return Ok(()) };
         let payment = &mut tracked.record;
-        if is_stale(payment.provider_updated_at, at) {
-            return Ok(());
-        }
-        if payment.refunds.is_empty() {
-            payment.status = facts.status;
-        }
-        payment.amount = facts.amount;
-        payment.failure_reason = facts.failure_reason.clone();
-        if invoice_id.is_some() {
-            payment.invoice_id = invoice_id;
-        }
-        payment.provider_updated_at = Some(at);
-        // Providers report the refunded total; the difference is a new refund, named after
-        // the total it brings us to so that the same report twice adds nothing.
-        let refunded = payment.refunded().unwrap_or(Money::zero(facts.amount.currency()));
-        if let Ok(extra) = facts.amount_refunded.checked_sub(refunded) {
-            if extra.is_positive() {
-                let id = RefundId::parse(&format!("{}-refunded-{}", facts.reference.id, facts.amount_refunded.minor_units()));
-                if let Ok(id) = id {
-                    let refund = Refund { id, amount: extra, refunded_at: at };
-                    if let Err(e) = payment.refund(refund) {
-                        tracing::warn!(error = %e, payment = %payment.id, "refund not recorded");
-                    }
-                }
+        if payment.apply_provider_state(facts.amount, facts.status, facts.failure_reason.as_deref(), invoice_id, at) {
+            // A refund the payment cannot take (it did not succeed, or more than is left) does
+            // not stop the rest: the payment is recorded, and the log says what was not.
+            if let Err(e) = payment.record_refunded_total(facts.amount_refunded, &facts.reference.id, at) {
+                tracing::warn!(error = %e, payment = %payment.id, "refund not recorded");
             }
+            tracked.changed = true;
         }
-        tracked.changed = true;
         Ok(())
     }
 
