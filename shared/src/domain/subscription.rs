@@ -258,7 +258,11 @@ mod tests {
         sub.follow_up.schedule(t("2026-11-28T08:00:00Z"));
         let same_period = sub.clone();
         assert!(sub.apply_provider_state(&same_period, Some(t("2026-11-24T08:00:00Z")), t("2026-11-20T10:00:00Z")));
-        assert_eq!((sub.follow_up.step, sub.follow_up.next_action_at), (2, Some(t("2026-11-28T08:00:00Z"))), "same period: reminders go on");
+        assert_eq!(
+            (sub.follow_up.step, sub.follow_up.next_action_at),
+            (2, Some(t("2026-11-28T08:00:00Z"))),
+            "same period: reminders go on"
+        );
 
         let mut next = sub.clone();
         next.plan = "Jardin d'entreprise".into();

@@ -43,7 +43,9 @@ impl Work<'_> {
         if let Some(tracked) = self.customers.get_mut(&key) {
             let (customer, email, phone) = (&mut tracked.record, facts.email.as_ref(), facts.phone.as_ref());
             tracked.changed |= match authority {
-                Authority::Overwrite => customer.apply_provider_details(facts.name.as_deref(), email, phone, facts.locale.as_ref(), &facts.dates, at),
+                Authority::Overwrite => {
+                    customer.apply_provider_details(facts.name.as_deref(), email, phone, facts.locale.as_ref(), &facts.dates, at)
+                }
                 Authority::FillBlanks => customer.fill_blank_contact(email, phone),
             };
         }

@@ -15,14 +15,12 @@ impl Work<'_> {
         let customer_key = self.customer(&facts.customer, Authority::FillBlanks).await?;
         let (customer_id, tz) = self.customer_zone(&customer_key);
         let subscription_id = self.subscription_id(facts.subscription.as_ref()).await?;
-        let number = facts
-            .number
-            .as_deref()
-            .and_then(|n| InvoiceNumber::parse(n).ok())
-            .or_else(|| InvoiceNumber::parse(&facts.reference.id).ok());
+        let number =
+            facts.number.as_deref().and_then(|n| InvoiceNumber::parse(n).ok()).or_else(|| InvoiceNumber::parse(&facts.reference.id).ok());
         let due_date = facts.due_date.unwrap_or_else(|| local_date(facts.issued_at, tz));
         let make = || {
-            let mut invoice = Invoice::open(InvoiceId::generate(), customer_id, number.clone()?, facts.amount_due, facts.issued_at, due_date);
+            let mut invoice =
+                Invoice::open(InvoiceId::generate(), customer_id, number.clone()?, facts.amount_due, facts.issued_at, due_date);
             invoice.provider_ref = Some(facts.reference.clone());
             Some(invoice)
         };
@@ -48,6 +46,7 @@ impl Work<'_> {
     /// A collection failed on an invoice: its failure notice is due now.
     pub(super) async fn invoice_payment_failed(&mut self, reference: &ProviderRef, retry_pending: bool) -> Result<(), StoreError> {
         let at = self.at;
-        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| invoice.record_payment_failure(retry_pending, at)).await
+        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| invoice.record_payment_failure(retry_pending, at))
+            .await
     }
 }

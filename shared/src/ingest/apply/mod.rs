@@ -176,7 +176,11 @@ async fn lookup<R: Record>(
     };
     if !records.contains_key(&key) {
         let Some(record) = store.get::<R>(&key).await? else {
-            return Err(StoreError::Corrupt { key: key.pk, record_type: R::TYPE, reason: format!("{reference} points to a missing record") });
+            return Err(StoreError::Corrupt {
+                key: key.pk,
+                record_type: R::TYPE,
+                reason: format!("{reference} points to a missing record"),
+            });
         };
         records.insert(key.clone(), Tracked { record, is_new: false, changed: false });
     }

@@ -17,9 +17,7 @@ impl Work<'_> {
             return Ok(());
         };
         // One thank-you per order, whichever topic (orders/create, orders/paid) told us first.
-        if self.store.get::<Notification>(&thank_you.key()).await?.is_none()
-            && !self.notifications.iter().any(|n| n.id == thank_you.id)
-        {
+        if self.store.get::<Notification>(&thank_you.key()).await?.is_none() && !self.notifications.iter().any(|n| n.id == thank_you.id) {
             self.notifications.push(thank_you);
         }
         Ok(())

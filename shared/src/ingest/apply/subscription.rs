@@ -52,8 +52,9 @@ impl Work<'_> {
             customer.changed |= customer.record.note_first_date(SUBSCRIPTION_START, local_date(facts.current_period_start, tz));
         }
         let at = self.at;
-        let renewal_notice =
-            decide::renewal_rungs(self.ladders, facts.current_period_start, facts.current_period_end, tz).first().map(|rung| rung.at.max(at));
+        let renewal_notice = decide::renewal_rungs(self.ladders, facts.current_period_start, facts.current_period_end, tz)
+            .first()
+            .map(|rung| rung.at.max(at));
         let Some(tracked) = self.subscriptions.get_mut(&key) else { return Ok(()) };
         tracked.changed |= tracked.record.apply_provider_state(&latest, renewal_notice, at);
         Ok(())
