@@ -3,7 +3,9 @@
 //! dispatched, the portal read. The logs of all of it hold no secret, email address, phone
 //! number or card number; and only the items meant to expire carry the table's TTL attribute.
 //!
-//! Its own test binary: the log capture is process-wide.
+//! The log capture is this test's thread's default subscriber, not the process's: the other
+//! tests of the binary run on other threads at the same time, and their lines are not this
+//! run's. (`#[tokio::test]` runs the test and every task it spawns on that one thread.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -101,11 +103,12 @@ fn kind_of(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> S
 async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire() {
     let capture = Capture::default();
     let writer = capture.clone();
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _capturing = tracing::subscriber::set_default(subscriber);
 
     // A line that must be caught: proves the capture and the patterns work.
     tracing::info!(probe = "probe.logscan@example.org", phone = "+33600000000", "log scan probe");

@@ -1,0 +1,29 @@
+//! The end-to-end tests, one test binary: every module below is linked once with the AWS SDK,
+//! instead of once per file. Run one module with a filter: `cargo test -p relance-tests
+//! --test api chaos::`.
+//!
+//! All of them share one process and run on parallel threads, against the one moto server
+//! of the run: each test works in a table of its own (`relance_tests::fresh_store`), names
+//! the addresses and numbers it sends to uniquely (moto's list of sent messages is shared),
+//! and installs nothing process-wide (the log capture in `data_safety` is scoped to its
+//! thread).
+
+mod agency;
+mod authorisation;
+mod browser;
+mod chaos;
+mod community;
+mod data_safety;
+mod dispatch;
+mod dispatch_faults;
+mod functions;
+mod holded_import;
+mod local_stack;
+mod openapi;
+mod pages;
+mod portal;
+mod scan;
+mod secrets;
+mod store;
+mod template;
+mod webhooks;
