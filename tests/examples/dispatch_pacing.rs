@@ -4,7 +4,6 @@
 //! JSON, how long they took against the ideal N/R, and the most emails sent in any one
 //! second (by the `sent_at` each notification records), sliding window and calendar second.
 
-use chrono::{Duration, NaiveDate, Utc};
 use relance::domain::*;
 use relance::store::{Key, Record};
 
@@ -14,24 +13,11 @@ async fn main() {
     let rate: u32 = std::env::var("PACING_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(14);
     let store = relance_tests::fresh_store("pacing").await;
     let mut keys = Vec::new();
-    let run = CustomerId::generate().to_string().to_lowercase();
+    let run = relance_tests::unique();
     for i in 0..n {
-        let id = CustomerId::parse(&format!("pace-{run}-{i}")).unwrap();
-        let mut customer = Customer::new(id.clone(), format!("Member {i}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
-        customer.email = Some(Email::parse(&format!("pace-{run}-{i}@example.org")).unwrap());
-        store.insert(&mut customer).await.unwrap();
-        let mut invoice = Invoice::open(
-            InvoiceId::parse(&format!("pace-{run}-{i}")).unwrap(),
-            id.clone(),
-            InvoiceNumber::parse(&format!("P-{i}")).unwrap(),
-            Money::from_minor(12_000, Currency::EUR),
-            Utc::now() - Duration::days(20),
-            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-        );
-        store.insert(&mut invoice).await.unwrap();
-        let mut notification = Notification::pending(id, Target { kind: TargetKind::Invoice, id: invoice.id.to_string() }, NotificationKind::InvoiceOverdue, None, 2, Some(invoice.balance()), Utc::now()).unwrap();
-        store.insert(&mut notification).await.unwrap();
-        keys.push(notification.key());
+        let mut customer = relance_tests::customer(&format!("pace-{run}-{i}"), format!("Member {i}"), Some(&format!("pace-{run}-{i}@example.org")));
+        let mut invoice = relance_tests::invoice(&customer.id, &format!("pace-{run}-{i}"), &format!("P-{i}"), 12_000);
+        keys.push(relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await.key());
     }
     let mut context = relance_tests::dispatch_context(store.clone()).await;
     context.max_emails_per_second = rate;

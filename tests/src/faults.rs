@@ -71,6 +71,13 @@ impl FaultProxy {
     pub fn log(&self) -> FaultLog {
         self.log.lock().unwrap().clone()
     }
+
+    /// The store over `table` whose DynamoDB calls go through this proxy.
+    pub async fn store(&self, table: &str) -> relance::store::Store {
+        let sdk = crate::sdk().await;
+        let client = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&self.url).build());
+        relance::store::Store::new(client, table)
+    }
 }
 
 /// xorshift64: reproducible for a seed, no dependency. `state` must not be 0.

@@ -1,10 +1,17 @@
-//! Helpers for the end-to-end tests: the real SDK clients against the one moto server that
-//! `make test` starts for the run, and a fresh table per test so tests never see each
-//! other's items.
+//! Helpers for the end-to-end tests (`tests/api`, one test binary) and the benchmarks in
+//! `examples/`: the real SDK clients against the one moto server that `make test` starts for
+//! the run, a fresh table per test so tests never see each other's items, the records tests
+//! build ([`records`]), and requests into the functions' routers ([`http`]).
 
 pub mod faults;
+pub mod http;
+pub mod records;
+
+pub use http::{Answer, JWT_SECRET, api, call, portal_state, post, secrets, send, token, webhook_router};
+pub use records::{card, customer, eur, invoice, now, overdue_notice, subscription, unique, unique_mobile};
 
 use aws_config::SdkConfig;
+use relance::domain::{Customer, Invoice, Notification};
 use relance::store::Store;
 use relance_local::table::TableDefinition;
 
@@ -34,6 +41,31 @@ pub async fn fresh_store(test: &str) -> Store {
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     table_definition().create(&client, &name).await.expect("moto creates the table");
     Store::new(client, name)
+}
+
+/// Writes `customer`, their overdue `invoice` and the reminder the scan would have written for
+/// it at step 2 ([`overdue_notice`]); returns the reminder.
+pub async fn insert_overdue(store: &Store, customer: &mut Customer, invoice: &mut Invoice) -> Notification {
+    let mut notification = overdue_notice(invoice, 2);
+    store.insert(customer).await.unwrap();
+    store.insert(invoice).await.unwrap();
+    store.insert(&mut notification).await.unwrap();
+    notification
+}
+
+/// A store whose table does not exist: every call fails, as when DynamoDB cannot be reached.
+pub async fn store_without_table() -> Store {
+    Store::new(aws_sdk_dynamodb::Client::new(&sdk().await), "no-such-table")
+}
+
+/// A provider's sample delivery from `fixtures/webhooks/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A function's sample event from the repository's `events/` (what `sam local invoke` reads).
+pub fn sample_event(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 /// moto's record of everything sent: `/moto-api/data.json`.

@@ -2,50 +2,23 @@
 //! against moto. The figures are the hand-computed ones of `relance::reports`' unit tests:
 //! here they must come back the same after a trip through the table and its indexes.
 
-use axum::body::Body;
-use axum::http::Request;
 use chrono::{DateTime, Utc};
-use portal::identity::local_token;
 use relance::domain::*;
 use relance::store::Store;
+use relance_tests::{call, eur, token};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const SECRET: &str = "agency-test-secret";
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
-
-fn token(user: &str, roles: &[&str]) -> String {
-    local_token(SECRET, user, None, roles, 1).unwrap()
-}
-
-async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
-    let body = match body {
-        Some(body) => {
-            request = request.header("content-type", "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
 fn router(store: &Store) -> axum::Router {
-    portal::router(portal::PortalState::new(store.clone(), portal::IdentitySource::LocalJwt { secret: SECRET.into() }))
+    portal::router(relance_tests::portal_state(store))
 }
 
 fn invoice(id: &str, client: &str, issued: &str, due: i64, paid: i64, mission: Option<&str>) -> Invoice {
-    let mut i = Invoice::open(InvoiceId::parse(id).unwrap(), CustomerId::parse(client).unwrap(), InvoiceNumber::parse(id).unwrap(), eur(due), at(issued), at(issued).date_naive());
+    let mut i = relance_tests::invoice(&CustomerId::parse(client).unwrap(), id, id, due);
+    (i.issued_at, i.due_date) = (at(issued), at(issued).date_naive());
     if paid > 0 {
         i.record_payment(eur(paid)).unwrap();
     }
@@ -62,7 +35,7 @@ async fn client_and_sales_dashboards_show_the_hand_computed_figures() {
     let store = relance_tests::fresh_store("agency").await;
     for (client, user) in [("client-a", "user-client-a"), ("client-b", "user-client-b")] {
         let id = CustomerId::parse(client).unwrap();
-        store.insert(&mut Customer::new(id.clone(), client, Locale::french(), chrono_tz::Europe::Paris, Utc::now())).await.unwrap();
+        store.insert(&mut relance_tests::customer(client, client, None)).await.unwrap();
         store.insert(&mut Account::new(user, Some(id))).await.unwrap();
     }
     let missions = [
@@ -154,22 +127,14 @@ async fn ambassadors_submit_leads_and_see_only_theirs() {
 
 fn subscription(id: &str, started: &str, ended: Option<&str>, price: i64, interval: BillingInterval) -> Subscription {
     Subscription {
-        id: SubscriptionId::parse(id).unwrap(),
-        customer_id: CustomerId::parse("kpi-customer").unwrap(),
-        version: 0,
-        plan: "Parcelle".into(),
         price: eur(price),
         interval,
         status: if ended.is_some() { SubscriptionStatus::Canceled } else { SubscriptionStatus::Active },
         current_period_start: at(started),
         current_period_end: at("2026-05-01T00:00:00Z"),
-        cancel_at_period_end: false,
-        payment_method_id: None,
-        provider_ref: None,
-        follow_up: FollowUp::default(),
-        provider_updated_at: None,
         started_at: Some(at(started)),
         ended_at: ended.map(at),
+        ..relance_tests::subscription(id, &CustomerId::parse("kpi-customer").unwrap())
     }
 }
 
@@ -250,7 +215,7 @@ async fn admins_invite_users_locally_with_a_queued_email() {
     store.insert(&mut site).await.unwrap();
     let router = router(&store);
     let admin = token("user-admin", &["admin"]);
-    let run = CustomerId::generate().to_string().to_lowercase();
+    let run = relance_tests::unique();
     let email = format!("invite-{}@example.org", &run[run.len() - 8..]);
     let body = json!({"email": email, "name": "Inès Moreau", "roles": ["member"], "garden": {"site": "north", "plot": "C3"}, "locale": "fr-FR"});
     let (status, invited) = call(&router, "POST", "/admin/users", &admin, Some(body.clone())).await;
@@ -301,7 +266,7 @@ async fn admins_invite_users_into_the_cognito_user_pool() {
         cognito.create_group().user_pool_id(&pool_id).group_name(group).send().await.unwrap();
     }
     let router = portal::router(
-        portal::PortalState::new(store.clone(), portal::IdentitySource::LocalJwt { secret: SECRET.into() })
+        relance_tests::portal_state(&store)
             .with_directory(portal::users::Directory::Cognito { client: cognito.clone(), user_pool_id: pool_id.clone() }),
     );
     let admin = token("user-admin", &["admin"]);

@@ -5,17 +5,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::body::Body;
-use axum::http::Request;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 use portal::Role;
-use portal::identity::local_token;
 use relance::domain::*;
 use relance::store::Store;
+use relance_tests::token;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const SECRET: &str = "matrix-secret";
 
 /// Whose record a call names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,42 +30,15 @@ fn customer(role: Role) -> CustomerId {
 const BILLED: [Role; 3] = [Role::Member, Role::MemberB2b, Role::Client];
 
 async fn add_customer(store: &Store, id: &CustomerId, user: &str, garden: Option<&str>) {
-    let mut c = Customer::new(id.clone(), format!("Name of {id}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
-    c.email = Some(Email::parse(&format!("{id}@example.org")).unwrap());
-    store.insert(&mut c).await.unwrap();
+    store.insert(&mut relance_tests::customer(id.as_str(), format!("Name of {id}"), Some(&format!("{id}@example.org")))).await.unwrap();
     let mut account = Account::new(user, Some(id.clone()));
     account.garden = garden.map(|g| Plot { site: SiteId::parse(g).unwrap(), plot: "A1".into() });
     store.insert(&mut account).await.unwrap();
-    let mut invoice = Invoice::open(
-        InvoiceId::parse(&format!("inv-{id}")).unwrap(),
-        id.clone(),
-        InvoiceNumber::parse(&format!("N-{id}")).unwrap(),
-        Money::from_minor(5000, Currency::EUR),
-        Utc::now() - Duration::days(20),
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    );
+    let mut invoice = relance_tests::invoice(id, &format!("inv-{id}"), &format!("N-{id}"), 5000);
     invoice.payment_link = Some(format!("https://pay.example.org/{id}"));
     store.insert(&mut invoice).await.unwrap();
-    let mut subscription = Subscription {
-        id: SubscriptionId::parse(&format!("sub-{id}")).unwrap(),
-        customer_id: id.clone(),
-        version: 0,
-        plan: "Parcelle".into(),
-        price: Money::from_minor(2900, Currency::EUR),
-        interval: BillingInterval::Month,
-        status: SubscriptionStatus::Active,
-        current_period_start: Utc::now() - Duration::days(10),
-        current_period_end: Utc::now() + Duration::days(20),
-        cancel_at_period_end: false,
-        payment_method_id: None,
-        provider_ref: None,
-        follow_up: FollowUp::default(),
-        provider_updated_at: None,
-        started_at: None,
-        ended_at: None,
-    };
-    store.insert(&mut subscription).await.unwrap();
-    let mut held = Notification::pending(id.clone(), Target { kind: TargetKind::Invoice, id: invoice.id.to_string() }, NotificationKind::InvoiceOverdue, None, 2, None, Utc::now()).unwrap();
+    store.insert(&mut relance_tests::subscription(&format!("sub-{id}"), id)).await.unwrap();
+    let mut held = relance_tests::overdue_notice(&invoice, 2);
     held.hold("no channel").unwrap();
     store.insert(&mut held).await.unwrap();
 }
@@ -108,7 +76,7 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
         events.push(event.id);
     }
     let router = portal::router(
-        portal::PortalState::new(store.clone(), portal::IdentitySource::LocalJwt { secret: SECRET.into() }).with_billing_portal("https://billing.example.org/portal"),
+        relance_tests::portal_state(&store).with_billing_portal("https://billing.example.org/portal"),
     );
     (store, router, events.remove(0), events.remove(0))
 }
@@ -222,22 +190,15 @@ async fn every_route_for_every_role_on_own_and_other_records() {
     let mut cells = 0;
     let mut wrong = Vec::new();
     for role in Role::ALL {
-        let token = local_token(SECRET, &user(role), None, &[role.group()], 1).unwrap();
+        let token = token(&user(role), &[role.group()]);
         for route in &routes {
             for whose in [Whose::Own, Whose::Other] {
                 if (route.method, route.path) == ("delete", "/me") && whose == Whose::Other {
                     continue; // there is no one else's "me"
                 }
                 let uri = concrete(route.path, role, whose, &north, &south);
-                let mut request = Request::builder().method(route.method.to_uppercase().as_str()).uri(&uri).header("authorization", format!("Bearer {token}"));
-                let payload = body(route.method, route.path, whose);
-                if payload.is_some() {
-                    request = request.header("content-type", "application/json");
-                }
-                let request = request.body(payload.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
-                let response = router.clone().oneshot(request).await.unwrap();
-                let status = response.status().as_u16();
-                let text = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap().to_vec()).unwrap();
+                let answer = relance_tests::api(&router, &route.method.to_uppercase(), &uri, &token, body(route.method, route.path, whose)).await;
+                let (status, text) = (answer.status, String::from_utf8(answer.body).unwrap());
                 let want = expected(route.method, route.path, role, whose);
                 cells += 1;
                 if status != want {
@@ -271,7 +232,7 @@ async fn every_route_for_every_role_with_ids_nobody_holds() {
     let mut cells = 0;
     let mut wrong = Vec::new();
     for role in Role::ALL {
-        let token = local_token(SECRET, &user(role), None, &[role.group()], 1).unwrap();
+        let token = token(&user(role), &[role.group()]);
         for route in &routes {
             let random = ulid::Ulid::new().to_string();
             let ids = [
@@ -285,15 +246,8 @@ async fn every_route_for_every_role_with_ids_nobody_holds() {
             ];
             for id in ids {
                 let uri = route.path.replace("{id}", &id).replace("{member}", &id);
-                let payload = body(route.method, route.path, Whose::Other);
-                let mut request = Request::builder().method(route.method.to_uppercase().as_str()).uri(&uri).header("authorization", format!("Bearer {token}"));
-                if payload.is_some() {
-                    request = request.header("content-type", "application/json");
-                }
-                let request = request.body(payload.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
-                let response = router.clone().oneshot(request).await.unwrap();
-                let status = response.status().as_u16();
-                let text = String::from_utf8_lossy(&axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap()).into_owned();
+                let answer = relance_tests::api(&router, &route.method.to_uppercase(), &uri, &token, body(route.method, route.path, Whose::Other)).await;
+                let (status, text) = (answer.status, answer.text());
                 cells += 1;
                 if !(400..500).contains(&status) {
                     wrong.push(format!("{role:?} {} {uri}: {status}: {text}", route.method));

@@ -7,26 +7,19 @@
 //! answered as the sender's mistake (a 4xx would make a provider give up on the delivery).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::Request;
 use chrono::{DateTime, Utc};
 use relance::domain::*;
 use relance::ingest::Ingest;
 use relance::providers::stripe;
-use relance::secrets::{self, Secrets};
+use relance::secrets;
 use relance::store::{Key, Record, Store};
 use relance_tests::faults::{Fault, FaultProxy};
+use relance_tests::now;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const SECRET: &str = "whsec_chaos";
 const INVOICES: usize = 30;
-
-fn now() -> DateTime<Utc> {
-    "2026-11-25T12:00:00Z".parse().unwrap()
-}
 
 /// The deliveries of a month for `INVOICES` invoices: finalized, a failed payment for half of
 /// them, paid for a third; a fifth delivered twice; in a shuffled order (seeded).
@@ -60,10 +53,7 @@ fn deliveries() -> Vec<Vec<u8>> {
 }
 
 fn router(store: Store) -> axum::Router {
-    let values: std::collections::HashMap<String, String> = [(secrets::STRIPE_WEBHOOK_SECRET.to_string(), SECRET.to_string())].into_iter().collect();
-    let mut state = webhook::WebhookState::new(Ingest::new(store, Default::default()), Secrets::from_values(&values));
-    state.clock = Arc::new(now);
-    webhook::router(state)
+    relance_tests::webhook_router(Ingest::new(store, Default::default()), relance_tests::secrets(&[(secrets::STRIPE_WEBHOOK_SECRET, SECRET)]))
 }
 
 /// Delivers every body, each retried until accepted; returns the attempts made and every
@@ -75,8 +65,7 @@ async fn deliver_all(router: &axum::Router) -> (usize, BTreeMap<u16, usize>) {
         let header = stripe::sign(&body, SECRET, now().timestamp());
         for _ in 0..50 {
             attempts += 1;
-            let request = Request::post("/webhooks/stripe").header("stripe-signature", &header).body(Body::from(body.clone())).unwrap();
-            let status = router.clone().oneshot(request).await.unwrap().status().as_u16();
+            let status = relance_tests::post(router, "/webhooks/stripe", &[("stripe-signature", &header)], body.clone()).await.status;
             *statuses.entry(status).or_default() += 1;
             if status < 300 {
                 break;
@@ -124,9 +113,7 @@ async fn deliveries_through_a_failing_dynamodb_end_as_without_faults() {
     // One DynamoDB call in three broken, every kind of fault.
     let chaotic = relance_tests::fresh_store("chaos-faults").await;
     let proxy = FaultProxy::start(&relance_tests::moto_url(), 3, &Fault::ALL, 20261126).await;
-    let sdk = relance_tests::sdk().await;
-    let through_proxy = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build());
-    let (attempts, statuses) = deliver_all(&router(Store::new(through_proxy, chaotic.table()))).await;
+    let (attempts, statuses) = deliver_all(&router(proxy.store(chaotic.table()).await)).await;
     let log = proxy.log();
     println!("{} deliveries, {attempts} attempts, statuses {statuses:?}; {} DynamoDB calls, faults {:?}", deliveries().len(), log.calls, log.injected);
     for fault in Fault::ALL {
@@ -145,31 +132,15 @@ async fn dispatch_through_a_failing_dynamodb_sends_each_reminder_exactly_once() 
     let store = relance_tests::fresh_store("chaos-dispatch").await;
     let mut customers = Vec::new();
     let mut keys = Vec::new();
-    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let run = relance_tests::unique();
     for i in 0..24 {
-        let id = CustomerId::parse(&format!("chaos-{run}-{i}")).unwrap();
-        let mut customer = Customer::new(id.clone(), format!("Client {i}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
-        customer.email = Some(Email::parse(&format!("chaos-{run}-{i}@example.org")).unwrap());
-        store.insert(&mut customer).await.unwrap();
-        let mut invoice = Invoice::open(
-            InvoiceId::parse(&format!("chaos-{run}-{i}")).unwrap(),
-            id.clone(),
-            InvoiceNumber::parse(&format!("CH-{i}")).unwrap(),
-            Money::from_minor(9_000, Currency::EUR),
-            Utc::now() - chrono::Duration::days(20),
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-        );
-        store.insert(&mut invoice).await.unwrap();
-        let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
-        let mut notification = Notification::pending(id, target, NotificationKind::InvoiceOverdue, None, 2, Some(invoice.balance()), Utc::now()).unwrap();
-        store.insert(&mut notification).await.unwrap();
-        keys.push(notification.key());
+        let mut customer = relance_tests::customer(&format!("chaos-{run}-{i}"), format!("Client {i}"), Some(&format!("chaos-{run}-{i}@example.org")));
+        let mut invoice = relance_tests::invoice(&customer.id, &format!("chaos-{run}-{i}"), &format!("CH-{i}"), 9_000);
+        keys.push(relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await.key());
         customers.push(customer);
     }
     let proxy = FaultProxy::start(&relance_tests::moto_url(), 3, &Fault::ALL, 4242).await;
-    let sdk = relance_tests::sdk().await;
-    let through_proxy = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build());
-    let context = relance_tests::dispatch_context(Store::new(through_proxy, store.table())).await;
+    let context = relance_tests::dispatch_context(proxy.store(store.table()).await).await;
     let mut pending = keys.clone();
     let mut rounds = 0;
     while !pending.is_empty() && rounds < 30 {

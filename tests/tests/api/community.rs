@@ -6,13 +6,10 @@
 use axum::body::Body;
 use axum::http::Request;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
-use portal::identity::local_token;
 use relance::domain::*;
 use relance::store::{Key, Record, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const SECRET: &str = "community-test-secret";
 
 struct World {
     store: Store,
@@ -23,7 +20,7 @@ struct World {
 
 impl World {
     fn token(&self, user: &str, roles: &[&str]) -> String {
-        local_token(SECRET, &self.user(user), Some(&format!("{user}@example.org")), roles, 1).unwrap()
+        portal::identity::local_token(relance_tests::JWT_SECRET, &self.user(user), Some(&format!("{user}@example.org")), roles, 1).unwrap()
     }
 
     fn user(&self, name: &str) -> String {
@@ -35,18 +32,7 @@ impl World {
     }
 
     async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
-        let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        relance_tests::call(&self.router, method, path, token, body).await
     }
 }
 
@@ -54,12 +40,9 @@ impl World {
 /// an admin.
 async fn world(test: &str) -> World {
     let store = relance_tests::fresh_store(test).await;
-    let router = portal::router(
-        portal::PortalState::new(store.clone(), portal::IdentitySource::LocalJwt { secret: SECRET.into() })
-            .with_billing_portal("https://billing.example.org/p/login/demo"),
-    );
+    let router = portal::router(relance_tests::portal_state(&store).with_billing_portal("https://billing.example.org/p/login/demo"));
     // Unique per run too: moto keeps every email sent since it started.
-    let run = CustomerId::generate().to_string().to_lowercase();
+    let run = relance_tests::unique();
     let w = World { store, router, tag: format!("{test}-{}", &run[run.len() - 6..]) };
     for (site, farmer) in [("north", "farmer-n"), ("south", "farmer-s")] {
         let mut s = Site {
@@ -74,10 +57,10 @@ async fn world(test: &str) -> World {
         w.store.insert(&mut Account::new(w.user(farmer), None)).await.unwrap();
     }
     for (name, garden) in [("camille", Some("north")), ("hugo", Some("north")), ("bea", None)] {
-        let id = CustomerId::parse(&w.user(name)).unwrap();
-        let mut c = Customer::new(id.clone(), format!("Customer {name}"), Locale::parse("fr-FR").unwrap(), chrono_tz::Europe::Paris, Utc::now());
-        c.email = Some(Email::parse(&w.email(name)).unwrap());
+        let mut c = relance_tests::customer(&w.user(name), format!("Customer {name}"), Some(&w.email(name)));
+        c.locale = Locale::parse("fr-FR").unwrap();
         w.store.insert(&mut c).await.unwrap();
+        let id = c.id.clone();
         let mut account = Account::new(w.user(name), Some(id));
         account.garden = garden.map(|g| Plot { site: SiteId::parse(g).unwrap(), plot: "B12".into() });
         w.store.insert(&mut account).await.unwrap();
@@ -335,14 +318,8 @@ async fn export_holds_everything_and_erasure_wipes_contact_details_but_keeps_the
     let w = world("gdpr").await;
     let camille = w.token("camille", &["member"]);
     let camille_id = CustomerId::parse(&w.user("camille")).unwrap();
-    let mut invoice = Invoice::open(
-        InvoiceId::generate(),
-        camille_id.clone(),
-        InvoiceNumber::parse("F-2026-0001").unwrap(),
-        Money::from_minor(4200, Currency::EUR),
-        Utc::now(),
-        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-    );
+    let mut invoice = relance_tests::invoice(&camille_id, InvoiceId::generate().as_str(), "F-2026-0001", 4200);
+    (invoice.issued_at, invoice.due_date) = (Utc::now(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
     invoice.follow_up.schedule(Utc::now());
     w.store.insert(&mut invoice).await.unwrap();
     w.call("POST", "/messages", &camille, Some(json!({"body": "Bonjour"}))).await;
@@ -378,33 +355,15 @@ async fn pay_and_renew_lead_to_the_providers_pages() {
     let camille = w.token("camille", &["member"]);
     let camille_id = CustomerId::parse(&w.user("camille")).unwrap();
     let mut subscription = Subscription {
-        id: SubscriptionId::parse("sub-1").unwrap(),
-        customer_id: camille_id.clone(),
-        version: 0,
-        plan: "Parcelle".into(),
-        price: Money::from_minor(2900, Currency::EUR),
-        interval: BillingInterval::Month,
         status: SubscriptionStatus::PastDue,
         current_period_start: Utc::now() - Duration::days(20),
         current_period_end: Utc::now() + Duration::days(10),
-        cancel_at_period_end: false,
-        payment_method_id: None,
-        provider_ref: None,
-        follow_up: FollowUp::default(),
-        provider_updated_at: None,
-        started_at: None,
-        ended_at: None,
+        ..relance_tests::subscription("sub-1", &camille_id)
     };
     w.store.insert(&mut subscription).await.unwrap();
     let open = |id: &str, link: Option<&str>| {
-        let mut i = Invoice::open(
-            InvoiceId::parse(id).unwrap(),
-            camille_id.clone(),
-            InvoiceNumber::parse(&format!("N-{id}")).unwrap(),
-            Money::from_minor(2900, Currency::EUR),
-            Utc::now(),
-            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-        );
+        let mut i = relance_tests::invoice(&camille_id, id, &format!("N-{id}"), 2900);
+        (i.issued_at, i.due_date) = (Utc::now(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
         i.payment_link = link.map(str::to_string);
         i
     };

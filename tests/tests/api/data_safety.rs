@@ -11,15 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::Request;
-use chrono::{DateTime, Utc};
 use relance::ingest::Ingest;
 use relance::providers::{braintree, generic, shopify, stripe};
 use relance::secrets::{self, BraintreeKeys, Secrets};
 use relance::store::Key;
+use relance_tests::{fixture, now};
 use serde_json::json;
-use tower::ServiceExt;
 
 const STRIPE_SECRET: &str = "whsec_logscan_7f3a9c";
 const SHOPIFY_SECRET: &str = "shpss_logscan_51be02";
@@ -40,35 +37,18 @@ impl Write for Capture {
     }
 }
 
-fn now() -> DateTime<Utc> {
-    // The seed's clock: a weekday morning in Paris, inside the sending window.
-    "2026-11-25T09:30:00Z".parse().unwrap()
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
 fn secrets() -> Secrets {
-    let values: HashMap<String, String> = [
+    relance_tests::secrets(&[
         (secrets::STRIPE_WEBHOOK_SECRET, STRIPE_SECRET),
         (secrets::SHOPIFY_WEBHOOK_SECRET, SHOPIFY_SECRET),
         (secrets::RELANCE_WEBHOOK_SECRET, GENERIC_SECRET),
         (secrets::BRAINTREE_PUBLIC_KEY, "bt_public_logscan"),
         (secrets::BRAINTREE_PRIVATE_KEY, BRAINTREE_PRIVATE),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    Secrets::from_values(&values)
+    ])
 }
 
 async fn post(router: &axum::Router, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
-    let mut request = Request::post(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap().status().as_u16()
+    relance_tests::post(router, path, headers, body).await.status
 }
 
 fn refs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -118,9 +98,7 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     assert!(seeded.due_now > 0);
 
     // Deliveries from every provider: good ones, a forged one and a malformed one each.
-    let mut state = webhook::WebhookState::new(Ingest::new(store.clone(), Default::default()), secrets());
-    state.clock = Arc::new(now);
-    let hooks = webhook::router(state);
+    let hooks = relance_tests::webhook_router(Ingest::new(store.clone(), Default::default()), secrets());
     let t = now().timestamp();
     let invoice = json!({
         "id": "evt_log_1", "object": "event", "type": "invoice.payment_failed", "created": t - 60,
@@ -197,8 +175,7 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     for (user, role) in [("demo-0002", "member"), ("admin", "admin")] {
         let token = portal::identity::local_token(JWT_SECRET, user, None, &[role], 1).unwrap();
         for path in ["/me", "/me/invoices", "/admin/notifications", "/admin/kpis?from=2026-01-01&to=2026-12-01"] {
-            let request = Request::get(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
-            let _ = portal.clone().oneshot(request).await.unwrap();
+            relance_tests::call(&portal, "GET", path, &token, None).await;
         }
     }
 

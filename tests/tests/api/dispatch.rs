@@ -2,19 +2,10 @@
 //! email or text message moto's SES/SNS received (from /moto-api/data.json), and the outcome
 //! recorded on the notification.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::Utc;
 use relance::domain::*;
 use relance::store::{Key, Record, Store};
 use relance_tests::{dispatch_context, fresh_store, sent_emails, sent_sms, stream_batch};
-
-/// Eight digits no other customer of this test run has (moto's SMS log is shared).
-fn unique_digits() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let _ = NEXT.compare_exchange(0, start % 90_000_000, Ordering::SeqCst, Ordering::SeqCst);
-    NEXT.fetch_add(1, Ordering::SeqCst) % 100_000_000
-}
 
 struct Case {
     name: &'static str,
@@ -28,39 +19,17 @@ struct Case {
 /// A customer with unique contact details (data.json is shared by the whole test run) and an
 /// overdue invoice, and the notification the scan would have written for it.
 async fn setup(store: &Store, case: &Case, n: usize) -> (Customer, Invoice, Notification, String) {
-    let unique = ulid::Ulid::new().to_string().to_lowercase();
-    let id = CustomerId::parse(&format!("c-{unique}")).unwrap();
-    let mut customer = Customer::new(id.clone(), format!("Client {}", case.name), Locale::parse(case.locale).unwrap(), chrono_tz::Europe::Paris, Utc::now());
-    if case.email {
-        customer.email = Some(Email::parse(&format!("{unique}@example.org")).unwrap());
-    }
+    let unique = relance_tests::unique();
+    let email = format!("{unique}@example.org");
+    let mut customer = relance_tests::customer(&format!("c-{unique}"), format!("Client {}", case.name), case.email.then_some(email.as_str()));
+    customer.locale = Locale::parse(case.locale).unwrap();
     if case.phone {
-        // 06 12 …: a range the numbering plan assigns to mobiles (not every 06 range is).
-        customer.phone = Some(PhoneE164::parse(&format!("0612{:06}", unique_digits() % 1_000_000), Some("FR")).unwrap());
+        customer.phone = Some(relance_tests::unique_mobile());
     }
     customer.opt_outs.sms = case.sms_opt_out;
     let number = format!("T-{n}-{}", &unique[unique.len() - 6..]);
-    let mut invoice = Invoice::open(
-        InvoiceId::parse(&format!("i-{unique}")).unwrap(),
-        id.clone(),
-        InvoiceNumber::parse(&number).unwrap(),
-        Money::from_minor(case.amount, Currency::EUR),
-        Utc::now() - Duration::days(20),
-        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-    );
-    let mut notification = Notification::pending(
-        id.clone(),
-        Target { kind: TargetKind::Invoice, id: invoice.id.to_string() },
-        NotificationKind::InvoiceOverdue,
-        None,
-        2,
-        Some(invoice.balance()),
-        Utc::now(),
-    )
-    .unwrap();
-    store.insert(&mut customer).await.unwrap();
-    store.insert(&mut invoice).await.unwrap();
-    store.insert(&mut notification).await.unwrap();
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("i-{unique}"), &number, case.amount);
+    let notification = relance_tests::insert_overdue(store, &mut customer, &mut invoice).await;
     (customer, invoice, notification, number)
 }
 
@@ -239,8 +208,7 @@ async fn a_bounce_stops_email_and_the_next_notice_goes_by_sms() {
     assert!(stored.email_undeliverable);
 
     // 120 € would go by email; with the address bounced, it goes by SMS.
-    let mut next = Notification::pending(customer.id.clone(), Target { kind: TargetKind::Invoice, id: invoice.id.to_string() },
-        NotificationKind::InvoiceOverdue, None, 3, Some(invoice.balance()), Utc::now()).unwrap();
+    let mut next = relance_tests::overdue_notice(&invoice, 3);
     store.insert(&mut next).await.unwrap();
     dispatch::handle(&context, stream_batch(&[next.key()])).await;
     let stored: Notification = store.get(&next.key()).await.unwrap().unwrap();

@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 use relance::domain::*;
 use relance::store::{Record, Store};
 use relance_tests::{dispatch_context, fresh_store, sent_emails, sent_sms, stream_batch};
@@ -75,36 +75,16 @@ async fn through_proxy(store: Store, faults: Faults) -> dispatch::DispatchContex
     context
 }
 
-/// Eight digits no other customer of this run has (moto's SMS log is shared).
-fn unique_digits() -> u64 {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as usize;
-    let _ = NEXT.compare_exchange(0, 10_000_000 + start % 80_000_000, Ordering::SeqCst, Ordering::SeqCst);
-    (NEXT.fetch_add(1, Ordering::SeqCst) % 100_000_000) as u64
-}
-
 async fn customer_with_invoice(store: &Store, phone: bool) -> (Customer, Notification, String) {
-    let unique = ulid::Ulid::new().to_string().to_lowercase();
-    let mut customer = Customer::new(CustomerId::parse(&format!("f-{unique}")).unwrap(), "Faulty", Locale::english(), chrono_tz::Europe::Paris, Utc::now());
-    customer.email = Some(Email::parse(&format!("{unique}@example.org")).unwrap());
+    let unique = relance_tests::unique();
+    let mut customer = relance_tests::customer(&format!("f-{unique}"), "Faulty", Some(&format!("{unique}@example.org")));
+    customer.locale = Locale::english();
     if phone {
-        // 06 12 …: a range the numbering plan assigns to mobiles (not every 06 range is).
-        customer.phone = Some(PhoneE164::parse(&format!("0612{:06}", unique_digits() % 1_000_000), Some("FR")).unwrap());
+        customer.phone = Some(relance_tests::unique_mobile());
     }
     let number = format!("FX-{}", &unique[unique.len() - 8..]);
-    let mut invoice = Invoice::open(
-        InvoiceId::parse(&format!("fi-{unique}")).unwrap(),
-        customer.id.clone(),
-        InvoiceNumber::parse(&number).unwrap(),
-        Money::from_minor(20_000, Currency::EUR),
-        Utc::now() - Duration::days(20),
-        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-    );
-    let mut notification = Notification::pending(customer.id.clone(), Target { kind: TargetKind::Invoice, id: invoice.id.to_string() },
-        NotificationKind::InvoiceOverdue, None, 2, Some(invoice.balance()), Utc::now()).unwrap();
-    store.insert(&mut customer).await.unwrap();
-    store.insert(&mut invoice).await.unwrap();
-    store.insert(&mut notification).await.unwrap();
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("fi-{unique}"), &number, 20_000);
+    let notification = relance_tests::insert_overdue(store, &mut customer, &mut invoice).await;
     (customer, notification, number)
 }
 
@@ -180,8 +160,6 @@ async fn a_rejected_email_falls_back_to_sms_once() {
 /// both outcomes recorded.
 #[tokio::test]
 async fn dispatch_killed_between_send_and_record_sends_at_most_once_more_and_records_it() {
-    use axum::http::Request;
-    use tower::ServiceExt;
     let store = fresh_store("faults-killed").await;
     let hanging = Faults { hang: true, ..faults(0, StatusCode::OK, "") };
     let context = through_proxy(store.clone(), hanging).await;
@@ -200,36 +178,25 @@ async fn dispatch_killed_between_send_and_record_sends_at_most_once_more_and_rec
     assert_eq!(emails_to(&sent_emails().await, &customer), 1, "no second email from the retry");
 
     // An admin cannot send it again while the claim may still be alive…
-    let portal = portal::router(relance_local::server::local_portal(store.clone(), "faults-secret").unwrap());
-    let token = portal::identity::local_token("faults-secret", "admin", None, &["admin"], 1).unwrap();
-    let resend = |portal: axum::Router| {
-        let request = Request::post(format!("/admin/notifications/{}/resend", notification.id.as_str()))
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        async move { portal.oneshot(request).await.unwrap().status().as_u16() }
+    let portal = portal::router(relance_local::server::local_portal(store.clone(), relance_tests::JWT_SECRET).unwrap());
+    let admin = relance_tests::token("admin", &["admin"]);
+    let resend_path = format!("/admin/notifications/{}/resend", notification.id.as_str());
+    let resend = async || relance_tests::call(&portal, "POST", &resend_path, &admin, None).await.0;
+    assert_eq!(resend().await, 409);
+    let follow_up = async || {
+        let (_, body) = relance_tests::call(&portal, "GET", "/admin/follow-up", &admin, None).await;
+        body["items"].as_array().unwrap().iter().filter(|i| i["id"] == notification.id.as_str()).cloned().collect::<Vec<_>>()
     };
-    assert_eq!(resend(portal.clone()).await, 409);
-    let id = notification.id.as_str().to_string();
-    let follow_up = |portal: axum::Router| {
-        let request = Request::get("/admin/follow-up").header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).unwrap();
-        let id = id.clone();
-        async move {
-            let response = portal.oneshot(request).await.unwrap();
-            let body: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
-            body["items"].as_array().unwrap().iter().filter(|i| i["id"] == id.as_str()).cloned().collect::<Vec<_>>()
-        }
-    };
-    assert!(follow_up(portal.clone()).await.is_empty(), "a live claim is not shown to the admin");
+    assert!(follow_up().await.is_empty(), "a live claim is not shown to the admin");
     // …and can once it is older than any invocation lives: it shows in the follow-up view.
     let mut stale = stored.clone();
     stale.sending_since = Some(Utc::now() - Duration::minutes(relance::domain::CLAIM_LIFETIME_MINUTES + 1));
     store.update(&mut stale).await.unwrap();
-    let shown = follow_up(portal.clone()).await;
+    let shown = follow_up().await;
     assert_eq!(shown.len(), 1, "the abandoned claim waits for a person");
     assert!(shown[0]["reason"].as_str().unwrap().starts_with("outcome unknown"), "{shown:?}");
-    assert_eq!(resend(portal.clone()).await, 202);
-    assert_eq!(resend(portal.clone()).await, 409, "sent again once only");
+    assert_eq!(resend().await, 202);
+    assert_eq!(resend().await, 409, "sent again once only");
     let copies: Vec<Notification> = store
         .list_all::<Notification>(&relance::store::Key::customer_partition(&customer.id), "NOTIFICATION#")
         .await

@@ -1,15 +1,12 @@
 //! Each function's handler called directly with the sample events in `events/`.
 
 use axum::body::Body;
+use relance_tests::sample_event;
 use tower::ServiceExt;
-
-fn event(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
 
 /// An API Gateway HTTP API event turned into the request `lambda_http` hands the router.
 fn http_request(name: &str) -> axum::http::Request<Body> {
-    let request = lambda_http::request::from_str(&event(name)).expect("a valid API Gateway v2 event");
+    let request = lambda_http::request::from_str(&sample_event(name)).expect("a valid API Gateway v2 event");
     let (parts, body) = request.into_parts();
     axum::http::Request::from_parts(parts, Body::from(body.to_vec()))
 }
@@ -42,14 +39,14 @@ async fn scan_reads_now_and_dry_run_and_ignores_the_envelope() {
     let store = relance_tests::fresh_store("fn-scan").await;
     let context = scan::ScanContext { ingest: relance::ingest::Ingest::new(store.clone(), Default::default()), store, holded: None, ladders: Default::default() };
     let store = &context;
-    let invoked_at = "2026-11-25T10:00:00Z".parse().unwrap();
+    let invoked_at = relance_tests::now();
 
-    let scheduled: serde_json::Value = serde_json::from_str(&event("scan-schedule.json")).unwrap();
+    let scheduled: serde_json::Value = serde_json::from_str(&sample_event("scan-schedule.json")).unwrap();
     let summary = scan::handle(store, scheduled, invoked_at).await.unwrap();
     assert_eq!((summary.now, summary.dry_run), (invoked_at, false));
     assert_eq!(summary.scan.unwrap().read, 0);
 
-    let manual: serde_json::Value = serde_json::from_str(&event("scan-manual.json")).unwrap();
+    let manual: serde_json::Value = serde_json::from_str(&sample_event("scan-manual.json")).unwrap();
     let summary = scan::handle(store, manual, invoked_at).await.unwrap();
     assert_eq!((summary.now, summary.dry_run), ("2026-11-25T08:00:00Z".parse().unwrap(), true));
 
@@ -62,7 +59,7 @@ async fn scan_reads_now_and_dry_run_and_ignores_the_envelope() {
 #[tokio::test]
 async fn dispatch_acknowledges_a_stream_batch() {
     let store = relance_tests::fresh_store("fn-dispatch").await;
-    let batch: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&event("dispatch-stream.json")).unwrap();
+    let batch: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&sample_event("dispatch-stream.json")).unwrap();
     assert_eq!(batch.records.len(), 1);
     let context = relance_tests::dispatch_context(store).await;
     // The sample's notification is not in this table: nothing to send, nothing to retry.
@@ -72,8 +69,8 @@ async fn dispatch_acknowledges_a_stream_batch() {
 
 #[tokio::test]
 async fn dispatch_tells_its_two_event_sources_apart_and_reads_the_feedback_sample() {
-    let stream: serde_json::Value = serde_json::from_str(&event("dispatch-stream.json")).unwrap();
-    let feedback: serde_json::Value = serde_json::from_str(&event("dispatch-ses-feedback.json")).unwrap();
+    let stream: serde_json::Value = serde_json::from_str(&sample_event("dispatch-stream.json")).unwrap();
+    let feedback: serde_json::Value = serde_json::from_str(&sample_event("dispatch-ses-feedback.json")).unwrap();
     assert!(!dispatch::is_feedback(&stream));
     assert!(dispatch::is_feedback(&feedback));
     let sns: aws_lambda_events::event::sns::SnsEvent = serde_json::from_value(feedback).unwrap();

@@ -92,7 +92,7 @@ async fn imports_merges_by_holded_ids_and_applies_only_changes() {
     let store = relance_tests::fresh_store("holded").await;
     let ingest = Ingest::new(store.clone(), Default::default());
     let client = HoldedClient::new(&url, KEY);
-    let now = "2026-11-25T08:00:00Z".parse().unwrap();
+    let now = relance_tests::now();
 
     let summary = import(&ingest, &client, now).await.unwrap();
     assert_eq!((summary.contacts, summary.invoices, summary.applied, summary.unchanged), (3, 3, 3, 0));
@@ -122,7 +122,7 @@ async fn imports_merges_by_holded_ids_and_applies_only_changes() {
 
     // The open invoice is paid in Holded: the next run applies that one change.
     holded.invoices.lock().unwrap()[1] = document("5ab391071d6d820034294784", "5aaa43d35b7064002613c048", "F260002", 99.9, 0.0);
-    let later = "2026-11-25T09:00:00Z".parse().unwrap();
+    let later = now + chrono::Duration::hours(1);
     let summary = import(&ingest, &client, later).await.unwrap();
     assert_eq!((summary.applied, summary.unchanged), (1, 2));
     let second: Invoice = store.get(&second.key()).await.unwrap().unwrap();
@@ -135,7 +135,7 @@ async fn a_wrong_key_or_no_server_is_an_error_not_an_empty_import() {
     let url = serve(Holded::default()).await;
     let store = relance_tests::fresh_store("holded-key").await;
     let ingest = Ingest::new(store, Default::default());
-    let now = "2026-11-25T08:00:00Z".parse().unwrap();
+    let now = relance_tests::now();
     let wrong = import(&ingest, &HoldedClient::new(&url, "wrong"), now).await;
     assert!(matches!(wrong, Err(ImportError::Unauthorized(401))), "{wrong:?}");
     let nowhere = import(&ingest, &HoldedClient::new("http://127.0.0.1:9/api/invoicing/v1", KEY), now).await;

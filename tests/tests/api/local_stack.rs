@@ -6,12 +6,11 @@ use axum::http::Request;
 use relance::domain::{Customer, Invoice, InvoiceStatus};
 use relance::store::{DUE_SHARDS, Key};
 use relance_local::seed::{MEMBERS, demo_customer_id, seed};
-use tower::ServiceExt;
 
 #[tokio::test]
 async fn the_demo_business_is_seeded_once_and_queryable() {
     let store = relance_tests::fresh_store("seed").await;
-    let now = "2026-11-25T08:00:00Z".parse().unwrap();
+    let now = relance_tests::now();
     let summary = seed(&store, &relance_local::seed::demo_ladders(), now).await.unwrap();
     assert_eq!(summary.customers, MEMBERS);
     assert_eq!(summary.invoices, MEMBERS * 3);
@@ -90,11 +89,9 @@ async fn the_sender_identity_lets_ses_send() {
 }
 
 async fn call(router: axum::Router, request: Request<Body>) -> (u16, axum::http::HeaderMap, serde_json::Value) {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, headers, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    let answer = relance_tests::send(&router, request).await;
+    let body = answer.json();
+    (answer.status, answer.headers, body)
 }
 
 #[tokio::test]
@@ -115,7 +112,7 @@ async fn the_local_server_serves_health_and_the_invoke_api() {
     assert_eq!(body["dry_run"], true);
     assert_eq!(body["scan"]["read"], 0, "an empty table has nothing due");
 
-    let stream_batch = std::fs::read_to_string(format!("{}/../events/dispatch-stream.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let stream_batch = relance_tests::sample_event("dispatch-stream.json");
     let (status, _, body) = call(router.clone(), invoke("dispatch", &stream_batch)).await;
     assert_eq!(status, 200);
     assert_eq!(body, serde_json::json!({"batchItemFailures": []}));

@@ -5,15 +5,14 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use tower::ServiceExt;
 
 #[tokio::test]
 async fn every_documented_operation_is_served_and_authenticated() {
     let store = relance_tests::fresh_store("openapi").await;
-    let router = portal::router(portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: "s".into() }));
-    let response = router.clone().oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap()).await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let document: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap()).unwrap();
+    let router = portal::router(relance_tests::portal_state(&store));
+    let answer = relance_tests::send(&router, Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 200);
+    let document: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(document["openapi"], "3.0.3");
 
     let mut operations = 0;
@@ -21,10 +20,8 @@ async fn every_documented_operation_is_served_and_authenticated() {
         for (method, operation) in item.as_object().unwrap() {
             operations += 1;
             let concrete = path.replace("{id}", "x").replace("{member}", "x");
-            let request = Request::builder().method(method.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap();
-            let response = router.clone().oneshot(request).await.unwrap();
-            let status = response.status().as_u16();
-            let body: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap_or_default();
+            let answer = relance_tests::send(&router, Request::builder().method(method.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap()).await;
+            let (status, body) = (answer.status, answer.json());
             if path == "/health" {
                 assert_eq!(status, 200);
                 continue;
@@ -41,6 +38,5 @@ async fn every_documented_operation_is_served_and_authenticated() {
     assert_eq!(operations, portal::openapi::ROUTES.len() + 1);
 
     // What is not documented is not served.
-    let response = router.clone().oneshot(Request::get("/admin/everything").body(Body::empty()).unwrap()).await.unwrap();
-    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(relance_tests::send(&router, Request::get("/admin/everything").body(Body::empty()).unwrap()).await.status, 404);
 }

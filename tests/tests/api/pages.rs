@@ -6,15 +6,10 @@ use axum::http::Request;
 use portal::web::WebSignIn;
 use portal::web::cognito::HostedUi;
 use relance::domain::*;
-use tower::ServiceExt;
 
 async fn get(router: &axum::Router, path: &str, cookie: &str) -> (u16, String, String) {
-    let request = Request::get(path).header("cookie", cookie).body(Body::empty()).unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
-    let body = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap().to_vec()).unwrap();
-    (status, location, body)
+    let answer = relance_tests::send(router, Request::get(path).header("cookie", cookie).body(Body::empty()).unwrap()).await;
+    (answer.status, answer.location(), answer.text())
 }
 
 #[tokio::test]
@@ -53,11 +48,10 @@ async fn a_cognito_id_token_opens_the_pages_and_a_forged_one_does_not() {
     let sub = user.user_attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).unwrap().to_string();
 
     // Her account and customer record.
-    let customer_id = CustomerId::generate();
-    let mut customer = Customer::new(customer_id.clone(), "Inès Moreau", Locale::english(), chrono_tz::Europe::Paris, chrono::Utc::now());
-    customer.email = Some(Email::parse(email).unwrap());
+    let mut customer = relance_tests::customer(CustomerId::generate().as_str(), "Inès Moreau", Some(email));
+    customer.locale = Locale::english();
     store.insert(&mut customer).await.unwrap();
-    store.insert(&mut Account::new(sub.as_str(), Some(customer_id))).await.unwrap();
+    store.insert(&mut Account::new(sub.as_str(), Some(customer.id.clone()))).await.unwrap();
 
     let region = sdk.region().unwrap().to_string();
     let ui = HostedUi::new(
@@ -89,9 +83,7 @@ async fn a_cognito_id_token_opens_the_pages_and_a_forged_one_does_not() {
 #[tokio::test]
 async fn message_links_land_on_their_page_and_unknown_pages_are_pages() {
     let store = relance_tests::fresh_store("pages-links").await;
-    let router = portal::router(
-        portal::PortalState::new(store, portal::IdentitySource::LocalJwt { secret: "s".into() }).with_web(WebSignIn::Local { choices: vec![] }),
-    );
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
     for (link, lands) in [
         ("/go/i/demo-inv-0002-3", "/app/invoices#invoice-demo-inv-0002-3"),
         ("/go/i", "/app/invoices"),
@@ -103,7 +95,7 @@ async fn message_links_land_on_their_page_and_unknown_pages_are_pages() {
         let (status, location, _) = get(&router, link, "").await;
         assert_eq!((status, location.as_str()), (303, lands), "{link}");
     }
-    let token = portal::identity::local_token("s", "someone", None, &["member"], 1).unwrap();
+    let token = relance_tests::token("someone", &["member"]);
     let (status, _, body) = get(&router, "/app/farm", &format!("relance_session={token}")).await;
     assert_eq!(status, 403, "a member is no farmer");
     assert!(body.contains("<html") && body.contains("403"), "errors are pages: {body}");

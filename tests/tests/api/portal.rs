@@ -6,67 +6,38 @@ use chrono::{Duration, NaiveDate, Utc};
 use portal::identity::local_token;
 use relance::domain::*;
 use relance::store::Store;
+use relance_tests::{JWT_SECRET, eur, token};
 use serde_json::Value;
-use tower::ServiceExt;
-
-const SECRET: &str = "portal-test-secret";
 
 async fn setup() -> (Store, axum::Router) {
     let store = relance_tests::fresh_store("portal").await;
     for (user, customer, invoices) in [("user-camille", "c-camille", 3), ("user-hugo", "c-hugo", 1)] {
-        let id = CustomerId::parse(customer).unwrap();
-        let mut c = Customer::new(id.clone(), format!("Customer {customer}"), Locale::french(), chrono_tz::Europe::Paris, Utc::now());
-        c.email = Some(Email::parse(&format!("{customer}@example.org")).unwrap());
+        let mut c = relance_tests::customer(customer, format!("Customer {customer}"), Some(&format!("{customer}@example.org")));
         store.insert(&mut c).await.unwrap();
-        store.insert(&mut Account::new(user, Some(id.clone()))).await.unwrap();
+        store.insert(&mut Account::new(user, Some(c.id.clone()))).await.unwrap();
         for n in 0..invoices {
-            let mut inv = Invoice::open(
-                InvoiceId::parse(&format!("{customer}-i{n}")).unwrap(),
-                id.clone(),
-                InvoiceNumber::parse(&format!("F-{customer}-{n}")).unwrap(),
-                Money::from_minor(2900, Currency::EUR),
-                Utc::now() - Duration::days(30),
-                NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            );
+            let mut inv = relance_tests::invoice(&c.id, &format!("{customer}-i{n}"), &format!("F-{customer}-{n}"), 2900);
             store.insert(&mut inv).await.unwrap();
-            let mut reminder = Notification::pending(id.clone(), Target { kind: TargetKind::Invoice, id: inv.id.to_string() },
-                NotificationKind::InvoiceOverdue, None, 2, Some(inv.balance()), Utc::now()).unwrap();
-            store.insert(&mut reminder).await.unwrap();
+            store.insert(&mut relance_tests::overdue_notice(&inv, 2)).await.unwrap();
         }
-        let mut card = PaymentMethod {
-            id: PaymentMethodId::parse(&format!("{customer}-card")).unwrap(),
-            customer_id: id.clone(),
-            version: 0,
-            brand: "visa".into(),
-            last4: Last4::parse("4242").unwrap(),
-            expiry: CardExpiry::new(12, 2027).unwrap(),
-            is_default: true,
-            provider_ref: Some(ProviderRef::new(Provider::Stripe, "pm_secret_reference").unwrap()),
-            added_at: Utc::now(),
-            removed: false,
-            follow_up: FollowUp::default(),
-            provider_updated_at: None,
-        };
+        let mut card = relance_tests::card(&format!("{customer}-card"), &c.id);
+        card.provider_ref = Some(ProviderRef::new(Provider::Stripe, "pm_secret_reference").unwrap());
         store.insert(&mut card).await.unwrap();
     }
     store.insert(&mut Account::new("user-admin", None)).await.unwrap();
-    let router = portal::router(portal::PortalState::new(store.clone(), portal::IdentitySource::LocalJwt { secret: SECRET.into() }));
+    let router = portal::router(relance_tests::portal_state(&store));
     (store, router)
 }
 
+/// A GET, with a bearer token or without any.
 async fn get(router: &axum::Router, path: &str, token: Option<&str>) -> (u16, Value) {
-    let mut request = Request::get(path);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
+    match token {
+        Some(token) => relance_tests::call(router, "GET", path, token, None).await,
+        None => {
+            let answer = relance_tests::send(router, Request::get(path).body(Body::empty()).unwrap()).await;
+            (answer.status, answer.json())
+        }
     }
-    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status().as_u16();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-fn token(user: &str, roles: &[&str]) -> String {
-    local_token(SECRET, user, Some(&format!("{user}@example.org")), roles, 1).unwrap()
 }
 
 #[tokio::test]
@@ -132,7 +103,7 @@ async fn only_valid_local_tokens_identify_a_caller() {
     let forged = local_token("another-secret", "user-camille", None, &["admin"], 1).unwrap();
     assert_eq!(get(&router, "/me", Some(&forged)).await.0, 401);
     // Expired.
-    let expired = local_token(SECRET, "user-camille", None, &["member"], -2).unwrap();
+    let expired = local_token(JWT_SECRET, "user-camille", None, &["member"], -2).unwrap();
     assert_eq!(get(&router, "/me", Some(&expired)).await.0, 401);
     // "alg": "none", unsigned.
     use base64::Engine;
@@ -142,12 +113,8 @@ async fn only_valid_local_tokens_identify_a_caller() {
     let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
     assert_eq!(get(&router, "/me", Some(&none)).await.0, 401);
     // A header naming a user is not identity.
-    let response = router
-        .clone()
-        .oneshot(Request::get("/me").header("x-user", "user-camille").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    let answer = relance_tests::send(&router, Request::get("/me").header("x-user", "user-camille").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 401);
 }
 
 #[tokio::test]
@@ -167,14 +134,14 @@ async fn the_admin_follow_up_list_shows_what_waits_for_a_person() {
     for n in [&mut held, &mut failed, &mut pending] {
         store.insert(n).await.unwrap();
     }
-    let mut flagged = Invoice::open(InvoiceId::parse("c-hugo-flagged").unwrap(), customer.clone(), InvoiceNumber::parse("F-FLAG").unwrap(),
-        Money::from_minor(9900, Currency::EUR), Utc::now() - Duration::days(60), NaiveDate::from_ymd_opt(2026, 9, 30).unwrap());
+    let mut flagged = relance_tests::invoice(&customer, "c-hugo-flagged", "F-FLAG", 9900);
+    (flagged.issued_at, flagged.due_date) = (Utc::now() - Duration::days(60), NaiveDate::from_ymd_opt(2026, 9, 30).unwrap());
     flagged.follow_up.needs_manual_action = true;
     store.insert(&mut flagged).await.unwrap();
     let mut settled = flagged.clone();
     settled.id = InvoiceId::parse("c-hugo-settled").unwrap();
     settled.version = 0;
-    settled.record_payment(Money::from_minor(9900, Currency::EUR)).unwrap();
+    settled.record_payment(eur(9900)).unwrap();
     store.insert(&mut settled).await.unwrap();
 
     let admin = token("user-admin", &["admin"]);
@@ -196,11 +163,7 @@ async fn the_admin_follow_up_list_shows_what_waits_for_a_person() {
 }
 
 async fn post(router: &axum::Router, path: &str, token: &str) -> (u16, Value) {
-    let request = Request::post(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    relance_tests::call(router, "POST", path, token, None).await
 }
 
 #[tokio::test]

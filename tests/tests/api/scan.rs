@@ -4,29 +4,17 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use relance::domain::*;
 use relance::schedule::Ladders;
 use relance::store::{BulkLoad, Key, Record, Store};
+use relance_tests::{eur, now};
 use scan::run::{ScanReport, scan};
 
-/// Wednesday 25 November 2026, 11:00 in Paris: inside the sending window.
-fn now() -> DateTime<Utc> {
-    "2026-11-25T10:00:00Z".parse().unwrap()
-}
-
 fn customer(i: usize) -> Customer {
-    let mut c = Customer::new(CustomerId::parse(&format!("c{i:05}")).unwrap(), format!("Member {i}"), Locale::french(), chrono_tz::Europe::Paris, now());
-    c.email = Some(Email::parse(&format!("member{i}@example.org")).unwrap());
-    c
+    relance_tests::customer(&format!("c{i:05}"), format!("Member {i}"), Some(&format!("member{i}@example.org")))
 }
 
 /// An invoice of customer `c`; `due` ones fell due yesterday, after their courtesy notice.
 fn invoice(c: &Customer, n: usize, state: State) -> Invoice {
-    let mut invoice = Invoice::open(
-        InvoiceId::parse(&format!("{}-i{n}", c.id)).unwrap(),
-        c.id.clone(),
-        InvoiceNumber::parse(&format!("F-{}-{n}", c.id)).unwrap(),
-        Money::from_minor(4500, Currency::EUR),
-        now() - Duration::days(30),
-        NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(),
-    );
+    let mut invoice = relance_tests::invoice(&c.id, &format!("{}-i{n}", c.id), &format!("F-{}-{n}", c.id), 4500);
+    (invoice.issued_at, invoice.due_date) = (now() - Duration::days(30), NaiveDate::from_ymd_opt(2026, 12, 20).unwrap());
     match state {
         State::Due => {
             invoice.due_date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
@@ -35,7 +23,7 @@ fn invoice(c: &Customer, n: usize, state: State) -> Invoice {
         }
         State::Later => invoice.follow_up.schedule("2026-12-17T08:00:00Z".parse().unwrap()),
         State::Paid => {
-            invoice.record_payment(Money::from_minor(4500, Currency::EUR)).unwrap();
+            invoice.record_payment(eur(4500)).unwrap();
         }
     }
     invoice
@@ -99,7 +87,7 @@ async fn ten_thousand_invoices_two_hundred_due_two_hundred_reminders() {
         assert_eq!(for_this.len(), 1);
         assert_eq!(for_this[0].id.as_str(), format!("invoice.{}.invoice_overdue.2", invoice.id));
         assert_eq!(for_this[0].status, NotificationStatus::Pending);
-        assert_eq!(for_this[0].amount, Some(Money::from_minor(4500, Currency::EUR)));
+        assert_eq!(for_this[0].amount, Some(eur(4500)));
     }
 
     // The same scan again (a retry, a second schedule firing): nothing is due, nothing written.
@@ -126,9 +114,7 @@ async fn a_scan_killed_mid_run_resumes_and_writes_each_reminder_once() {
     // The first run goes through the fault proxy with every DynamoDB call delayed, so that it
     // is surely in the middle of its work when it is killed, five seconds in.
     let slow = relance_tests::faults::FaultProxy::start(&relance_tests::moto_url(), 1, &[relance_tests::faults::Fault::Delay], 7).await;
-    let sdk = relance_tests::sdk().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&slow.url).build());
-    let slow_store = Store::new(client, store.table());
+    let slow_store = slow.store(store.table()).await;
     let running = {
         let ladders = ladders.clone();
         tokio::spawn(async move { scan(&slow_store, &ladders, now(), false).await })

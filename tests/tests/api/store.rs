@@ -3,19 +3,11 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use relance::domain::*;
 use relance::store::{DUE_SHARDS, IdempotencyKey, Key, Record, Store, StoreError};
-use relance_tests::fresh_store;
+use relance_tests::{eur, fresh_store, now};
 
-fn now() -> DateTime<Utc> {
-    "2026-11-25T08:00:00Z".parse().unwrap()
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
-
+/// A customer with every kind of field filled in.
 fn customer(id: &str) -> Customer {
-    let mut c = Customer::new(CustomerId::parse(id).unwrap(), "Camille Martin", Locale::french(), chrono_tz::Europe::Paris, now());
-    c.email = Some(Email::parse("camille@example.org").unwrap());
+    let mut c = relance_tests::customer(id, "Camille Martin", Some("camille@example.org"));
     c.phone = Some(PhoneE164::parse("06 10 00 00 01", Some("FR")).unwrap());
     c.tags.insert("member".into());
     c.custom_dates.insert("plot_start".into(), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
@@ -24,14 +16,7 @@ fn customer(id: &str) -> Customer {
 }
 
 fn invoice(customer: &CustomerId, id: &str, next_action: Option<DateTime<Utc>>) -> Invoice {
-    let mut invoice = Invoice::open(
-        InvoiceId::parse(id).unwrap(),
-        customer.clone(),
-        InvoiceNumber::parse(&format!("F-{id}")).unwrap(),
-        eur(12_345),
-        now() - Duration::days(20),
-        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-    );
+    let mut invoice = relance_tests::invoice(customer, id, &format!("F-{id}"), 12_345);
     invoice.follow_up.next_action_at = next_action;
     invoice
 }
@@ -58,22 +43,12 @@ async fn every_record_type_round_trips() {
     round_trip(
         &store,
         Subscription {
-            id: SubscriptionId::parse("s1").unwrap(),
-            customer_id: cid.clone(),
-            version: 0,
             plan: "Potager solo".into(),
-            price: eur(2900),
-            interval: BillingInterval::Month,
-            status: SubscriptionStatus::Active,
             current_period_start: now(),
             current_period_end: now() + Duration::days(30),
             cancel_at_period_end: true,
             payment_method_id: Some(PaymentMethodId::parse("pm1").unwrap()),
-            provider_ref: None,
-            follow_up: FollowUp::default(),
-            provider_updated_at: None,
-            started_at: None,
-            ended_at: None,
+            ..relance_tests::subscription("s1", &cid)
         },
     )
     .await;
@@ -81,18 +56,11 @@ async fn every_record_type_round_trips() {
     round_trip(
         &store,
         PaymentMethod {
-            id: PaymentMethodId::parse("pm1").unwrap(),
-            customer_id: cid.clone(),
-            version: 0,
-            brand: "visa".into(),
-            last4: Last4::parse("4242").unwrap(),
             expiry: CardExpiry::new(2, 2028).unwrap(),
-            is_default: true,
             provider_ref: Some(ProviderRef::new(Provider::Braintree, "token_1").unwrap()),
-            added_at: now(),
-            removed: false,
             follow_up: FollowUp { step: 1, next_action_at: Some(now()), ..FollowUp::default() },
             provider_updated_at: Some(now()),
+            ..relance_tests::card("pm1", &cid)
         },
     )
     .await;
@@ -319,7 +287,7 @@ async fn a_record_of_another_type_is_reported_corrupt_not_misread() {
 
 #[tokio::test]
 async fn an_unreachable_table_is_retryable() {
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&relance_tests::sdk().await), "no-such-table");
+    let store = relance_tests::store_without_table().await;
     let err = store.get::<Customer>(&Key::customer(&CustomerId::parse("c1").unwrap())).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }

@@ -1,8 +1,6 @@
 //! The webhook function end to end: HTTP requests into the router, the real DynamoDB SDK
 //! against moto behind it, and the table's final state asserted after each scenario.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
 use axum::http::Request;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,38 +9,27 @@ use relance::ingest::{ArchivedDelivery, Ingest};
 use relance::providers::{braintree, generic, shopify, stripe};
 use relance::secrets::{self, BraintreeKeys, Secrets};
 use relance::store::{DUE_SHARDS, Key, Record, Store};
+use relance_tests::{fixture, now};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const STRIPE_SECRET: &str = "whsec_test_current";
 const STRIPE_OLD_SECRET: &str = "whsec_test_previous";
 const SHOPIFY_SECRET: &str = "test_secret_key";
 const GENERIC_SECRET: &str = "relance_test_secret";
 
-/// The harness's clock: signatures, archive dates and replays use this instant, so no test
-/// depends on when (or across which midnight) it runs.
-fn now() -> DateTime<Utc> {
-    "2026-11-25T12:00:00Z".parse().unwrap()
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
 fn secrets() -> Secrets {
-    let values: HashMap<String, String> = [
-        (secrets::STRIPE_WEBHOOK_SECRET, format!("{STRIPE_SECRET},{STRIPE_OLD_SECRET}")),
-        (secrets::SHOPIFY_WEBHOOK_SECRET, SHOPIFY_SECRET.to_string()),
-        (secrets::RELANCE_WEBHOOK_SECRET, GENERIC_SECRET.to_string()),
-        (secrets::BRAINTREE_PUBLIC_KEY, "integration_public_key".to_string()),
-        (secrets::BRAINTREE_PRIVATE_KEY, "integration_private_key".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    Secrets::from_values(&values)
+    let stripe = format!("{STRIPE_SECRET},{STRIPE_OLD_SECRET}");
+    relance_tests::secrets(&[
+        (secrets::STRIPE_WEBHOOK_SECRET, stripe.as_str()),
+        (secrets::SHOPIFY_WEBHOOK_SECRET, SHOPIFY_SECRET),
+        (secrets::RELANCE_WEBHOOK_SECRET, GENERIC_SECRET),
+        (secrets::BRAINTREE_PUBLIC_KEY, "integration_public_key"),
+        (secrets::BRAINTREE_PRIVATE_KEY, "integration_private_key"),
+    ])
 }
 
+/// The webhook function on a fresh table, on the tests' clock: signatures, archive dates and
+/// replays use that instant, so no test depends on when (or across which midnight) it runs.
 struct Harness {
     store: Store,
     router: axum::Router,
@@ -51,22 +38,13 @@ struct Harness {
 impl Harness {
     async fn new(test: &str) -> Harness {
         let store = relance_tests::fresh_store(test).await;
-        let ingest = Ingest::new(store.clone(), Default::default());
-        let mut state = webhook::WebhookState::new(ingest, secrets());
-        state.clock = std::sync::Arc::new(now);
-        let router = webhook::router(state);
+        let router = relance_tests::webhook_router(Ingest::new(store.clone(), Default::default()), secrets());
         Harness { store, router }
     }
 
     async fn post(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
-        let mut request = Request::post(path);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = self.router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let answer = relance_tests::post(&self.router, path, headers, body).await;
+        (answer.status, answer.json())
     }
 
     async fn stripe(&self, event: &Value) -> (u16, Value) {
@@ -244,13 +222,10 @@ async fn malformed_oversized_unknown_and_unrouted_deliveries() {
 
 #[tokio::test]
 async fn a_store_failure_is_a_5xx_so_the_provider_retries() {
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&relance_tests::sdk().await), "table-that-does-not-exist");
-    let router = webhook::router(webhook::WebhookState::new(Ingest::new(store, Default::default()), secrets()));
-    let body = serde_json::to_vec(&event("evt_x", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).unwrap();
-    let header = stripe::sign(&body, STRIPE_SECRET, Utc::now().timestamp());
-    let request = Request::post("/webhooks/stripe").header("stripe-signature", header).body(Body::from(body)).unwrap();
-    let response = router.oneshot(request).await.unwrap();
-    assert_eq!(response.status(), 503);
+    let store = relance_tests::store_without_table().await;
+    let h = Harness { store: store.clone(), router: relance_tests::webhook_router(Ingest::new(store, Default::default()), secrets()) };
+    let (status, _) = h.stripe(&event("evt_x", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;
+    assert_eq!(status, 503);
 }
 
 #[tokio::test]
@@ -297,24 +272,12 @@ async fn stripe_subscriptions_cards_and_charges() {
 async fn braintree_notifications_update_known_subscriptions() {
     let h = Harness::new("wh-braintree").await;
     // A subscription we already follow, known to Braintree as sub_past_due_id.
-    let customer = Customer::new(CustomerId::parse("c1").unwrap(), "Léa Martin", Locale::french(), chrono_tz::Europe::Paris, now());
+    let customer = relance_tests::customer("c1", "Léa Martin", None);
     let mut subscription = Subscription {
-        id: SubscriptionId::parse("s1").unwrap(),
-        customer_id: customer.id.clone(),
-        version: 0,
         plan: "Potager solo".into(),
-        price: Money::from_minor(2900, Currency::EUR),
-        interval: BillingInterval::Month,
-        status: SubscriptionStatus::Active,
         current_period_start: "2025-01-01T00:00:00Z".parse().unwrap(),
         current_period_end: "2025-02-01T00:00:00Z".parse().unwrap(),
-        cancel_at_period_end: false,
-        payment_method_id: None,
-        provider_ref: None,
-        follow_up: FollowUp::default(),
-        provider_updated_at: None,
-        started_at: None,
-        ended_at: None,
+        ..relance_tests::subscription("s1", &customer.id)
     };
     let reference = ProviderRef::new(Provider::Braintree, "sub_past_due_id").unwrap();
     let mut tx = h.store.transaction();
@@ -342,9 +305,9 @@ async fn braintree_notifications_update_known_subscriptions() {
     forged.extend_from_slice(b"AA");
     assert_eq!(h.post("/webhooks/braintree", &content_type, forged).await.0, 401);
 
-    let challenge = h.router.clone().oneshot(Request::get("/webhooks/braintree?bt_challenge=20f9f8ed05f77439fe955c977e4c8a53").body(Body::empty()).unwrap()).await.unwrap();
-    let answer = axum::body::to_bytes(challenge.into_body(), 1024).await.unwrap();
-    assert_eq!(&answer[..], b"integration_public_key|d9b899556c966b3f06945ec21311865d35df3ce4");
+    let challenge = Request::get("/webhooks/braintree?bt_challenge=20f9f8ed05f77439fe955c977e4c8a53").body(Body::empty()).unwrap();
+    let answer = relance_tests::send(&h.router, challenge).await;
+    assert_eq!(answer.body, b"integration_public_key|d9b899556c966b3f06945ec21311865d35df3ce4");
 }
 
 #[tokio::test]
@@ -465,9 +428,7 @@ async fn customer_dates_and_subscription_starts_schedule_date_rules() {
         });
     }
     let ingest = Ingest::new(store.clone(), Default::default()).with_ladders(ladders);
-    let mut state = webhook::WebhookState::new(ingest, secrets());
-    state.clock = std::sync::Arc::new(now);
-    let h = Harness { store: store.clone(), router: webhook::router(state) };
+    let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };
 
     // A bike rental pushes the lease start through the generic format.
     let document = json!({"id": "erp-dates", "occurred_at": "2026-11-25T08:00:00Z",
