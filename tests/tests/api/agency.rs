@@ -227,7 +227,7 @@ async fn admins_invite_users_locally_with_a_queued_email() {
 
     // The queued invitation goes out through dispatch.
     let customer = CustomerId::parse(invited["customer_id"].as_str().unwrap()).unwrap();
-    let key = relance::store::Key::in_customer(&customer, "NOTIFICATION", invited["notification"].as_str().unwrap());
+    let key = relance::store::Key::of_customer::<Notification>(&customer, invited["notification"].as_str().unwrap());
     let context = relance_tests::dispatch_context(store.clone()).await;
     dispatch::handle(&context, relance_tests::stream_batch(&[key])).await;
     let sent: Vec<Value> = relance_tests::sent_emails().await.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str()).collect();

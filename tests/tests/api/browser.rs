@@ -44,7 +44,7 @@ async fn stack() -> (Store, String) {
         let _ = relance_local::stream::feed(&sdk, &table, feed_dispatch, |_| {}).await;
     });
     let portal = relance_local::server::local_portal(store.clone(), "browser-test-secret").unwrap();
-    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), ladders, dispatch, portal);
+    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), ladders, dispatch, portal).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -166,7 +166,7 @@ async fn members_admins_and_ambassadors_use_the_member_space_in_chromium() {
     let scanned = invoke_scan(&base, json!({"now": now})).await;
     assert!(scanned["scan"]["held"]["invoice paused"].as_u64().unwrap_or(0) >= 1, "{scanned}");
     let customer = CustomerId::parse(target["customer_id"].as_str().unwrap()).unwrap();
-    let written: Option<Notification> = store.get(&Key::in_customer(&customer, "NOTIFICATION", &notification_id)).await.unwrap();
+    let written: Option<Notification> = store.get(&Key::of_customer::<Notification>(&customer, &notification_id)).await.unwrap();
     assert!(written.is_none(), "no reminder for the paused invoice");
     let other_reminders = scanned["scan"]["notifications"]["invoice_overdue"].as_u64().unwrap_or(0);
     assert!(other_reminders > 0, "the other invoices are still reminded: {scanned}");

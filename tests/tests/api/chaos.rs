@@ -85,14 +85,14 @@ async fn state_of(store: &Store) -> BTreeMap<String, (String, i64, u64, Option<D
         let invoice: Invoice = store.get(&key).await.unwrap().unwrap();
         let partition = Key::customer_partition(&invoice.customer_id);
         let mut notifications: Vec<String> = store
-            .list_all::<Notification>(&partition, "NOTIFICATION#")
+            .list_all::<Notification>(&partition)
             .await
             .unwrap()
             .iter()
             .map(|n| format!("{} step {} {:?}", n.kind.as_str(), n.step, n.status))
             .collect();
         notifications.sort();
-        let customers = store.list_all::<Customer>(&partition, "CUSTOMER").await.unwrap().len();
+        let customers = store.list_all::<Customer>(&partition).await.unwrap().len();
         assert_eq!(customers, 1, "one customer record for in_chaos_{i}");
         state.insert(
             format!("in_chaos_{i}"),

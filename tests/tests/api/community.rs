@@ -178,7 +178,7 @@ async fn registrations_respect_capacity_confirm_by_email_and_remind_on_the_eve()
 
     // Dispatch sends the confirmation queued with the registration.
     let camille_id = CustomerId::parse(&w.user("camille")).unwrap();
-    let key = Key::in_customer(&camille_id, "NOTIFICATION", &confirmation);
+    let key = Key::of_customer::<Notification>(&camille_id, &confirmation);
     let context = relance_tests::dispatch_context(w.store.clone()).await;
     let response = dispatch::handle(&context, relance_tests::stream_batch(&[key])).await;
     assert!(response.batch_item_failures.is_empty());
@@ -201,10 +201,10 @@ async fn registrations_respect_capacity_confirm_by_email_and_remind_on_the_eve()
     assert_eq!(again.notifications.get("event_reminder"), None);
     let hugo_id = CustomerId::parse(&w.user("hugo")).unwrap();
     let reminder: Option<Notification> =
-        w.store.get(&Key::in_customer(&hugo_id, "NOTIFICATION", &format!("event.{id}.event_reminder.{hugo_id}.1"))).await.unwrap();
+        w.store.get(&Key::of_customer::<Notification>(&hugo_id, &format!("event.{id}.event_reminder.{hugo_id}.1"))).await.unwrap();
     assert_eq!(reminder.map(|n| n.status), Some(NotificationStatus::Pending));
     let camille_reminder: Option<Notification> =
-        w.store.get(&Key::in_customer(&camille_id, "NOTIFICATION", &format!("event.{id}.event_reminder.{camille_id}.1"))).await.unwrap();
+        w.store.get(&Key::of_customer::<Notification>(&camille_id, &format!("event.{id}.event_reminder.{camille_id}.1"))).await.unwrap();
     assert!(camille_reminder.is_none());
 }
 
@@ -232,7 +232,7 @@ async fn concurrent_registrations_never_exceed_capacity() {
     statuses.sort();
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
     assert!(statuses.iter().all(|s| [201, 409].contains(s)), "{statuses:?}");
-    let key = w.store.find_by_id(Event::TYPE, &id).await.unwrap().unwrap();
+    let key = w.store.find_by_id::<Event>(&id).await.unwrap().unwrap();
     let stored: Event = w.store.get(&key).await.unwrap().unwrap();
     assert_eq!(stored.registered, 3);
 }
@@ -262,7 +262,7 @@ async fn members_write_to_support_and_admins_answer_privately() {
 
     // The team is told by an internal note about Camille.
     let camille_id = CustomerId::parse(&w.user("camille")).unwrap();
-    let notes = w.store.list::<Notification>(&Key::customer_partition(&camille_id), "NOTIFICATION#message.", None, 10).await.unwrap().records;
+    let notes = w.store.list_within::<Notification>(&Key::customer_partition(&camille_id), "message.", None, 10).await.unwrap().records;
     assert_eq!(notes.iter().map(|n| n.kind).collect::<Vec<_>>(), vec![NotificationKind::Internal]);
 
     // Admins read the inbox and the conversation; members only their own.
@@ -280,7 +280,7 @@ async fn members_write_to_support_and_admins_answer_privately() {
     let (_, thread) = w.call("GET", "/messages", &camille, None).await;
     let authors: Vec<&str> = thread["messages"].as_array().unwrap().iter().map(|m| m["author"].as_str().unwrap()).collect();
     assert_eq!(authors, vec!["support", "member"], "newest first");
-    let notes = w.store.list::<Notification>(&Key::customer_partition(&camille_id), "NOTIFICATION#message.", None, 10).await.unwrap().records;
+    let notes = w.store.list_within::<Notification>(&Key::customer_partition(&camille_id), "message.", None, 10).await.unwrap().records;
     assert!(notes.iter().any(|n| n.kind == NotificationKind::MessageReceived));
 }
 
@@ -405,7 +405,7 @@ async fn admins_send_a_held_notice_again() {
     let (status, copy) = w.call("POST", &format!("/admin/notifications/{}/resend", held.id.as_str()), &admin, None).await;
     assert_eq!(status, 202, "{copy}");
     let copy_id = copy["id"].as_str().unwrap();
-    let stored: Notification = w.store.get(&Key::in_customer(&camille_id, "NOTIFICATION", copy_id)).await.unwrap().unwrap();
+    let stored: Notification = w.store.get(&Key::of_customer::<Notification>(&camille_id, copy_id)).await.unwrap().unwrap();
     assert_eq!(stored.status, NotificationStatus::Pending);
     let original: Notification = w.store.get(&held.key()).await.unwrap().unwrap();
     assert_eq!(original.status, NotificationStatus::Skipped);

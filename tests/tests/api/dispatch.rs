@@ -146,7 +146,7 @@ async fn internal_notes_go_to_the_team_and_amounts_read_in_the_customers_languag
         .find(|m| m["destinations"]["ToAddresses"][0] == "equipe@example.org" && m["body"].as_str().is_some_and(|b| b.contains(&customer.name)))
         .expect("the team was told");
     assert!(to_team["subject"].as_str().unwrap().contains("atelier-bienvenue"));
-    let stored: Notification = store.get(&Key::in_customer(&customer.id, "NOTIFICATION", internal.id.as_str())).await.unwrap().unwrap();
+    let stored: Notification = store.get(&Key::of_customer::<Notification>(&customer.id, internal.id.as_str())).await.unwrap().unwrap();
     assert_eq!(stored.status, NotificationStatus::Sent);
 }
 

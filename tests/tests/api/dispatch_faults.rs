@@ -198,7 +198,7 @@ async fn dispatch_killed_between_send_and_record_sends_at_most_once_more_and_rec
     assert_eq!(resend().await, 202);
     assert_eq!(resend().await, 409, "sent again once only");
     let copies: Vec<Notification> = store
-        .list_all::<Notification>(&relance::store::Key::customer_partition(&customer.id), "NOTIFICATION#")
+        .list_all::<Notification>(&relance::store::Key::customer_partition(&customer.id))
         .await
         .unwrap()
         .into_iter()

@@ -170,8 +170,8 @@ async fn post(router: &axum::Router, path: &str, token: &str) -> (u16, Value) {
 async fn admins_pause_resume_and_mark_invoices_paid() {
     let (store, router) = setup().await;
     // Inserting the invoice registered its id lookup: the admin's route finds it.
-    let key = relance::store::Key::in_customer(&CustomerId::parse("c-camille").unwrap(), "INVOICE", "c-camille-i0");
-    assert_eq!(store.find_by_id("Invoice", "c-camille-i0").await.unwrap(), Some(key.clone()));
+    let key = relance::store::Key::of_customer::<Invoice>(&CustomerId::parse("c-camille").unwrap(), "c-camille-i0");
+    assert_eq!(store.find_by_id::<Invoice>("c-camille-i0").await.unwrap(), Some(key.clone()));
     let admin = token("user-admin", &["admin"]);
 
     let (status, paused) = post(&router, "/admin/invoices/c-camille-i0/pause", &admin).await;

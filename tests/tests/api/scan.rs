@@ -58,7 +58,7 @@ async fn load(store: &Store, customers: usize, due: usize) -> Vec<Invoice> {
 }
 
 async fn notifications_of(store: &Store, customer: &CustomerId) -> Vec<Notification> {
-    store.list::<Notification>(&Key::customer_partition(customer), "NOTIFICATION#", None, 100).await.unwrap().records
+    store.list::<Notification>(&Key::customer_partition(customer), None, 100).await.unwrap().records
 }
 
 fn total(report: &ScanReport) -> u32 {

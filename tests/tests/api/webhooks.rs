@@ -79,7 +79,7 @@ impl Harness {
 
     async fn archived(&self, provider: Provider) -> Vec<ArchivedDelivery> {
         let pk = ArchivedDelivery::partition(provider, now().date_naive());
-        self.store.list::<ArchivedDelivery>(&pk, "", None, 100).await.unwrap().records
+        self.store.list::<ArchivedDelivery>(&pk, None, 100).await.unwrap().records
     }
 }
 
@@ -111,7 +111,7 @@ async fn an_invoice_from_finalized_to_failed_to_paid() {
     assert_eq!(invoice.due_date, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
     assert_eq!(invoice.follow_up.next_action_at, Some("2026-12-28T08:00:00Z".parse().unwrap()));
     assert!(h.due().await.contains(&invoice.key()));
-    assert_eq!(h.store.find_by_id("Invoice", invoice.id.as_str()).await.unwrap(), Some(invoice.key()), "findable by our id");
+    assert_eq!(h.store.find_by_id::<Invoice>(invoice.id.as_str()).await.unwrap(), Some(invoice.key()), "findable by our id");
     let customer: Customer = h.record("Customer", Provider::Stripe, "cus_1").await.unwrap();
     assert_eq!(customer.email.as_ref().map(|e| e.as_str()), Some("Marie@example.org"));
     assert_eq!(customer.name, "Marie Dupont");
@@ -339,7 +339,7 @@ async fn shopify_orders_become_invoices_with_one_thank_you() {
     let customer: Customer = h.record("Customer", Provider::Shopify, "207119551").await.unwrap();
     assert_eq!(customer.name, "Bob Norman");
     let notifications =
-        h.store.list::<Notification>(&Key::customer_partition(&customer.id), "NOTIFICATION#", None, 10).await.unwrap().records;
+        h.store.list::<Notification>(&Key::customer_partition(&customer.id), None, 10).await.unwrap().records;
     assert_eq!(notifications.len(), 1);
     assert_eq!(notifications[0].kind, NotificationKind::ThankYou);
     assert_eq!(notifications[0].amount, Some(Money::from_minor(59894, Currency::USD)));
