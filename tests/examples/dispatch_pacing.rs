@@ -15,7 +15,8 @@ async fn main() {
     let mut keys = Vec::new();
     let run = relance_tests::unique();
     for i in 0..n {
-        let mut customer = relance_tests::customer(&format!("pace-{run}-{i}"), format!("Member {i}"), Some(&format!("pace-{run}-{i}@example.org")));
+        let mut customer =
+            relance_tests::customer(&format!("pace-{run}-{i}"), format!("Member {i}"), Some(&format!("pace-{run}-{i}@example.org")));
         let mut invoice = relance_tests::invoice(&customer.id, &format!("pace-{run}-{i}"), &format!("P-{i}"), 12_000);
         keys.push(relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await.key());
     }
@@ -38,7 +39,8 @@ async fn main() {
     let offsets: Vec<f64> = sent.iter().map(|at| (*at - first).num_microseconds().unwrap() as f64 / 1e6).collect();
     // The most sends in any one-second window starting at a send (sliding), and in any
     // calendar second counted from the first send.
-    let sliding = offsets.iter().enumerate().map(|(i, start)| offsets[i..].iter().take_while(|t| **t < start + 1.0).count()).max().unwrap_or(0);
+    let sliding =
+        offsets.iter().enumerate().map(|(i, start)| offsets[i..].iter().take_while(|t| **t < start + 1.0).count()).max().unwrap_or(0);
     let mut per_second = std::collections::BTreeMap::new();
     for t in &offsets {
         *per_second.entry(*t as u64).or_insert(0usize) += 1;

@@ -14,10 +14,10 @@
 //! index returned (DynamoDB's `ScannedCount`, summed over pages), the customer records read,
 //! the notifications written, the wall time, and the process's peak resident memory.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use relance::domain::*;
 use relance::schedule::Ladders;
-use aws_sdk_dynamodb::types::AttributeValue;
 use relance::store::{BulkLoad, Store};
 
 /// Invoices due in each group, in order.
@@ -72,14 +72,16 @@ fn items(customers: usize) {
             })
         };
         let id = CustomerId::parse(&format!("c-{i:07}")).unwrap();
-        let mut customer = Customer::new(id.clone(), format!("Client {i}"), Locale::french(), chrono_tz::Europe::Paris, scan_day(0) - Duration::days(400));
+        let mut customer =
+            Customer::new(id.clone(), format!("Client {i}"), Locale::french(), chrono_tz::Europe::Paris, scan_day(0) - Duration::days(400));
         customer.email = Some(Email::parse(&format!("client{i}@example.org")).unwrap());
         let mut invoice = invoice_for(i, &id, group, i % 5 == 0);
         let mut load = BulkLoad::new();
         load.add(&mut customer).unwrap();
         load.add(&mut invoice).unwrap();
         for item in load.items() {
-            let json: serde_json::Map<String, serde_json::Value> = item.iter().map(|(name, value)| (name.clone(), dynamodb_json(value))).collect();
+            let json: serde_json::Map<String, serde_json::Value> =
+                item.iter().map(|(name, value)| (name.clone(), dynamodb_json(value))).collect();
             serde_json::to_writer(&mut out, &json).unwrap();
             out.write_all(b"\n").unwrap();
         }

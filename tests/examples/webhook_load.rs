@@ -28,9 +28,7 @@ fn events_of(run: &str, i: usize) -> Vec<Value> {
                "number": format!("L-{i:05}"), "currency": "eur", "amount_due": amount, "amount_paid": paid,
                "status": status, "created": 1_763_000_000, "due_date": 1_798_675_200, "next_payment_attempt": null})
     };
-    let event = |n: usize, kind: &str, at: i64, object: Value| {
-        json!({"id": format!("evt_{run}_{i}_{n}"), "object": "event", "type": kind, "created": at, "data": {"object": object}})
-    };
+    let event = |n: usize, kind: &str, at: i64, object: Value| json!({"id": format!("evt_{run}_{i}_{n}"), "object": "event", "type": kind, "created": at, "data": {"object": object}});
     let mut events = vec![event(0, "invoice.finalized", 1_763_100_000, invoice("open", 0))];
     if i % 2 == 0 {
         events.push(event(1, "invoice.payment_failed", 1_763_200_000, invoice("open", 0)));

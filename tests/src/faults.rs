@@ -29,7 +29,8 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [Fault::Drop, Fault::Delay, Fault::ServerError, Fault::Throughput, Fault::Throttling, Fault::ResetMidResponse];
+    pub const ALL: [Fault; 6] =
+        [Fault::Drop, Fault::Delay, Fault::ServerError, Fault::Throughput, Fault::Throttling, Fault::ResetMidResponse];
 }
 
 /// What the proxy did, by fault, and how many DynamoDB calls it saw.
@@ -107,7 +108,11 @@ async fn read_request(client: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
             let head = String::from_utf8_lossy(&buffer[..end + 4]).into_owned();
             let length = head
                 .lines()
-                .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        .map(|(_, v)| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             while buffer.len() < end + 4 + length {
                 let mut chunk = [0u8; 16 * 1024];
@@ -149,7 +154,14 @@ fn error(status: &str, kind: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
-async fn serve(mut client: TcpStream, upstream: &str, one_in: u64, faults: &[Fault], state: &Mutex<u64>, log: &Mutex<FaultLog>) -> std::io::Result<()> {
+async fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    one_in: u64,
+    faults: &[Fault],
+    state: &Mutex<u64>,
+    log: &Mutex<FaultLog>,
+) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     while let Some((head, body)) = read_request(&mut client, &mut buffer).await? {
         let dynamodb = head.to_ascii_lowercase().contains("x-amz-target: dynamodb_20120810.");
@@ -170,11 +182,17 @@ async fn serve(mut client: TcpStream, upstream: &str, one_in: u64, faults: &[Fau
                 tokio::time::sleep(std::time::Duration::from_millis(700)).await;
                 client.write_all(&forward(upstream, &head, &body).await?).await?;
             }
-            Some(Fault::ServerError) => client.write_all(&error("500 Internal Server Error", "com.amazonaws.dynamodb.v20120810#InternalServerError")).await?,
-            Some(Fault::Throughput) => {
-                client.write_all(&error("400 Bad Request", "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException")).await?
+            Some(Fault::ServerError) => {
+                client.write_all(&error("500 Internal Server Error", "com.amazonaws.dynamodb.v20120810#InternalServerError")).await?
             }
-            Some(Fault::Throttling) => client.write_all(&error("400 Bad Request", "com.amazon.coral.availability#ThrottlingException")).await?,
+            Some(Fault::Throughput) => {
+                client
+                    .write_all(&error("400 Bad Request", "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"))
+                    .await?
+            }
+            Some(Fault::Throttling) => {
+                client.write_all(&error("400 Bad Request", "com.amazon.coral.availability#ThrottlingException")).await?
+            }
             Some(Fault::ResetMidResponse) => {
                 let answer = forward(upstream, &head, &body).await?;
                 client.write_all(&answer[..answer.len() / 2]).await?;

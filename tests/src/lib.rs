@@ -70,7 +70,9 @@ pub fn sample_event(name: &str) -> String {
 
 /// moto's record of everything sent: `/moto-api/data.json`.
 pub async fn moto_data() -> serde_json::Value {
-    relance::http::https_client().get(format!("{}/moto-api/data.json", moto_url())).send()
+    relance::http::https_client()
+        .get(format!("{}/moto-api/data.json", moto_url()))
+        .send()
         .await
         .expect("moto answers")
         .json()
@@ -96,13 +98,17 @@ pub const TEST_SENDER: &str = "relance-test@example.org";
 pub async fn dispatch_context(store: Store) -> dispatch::DispatchContext {
     let sdk = sdk().await;
     relance_local::ses::verify_sender(&aws_sdk_sesv2::Client::new(&sdk), TEST_SENDER).await.expect("moto verifies the sender");
-    let settings = relance::notify::send::SenderSettings { from: TEST_SENDER.into(), configuration_set: None, sms_sender_id: Some("Potagers".into()) };
+    let settings =
+        relance::notify::send::SenderSettings { from: TEST_SENDER.into(), configuration_set: None, sms_sender_id: Some("Potagers".into()) };
     dispatch::DispatchContext {
         store,
         senders: relance::notify::send::Senders::new(&sdk, settings),
         renderer: relance::notify::Renderer::new(),
         policy: relance::notify::ChannelPolicy::default(),
-        branding: relance::notify::compose::Branding { business: "Les Potagers de Belleville".into(), portal_url: "https://espace.example.org".into() },
+        branding: relance::notify::compose::Branding {
+            business: "Les Potagers de Belleville".into(),
+            portal_url: "https://espace.example.org".into(),
+        },
         default_language: "fr".into(),
         team_email: Some(relance::domain::Email::parse("equipe@example.org").unwrap()),
         max_emails_per_second: 1000,

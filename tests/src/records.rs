@@ -86,7 +86,16 @@ pub fn card(id: &str, customer: &CustomerId) -> PaymentMethod {
 /// balance, created (and so sendable) now, by the wall clock, as dispatch will see it.
 pub fn overdue_notice(invoice: &Invoice, step: u32) -> Notification {
     let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
-    Notification::pending(invoice.customer_id.clone(), target, NotificationKind::InvoiceOverdue, None, step, Some(invoice.balance()), Utc::now()).unwrap()
+    Notification::pending(
+        invoice.customer_id.clone(),
+        target,
+        NotificationKind::InvoiceOverdue,
+        None,
+        step,
+        Some(invoice.balance()),
+        Utc::now(),
+    )
+    .unwrap()
 }
 
 /// A lowercase ULID, for names no other test and no earlier run uses: every table, address

@@ -106,7 +106,14 @@ async fn ambassadors_submit_leads_and_see_only_theirs() {
     let store = relance_tests::fresh_store("leads").await;
     let router = router(&store);
     let amb = token("user-amb-1", &["ambassador"]);
-    let (status, lead) = call(&router, "POST", "/leads", &amb, Some(json!({"company": "Boulangerie Martin", "contact_name": "Paul Martin", "phone": "06 11 22 33 44"}))).await;
+    let (status, lead) = call(
+        &router,
+        "POST",
+        "/leads",
+        &amb,
+        Some(json!({"company": "Boulangerie Martin", "contact_name": "Paul Martin", "phone": "06 11 22 33 44"})),
+    )
+    .await;
     assert_eq!(status, 201, "{lead}");
     assert_eq!(lead["status"], "submitted");
     for bad in [
@@ -117,7 +124,18 @@ async fn ambassadors_submit_leads_and_see_only_theirs() {
     ] {
         assert_eq!(call(&router, "POST", "/leads", &amb, Some(bad.clone())).await.0, 400, "{bad}");
     }
-    assert_eq!(call(&router, "POST", "/leads", &token("user-m", &["member"]), Some(json!({"company": "X", "contact_name": "Y", "email": "y@example.org"}))).await.0, 403);
+    assert_eq!(
+        call(
+            &router,
+            "POST",
+            "/leads",
+            &token("user-m", &["member"]),
+            Some(json!({"company": "X", "contact_name": "Y", "email": "y@example.org"}))
+        )
+        .await
+        .0,
+        403
+    );
     let (_, mine) = call(&router, "GET", "/dashboards/ambassador", &amb, None).await;
     assert_eq!(mine["leads"][0]["company"], "Boulangerie Martin");
     assert_eq!(mine["leads_by_status"]["submitted"], 1);
@@ -178,13 +196,24 @@ async fn kpis_read_through_the_ledger_index_match_the_hand_computed_ones() {
         ("i4", NotificationKind::PaymentFailed, "2026-03-21T09:00:00Z"),
         ("i7", NotificationKind::InvoiceOverdue, "2026-04-02T09:00:00Z"),
     ] {
-        let mut n = Notification::pending(customer.clone(), Target { kind: TargetKind::Invoice, id: id.into() }, kind, None, 1, None, at(when)).unwrap();
+        let mut n =
+            Notification::pending(customer.clone(), Target { kind: TargetKind::Invoice, id: id.into() }, kind, None, 1, None, at(when))
+                .unwrap();
         n.begin_sending(Channel::Email, chrono::Utc::now()).unwrap();
         n.mark_sent("ses-1".into(), at(when)).unwrap();
         store.insert(&mut n).await.unwrap();
     }
     // One held notification: not sent, not counted.
-    let mut held = Notification::pending(customer.clone(), Target { kind: TargetKind::Invoice, id: "i4".into() }, NotificationKind::InvoiceOverdue, None, 2, None, at("2026-03-25T09:00:00Z")).unwrap();
+    let mut held = Notification::pending(
+        customer.clone(),
+        Target { kind: TargetKind::Invoice, id: "i4".into() },
+        NotificationKind::InvoiceOverdue,
+        None,
+        2,
+        None,
+        at("2026-03-25T09:00:00Z"),
+    )
+    .unwrap();
     held.hold("no channel").unwrap();
     store.insert(&mut held).await.unwrap();
 
@@ -192,10 +221,16 @@ async fn kpis_read_through_the_ledger_index_match_the_hand_computed_ones() {
     let admin = token("user-admin", &["admin"]);
     let (status, k) = call(&router, "GET", "/admin/kpis?from=2026-03-01&to=2026-03-31", &admin, None).await;
     assert_eq!(status, 200, "{k}");
-    assert_eq!((k["subscribers_at_start"].as_i64(), k["subscribers_at_end"].as_i64(), k["new_subscribers"].as_i64()), (Some(3), Some(3), Some(1)));
+    assert_eq!(
+        (k["subscribers_at_start"].as_i64(), k["subscribers_at_end"].as_i64(), k["new_subscribers"].as_i64()),
+        (Some(3), Some(3), Some(1))
+    );
     assert_eq!((k["retention_rate"].as_f64(), k["churn_rate"].as_f64()), (Some(66.67), Some(33.33)));
     assert_eq!(k["mrr"], json!([{"minor_units": 9_233, "currency": "EUR"}]));
-    assert_eq!((k["invoices_issued"].as_i64(), k["invoices_unpaid"].as_i64(), k["unpaid_rate_by_count"].as_f64()), (Some(4), Some(2), Some(50.0)));
+    assert_eq!(
+        (k["invoices_issued"].as_i64(), k["invoices_unpaid"].as_i64(), k["unpaid_rate_by_count"].as_f64()),
+        (Some(4), Some(2), Some(50.0))
+    );
     assert_eq!(k["unpaid"], json!([{"minor_units": 13_000, "currency": "EUR"}]));
     assert_eq!(k["unpaid_rate_by_amount"][0]["rate"].as_f64(), Some(43.33));
     assert_eq!(k["average_days_to_pay"].as_f64(), Some(15.0));
@@ -211,13 +246,21 @@ async fn kpis_read_through_the_ledger_index_match_the_hand_computed_ones() {
 #[tokio::test]
 async fn admins_invite_users_locally_with_a_queued_email() {
     let store = relance_tests::fresh_store("invite-local").await;
-    let mut site = Site { id: SiteId::parse("north").unwrap(), name: "Nord".into(), address: String::new(), farmers: Default::default(), farmer_names: vec![], version: 0 };
+    let mut site = Site {
+        id: SiteId::parse("north").unwrap(),
+        name: "Nord".into(),
+        address: String::new(),
+        farmers: Default::default(),
+        farmer_names: vec![],
+        version: 0,
+    };
     store.insert(&mut site).await.unwrap();
     let router = router(&store);
     let admin = token("user-admin", &["admin"]);
     let run = relance_tests::unique();
     let email = format!("invite-{}@example.org", &run[run.len() - 8..]);
-    let body = json!({"email": email, "name": "Inès Moreau", "roles": ["member"], "garden": {"site": "north", "plot": "C3"}, "locale": "fr-FR"});
+    let body =
+        json!({"email": email, "name": "Inès Moreau", "roles": ["member"], "garden": {"site": "north", "plot": "C3"}, "locale": "fr-FR"});
     let (status, invited) = call(&router, "POST", "/admin/users", &admin, Some(body.clone())).await;
     assert_eq!(status, 201, "{invited}");
     assert_eq!(invited["invitation"], "email");
@@ -230,7 +273,8 @@ async fn admins_invite_users_locally_with_a_queued_email() {
     let key = relance::store::Key::of_customer::<Notification>(&customer, invited["notification"].as_str().unwrap());
     let context = relance_tests::dispatch_context(store.clone()).await;
     dispatch::handle(&context, relance_tests::stream_batch(&[key])).await;
-    let sent: Vec<Value> = relance_tests::sent_emails().await.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str()).collect();
+    let sent: Vec<Value> =
+        relance_tests::sent_emails().await.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str()).collect();
     assert_eq!(sent.len(), 1);
     assert!(sent[0]["subject"].as_str().unwrap().starts_with("Bienvenue"));
 

@@ -49,7 +49,14 @@ async fn add_customer(store: &Store, id: &CustomerId, user: &str, garden: Option
 async fn world() -> (Store, axum::Router, EventId, EventId) {
     let store = relance_tests::fresh_store("matrix").await;
     for (site, farmer) in [("north", user(Role::Farmer)), ("south", "u-other-farmer".to_string())] {
-        let mut s = Site { id: SiteId::parse(site).unwrap(), name: site.into(), address: String::new(), farmers: [farmer].into(), farmer_names: vec![], version: 0 };
+        let mut s = Site {
+            id: SiteId::parse(site).unwrap(),
+            name: site.into(),
+            address: String::new(),
+            farmers: [farmer].into(),
+            farmer_names: vec![],
+            version: 0,
+        };
         store.insert(&mut s).await.unwrap();
     }
     for role in Role::ALL {
@@ -75,9 +82,7 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
         store.insert(&mut event).await.unwrap();
         events.push(event.id);
     }
-    let router = portal::router(
-        relance_tests::portal_state(&store).with_billing_portal("https://billing.example.org/portal"),
-    );
+    let router = portal::router(relance_tests::portal_state(&store).with_billing_portal("https://billing.example.org/portal"));
     (store, router, events.remove(0), events.remove(0))
 }
 
@@ -110,7 +115,9 @@ fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
         ("patch", "/me") => json!({"name": format!("Renamed {n}")}),
         ("post", "/sites/{id}/harvests") => json!({"date": Utc::now().date_naive(), "crop": "Radis", "grams": 300}),
         ("post", "/news") => json!({"title": "News", "body": "Body"}),
-        ("post", "/events") => json!({"title": "New event", "starts_at": starts, "location": "x", "audience": {"kind": "site", "site": site}}),
+        ("post", "/events") => {
+            json!({"title": "New event", "starts_at": starts, "location": "x", "audience": {"kind": "site", "site": site}})
+        }
         ("post", "/messages") | ("post", "/messages/{member}") => json!({"body": "Hello"}),
         ("post", "/leads") => json!({"company": "Co", "contact_name": "Ann", "email": "ann@example.org"}),
         ("post", "/admin/users") => json!({"email": format!("invitee{n}@example.org"), "name": "Invitee", "roles": ["member"]}),
@@ -131,7 +138,13 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         ("patch", "/me") => 200,
         // Every caller here owes an invoice, so erasure waits until it is settled; except the
         // admin, whose own invoice their mark-paid call above settled.
-        ("delete", "/me") => if admin { 202 } else { 409 },
+        ("delete", "/me") => {
+            if admin {
+                202
+            } else {
+                409
+            }
+        }
         ("post", "/messages") => 201,
         ("get", "/me/invoices") | ("get", "/me/subscriptions") | ("get", "/me/payment-methods") => only(billed, 200),
         ("post", "/me/invoices/{id}/pay") | ("post", "/me/subscriptions/{id}/renew") => match (billed, own) {
@@ -141,7 +154,11 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         },
         // Seeing a garden: its members, its farmer, admins; anyone else: not found.
         ("get", "/sites/{id}") | ("get", "/sites/{id}/harvests") => {
-            if admin || (own && (gardener || farmer)) { 200 } else { 404 }
+            if admin || (own && (gardener || farmer)) {
+                200
+            } else {
+                404
+            }
         }
         ("post", "/sites/{id}/harvests") => match () {
             _ if admin => 201,
@@ -157,11 +174,19 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
             _ => 404,
         },
         ("post", "/events/{id}/registrations") => {
-            if admin || (own && (gardener || farmer)) { 201 } else { 404 }
+            if admin || (own && (gardener || farmer)) {
+                201
+            } else {
+                404
+            }
         }
         // Runs after the registration above: those who registered cancel.
         ("delete", "/events/{id}/registrations/me") => {
-            if admin || (own && (gardener || farmer)) { 200 } else { 404 }
+            if admin || (own && (gardener || farmer)) {
+                200
+            } else {
+                404
+            }
         }
         ("get", "/events/{id}/registrations") => match () {
             _ if admin => 200,
@@ -175,7 +200,9 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         ("get", "/dashboards/ambassador") | ("post", "/leads") => only(role == Role::Ambassador, if method == "post" { 201 } else { 200 }),
         ("post", "/admin/users") => only(admin, 201),
         ("get", "/admin/follow-up") | ("get", "/admin/kpis") => only(admin, 200),
-        ("post", "/admin/invoices/{id}/pause") | ("post", "/admin/invoices/{id}/resume") | ("post", "/admin/invoices/{id}/mark-paid") => only(admin, 200),
+        ("post", "/admin/invoices/{id}/pause") | ("post", "/admin/invoices/{id}/resume") | ("post", "/admin/invoices/{id}/mark-paid") => {
+            only(admin, 200)
+        }
         ("post", "/admin/notifications/{id}/resend") => only(admin, 202),
         other => panic!("no row in the authorisation matrix for {other:?}: add one"),
     }
@@ -197,7 +224,8 @@ async fn every_route_for_every_role_on_own_and_other_records() {
                     continue; // there is no one else's "me"
                 }
                 let uri = concrete(route.path, role, whose, &north, &south);
-                let answer = relance_tests::api(&router, &route.method.to_uppercase(), &uri, &token, body(route.method, route.path, whose)).await;
+                let answer =
+                    relance_tests::api(&router, &route.method.to_uppercase(), &uri, &token, body(route.method, route.path, whose)).await;
                 let (status, text) = (answer.status, String::from_utf8(answer.body).unwrap());
                 let want = expected(route.method, route.path, role, whose);
                 cells += 1;
@@ -213,7 +241,10 @@ async fn every_route_for_every_role_on_own_and_other_records() {
                 }
                 if status >= 400 {
                     let error: Value = serde_json::from_str(&text).unwrap_or_default();
-                    assert!(error["error"].is_string() && error.as_object().map(|o| o.len()) == Some(2), "errors say only what went wrong: {text}");
+                    assert!(
+                        error["error"].is_string() && error.as_object().map(|o| o.len()) == Some(2),
+                        "errors say only what went wrong: {text}"
+                    );
                 }
             }
         }
@@ -246,7 +277,9 @@ async fn every_route_for_every_role_with_ids_nobody_holds() {
             ];
             for id in ids {
                 let uri = route.path.replace("{id}", &id).replace("{member}", &id);
-                let answer = relance_tests::api(&router, &route.method.to_uppercase(), &uri, &token, body(route.method, route.path, Whose::Other)).await;
+                let answer =
+                    relance_tests::api(&router, &route.method.to_uppercase(), &uri, &token, body(route.method, route.path, Whose::Other))
+                        .await;
                 let (status, text) = (answer.status, answer.text());
                 cells += 1;
                 if !(400..500).contains(&status) {

@@ -102,7 +102,15 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn invoke_scan(base: &str, body: Value) -> Value {
-    relance::http::https_client().post(format!("{base}/2015-03-31/functions/scan/invocations")).body(body.to_string()).send().await.unwrap().json().await.unwrap()
+    relance::http::https_client()
+        .post(format!("{base}/2015-03-31/functions/scan/invocations"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -129,7 +137,10 @@ async fn members_admins_and_ambassadors_use_the_member_space_in_chromium() {
     let member: relance::domain::Customer = store.get(&Key::customer(&CustomerId::parse("demo-0003").unwrap())).await.unwrap().unwrap();
     let address = member.email.expect("demo-0003 has an email").to_string();
     let confirmation = wait_for("the confirmation email", async || {
-        relance_tests::sent_emails().await.into_iter().find(|m| m["destinations"]["ToAddresses"][0] == address.as_str() && m["subject"].as_str().is_some_and(|s| s.contains("Fête des récoltes")))
+        relance_tests::sent_emails().await.into_iter().find(|m| {
+            m["destinations"]["ToAddresses"][0] == address.as_str()
+                && m["subject"].as_str().is_some_and(|s| s.contains("Fête des récoltes"))
+        })
     })
     .await;
     assert_eq!(confirmation["subject"], "Inscription confirmée : Fête des récoltes");

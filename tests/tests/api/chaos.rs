@@ -33,9 +33,7 @@ fn deliveries() -> Vec<Vec<u8>> {
                    "amount_paid": paid, "status": status, "created": 1_763_000_000, "due_date": 1_798_675_200,
                    "next_payment_attempt": null})
         };
-        let event = |n: usize, kind: &str, at: i64, object: Value| {
-            json!({"id": format!("evt_chaos_{i}_{n}"), "object": "event", "type": kind, "created": at, "data": {"object": object}})
-        };
+        let event = |n: usize, kind: &str, at: i64, object: Value| json!({"id": format!("evt_chaos_{i}_{n}"), "object": "event", "type": kind, "created": at, "data": {"object": object}});
         events.push(event(0, "invoice.finalized", 1_763_100_000, invoice("open", 0)));
         if i % 2 == 0 {
             events.push(event(1, "invoice.payment_failed", 1_763_200_000, invoice("open", 0)));
@@ -53,7 +51,10 @@ fn deliveries() -> Vec<Vec<u8>> {
 }
 
 fn router(store: Store) -> axum::Router {
-    relance_tests::webhook_router(Ingest::new(store, Default::default()), relance_tests::secrets(&[(secrets::STRIPE_WEBHOOK_SECRET, SECRET)]))
+    relance_tests::webhook_router(
+        Ingest::new(store, Default::default()),
+        relance_tests::secrets(&[(secrets::STRIPE_WEBHOOK_SECRET, SECRET)]),
+    )
 }
 
 /// Delivers every body, each retried until accepted; returns the attempts made and every
@@ -80,7 +81,7 @@ async fn deliver_all(router: &axum::Router) -> (usize, BTreeMap<u16, usize>) {
 async fn state_of(store: &Store) -> BTreeMap<String, (String, i64, u64, Option<DateTime<Utc>>, Vec<String>)> {
     let mut state = BTreeMap::new();
     for i in 0..INVOICES {
-        let reference = ProviderRef::new(Provider::Stripe, &format!("in_chaos_{i}")).unwrap();
+        let reference = ProviderRef::new(Provider::Stripe, format!("in_chaos_{i}")).unwrap();
         let key = store.find_by_provider_ref("Invoice", &reference).await.unwrap().expect("every invoice arrived");
         let invoice: Invoice = store.get(&key).await.unwrap().unwrap();
         let partition = Key::customer_partition(&invoice.customer_id);
@@ -96,7 +97,13 @@ async fn state_of(store: &Store) -> BTreeMap<String, (String, i64, u64, Option<D
         assert_eq!(customers, 1, "one customer record for in_chaos_{i}");
         state.insert(
             format!("in_chaos_{i}"),
-            (format!("{:?}", invoice.status), invoice.amount_paid.minor_units(), invoice.version, invoice.follow_up.next_action_at, notifications),
+            (
+                format!("{:?}", invoice.status),
+                invoice.amount_paid.minor_units(),
+                invoice.version,
+                invoice.follow_up.next_action_at,
+                notifications,
+            ),
         );
     }
     state
@@ -115,7 +122,12 @@ async fn deliveries_through_a_failing_dynamodb_end_as_without_faults() {
     let proxy = FaultProxy::start(&relance_tests::moto_url(), 3, &Fault::ALL, 20261126).await;
     let (attempts, statuses) = deliver_all(&router(proxy.store(chaotic.table()).await)).await;
     let log = proxy.log();
-    println!("{} deliveries, {attempts} attempts, statuses {statuses:?}; {} DynamoDB calls, faults {:?}", deliveries().len(), log.calls, log.injected);
+    println!(
+        "{} deliveries, {attempts} attempts, statuses {statuses:?}; {} DynamoDB calls, faults {:?}",
+        deliveries().len(),
+        log.calls,
+        log.injected
+    );
     for fault in Fault::ALL {
         assert!(log.injected.get(&format!("{fault:?}")).copied().unwrap_or(0) > 0, "{fault:?} was injected");
     }
@@ -134,7 +146,8 @@ async fn dispatch_through_a_failing_dynamodb_sends_each_reminder_exactly_once() 
     let mut keys = Vec::new();
     let run = relance_tests::unique();
     for i in 0..24 {
-        let mut customer = relance_tests::customer(&format!("chaos-{run}-{i}"), format!("Client {i}"), Some(&format!("chaos-{run}-{i}@example.org")));
+        let mut customer =
+            relance_tests::customer(&format!("chaos-{run}-{i}"), format!("Client {i}"), Some(&format!("chaos-{run}-{i}@example.org")));
         let mut invoice = relance_tests::invoice(&customer.id, &format!("chaos-{run}-{i}"), &format!("CH-{i}"), 9_000);
         keys.push(relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await.key());
         customers.push(customer);
@@ -146,7 +159,8 @@ async fn dispatch_through_a_failing_dynamodb_sends_each_reminder_exactly_once() 
     while !pending.is_empty() && rounds < 30 {
         rounds += 1;
         let response = dispatch::handle(&context, relance_tests::stream_batch(&pending)).await;
-        let failed: std::collections::BTreeSet<String> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
+        let failed: std::collections::BTreeSet<String> =
+            response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
         let batch = relance_tests::stream_batch(&pending);
         pending = batch
             .records

@@ -182,7 +182,11 @@ async fn registrations_respect_capacity_confirm_by_email_and_remind_on_the_eve()
     let context = relance_tests::dispatch_context(w.store.clone()).await;
     let response = dispatch::handle(&context, relance_tests::stream_batch(&[key])).await;
     assert!(response.batch_item_failures.is_empty());
-    let sent: Vec<Value> = relance_tests::sent_emails().await.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == w.email("camille").as_str()).collect();
+    let sent: Vec<Value> = relance_tests::sent_emails()
+        .await
+        .into_iter()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == w.email("camille").as_str())
+        .collect();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["subject"], "Inscription confirmée : Atelier compost");
     assert!(sent[0]["body"].as_str().unwrap().contains("10:00"), "the time in Paris: {}", sent[0]["body"]);
@@ -213,7 +217,12 @@ async fn concurrent_registrations_never_exceed_capacity() {
     let w = world("capacity").await;
     let admin = w.token("admin", &["admin"]);
     let (_, event) = w
-        .call("POST", "/events", &admin, Some(json!({"title": "Visite", "starts_at": event_start(), "location": "Nord", "audience": {"kind": "public"}, "capacity": 3})))
+        .call(
+            "POST",
+            "/events",
+            &admin,
+            Some(json!({"title": "Visite", "starts_at": event_start(), "location": "Nord", "audience": {"kind": "public"}, "capacity": 3})),
+        )
         .await;
     let id = event["id"].as_str().unwrap().to_string();
     let mut calls = tokio::task::JoinSet::new();
@@ -242,7 +251,12 @@ async fn b2b_events_are_for_business_members() {
     let w = world("b2b").await;
     let admin = w.token("admin", &["admin"]);
     let (_, event) = w
-        .call("POST", "/events", &admin, Some(json!({"title": "Team day", "starts_at": event_start(), "location": "Nord", "audience": {"kind": "b2b"}})))
+        .call(
+            "POST",
+            "/events",
+            &admin,
+            Some(json!({"title": "Team day", "starts_at": event_start(), "location": "Nord", "audience": {"kind": "b2b"}})),
+        )
         .await;
     let id = event["id"].as_str().unwrap();
     assert_eq!(w.call("POST", &format!("/events/{id}/registrations"), &w.token("camille", &["member"]), None).await.0, 404);
@@ -273,7 +287,8 @@ async fn members_write_to_support_and_admins_answer_privately() {
     assert_eq!(hugos["messages"], json!([]));
 
     // The answer is private to Camille, and she is notified.
-    let (status, answer) = w.call("POST", &format!("/messages/{}", w.user("camille")), &admin, Some(json!({"body": "Nous passons demain"}))).await;
+    let (status, answer) =
+        w.call("POST", &format!("/messages/{}", w.user("camille")), &admin, Some(json!({"body": "Nous passons demain"}))).await;
     assert_eq!((status, answer["notified"].as_bool()), (201, Some(true)));
     assert_eq!(w.call("POST", &format!("/messages/{}", w.user("camille")), &hugo, Some(json!({"body": "x"}))).await.0, 403);
     assert_eq!(w.call("POST", "/messages/nobody-at-all", &admin, Some(json!({"body": "x"}))).await.0, 404);
@@ -289,7 +304,12 @@ async fn members_change_their_contact_details_and_choices() {
     let w = world("profile").await;
     let camille = w.token("camille", &["member"]);
     let (status, changed) = w
-        .call("PATCH", "/me", &camille, Some(json!({"phone": "06 12 34 56 78", "locale": "en-GB", "opt_outs": {"sms": true}, "preferred_channel": "sms"})))
+        .call(
+            "PATCH",
+            "/me",
+            &camille,
+            Some(json!({"phone": "06 12 34 56 78", "locale": "en-GB", "opt_outs": {"sms": true}, "preferred_channel": "sms"})),
+        )
         .await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["customer"]["phone"], "+33612345678", "read in the customer's own country before the locale changed");
@@ -299,12 +319,22 @@ async fn members_change_their_contact_details_and_choices() {
     let (_, changed) = w.call("PATCH", "/me", &camille, Some(json!({"phone": null}))).await;
     assert!(changed["customer"]["phone"].is_null());
     assert_eq!(changed["customer"]["locale"], "en-GB");
-    for bad in [json!({"email": "not-an-address"}), json!({"phone": "12"}), json!({"locale": "french"}), json!({"customer_id": "x"}), json!({"name": ""})] {
+    for bad in [
+        json!({"email": "not-an-address"}),
+        json!({"phone": "12"}),
+        json!({"locale": "french"}),
+        json!({"customer_id": "x"}),
+        json!({"name": ""}),
+    ] {
         let (status, body) = w.call("PATCH", "/me", &camille, Some(bad.clone())).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")), "{bad}");
     }
     // Not JSON at all.
-    let request = Request::patch("/me").header("authorization", format!("Bearer {camille}")).header("content-type", "application/json").body(Body::from("{")).unwrap();
+    let request = Request::patch("/me")
+        .header("authorization", format!("Bearer {camille}"))
+        .header("content-type", "application/json")
+        .body(Body::from("{"))
+        .unwrap();
     assert_eq!(w.router.clone().oneshot(request).await.unwrap().status().as_u16(), 400);
     // Too large.
     let huge = json!({"name": "x".repeat(portal::MAX_BODY)});
@@ -401,7 +431,10 @@ async fn admins_send_a_held_notice_again() {
     let (_, before) = w.call("GET", "/admin/follow-up", &admin, None).await;
     assert!(before["items"].as_array().unwrap().iter().any(|i| i["id"] == held.id.as_str()));
 
-    assert_eq!(w.call("POST", &format!("/admin/notifications/{}/resend", held.id.as_str()), &w.token("camille", &["member"]), None).await.0, 403);
+    assert_eq!(
+        w.call("POST", &format!("/admin/notifications/{}/resend", held.id.as_str()), &w.token("camille", &["member"]), None).await.0,
+        403
+    );
     let (status, copy) = w.call("POST", &format!("/admin/notifications/{}/resend", held.id.as_str()), &admin, None).await;
     assert_eq!(status, 202, "{copy}");
     let copy_id = copy["id"].as_str().unwrap();

@@ -115,7 +115,8 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     let header = stripe::sign(&body, STRIPE_SECRET, t);
     statuses.insert("stripe", post(&hooks, "/webhooks/stripe", &[("stripe-signature", &header), stripe_json[0]], body.clone()).await);
     let forged = stripe::sign(&body, "whsec_guess", t);
-    statuses.insert("stripe forged", post(&hooks, "/webhooks/stripe", &[("stripe-signature", &forged), stripe_json[0]], body.clone()).await);
+    statuses
+        .insert("stripe forged", post(&hooks, "/webhooks/stripe", &[("stripe-signature", &forged), stripe_json[0]], body.clone()).await);
     let junk = b"{\"customer_email\": \"junk.logscan@example.org\", \"card\": \"4242424242424242\"".to_vec();
     let header = stripe::sign(&junk, STRIPE_SECRET, t);
     statuses.insert("stripe malformed", post(&hooks, "/webhooks/stripe", &[("stripe-signature", &header), stripe_json[0]], junk).await);
@@ -123,7 +124,11 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     let keys = BraintreeKeys { public_key: "bt_public_logscan".into(), private_key: BRAINTREE_PRIVATE.into() };
     let payload = String::from_utf8(fixture("braintree_sample_subscription_charged_unsuccessfully.bt_payload.txt")).unwrap();
     let form = |signature: &str| {
-        form_urlencoded::Serializer::new(String::new()).append_pair("bt_signature", signature).append_pair("bt_payload", &payload).finish().into_bytes()
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("bt_signature", signature)
+            .append_pair("bt_payload", &payload)
+            .finish()
+            .into_bytes()
     };
     let form_type = ("content-type", "application/x-www-form-urlencoded");
     statuses.insert("braintree", post(&hooks, "/webhooks/braintree", &[form_type], form(&braintree::sign(&payload, &keys))).await);
@@ -132,10 +137,15 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     let order = fixture("shopify_order_1073459976_paid.unwrapped.json");
     let hmac = shopify::sign(&order, SHOPIFY_SECRET);
     let shopify_headers = |hmac: &str| -> Vec<(String, String)> {
-        [("x-shopify-hmac-sha256", hmac), ("x-shopify-topic", "orders/create"), ("x-shopify-webhook-id", "log-1"), ("content-type", "application/json")]
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        [
+            ("x-shopify-hmac-sha256", hmac),
+            ("x-shopify-topic", "orders/create"),
+            ("x-shopify-webhook-id", "log-1"),
+            ("content-type", "application/json"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
     };
     statuses.insert("shopify", post(&hooks, "/webhooks/shopify", &refs(&shopify_headers(&hmac)), order.clone()).await);
     statuses.insert("shopify forged", post(&hooks, "/webhooks/shopify", &refs(&shopify_headers("AAAA")), order).await);
@@ -188,7 +198,19 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     let card = regex::Regex::new(r"\b(?:\d[ -]?){13,19}\b").unwrap();
     let luhn = |digits: &str| {
         let digits: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
-        let sum: u32 = digits.iter().rev().enumerate().map(|(i, d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { *d }).sum();
+        let sum: u32 = digits
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, d)| {
+                if i % 2 == 1 {
+                    let x = d * 2;
+                    if x > 9 { x - 9 } else { x }
+                } else {
+                    *d
+                }
+            })
+            .sum();
         digits.len() >= 13 && sum % 10 == 0
     };
     let mut leaks = Vec::new();

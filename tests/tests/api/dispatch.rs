@@ -21,7 +21,8 @@ struct Case {
 async fn setup(store: &Store, case: &Case, n: usize) -> (Customer, Invoice, Notification, String) {
     let unique = relance_tests::unique();
     let email = format!("{unique}@example.org");
-    let mut customer = relance_tests::customer(&format!("c-{unique}"), format!("Client {}", case.name), case.email.then_some(email.as_str()));
+    let mut customer =
+        relance_tests::customer(&format!("c-{unique}"), format!("Client {}", case.name), case.email.then_some(email.as_str()));
     customer.locale = Locale::parse(case.locale).unwrap();
     if case.phone {
         customer.phone = Some(relance_tests::unique_mobile());
@@ -68,14 +69,9 @@ async fn each_customer_gets_the_channel_the_policy_says_and_exactly_one_message(
     let texts = sent_sms().await;
     for ((customer, _, notification, number), expect, case) in &prepared {
         let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
-        let to_email: Vec<_> = emails
-            .iter()
-            .filter(|m| customer.email.as_ref().is_some_and(|e| m["destinations"]["ToAddresses"][0] == e.as_str()))
-            .collect();
-        let to_phone: Vec<_> = texts
-            .iter()
-            .filter(|m| customer.phone.as_ref().is_some_and(|p| m["phone_number"] == p.as_str()))
-            .collect();
+        let to_email: Vec<_> =
+            emails.iter().filter(|m| customer.email.as_ref().is_some_and(|e| m["destinations"]["ToAddresses"][0] == e.as_str())).collect();
+        let to_phone: Vec<_> = texts.iter().filter(|m| customer.phone.as_ref().is_some_and(|p| m["phone_number"] == p.as_str())).collect();
         match expect {
             Email => {
                 assert_eq!((to_email.len(), to_phone.len()), (1, 0), "{}", case.name);
@@ -143,7 +139,9 @@ async fn internal_notes_go_to_the_team_and_amounts_read_in_the_customers_languag
     assert!(to_customer["body"].as_str().unwrap().contains("1\u{202f}234,56 €"), "{to_customer}");
     let to_team = emails
         .iter()
-        .find(|m| m["destinations"]["ToAddresses"][0] == "equipe@example.org" && m["body"].as_str().is_some_and(|b| b.contains(&customer.name)))
+        .find(|m| {
+            m["destinations"]["ToAddresses"][0] == "equipe@example.org" && m["body"].as_str().is_some_and(|b| b.contains(&customer.name))
+        })
         .expect("the team was told");
     assert!(to_team["subject"].as_str().unwrap().contains("atelier-bienvenue"));
     let stored: Notification = store.get(&Key::of_customer::<Notification>(&customer.id, internal.id.as_str())).await.unwrap().unwrap();
@@ -158,9 +156,8 @@ async fn the_local_stream_feed_hands_new_notifications_to_dispatch() {
     let table = store.table().to_string();
     let totals = std::sync::Arc::new(std::sync::Mutex::new(relance_local::stream::Totals::default()));
     let seen = totals.clone();
-    let feed = tokio::spawn(async move {
-        relance_local::stream::feed(&sdk, &table, context, move |t| *seen.lock().unwrap() = t.clone()).await
-    });
+    let feed =
+        tokio::spawn(async move { relance_local::stream::feed(&sdk, &table, context, move |t| *seen.lock().unwrap() = t.clone()).await });
     // Let the feed take its position at the end of the stream, then write a notification.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     let case = Case { name: "feed", email: true, phone: false, sms_opt_out: false, amount: 12_000, locale: "en" };
@@ -214,7 +211,9 @@ async fn a_bounce_stops_email_and_the_next_notice_goes_by_sms() {
     let stored: Notification = store.get(&next.key()).await.unwrap().unwrap();
     assert_eq!(stored.channel, Some(ChannelDecision::Send { channel: Channel::Sms }));
     let phone = customer.phone.unwrap();
-    assert!(sent_sms().await.iter().any(|m| m["phone_number"] == phone.as_str() && m["message"].as_str().unwrap().contains(number.as_str())));
+    assert!(
+        sent_sms().await.iter().any(|m| m["phone_number"] == phone.as_str() && m["message"].as_str().unwrap().contains(number.as_str()))
+    );
 }
 
 #[tokio::test]

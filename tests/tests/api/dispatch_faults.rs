@@ -70,7 +70,8 @@ async fn through_proxy(store: Store, faults: Faults) -> dispatch::DispatchContex
     let proxy = format!("http://{address}");
     let ses = aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&sdk).endpoint_url(&proxy).build());
     let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).endpoint_url(&proxy).build());
-    let settings = relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
+    let settings =
+        relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
     context.senders = relance::notify::send::Senders::from_clients(ses, sns, settings);
     context
 }

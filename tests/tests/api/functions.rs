@@ -37,7 +37,12 @@ async fn webhook_takes_an_api_gateway_event() {
 #[tokio::test]
 async fn scan_reads_now_and_dry_run_and_ignores_the_envelope() {
     let store = relance_tests::fresh_store("fn-scan").await;
-    let context = scan::ScanContext { ingest: relance::ingest::Ingest::new(store.clone(), Default::default()), store, holded: None, ladders: Default::default() };
+    let context = scan::ScanContext {
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default()),
+        store,
+        holded: None,
+        ladders: Default::default(),
+    };
     let store = &context;
     let invoked_at = relance_tests::now();
 

@@ -27,7 +27,9 @@ async fn the_demo_business_is_seeded_once_and_queryable() {
         let invoices = store.list::<Invoice>(&Key::customer_partition(&id), None, 10).await.unwrap();
         statuses.extend(invoices.records.iter().map(|i| format!("{:?}", i.status)));
     }
-    for status in [InvoiceStatus::Open, InvoiceStatus::PartiallyPaid, InvoiceStatus::Paid, InvoiceStatus::Void, InvoiceStatus::Uncollectible] {
+    for status in
+        [InvoiceStatus::Open, InvoiceStatus::PartiallyPaid, InvoiceStatus::Paid, InvoiceStatus::Void, InvoiceStatus::Uncollectible]
+    {
         assert!(statuses.contains(&format!("{status:?}")), "no {status:?} invoice in {statuses:?}");
     }
     assert!(no_email > 0 && no_phone > 0 && neither > 0);
@@ -98,7 +100,15 @@ async fn call(router: axum::Router, request: Request<Body>) -> (u16, axum::http:
 async fn the_local_server_serves_health_and_the_invoke_api() {
     let store = relance_tests::fresh_store("server").await;
     let dispatch = std::sync::Arc::new(relance_tests::dispatch_context(store.clone()).await);
-    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), Default::default(), dispatch, relance_local::server::local_portal(store, "test-jwt-secret").unwrap()).unwrap();
+    let router = relance_local::server::router(
+        store.clone(),
+        Default::default(),
+        Default::default(),
+        Default::default(),
+        dispatch,
+        relance_local::server::local_portal(store, "test-jwt-secret").unwrap(),
+    )
+    .unwrap();
 
     let (status, _, body) = call(router.clone(), Request::get("/health").body(Body::empty()).unwrap()).await;
     assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));

@@ -20,7 +20,11 @@ async fn every_documented_operation_is_served_and_authenticated() {
         for (method, operation) in item.as_object().unwrap() {
             operations += 1;
             let concrete = path.replace("{id}", "x").replace("{member}", "x");
-            let answer = relance_tests::send(&router, Request::builder().method(method.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap()).await;
+            let answer = relance_tests::send(
+                &router,
+                Request::builder().method(method.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap(),
+            )
+            .await;
             let (status, body) = (answer.status, answer.json());
             if path == "/health" {
                 assert_eq!(status, 200);

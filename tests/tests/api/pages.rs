@@ -31,7 +31,15 @@ async fn a_cognito_id_token_opens_the_pages_and_a_forged_one_does_not() {
     cognito.create_group().user_pool_id(&pool_id).group_name("member").send().await.unwrap();
     let email = "ines.pages@example.org";
     cognito.admin_create_user().user_pool_id(&pool_id).username(email).send().await.unwrap();
-    cognito.admin_set_user_password().user_pool_id(&pool_id).username(email).password("Correct-Horse-42!").permanent(true).send().await.unwrap();
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool_id)
+        .username(email)
+        .password("Correct-Horse-42!")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
     cognito.admin_add_user_to_group().user_pool_id(&pool_id).username(email).group_name("member").send().await.unwrap();
     let auth = cognito
         .admin_initiate_auth()
@@ -77,7 +85,11 @@ async fn a_cognito_id_token_opens_the_pages_and_a_forged_one_does_not() {
     // Signing in sends the browser to the hosted UI with a PKCE challenge.
     let (status, location, _) = get(&router, "/sign-in", "").await;
     assert_eq!(status, 303);
-    assert!(location.starts_with("https://relance.auth.example/oauth2/authorize?response_type=code&client_id=") && location.contains("code_challenge_method=S256"), "{location}");
+    assert!(
+        location.starts_with("https://relance.auth.example/oauth2/authorize?response_type=code&client_id=")
+            && location.contains("code_challenge_method=S256"),
+        "{location}"
+    );
 }
 
 #[tokio::test]

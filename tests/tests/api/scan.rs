@@ -44,7 +44,13 @@ async fn load(store: &Store, customers: usize, due: usize) -> Vec<Invoice> {
         let mut c = customer(i);
         for n in 0..5 {
             let index = i * 5 + n;
-            let state = if index < due { State::Due } else if index % 2 == 0 { State::Later } else { State::Paid };
+            let state = if index < due {
+                State::Due
+            } else if index % 2 == 0 {
+                State::Later
+            } else {
+                State::Paid
+            };
             let mut inv = invoice(&c, n, state);
             if matches!(state, State::Due) {
                 due_invoices.push(inv.clone());
@@ -230,7 +236,12 @@ async fn a_new_date_rule_is_backfilled_over_existing_customers() {
         audience_role: None,
         notify_team: false,
     });
-    let context = scan::ScanContext { ingest: relance::ingest::Ingest::new(store.clone(), Default::default()), store: store.clone(), holded: None, ladders };
+    let context = scan::ScanContext {
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default()),
+        store: store.clone(),
+        holded: None,
+        ladders,
+    };
     let before: DateTime<Utc> = "2026-11-10T10:00:00Z".parse().unwrap();
     let dry = scan::handle(&context, serde_json::json!({"backfill": "date_rules", "now": before, "dry_run": true}), before).await.unwrap();
     assert_eq!(dry.backfill.as_ref().map(|b| (b.read, b.rescheduled)), Some((30, 10)));

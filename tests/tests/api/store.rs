@@ -79,9 +79,7 @@ async fn every_record_type_round_trips() {
         occurred_at: now(),
         provider_updated_at: None,
     };
-    payment
-        .refund(Refund { id: RefundId::parse("r1").unwrap(), amount: Money::from_minor(4, Currency::BHD), refunded_at: now() })
-        .unwrap();
+    payment.refund(Refund { id: RefundId::parse("r1").unwrap(), amount: Money::from_minor(4, Currency::BHD), refunded_at: now() }).unwrap();
     round_trip(&store, payment).await;
 
     let mut n = Notification::pending(

@@ -1,7 +1,9 @@
 //! template.yaml and the code agree: the table moto creates from the template has the keys,
 //! index, stream and TTL attribute that the store writes.
 
-use relance::store::keys::{DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, LEDGER, LEDGER_AT, LEDGER_INDEX, PK, SK};
+use relance::store::keys::{
+    DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRES_AT, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, LEDGER, LEDGER_AT, LEDGER_INDEX, PK, SK,
+};
 use relance_tests::{fresh_store, table_definition};
 
 #[test]
@@ -91,7 +93,14 @@ fn the_template_sets_every_variable_the_functions_read() {
         }
     }
     let dispatch = environment(&template["Resources"]["DispatchFunction"]["Properties"]);
-    for name in ["RELANCE_SENDER", "RELANCE_BUSINESS_NAME", "RELANCE_PORTAL_URL", "RELANCE_TEAM_EMAIL", "RELANCE_EMAIL_THRESHOLDS", "RELANCE_SMS_SENDER_ID"] {
+    for name in [
+        "RELANCE_SENDER",
+        "RELANCE_BUSINESS_NAME",
+        "RELANCE_PORTAL_URL",
+        "RELANCE_TEAM_EMAIL",
+        "RELANCE_EMAIL_THRESHOLDS",
+        "RELANCE_SMS_SENDER_ID",
+    ] {
         assert!(dispatch.contains(&name.to_string()), "dispatch reads {name}");
     }
 }
@@ -127,7 +136,8 @@ fn no_function_reads_a_variable_the_template_does_not_set() {
         }
     }
     assert!(read.len() > 10, "found the variables: {read:?}");
-    let missing: Vec<&String> = read.iter().filter(|name| !set.contains(name) && !relance::secrets::NAMES.contains(&name.as_str())).collect();
+    let missing: Vec<&String> =
+        read.iter().filter(|name| !set.contains(name) && !relance::secrets::NAMES.contains(&name.as_str())).collect();
     assert!(missing.is_empty(), "read by the code but set nowhere in template.yaml: {missing:?}");
     let portal = environment(&template["Resources"]["PortalFunction"]["Properties"]);
     for name in ["RELANCE_USER_POOL_ID", "RELANCE_BILLING_PORTAL_URL", "RELANCE_BONUS_RATES"] {
@@ -159,7 +169,10 @@ fn webhooks_are_open_to_providers_and_the_portal_is_behind_cognito() {
     for (name, event) in events("PortalFunction") {
         let open = event["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE");
         // The pages verify their session cookie themselves; the JSON API is behind Cognito.
-        let public = matches!(name.as_str(), Some("Health" | "OpenApi" | "Home" | "Pages" | "MessageLinks" | "SignIn" | "SignOut" | "SignInCallback"));
+        let public = matches!(
+            name.as_str(),
+            Some("Health" | "OpenApi" | "Home" | "Pages" | "MessageLinks" | "SignIn" | "SignOut" | "SignInCallback")
+        );
         assert_eq!(open, public, "portal route {name:?}: only /health, /openapi.json and the pages are open");
         if name.as_str() == Some("Everything") {
             assert_eq!(event["Properties"]["Path"].as_str(), Some("/{proxy+}"), "the API is the catch-all, behind the authorizer");

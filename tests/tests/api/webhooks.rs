@@ -281,14 +281,23 @@ async fn braintree_notifications_update_known_subscriptions() {
     };
     let reference = ProviderRef::new(Provider::Braintree, "sub_past_due_id").unwrap();
     let mut tx = h.store.transaction();
-    tx.insert(&mut customer.clone()).unwrap().insert(&mut subscription).unwrap().link_provider_ref("Subscription", &reference, &subscription.key()).unwrap();
+    tx.insert(&mut customer.clone())
+        .unwrap()
+        .insert(&mut subscription)
+        .unwrap()
+        .link_provider_ref("Subscription", &reference, &subscription.key())
+        .unwrap();
     h.store.commit(tx).await.unwrap();
 
     let form = |kind: &str| {
         let payload = String::from_utf8(fixture(&format!("braintree_sample_{kind}.bt_payload.txt"))).unwrap();
         let keys = BraintreeKeys { public_key: "integration_public_key".into(), private_key: "integration_private_key".into() };
         let signature = braintree::sign(&payload, &keys);
-        form_urlencoded::Serializer::new(String::new()).append_pair("bt_signature", &signature).append_pair("bt_payload", &payload).finish().into_bytes()
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("bt_signature", &signature)
+            .append_pair("bt_payload", &payload)
+            .finish()
+            .into_bytes()
     };
     let content_type = [("content-type", "application/x-www-form-urlencoded")];
     let (status, answer) = h.post("/webhooks/braintree", &content_type, form("subscription_went_past_due")).await;
@@ -316,8 +325,13 @@ async fn shopify_orders_become_invoices_with_one_thank_you() {
     let body = fixture("shopify_order_450789469.unwrapped.json");
     let hmac = shopify::sign(&body, SHOPIFY_SECRET);
     let headers = |id: &'static str, topic: &'static str, hmac: &str| -> Vec<(&'static str, String)> {
-        vec![("x-shopify-hmac-sha256", hmac.to_string()), ("x-shopify-topic", topic.into()), ("x-shopify-webhook-id", id.into()),
-             ("x-shopify-shop-domain", "potagers.myshopify.com".into()), ("x-shopify-api-version", "2026-07".into())]
+        vec![
+            ("x-shopify-hmac-sha256", hmac.to_string()),
+            ("x-shopify-topic", topic.into()),
+            ("x-shopify-webhook-id", id.into()),
+            ("x-shopify-shop-domain", "potagers.myshopify.com".into()),
+            ("x-shopify-api-version", "2026-07".into()),
+        ]
     };
     let send = |id: &'static str, topic: &'static str, body: Vec<u8>| {
         let hmac = shopify::sign(&body, SHOPIFY_SECRET);
@@ -338,8 +352,7 @@ async fn shopify_orders_become_invoices_with_one_thank_you() {
     assert_eq!(invoice.amount_due, Money::from_minor(59894, Currency::USD));
     let customer: Customer = h.record("Customer", Provider::Shopify, "207119551").await.unwrap();
     assert_eq!(customer.name, "Bob Norman");
-    let notifications =
-        h.store.list::<Notification>(&Key::customer_partition(&customer.id), None, 10).await.unwrap().records;
+    let notifications = h.store.list::<Notification>(&Key::customer_partition(&customer.id), None, 10).await.unwrap().records;
     assert_eq!(notifications.len(), 1);
     assert_eq!(notifications[0].kind, NotificationKind::ThankYou);
     assert_eq!(notifications[0].amount, Some(Money::from_minor(59894, Currency::USD)));
