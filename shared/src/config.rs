@@ -40,16 +40,20 @@ pub fn parsed<T, E: Display>(name: &'static str, parse: impl FnOnce(&str) -> Res
     var(name).map(|value| parse(&value).map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })).transpose()
 }
 
-/// An address people open (a portal, a payment page): `https://…`, or `http://` on this
-/// machine only (the local stack).
+/// An address people open or we call (a portal, a payment page, an API): `https://…`, or
+/// plain `http://` to this machine only (the local stack and its stand-ins). Read as a URL,
+/// so `http://localhost.example.org` or `http://127.0.0.1@example.org` are not "this machine".
 pub fn web_address(name: &'static str) -> Result<Option<String>, ConfigError> {
     parsed(name, |value| {
-        let local = ["http://127.0.0.1", "http://localhost"].iter().any(|start| value.starts_with(start));
-        if value.starts_with("https://") || local {
-            Ok(value.trim_end_matches('/').to_string())
-        } else {
-            Err(format!("{value:?} is not an https:// address"))
+        let url = reqwest::Url::parse(value).map_err(|e| format!("{value:?} is not an address: {e}"))?;
+        let host = url.host_str().unwrap_or_default();
+        let loopback = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let this_machine = host == "localhost" || loopback;
+        let allowed = url.scheme() == "https" || (url.scheme() == "http" && this_machine);
+        if !allowed || !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("{value:?} is not an https:// address (plain http is for this machine only)"));
         }
+        Ok(value.trim_end_matches('/').to_string())
     })
 }
 
@@ -282,6 +286,8 @@ mod tests {
             ("RELANCE_EMAIL_THRESHOLDS", "EUR=50"),
             ("RELANCE_SES_MAX_PER_SECOND", "0"),
             ("RELANCE_PORTAL_URL", "ftp://portal"),
+            ("RELANCE_PORTAL_URL", "http://localhost.example.org"),
+            ("RELANCE_PORTAL_URL", "http://127.0.0.1@example.org"),
         ] {
             with_env(&[(name, value), ("RELANCE_SENDER", "a@example.org")], || {
                 assert_eq!(invalid_names(DispatchSettings::from_env(None)), name);
@@ -290,6 +296,15 @@ mod tests {
         with_env(&[("RELANCE_SENDING_HOURS", "9h-18h")], || assert_eq!(invalid_names(ladders()), "RELANCE_SENDING_HOURS"));
         with_env(&[("RELANCE_LADDERS", "{")], || assert_eq!(invalid_names(ladders()), "RELANCE_LADDERS"));
         with_env(&[("RELANCE_BONUS_RATES", "[]")], || assert_eq!(invalid_names(PortalSettings::from_env()), "RELANCE_BONUS_RATES"));
+    }
+
+    #[test]
+    fn plain_http_is_for_this_machine_only() {
+        for local in ["http://127.0.0.1:3000", "http://localhost:3000/", "http://[::1]:3000", "HTTPS://Portal.Example.org"] {
+            with_env(&[("RELANCE_PORTAL_URL", local), ("RELANCE_SENDER", "a@example.org")], || {
+                assert!(DispatchSettings::from_env(None).is_ok(), "{local}");
+            });
+        }
     }
 
     #[test]

@@ -81,13 +81,13 @@ impl Secrets {
 
     /// From the environment variables of the same names.
     pub fn from_env() -> Secrets {
-        let values = NAMES.iter().filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v))).collect();
+        let values = NAMES.iter().filter_map(|name| crate::config::var(name).map(|v| (name.to_string(), v))).collect();
         Secrets::from_values(&values)
     }
 
     /// From Secrets Manager when `RELANCE_SECRETS_ARN` is set, else from the environment.
     pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Secrets, SecretsError> {
-        let Ok(arn) = std::env::var("RELANCE_SECRETS_ARN") else {
+        let Some(arn) = crate::config::var("RELANCE_SECRETS_ARN") else {
             return Ok(Secrets::from_env());
         };
         Secrets::from_secrets_manager(&aws_sdk_secretsmanager::Client::new(sdk), &arn).await

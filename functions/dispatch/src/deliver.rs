@@ -125,24 +125,35 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
             result = send(context, &notification, &customer, other, &message).await;
         }
     }
-    // Once sent, the outcome is what happened, whether or not its record lands: a record
-    // that does not is logged by `settle` (refused) or left for the stream's retry (store).
+    // Once sent, the outcome is what happened, whether or not its record lands: a store
+    // failure goes back to the stream for a retry, and a record someone else changed first is
+    // logged, so that a person who sees it does not send a delivered message again.
+    let id = notification.id.as_str().to_string();
+    let lost = |what: &str| tracing::warn!(notification = %id, outcome = what, "the outcome was not recorded: the item changed meanwhile");
     match result {
         Ok(message_id) => {
-            settle(store, &mut notification, |n| n.mark_sent(message_id, Utc::now())).await?;
+            if settle(store, &mut notification, |n| n.mark_sent(message_id, Utc::now())).await? == Settled::NotOurs {
+                lost("sent");
+            }
             Ok(Outcome::Sent(used))
         }
         Err(SendError::Retryable(reason)) => {
-            settle(store, &mut notification, |n| n.mark_retryable(reason.clone())).await?;
+            if settle(store, &mut notification, |n| n.mark_retryable(reason.clone())).await? == Settled::NotOurs {
+                lost("retryable");
+            }
             Err(Retry::Send(reason))
         }
         Err(SendError::Permanent(reason)) => {
-            settle(store, &mut notification, |n| n.mark_failed(reason.clone())).await?;
+            if settle(store, &mut notification, |n| n.mark_failed(reason.clone())).await? == Settled::NotOurs {
+                lost("failed");
+            }
             Ok(Outcome::Failed(reason))
         }
         Err(SendError::Unknown(reason)) => {
             // Left `sending`, with the reason: at most once, and visible to the admin.
-            settle(store, &mut notification, |n| n.note_unknown_outcome(reason.clone())).await?;
+            if settle(store, &mut notification, |n| n.note_unknown_outcome(reason.clone())).await? == Settled::NotOurs {
+                lost("unknown");
+            }
             Ok(Outcome::Failed(format!("outcome unknown: {reason}")))
         }
     }

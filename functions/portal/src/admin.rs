@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use relance::domain::*;
-use relance::store::Cursor;
+use relance::store::{Attempt, Cursor, until_done};
 use serde_json::{Value, json};
 
 use crate::PortalState;
@@ -56,17 +56,23 @@ async fn invoice_by_id(state: &PortalState, id: &str) -> Result<Invoice, ApiErro
     state.store.get::<Invoice>(&key).await?.ok_or_else(ApiError::not_found)
 }
 
-/// Applies `change` to the invoice and saves it; a concurrent change is a 409 to retry.
+/// Applies `change` to the invoice and saves it, from a fresh read again if a webhook or the
+/// scan changed it meanwhile (store::until_done); still contended after that, a 409.
 async fn change_invoice(
     state: &PortalState,
     caller: &Caller,
     id: &str,
-    change: impl FnOnce(&mut Invoice) -> Result<(), ApiError>,
+    change: impl Fn(&mut Invoice) -> Result<(), ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let mut invoice = invoice_by_id(state, id).await?;
-    change(&mut invoice)?;
-    state.store.update(&mut invoice).await?;
+    let change = &change;
+    let saved = until_done(|_| async move {
+        let mut invoice = invoice_by_id(state, id).await?;
+        change(&mut invoice)?;
+        Ok::<_, ApiError>(Attempt::of(state.store.update(&mut invoice).await)?.map(|()| invoice))
+    })
+    .await?;
+    let invoice = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
     Ok(Json(json!({
         "id": invoice.id, "number": invoice.number, "status": invoice.status, "balance": invoice.balance(),
         "reminders_paused": invoice.reminders_paused, "next_action_at": invoice.follow_up.next_action_at,

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use relance::domain::*;
-use relance::store::{Key, StoreError, format_instant};
+use relance::store::{Attempt, Key, StoreError, format_instant, until_done};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -305,19 +305,18 @@ async fn visible_event(state: &PortalState, caller: &Caller, id: &str) -> Result
     if viewer.may_see_event(&event, &farmed) { Ok((event, viewer, account)) } else { Err(ApiError::not_found()) }
 }
 
-/// A lost race for the last places is retried from fresh reads this many times.
-const ATTEMPTS: usize = 5;
-
 /// Takes a place and queues the confirmation, all in one transaction: the event's count,
 /// the registration, the caller's attendance and the notification move together, so a full
 /// event never gets one registration too many and a confirmation is never sent for a place
 /// not taken.
 pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    for _ in 0..ATTEMPTS {
-        let (mut event, _, account) = visible_event(&state, &caller, &id).await?;
+    let (state, caller, id) = (&state, &caller, &id);
+    // A lost race for the last places is decided again from fresh reads (store::until_done).
+    let registered = until_done(|_| async move {
+        let (mut event, _, account) = visible_event(state, caller, id).await?;
         let existing: Option<Registration> = state.store.get(&Key::registration(&event.id, &caller.user)).await?;
         if existing.as_ref().is_some_and(|r| r.active) {
-            return Ok((StatusCode::OK, Json(json!({"event": event_view(&event, true), "already_registered": true}))));
+            return Ok(Attempt::Done((StatusCode::OK, Json(json!({"event": event_view(&event, true), "already_registered": true})))));
         }
         let now = Utc::now();
         event.take_place(now).map_err(|e| match e {
@@ -375,22 +374,23 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
             }
             None => None,
         };
+        // A registration inserted meanwhile by the same person's other tab: decide again.
         match state.store.commit(tx).await {
-            Ok(()) => {
-                return Ok((StatusCode::CREATED, Json(json!({"event": event_view(&event, true), "confirmation": confirmation}))));
-            }
-            Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => continue,
-            Err(e) => return Err(e.into()),
+            Ok(()) => Ok(Attempt::Done((StatusCode::CREATED, Json(json!({"event": event_view(&event, true), "confirmation": confirmation}))))),
+            Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => Ok(Attempt::LostRace),
+            Err(e) => Err(ApiError::from(e)),
         }
-    }
-    Err(ApiError::conflict("many people are registering at once; try again"))
+    })
+    .await?;
+    registered.ok_or_else(|| ApiError::conflict("many people are registering at once; try again"))
 }
 
 
 /// Gives the caller's place back.
 pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    for _ in 0..ATTEMPTS {
-        let (mut event, _, _) = visible_event(&state, &caller, &id).await?;
+    let (state, caller, id) = (&state, &caller, &id);
+    let released = until_done(|_| async move {
+        let (mut event, _, _) = visible_event(state, caller, id).await?;
         let mut registration: Registration = state
             .store
             .get(&Key::registration(&event.id, &caller.user))
@@ -405,13 +405,10 @@ pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(i
             attendance.active = false;
             tx.update(&mut attendance)?;
         }
-        match state.store.commit(tx).await {
-            Ok(()) => return Ok(Json(json!({"event": event_view(&event, false)}))),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::conflict("the event changed meanwhile; try again"))
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| Json(json!({"event": event_view(&event, false)}))))
+    })
+    .await?;
+    released.ok_or_else(|| ApiError::conflict("the event changed meanwhile; try again"))
 }
 
 /// Who comes: for the farmers of the event's site and the admins.

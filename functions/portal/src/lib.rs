@@ -69,12 +69,16 @@ impl PortalState {
 
     /// The portal's settings ([`relance::config::PortalSettings`]: billing page, bonus rates)
     /// and the business defaults, from the environment; invalid values stop the start.
-    pub fn with_settings_from_env(mut self) -> Result<PortalState, relance::config::ConfigError> {
-        let settings = relance::config::PortalSettings::from_env()?;
-        self.defaults = relance::config::BusinessDefaults::from_env()?;
-        self.billing_portal_url = settings.billing_portal_url;
-        self.bonus_rates = settings.bonus_rates;
-        Ok(self)
+    pub fn with_settings_from_env(self) -> Result<PortalState, relance::config::ConfigError> {
+        Ok(self.with_settings(&relance::config::PortalSettings::from_env()?, relance::config::BusinessDefaults::from_env()?))
+    }
+
+    /// The portal's settings, already read.
+    pub fn with_settings(mut self, settings: &relance::config::PortalSettings, defaults: relance::config::BusinessDefaults) -> PortalState {
+        self.defaults = defaults;
+        self.billing_portal_url = settings.billing_portal_url.clone();
+        self.bonus_rates = settings.bonus_rates.clone();
+        self
     }
 }
 

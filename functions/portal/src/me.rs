@@ -102,7 +102,8 @@ pub async fn invoices(State(state): State<PortalState>, caller: Caller, Params(p
     if !listed.records.is_empty() {
         let mut cursor = None;
         loop {
-            let page = state.store.list_within::<Notification>(&partition, "invoice.", cursor.as_ref(), 500).await?;
+            let about_invoices = NotificationId::prefix_about(TargetKind::Invoice, None);
+            let page = state.store.list_within::<Notification>(&partition, &about_invoices, cursor.as_ref(), 500).await?;
             for notification in page.records {
                 reminders_of.entry(notification.target.id.clone()).or_default().push(notification);
             }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use relance::domain::*;
-use relance::store::Key;
+use relance::store::{Attempt, Key, until_done};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ use crate::me::customer_view;
 
 /// What a member may change about themselves. Absent fields stay as they are; `email` or
 /// `phone` set to `null` removes it.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     pub name: Option<String>,
@@ -35,7 +35,7 @@ pub struct ProfileChange {
     pub preferred_channel: Option<Channel>,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptOutsChange {
     pub email: Option<bool>,
@@ -94,10 +94,17 @@ async fn account_and_customer(state: &PortalState, caller: &Caller) -> Result<(A
     Ok((account, customer))
 }
 
+/// A change of one's own details, saved from a fresh read again if a webhook or a bounce
+/// changed the customer meanwhile (store::until_done).
 pub async fn update_me(State(state): State<PortalState>, caller: Caller, Body(change): Body<ProfileChange>) -> Result<Json<Value>, ApiError> {
-    let (_, mut customer) = account_and_customer(&state, &caller).await?;
-    change.apply(&mut customer)?;
-    state.store.update(&mut customer).await?;
+    let (state, caller, change) = (&state, &caller, &change);
+    let saved = until_done(|_| async move {
+        let (_, mut customer) = account_and_customer(state, caller).await?;
+        change.clone().apply(&mut customer)?;
+        Ok::<_, ApiError>(Attempt::of(state.store.update(&mut customer).await)?.map(|()| customer))
+    })
+    .await?;
+    let customer = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
     Ok(Json(json!({ "customer": customer_view(&customer) })))
 }
 

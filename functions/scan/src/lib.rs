@@ -107,6 +107,7 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
 
 /// The Holded client, when a key is configured (`HOLDED_API_URL` points it at a stand-in).
 pub fn holded_client(secrets: &relance::secrets::Secrets) -> Result<Option<HoldedClient>, relance::config::ConfigError> {
-    let url = relance::config::holded_api_url()?;
-    Ok(secrets.holded_api_key.as_ref().map(|key| HoldedClient::new(url, key.clone())))
+    // The address is read (and checked) only when the import is in use: a leftover setting
+    // must not stop the scan's start.
+    secrets.holded_api_key.as_ref().map(|key| Ok(HoldedClient::new(relance::config::holded_api_url()?, key.clone()))).transpose()
 }

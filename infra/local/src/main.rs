@@ -26,7 +26,7 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> Result<Settings, String> {
-        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+        let var = |name: &'static str, default: &str| relance::config::var(name).unwrap_or_else(|| default.to_string());
         let addr = var("RELANCE_HTTP_ADDR", "127.0.0.1:3000");
         Ok(Settings {
             table: var("RELANCE_TABLE", "relance"),
@@ -98,7 +98,7 @@ async fn demo(store: &Store) -> Result<(), String> {
 
 /// `RELANCE_LADDERS` when set, else the demo business's ladders.
 fn ladders() -> Result<relance::schedule::Ladders, String> {
-    if std::env::var("RELANCE_LADDERS").is_ok_and(|v| !v.trim().is_empty()) {
+    if relance::config::var("RELANCE_LADDERS").is_some() {
         return relance::config::ladders().map_err(|e| e.to_string());
     }
     Ok(seed::demo_ladders())
@@ -106,7 +106,7 @@ fn ladders() -> Result<relance::schedule::Ladders, String> {
 
 /// The secret local portal tokens are signed with (`RELANCE_LOCAL_JWT_SECRET`).
 fn jwt_secret() -> String {
-    std::env::var("RELANCE_LOCAL_JWT_SECRET").unwrap_or_else(|_| "relance-local-jwt-secret".into())
+    relance::config::var("RELANCE_LOCAL_JWT_SECRET").unwrap_or_else(|| "relance-local-jwt-secret".into())
 }
 
 /// Prints a local portal token: `token ROLE[,ROLE…] USER` (`make token ROLE=member USER=demo-0002`).
@@ -135,7 +135,7 @@ fn local_secret_values() -> HashMap<String, String> {
         .iter()
         .filter_map(|name| {
             let default = LOCAL_SECRETS.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_string());
-            std::env::var(name).ok().or(default).map(|value| (name.to_string(), value))
+            relance::config::var(name).or(default).map(|value| (name.to_string(), value))
         })
         .collect()
 }
@@ -197,11 +197,14 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
         // The demo business's team, so that internal notes are seen in data.json too.
         dispatch.team_email = relance::domain::Email::parse("equipe@potagers-belleville.example.org").ok();
     }
-    dispatch.branding.business = std::env::var("RELANCE_BUSINESS_NAME").unwrap_or_else(|_| "Les Potagers de Belleville".into());
+    if relance::config::var("RELANCE_BUSINESS_NAME").is_none() {
+        // The demo business's name, where a deployment would name its own.
+        dispatch.branding.business = "Les Potagers de Belleville".into();
+    }
     let dispatch = std::sync::Arc::new(dispatch);
     // Lambda's stream event source mapping, locally: new pending notifications go to dispatch.
     let (feed_sdk, feed_table, feed_dispatch) = (sdk.clone(), settings.table.clone(), dispatch.clone());
-    let moto_data = format!("{}/moto-api/data.json", std::env::var("AWS_ENDPOINT_URL").unwrap_or_default());
+    let moto_data = format!("{}/moto-api/data.json", relance::config::var("AWS_ENDPOINT_URL").unwrap_or_default());
     tokio::spawn(async move {
         let report = |t: &relance_local::stream::Totals| {
             println!("dispatch so far: {} emails, {} SMS, {} held, {} failed (sent ones are in {moto_data})", t.emails, t.sms, t.held, t.failed);
@@ -213,7 +216,7 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
     let values = local_secret_values();
     let secrets = Secrets::from_values(&values);
     let defaults = relance::config::BusinessDefaults::from_env().map_err(|e| e.to_string())?;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS_ENDPOINT_URL not set)".into());
+    let endpoint = relance::config::var("AWS_ENDPOINT_URL").unwrap_or_else(|| "(AWS_ENDPOINT_URL not set)".into());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;

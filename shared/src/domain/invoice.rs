@@ -297,7 +297,7 @@ impl Invoice {
     }
 
     /// Issued and not settled: the provider's retries and our reminders are about it.
-    fn is_owed(&self) -> bool {
+    pub fn is_owed(&self) -> bool {
         matches!(self.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
     }
 

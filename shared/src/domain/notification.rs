@@ -114,9 +114,18 @@ impl NotificationId {
     /// so that two rules on the same record do not collide.
     pub fn for_step(target: &Target, kind: NotificationKind, rule: Option<&str>, step: u32) -> Result<NotificationId, InvalidId> {
         let rule = rule.map(|r| format!(".{r}")).unwrap_or_default();
-        let id = format!("{}.{}.{}{}.{}", target.kind.as_str(), target.id, kind.as_str(), rule, step);
+        let id = format!("{}{}{}.{}", NotificationId::prefix_about(target.kind, Some(&target.id)), kind.as_str(), rule, step);
         check_key_part("NotificationId", &id)?;
         Ok(NotificationId(id))
+    }
+
+    /// How the ids of every notification about `target` begin (`invoice.<id>.`): a
+    /// customer's notifications about one record, or one kind of record, are a key range.
+    pub fn prefix_about(target_kind: TargetKind, target_id: Option<&str>) -> String {
+        match target_id {
+            Some(id) => format!("{}.{id}.", target_kind.as_str()),
+            None => format!("{}.", target_kind.as_str()),
+        }
     }
 
     /// The id of a copy of this notification sent again by a person at `at`: one per second

@@ -43,9 +43,6 @@ impl Key {
     }
 
 
-    pub fn customer(customer_id: &CustomerId) -> Key {
-        Key { pk: Key::customer_partition(customer_id), sk: "CUSTOMER".into() }
-    }
 
     /// The reference item that maps a provider's id for a record of type `record_type` to ours.
     pub fn provider_ref(provider: Provider, record_type: &str, their_id: &str) -> Key {
@@ -91,16 +88,6 @@ impl Key {
     /// An event's registrations.
     pub fn event_partition(event: &EventId) -> String {
         format!("EVENT#{event}")
-    }
-
-    /// A person's registration for an event, in the event's partition.
-    pub fn registration(event: &EventId, user: &str) -> Key {
-        Key { pk: Key::event_partition(event), sk: format!("REGISTRATION#{user}") }
-    }
-
-    /// The same registration seen from the person's account partition ("my events").
-    pub fn attendance(user: &str, event: &EventId) -> Key {
-        Key { pk: Key::account(user).pk, sk: format!("ATTENDANCE#{event}") }
     }
 
     /// A sales person's missions.

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    CustomerId, Account, Attendance, Customer, Event, Lead, Mission, MissionLink, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+    CustomerId, EventId, Account, Attendance, Customer, Event, Lead, Mission, MissionLink, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
@@ -61,6 +61,21 @@ impl Key {
     pub fn of_customer<R: Record>(customer_id: &CustomerId, id: &str) -> Key {
         Key { pk: Key::customer_partition(customer_id), sk: format!("{}{id}", R::SK_PREFIX) }
     }
+
+    /// The customer record itself, in its own partition.
+    pub fn customer(customer_id: &CustomerId) -> Key {
+        Key { pk: Key::customer_partition(customer_id), sk: Customer::SK_PREFIX.into() }
+    }
+
+    /// A person's registration for an event, in the event's partition.
+    pub fn registration(event: &EventId, user: &str) -> Key {
+        Key { pk: Key::event_partition(event), sk: format!("{}{user}", Registration::SK_PREFIX) }
+    }
+
+    /// The same registration seen from the person's account partition ("my events").
+    pub fn attendance(user: &str, event: &EventId) -> Key {
+        Key { pk: Key::account(user).pk, sk: format!("{}{event}", Attendance::SK_PREFIX) }
+    }
 }
 
 /// Implements the version accessors, the same for every record.
@@ -103,8 +118,7 @@ impl Record for Invoice {
     }
     /// Past its final notice and still owed: a person takes over.
     fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
-        let owed = matches!(self.status, crate::domain::InvoiceStatus::Open | crate::domain::InvoiceStatus::PartiallyPaid);
-        (owed && self.follow_up.needs_manual_action && !self.reminders_paused).then_some(self.issued_at)
+        (self.is_owed() && self.follow_up.needs_manual_action && !self.reminders_paused).then_some(self.issued_at)
     }
     fn lookup_id(&self) -> Option<&str> {
         Some(self.id.as_str())

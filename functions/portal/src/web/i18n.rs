@@ -75,7 +75,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("date", "Date", "Date"),
     ("create_event", "Créer un événement", "Create an event"),
     ("title", "Titre", "Title"),
-    ("starts_at", "Début (heure locale)", "Starts (local time)"),
+    ("starts_at", "Début, heure locale", "Starts, local time"),
     ("location", "Lieu", "Location"),
     ("capacity", "Places", "Places"),
     ("who_comes", "Inscrits", "Who comes"),

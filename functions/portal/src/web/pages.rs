@@ -56,6 +56,12 @@ async fn language(state: &PortalState, caller: &crate::identity::Caller) -> Resu
     Ok((lang, me))
 }
 
+/// The zone a person reads and types times in: their customer record's, else the
+/// business's. Pages show times in it and forms read times in it, the same one.
+fn zone_of(state: &PortalState, me: &Value) -> chrono_tz::Tz {
+    me["customer"]["time_zone"].as_str().and_then(|name| relance::domain::time::parse_time_zone(name).ok()).unwrap_or(state.defaults.time_zone)
+}
+
 /// Renders `template` with the layout's context (language, words, navigation, CSRF token)
 /// and `data`.
 /// `known`: the caller's language and profile when the handler already read them (for its
@@ -71,8 +77,7 @@ async fn render(state: &PortalState, visitor: &Visitor, known: Option<(&'static 
     let csrf = if fresh { new_csrf() } else { visitor.csrf.clone() };
     let roles: Vec<&str> = visitor.caller.roles.iter().map(|r| r.group()).collect();
     let has = |r: Role| visitor.caller.has(r);
-    // Times are shown in the person's zone: their customer record's, else the business's.
-    let tz = me["customer"]["time_zone"].as_str().map_or_else(|| state.defaults.time_zone.name().to_string(), str::to_string);
+    let tz = zone_of(state, &me).name();
     let context = json!({
         "lang": lang,
         "tz": tz,
@@ -397,7 +402,7 @@ pub async fn post_harvest(State(state): State<PortalState>, visitor: Visitor, he
 pub struct EventForm {
     csrf: String,
     title: String,
-    /// `2026-12-05T10:00` from a datetime-local input, in the business's time zone.
+    /// `2026-12-05T10:00` from a datetime-local input, in the farmer's time zone (`zone_of`).
     starts_at: String,
     location: String,
     capacity: String,
@@ -405,9 +410,9 @@ pub struct EventForm {
 
 pub async fn create_event(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(site): Path<String>, Form(form): Form<EventForm>) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
-    // The farmer types the wall-clock time of the garden, which is the business's zone
-    // (daylight saving time included); we store the instant.
-    let zone = state.defaults.time_zone;
+    // The farmer types a wall-clock time in the zone the page shows times in (daylight
+    // saving time included); we store the instant.
+    let zone = zone_of(&state, &language(&state, &visitor.caller).await?.1);
     let starts_at = chrono::NaiveDateTime::parse_from_str(&form.starts_at, "%Y-%m-%dT%H:%M")
         .map(|local| relance::domain::time::local_to_utc(local.date(), local.time(), zone));
     let Ok(starts_at) = starts_at else { return Ok(back("/app/farm", Err(ApiError::bad_request("starts_at: a date and time, please")))) };

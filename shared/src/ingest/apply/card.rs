@@ -33,7 +33,10 @@ impl Work<'_> {
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.cards, &facts.reference, make).await?;
         let Some(key) = found else { return Ok(()) };
         let at = self.at;
-        let warning = decide::card_rungs(self.ladders, facts.expiry.last_valid_day(), false, tz).first().map(|rung| rung.at.max(at));
+        // The first look is at the first rung the scan could climb, the after-expiry notice
+        // included (a ladder may have no warnings before it); the scan drops that notice when
+        // no renewal needs the card.
+        let warning = decide::card_rungs(self.ladders, facts.expiry.last_valid_day(), true, tz).first().map(|rung| rung.at.max(at));
         let Some(tracked) = self.cards.get_mut(&key) else { return Ok(()) };
         tracked.changed |= tracked.record.apply_provider_state(&facts.brand, &facts.last4, facts.expiry, warning, at);
         Ok(())
