@@ -3,8 +3,8 @@
 # patch's TransactWriteItems rollback (on two servers of its own), runs every Rust test
 # against the one moto, fuzzes the portal API with schemathesis against the local stack on
 # the same moto, runs cfn-lint (with the serverless rules) and checkov on the template,
-# cargo deny on the dependencies,
-# stops moto. Fails if any step fails.
+# cargo deny on the dependencies, and the code's gates (cargo fmt --check, clippy with
+# warnings denied, a truthful rust-version); stops moto. Fails if any step fails.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root" || exit 1
@@ -18,6 +18,13 @@ infra/local/tools.sh || exit 1
 moto_up "$port" || exit 1
 
 status=0
+# The cheap gates first: a formatting slip or a lint costs seconds to learn, not a full run.
+echo "== cargo fmt --check"
+cargo fmt --all --check || status=1
+echo "== cargo clippy --workspace --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings || status=1
+echo "== rust-version: what the dependencies need"
+cargo metadata --format-version 1 --locked | .venv/bin/python infra/local/rust_version.py || status=1
 echo "== moto rollback: our TransactWriteItems rollback (infra/local/moto_server.py) against stock moto's"
 rollback_log="$root/.local/moto-rollback.log"
 .venv/bin/python infra/local/test_moto_rollback.py 2>&1 | tee "$rollback_log"
