@@ -13,10 +13,10 @@ use relance::domain::*;
 use relance::notify::compose::{self, About, Branding};
 use relance::notify::{ChannelPolicy, Renderer};
 use relance::providers::braintree;
-use relance::secrets::BraintreeKeys;
 use relance::providers::shopify::{self, ShopifyHeaders};
 use relance::providers::{generic, stripe};
 use relance::schedule::{Ladders, decide};
+use relance::secrets::BraintreeKeys;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/../tests/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -42,7 +42,8 @@ fn webhooks(c: &mut Criterion) {
     });
 
     // Braintree: the SDK's sample subscription_charged_unsuccessfully notification.
-    let payload = String::from_utf8(fixture("braintree_sample_subscription_charged_unsuccessfully.bt_payload.txt")).unwrap().trim().to_string();
+    let payload =
+        String::from_utf8(fixture("braintree_sample_subscription_charged_unsuccessfully.bt_payload.txt")).unwrap().trim().to_string();
     let keys = vec![BraintreeKeys { public_key: "bench_public".into(), private_key: "bench_private".into() }];
     let signature = braintree::sign(&payload, &keys[0]);
     group.bench_function("braintree", |b| {
@@ -56,7 +57,11 @@ fn webhooks(c: &mut Criterion) {
     let order = fixture("shopify_order_1073459976_paid.unwrapped.json");
     let shopify_secrets = vec!["shpss_bench".to_string()];
     let hmac = shopify::sign(&order, &shopify_secrets[0]);
-    let headers = ShopifyHeaders { topic: Some("orders/create".into()), webhook_id: Some("wh-bench".into()), triggered_at: Some("2026-11-25T10:00:00Z".into()) };
+    let headers = ShopifyHeaders {
+        topic: Some("orders/create".into()),
+        webhook_id: Some("wh-bench".into()),
+        triggered_at: Some("2026-11-25T10:00:00Z".into()),
+    };
     group.bench_function("shopify", |b| {
         b.iter(|| {
             shopify::verify(Some(black_box(&hmac)), black_box(&order), &shopify_secrets).unwrap();
@@ -85,7 +90,8 @@ fn webhooks(c: &mut Criterion) {
 }
 
 fn customer() -> Customer {
-    let mut c = Customer::new(CustomerId::parse("c-bench").unwrap(), "Marie-Hélène Dupont", Locale::french(), chrono_tz::Europe::Paris, now());
+    let mut c =
+        Customer::new(CustomerId::parse("c-bench").unwrap(), "Marie-Hélène Dupont", Locale::french(), chrono_tz::Europe::Paris, now());
     c.email = Some(Email::parse("marie@example.org").unwrap());
     c.phone = Some(PhoneE164::parse("+33612345678", None).unwrap());
     c
@@ -108,7 +114,9 @@ fn overdue_invoice() -> Invoice {
 fn ladder_decision(c: &mut Criterion) {
     let ladders = Ladders::default();
     let (invoice, customer) = (overdue_invoice(), customer());
-    c.bench_function("ladder decision (one due invoice)", |b| b.iter(|| black_box(decide::invoice(black_box(&invoice), &customer, &ladders, now()).unwrap())));
+    c.bench_function("ladder decision (one due invoice)", |b| {
+        b.iter(|| black_box(decide::invoice(black_box(&invoice), &customer, &ladders, now()).unwrap()))
+    });
 }
 
 fn rendering(c: &mut Criterion) {

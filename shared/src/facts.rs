@@ -9,8 +9,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    BillingInterval, CardExpiry, Email, InvoiceStatus, Last4, Locale, Money, PaymentStatus, PhoneE164, Provider,
-    ProviderRef, SubscriptionStatus,
+    BillingInterval, CardExpiry, Email, InvoiceStatus, Last4, Locale, Money, PaymentStatus, PhoneE164, Provider, ProviderRef,
+    SubscriptionStatus,
 };
 
 /// One webhook delivery (or one imported document), normalised.
@@ -31,21 +31,38 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fact {
     Customer(CustomerFacts),
-    CustomerDeleted { customer: ProviderRef },
+    CustomerDeleted {
+        customer: ProviderRef,
+    },
     Invoice(InvoiceFacts),
     /// A collection attempt failed: the first reminder is due now.
-    PaymentFailed { invoice: Option<ProviderRef>, subscription: Option<ProviderRef>, retry_pending: bool },
+    PaymentFailed {
+        invoice: Option<ProviderRef>,
+        subscription: Option<ProviderRef>,
+        retry_pending: bool,
+    },
     Subscription(SubscriptionFacts),
     /// A subscription we already know changed status (Braintree's notifications carry only
     /// the subscription's id and status).
-    SubscriptionStatus { subscription: ProviderRef, status: SubscriptionStatus },
+    SubscriptionStatus {
+        subscription: ProviderRef,
+        status: SubscriptionStatus,
+    },
     /// The provider announces a renewal or a trial end: a renewal notice is due now.
-    RenewalSoon { subscription: ProviderRef },
+    RenewalSoon {
+        subscription: ProviderRef,
+    },
     Card(CardFacts),
-    CardRemoved { card: ProviderRef },
+    CardRemoved {
+        card: ProviderRef,
+    },
     Payment(PaymentFacts),
     /// Money given back on an invoice (a shop order) we already know.
-    Refund { invoice: ProviderRef, refund: ProviderRef, amount: Money },
+    Refund {
+        invoice: ProviderRef,
+        refund: ProviderRef,
+        amount: Money,
+    },
     /// A purchase in a shop: the post-purchase thank-you notification is queued.
     Order(OrderFacts),
 }

@@ -68,11 +68,7 @@ impl Secrets {
         let private = list(values.get(BRAINTREE_PRIVATE_KEY));
         Secrets {
             stripe_webhook: list(values.get(STRIPE_WEBHOOK_SECRET)),
-            braintree: public
-                .into_iter()
-                .zip(private)
-                .map(|(public_key, private_key)| BraintreeKeys { public_key, private_key })
-                .collect(),
+            braintree: public.into_iter().zip(private).map(|(public_key, private_key)| BraintreeKeys { public_key, private_key }).collect(),
             shopify_webhook: list(values.get(SHOPIFY_WEBHOOK_SECRET)),
             generic_webhook: list(values.get(RELANCE_WEBHOOK_SECRET)),
             holded_api_key: values.get(HOLDED_API_KEY).filter(|k| !k.trim().is_empty()).cloned(),

@@ -8,9 +8,5 @@ pub fn init() {
     let in_lambda = crate::config::var("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     // try_init: a second call (tests, the local server hosting several functions) is harmless.
-    let _ = if in_lambda {
-        builder.json().without_time().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if in_lambda { builder.json().without_time().try_init() } else { builder.try_init() };
 }

@@ -3,10 +3,10 @@
 //! message sent (with one fallback to the other channel), the outcome recorded.
 
 use chrono::Utc;
+use relance::domain::notification::InvalidTransition;
 use relance::domain::*;
 use relance::notify::compose::{self, About};
 use relance::notify::send::SendError;
-use relance::domain::notification::InvalidTransition;
 use relance::store::{Key, Store, StoreError};
 
 use crate::{DispatchContext, Outcome};
@@ -26,7 +26,9 @@ async fn about(store: &Store, notification: &Notification) -> Result<About, Stor
     Ok(match notification.target.kind {
         TargetKind::Invoice => store.get(&Key::of_customer::<Invoice>(customer, id)).await?.map_or(About::Nothing, About::Invoice),
         TargetKind::PaymentMethod => store.get(&Key::of_customer::<PaymentMethod>(customer, id)).await?.map_or(About::Nothing, About::Card),
-        TargetKind::Subscription => store.get(&Key::of_customer::<Subscription>(customer, id)).await?.map_or(About::Nothing, About::Subscription),
+        TargetKind::Subscription => {
+            store.get(&Key::of_customer::<Subscription>(customer, id)).await?.map_or(About::Nothing, About::Subscription)
+        }
         TargetKind::Event => store.get_by_id::<relance::domain::Event>(id).await?.map_or(About::Nothing, About::Event),
         TargetKind::Message => About::Message,
         _ => About::Nothing,
@@ -45,7 +47,11 @@ enum Settled {
 /// The one place a notification's outcome is recorded: `step` is a transition of its state
 /// machine (`hold`, `skip`, `begin_sending`, `mark_sent`…); the item is saved, version-checked,
 /// only if the machine allows the step. A refused step is logged and nothing is written.
-async fn settle(store: &Store, notification: &mut Notification, step: impl FnOnce(&mut Notification) -> Result<(), InvalidTransition>) -> Result<Settled, StoreError> {
+async fn settle(
+    store: &Store,
+    notification: &mut Notification,
+    step: impl FnOnce(&mut Notification) -> Result<(), InvalidTransition>,
+) -> Result<Settled, StoreError> {
     if let Err(refused) = step(notification) {
         tracing::warn!(notification = %notification.id.as_str(), %refused, "transition refused; nothing recorded");
         return Ok(Settled::NotOurs);
@@ -189,7 +195,8 @@ async fn send(
                 ("customer", customer.id.to_string()),
             ];
             // Reminders about money owed are transactional; the rest can be unsubscribed from.
-            let optional = matches!(notification.kind, NotificationKind::DateRule | NotificationKind::ThankYou | NotificationKind::EventReminder);
+            let optional =
+                matches!(notification.kind, NotificationKind::DateRule | NotificationKind::ThankYou | NotificationKind::EventReminder);
             let unsubscribe = optional.then(|| format!("{}/me/preferences", context.branding.portal_url.trim_end_matches('/')));
             context.senders.email(to, message, &tags, unsubscribe.as_deref()).await
         }
@@ -210,12 +217,19 @@ mod tests {
 
     fn reminder_about(invoice: &Invoice, kind: NotificationKind) -> Notification {
         let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
-        Notification::pending(invoice.customer_id.clone(), target, kind, None, 2, Some(invoice.balance()), at("2026-12-01T09:00:00Z")).unwrap()
+        Notification::pending(invoice.customer_id.clone(), target, kind, None, 2, Some(invoice.balance()), at("2026-12-01T09:00:00Z"))
+            .unwrap()
     }
 
     #[test]
     fn a_reminder_is_moot_when_its_invoice_no_longer_accepts_reminders() {
-        let customer = Customer::new(CustomerId::parse("c1").unwrap(), "Camille", Locale::french(), relance::domain::time::parse_time_zone("Europe/Paris").unwrap(), at("2026-01-01T00:00:00Z"));
+        let customer = Customer::new(
+            CustomerId::parse("c1").unwrap(),
+            "Camille",
+            Locale::french(),
+            relance::domain::time::parse_time_zone("Europe/Paris").unwrap(),
+            at("2026-01-01T00:00:00Z"),
+        );
         let open = Invoice::open(
             InvoiceId::parse("i1").unwrap(),
             customer.id.clone(),
@@ -224,7 +238,9 @@ mod tests {
             at("2026-11-01T00:00:00Z"),
             chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap(),
         );
-        let check = |invoice: &Invoice| moot(&reminder_about(invoice, NotificationKind::InvoiceOverdue), &customer, &About::Invoice(invoice.clone()));
+        let check = |invoice: &Invoice| {
+            moot(&reminder_about(invoice, NotificationKind::InvoiceOverdue), &customer, &About::Invoice(invoice.clone()))
+        };
         assert_eq!(check(&open), None);
         // The scan decided before the dispute was known: dispatch must not send it (it did).
         let mut disputed = open.clone();

@@ -66,7 +66,8 @@ impl DispatchContext {
     /// `fallback_sender` stands in for an unset `RELANCE_SENDER` (the local stack's identity).
     pub fn from_env(sdk: &aws_config::SdkConfig, store: Store, fallback_sender: Option<&str>) -> Result<DispatchContext, ConfigError> {
         let settings = DispatchSettings::from_env(fallback_sender)?;
-        let sender = SenderSettings { from: settings.sender, configuration_set: settings.configuration_set, sms_sender_id: settings.sms_sender_id };
+        let sender =
+            SenderSettings { from: settings.sender, configuration_set: settings.configuration_set, sms_sender_id: settings.sms_sender_id };
         Ok(DispatchContext {
             store,
             senders: Senders::new(sdk, sender),

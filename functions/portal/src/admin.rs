@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::PortalState;
 use crate::error::ApiError;
-use crate::input::Params;
 use crate::identity::{Caller, Role};
+use crate::input::Params;
 use crate::me::PageQuery;
 
 /// What waits for a person, oldest first: notifications held (no channel) or failed, and
@@ -29,7 +29,8 @@ pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(
                 }
                 let reason = match &n.channel {
                     _ if n.status == NotificationStatus::Sending => {
-                        "outcome unknown: its sending stopped before the answer was recorded; send it again if the customer did not get it".to_string()
+                        "outcome unknown: its sending stopped before the answer was recorded; send it again if the customer did not get it"
+                            .to_string()
                     }
                     Some(ChannelDecision::Held { reason }) => reason.clone(),
                     _ => n.error.clone().unwrap_or_else(|| "failed".into()),
@@ -118,7 +119,11 @@ pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller,
 /// Sends a notification again: a fresh pending copy that dispatch picks up (its id is the
 /// original's with `.resend-<second>`, so a double click resends once). A held or failed
 /// original leaves the follow-up list; one still pending or being sent is a 409.
-pub async fn resend_notification(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+pub async fn resend_notification(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
     let key = state.store.find_by_id::<Notification>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
@@ -127,7 +132,8 @@ pub async fn resend_notification(State(state): State<PortalState>, caller: Calle
     if original.resent_as.is_some() {
         return Err(ApiError::conflict_because("already_resent", "this notification was already sent again"));
     }
-    if original.status == NotificationStatus::Pending || (original.status == NotificationStatus::Sending && !original.claim_abandoned(now)) {
+    if original.status == NotificationStatus::Pending || (original.status == NotificationStatus::Sending && !original.claim_abandoned(now))
+    {
         return Err(ApiError::conflict_because("still_sending", "this notification is still on its way"));
     }
     if original.claim_abandoned(now) {

@@ -83,11 +83,8 @@ pub async fn list_harvests(
     let (viewer, _) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
     let listed = state.store.list_latest::<Harvest>(&Key::site_partition(&site.id), page.cursor()?.as_ref(), page.limit()).await?;
-    let harvests: Vec<Value> = listed
-        .records
-        .iter()
-        .map(|h| json!({"id": h.id, "date": h.date, "crop": h.crop, "grams": h.grams, "note": h.note}))
-        .collect();
+    let harvests: Vec<Value> =
+        listed.records.iter().map(|h| json!({"id": h.id, "date": h.date, "crop": h.crop, "grams": h.grams, "note": h.note})).collect();
     Ok(Json(json!({ "harvests": harvests, "next": next(listed.next) })))
 }
 
@@ -151,7 +148,11 @@ pub struct NewsQuery {
 }
 
 /// News for everyone, or for one site the caller may see (`?site=`), newest first.
-pub async fn list_news(State(state): State<PortalState>, caller: Caller, Params(query): Params<NewsQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list_news(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(query): Params<NewsQuery>,
+) -> Result<Json<Value>, ApiError> {
     let partition = match &query.site {
         Some(id) => {
             let (viewer, _) = viewer(&state, &caller).await?;
@@ -173,7 +174,11 @@ pub struct NewNews {
     pub site: Option<String>,
 }
 
-pub async fn post_news(State(state): State<PortalState>, caller: Caller, Body(input): Body<NewNews>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn post_news(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(input): Body<NewNews>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Farmer, Role::Admin])?;
     let site = match &input.site {
         Some(id) => {
@@ -216,17 +221,17 @@ async fn my_events(state: &PortalState, user: &str) -> Result<BTreeSet<EventId>,
 
 /// Upcoming events the caller may see, soonest first. A page may hold fewer than `limit`
 /// events (those the caller may not see are left out); `next` continues.
-pub async fn list_events(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list_events(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(page): Params<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
     let (viewer, _) = viewer(&state, &caller).await?;
     let farmed = farmed_sites(&state, &caller).await?;
     let mine = my_events(&state, &caller.user).await?;
     let listed = state.store.list_from::<Event>(Key::EVENTS, &format_instant(Utc::now()), page.cursor()?.as_ref(), page.limit()).await?;
-    let events: Vec<Value> = listed
-        .records
-        .iter()
-        .filter(|e| viewer.may_see_event(e, &farmed))
-        .map(|e| event_view(e, mine.contains(&e.id)))
-        .collect();
+    let events: Vec<Value> =
+        listed.records.iter().filter(|e| viewer.may_see_event(e, &farmed)).map(|e| event_view(e, mine.contains(&e.id))).collect();
     Ok(Json(json!({ "events": events, "next": next(listed.next) })))
 }
 
@@ -257,7 +262,11 @@ pub enum AudienceInput {
 /// then move it into the customer's sending window).
 pub const REMINDER_BEFORE: Duration = Duration::hours(24);
 
-pub async fn create_event(State(state): State<PortalState>, caller: Caller, Body(input): Body<NewEvent>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create_event(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(input): Body<NewEvent>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Farmer, Role::Admin])?;
     // A farmer creates events for a site they farm; public and B2B events are the admins'.
     if !caller.has(Role::Admin) {
@@ -309,7 +318,11 @@ async fn visible_event(state: &PortalState, caller: &Caller, id: &str) -> Result
 /// the registration, the caller's attendance and the notification move together, so a full
 /// event never gets one registration too many and a confirmation is never sent for a place
 /// not taken.
-pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn register(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (state, caller, id) = (&state, &caller, &id);
     // A lost race for the last places is decided again from fresh reads (store::until_done).
     let registered = until_done(|_| async move {
@@ -361,7 +374,14 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
                 tx.update(&mut a)?;
             }
             None => {
-                let mut a = Attendance { user: caller.user.clone(), event_id: event.id.clone(), title: event.title.clone(), starts_at: event.starts_at, active: true, version: 0 };
+                let mut a = Attendance {
+                    user: caller.user.clone(),
+                    event_id: event.id.clone(),
+                    title: event.title.clone(),
+                    starts_at: event.starts_at,
+                    active: true,
+                    version: 0,
+                };
                 tx.insert(&mut a)?;
             }
         }
@@ -376,7 +396,9 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
         };
         // A registration inserted meanwhile by the same person's other tab: decide again.
         match state.store.commit(tx).await {
-            Ok(()) => Ok(Attempt::Done((StatusCode::CREATED, Json(json!({"event": event_view(&event, true), "confirmation": confirmation}))))),
+            Ok(()) => {
+                Ok(Attempt::Done((StatusCode::CREATED, Json(json!({"event": event_view(&event, true), "confirmation": confirmation})))))
+            }
             Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => Ok(Attempt::LostRace),
             Err(e) => Err(ApiError::from(e)),
         }
@@ -384,7 +406,6 @@ pub async fn register(State(state): State<PortalState>, caller: Caller, Path(id)
     .await?;
     registered.ok_or_else(|| ApiError::conflict("many people are registering at once; try again"))
 }
-
 
 /// Gives the caller's place back.
 pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -428,11 +449,7 @@ pub async fn list_registrations(
         return Err(ApiError::forbidden());
     }
     let listed = state.store.list::<Registration>(&Key::event_partition(&event.id), page.cursor()?.as_ref(), page.limit()).await?;
-    let people: Vec<Value> = listed
-        .records
-        .iter()
-        .filter(|r| r.active)
-        .map(|r| json!({"name": r.name, "registered_at": r.registered_at}))
-        .collect();
+    let people: Vec<Value> =
+        listed.records.iter().filter(|r| r.active).map(|r| json!({"name": r.name, "registered_at": r.registered_at})).collect();
     Ok(Json(json!({ "event": event_view(&event, false), "registrations": people, "next": next(listed.next) })))
 }

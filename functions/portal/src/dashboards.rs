@@ -50,7 +50,6 @@ impl MonthRange {
     }
 }
 
-
 fn mission_view(m: &Mission) -> Value {
     json!({"id": m.id, "title": m.title, "client": m.client_name, "freelancers": m.freelancers,
            "starts_on": m.starts_on, "ends_on": m.ends_on, "monthly_fee": m.monthly_fee})
@@ -71,8 +70,10 @@ pub async fn client(State(state): State<PortalState>, caller: Caller, Params(ran
         .iter()
         .filter(|i| i.status.counts_as_billed())
         .take(24)
-        .map(|i| json!({"id": i.id, "number": i.number, "issued_at": i.issued_at, "status": i.status,
-                        "amount_due": i.amount_due, "balance": i.balance(), "mission": i.mission_id}))
+        .map(|i| {
+            json!({"id": i.id, "number": i.number, "issued_at": i.issued_at, "status": i.status,
+                        "amount_due": i.amount_due, "balance": i.balance(), "mission": i.mission_id})
+        })
         .collect();
     Ok(Json(json!({
         "missions": missions.iter().map(mission_view).collect::<Vec<_>>(),
@@ -117,7 +118,11 @@ fn lead_view(l: &Lead) -> Value {
 }
 
 /// An ambassador's leads and commissions.
-pub async fn ambassador(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
+pub async fn ambassador(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(range): Params<MonthRange>,
+) -> Result<Json<Value>, ApiError> {
     caller.require_any(&[Role::Ambassador])?;
     let months = range.months()?;
     let mut leads: Vec<Lead> = state.store.list_all(&Key::ambassador_partition(&caller.user)).await?;
@@ -142,9 +147,19 @@ pub struct NewLead {
 }
 
 /// One call to submit a lead: who, and how to reach them (an email or a phone at least).
-pub async fn submit_lead(State(state): State<PortalState>, caller: Caller, Body(input): Body<NewLead>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn submit_lead(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(input): Body<NewLead>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Ambassador])?;
-    let email = input.email.as_deref().filter(|e| !e.trim().is_empty()).map(Email::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let email = input
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let phone = input
         .phone
         .as_deref()
@@ -206,6 +221,7 @@ pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(perio
     }
     let epoch = Utc.from_utc_datetime(&NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default().and_hms_opt(0, 0, 0).unwrap_or_default());
     let subscriptions: Vec<Subscription> = state.store.ledger(Ledger::SUBSCRIPTIONS, epoch, end).await?;
-    let figures = Kpis::compute(start, end, &invoices, &subscriptions, &sent).map_err(|e| ApiError::conflict(format!("figures cannot be added up: {e}")))?;
+    let figures = Kpis::compute(start, end, &invoices, &subscriptions, &sent)
+        .map_err(|e| ApiError::conflict(format!("figures cannot be added up: {e}")))?;
     Ok(Json(json!(figures)))
 }

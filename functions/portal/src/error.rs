@@ -1,8 +1,8 @@
 //! The portal's one error type, rendered once as `{"error": code, "message": text}`.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use relance::store::StoreError;
 use serde_json::json;
 

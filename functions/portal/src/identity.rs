@@ -9,8 +9,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
 use crate::PortalState;
+use crate::error::ApiError;
 
 pub use relance::domain::Role;
 
@@ -60,7 +60,13 @@ pub const LOCAL_ISSUER: &str = "relance-local";
 pub const LOCAL_AUDIENCE: &str = "relance-portal";
 
 /// A local token for `user` with `roles`, valid for `hours` (`make token`).
-pub fn local_token(secret: &str, user: &str, email: Option<&str>, roles: &[&str], hours: i64) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn local_token(
+    secret: &str,
+    user: &str,
+    email: Option<&str>,
+    roles: &[&str],
+    hours: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let claims = LocalClaims {
         sub: user.to_string(),
         email: email.map(str::to_string),
@@ -69,7 +75,11 @@ pub fn local_token(secret: &str, user: &str, email: Option<&str>, roles: &[&str]
         iss: LOCAL_ISSUER.into(),
         aud: LOCAL_AUDIENCE.into(),
     };
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()))
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
 }
 
 fn roles_from(groups: impl IntoIterator<Item = String>) -> BTreeSet<Role> {
@@ -140,11 +150,14 @@ mod tests {
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let good = local_token("secret", "member-a", None, &["member"], 1).unwrap();
         assert!(verify_local(&good, "secret").is_ok());
-        let claims = |iss: &str, aud: &str, exp: i64| {
-            serde_json::json!({"sub": "member-a", "groups": ["admin"], "iss": iss, "aud": aud, "exp": exp})
-        };
+        let claims = |iss: &str, aud: &str, exp: i64| serde_json::json!({"sub": "member-a", "groups": ["admin"], "iss": iss, "aud": aud, "exp": exp});
         let hs256 = |claims: serde_json::Value, secret: &str| {
-            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
         };
         let later = chrono::Utc::now().timestamp() + 3600;
         let payload = b64(claims(LOCAL_ISSUER, LOCAL_AUDIENCE, later).to_string().as_bytes());

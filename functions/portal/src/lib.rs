@@ -5,12 +5,12 @@
 //! so no route can forget to authenticate, and reads its input through [`input`], so every
 //! malformed request gets the same kind of 400.
 
-pub mod error;
-pub mod identity;
-pub mod input;
 mod admin;
 mod community;
 mod dashboards;
+pub mod error;
+pub mod identity;
+pub mod input;
 mod me;
 mod messages;
 pub mod openapi;
@@ -49,7 +49,15 @@ pub struct PortalState {
 
 impl PortalState {
     pub fn new(store: Store, identity: IdentitySource) -> PortalState {
-        PortalState { store, identity, billing_portal_url: None, bonus_rates: relance::reports::BonusRates::default(), directory: users::Directory::Local, defaults: Default::default(), web: web::WebSignIn::Off }
+        PortalState {
+            store,
+            identity,
+            billing_portal_url: None,
+            bonus_rates: relance::reports::BonusRates::default(),
+            directory: users::Directory::Local,
+            defaults: Default::default(),
+            web: web::WebSignIn::Off,
+        }
     }
 
     pub fn with_web(mut self, web: web::WebSignIn) -> PortalState {

@@ -19,5 +19,6 @@ async fn main() -> Result<(), lambda_http::Error> {
             .with_directory(Directory::new(&sdk, settings.user_pool_id))
             // The pages sign in through Cognito's hosted UI when the template configured it.
             .with_web(settings.hosted_ui.as_ref().map(HostedUi::from_settings).map_or(WebSignIn::Off, WebSignIn::Cognito)),
-    )).await
+    ))
+    .await
 }

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::PortalState;
 use crate::error::ApiError;
-use crate::input::Params;
 use crate::identity::{Caller, Role};
+use crate::input::Params;
 
 /// Roles that have bills to see.
 const BILLED: [Role; 3] = [Role::Member, Role::MemberB2b, Role::Client];
@@ -135,13 +135,14 @@ pub async fn invoices(State(state): State<PortalState>, caller: Caller, Params(p
     Ok(Json(json!({ "invoices": views, "next": listed.next.map(|c| c.as_str().to_string()) })))
 }
 
-pub async fn subscriptions(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn subscriptions(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(page): Params<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
     caller.require_any(&BILLED)?;
     let customer = my_customer(&state, &caller).await?;
-    let listed = state
-        .store
-        .list::<Subscription>(&Key::customer_partition(&customer.id), page.cursor()?.as_ref(), page.limit())
-        .await?;
+    let listed = state.store.list::<Subscription>(&Key::customer_partition(&customer.id), page.cursor()?.as_ref(), page.limit()).await?;
     let views: Vec<Value> = listed
         .records
         .iter()
@@ -183,7 +184,10 @@ pub async fn pay_invoice(State(state): State<PortalState>, caller: Caller, Path(
     if !invoice.balance().is_positive() {
         return Err(ApiError::conflict_because("nothing_owed", "nothing is owed on this invoice"));
     }
-    let url = invoice.payment_link.clone().ok_or_else(|| ApiError::conflict_because("no_payment_page", "no online payment page for this invoice; write to support"))?;
+    let url = invoice
+        .payment_link
+        .clone()
+        .ok_or_else(|| ApiError::conflict_because("no_payment_page", "no online payment page for this invoice; write to support"))?;
     Ok(Json(json!({ "url": url, "invoice": invoice.id, "balance": invoice.balance() })))
 }
 
@@ -208,6 +212,9 @@ pub async fn renew_subscription(State(state): State<PortalState>, caller: Caller
             None => break,
         }
     }
-    let url = state.billing_portal_url.clone().ok_or_else(|| ApiError::conflict_because("no_renewal_page", "no online renewal page is configured; write to support"))?;
+    let url = state
+        .billing_portal_url
+        .clone()
+        .ok_or_else(|| ApiError::conflict_because("no_renewal_page", "no online renewal page is configured; write to support"))?;
     Ok(Json(json!({ "url": url, "kind": "billing_portal", "subscription": subscription.id })))
 }

@@ -68,7 +68,11 @@ pub struct NewMessage {
 const MAX_MESSAGE: usize = 5000;
 
 /// A member writes to support. The team gets an internal email naming the member.
-pub async fn to_support(State(state): State<PortalState>, caller: Caller, Body(input): Body<NewMessage>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn to_support(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(input): Body<NewMessage>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let now = Utc::now();
     let mut message = Message {
         id: MessageId::generate(),
@@ -102,7 +106,8 @@ pub async fn to_member(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     check_user(&member).map_err(|_| ApiError::not_found())?;
-    let account: Account = state.store.get(&Key::account(&member)).await?.filter(|a: &Account| !a.closed).ok_or_else(ApiError::not_found)?;
+    let account: Account =
+        state.store.get(&Key::account(&member)).await?.filter(|a: &Account| !a.closed).ok_or_else(ApiError::not_found)?;
     let now = Utc::now();
     let mut message = Message {
         id: MessageId::generate(),

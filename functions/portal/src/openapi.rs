@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
-use utoipa::ToSchema;
 
 use crate::community::{NewEvent, NewHarvest, NewNews};
 use crate::dashboards::NewLead;
@@ -105,7 +105,16 @@ pub const ROUTES: &[Route] = &[
     with_body(route("post", "/news", "community", "Publish news (admins: everyone's; farmers: their site's)", 201), body::<NewNews>),
     with_query(route("get", "/events", "community", "Upcoming events I may see", 200), PAGE),
     with_body(route("post", "/events", "community", "Create an event (farmers: their site; admins: any)", 201), body::<NewEvent>),
-    Route { also: &[200], ..route("post", "/events/{id}/registrations", "community", "Register: takes a place, queues the confirmation (200: already registered)", 201) },
+    Route {
+        also: &[200],
+        ..route(
+            "post",
+            "/events/{id}/registrations",
+            "community",
+            "Register: takes a place, queues the confirmation (200: already registered)",
+            201,
+        )
+    },
     route("delete", "/events/{id}/registrations/me", "community", "Cancel my registration", 200),
     with_query(route("get", "/events/{id}/registrations", "community", "Who comes (the site's farmers, admins)", 200), PAGE),
     with_query(route("get", "/messages", "messages", "My conversation with support; admins: the inbox", 200), MESSAGES),
@@ -140,7 +149,8 @@ fn operation(route: &Route, components: &mut BTreeMap<String, Value>) -> Value {
     );
     let mut responses = Map::new();
     for status in std::iter::once(&route.success).chain(route.also) {
-        responses.insert(status.to_string(), json!({"description": "Done", "content": {"application/json": {"schema": {"type": "object"}}}}));
+        responses
+            .insert(status.to_string(), json!({"description": "Done", "content": {"application/json": {"schema": {"type": "object"}}}}));
     }
     for (status, description) in [
         ("400", "Invalid input: a malformed body, an unknown field, a bad value or cursor"),

@@ -69,10 +69,8 @@ impl ProfileChange {
             changed.email = email;
         }
         if let Some(phone) = self.phone {
-            changed.phone = phone
-                .map(|p| PhoneE164::parse(&p, country.as_deref()))
-                .transpose()
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            changed.phone =
+                phone.map(|p| PhoneE164::parse(&p, country.as_deref())).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
         }
         if let Some(opt_outs) = self.opt_outs {
             changed.opt_outs.email = opt_outs.email.unwrap_or(changed.opt_outs.email);
@@ -96,7 +94,11 @@ async fn account_and_customer(state: &PortalState, caller: &Caller) -> Result<(A
 
 /// A change of one's own details, saved from a fresh read again if a webhook or a bounce
 /// changed the customer meanwhile (store::until_done).
-pub async fn update_me(State(state): State<PortalState>, caller: Caller, Body(change): Body<ProfileChange>) -> Result<Json<Value>, ApiError> {
+pub async fn update_me(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(change): Body<ProfileChange>,
+) -> Result<Json<Value>, ApiError> {
     let (state, caller, change) = (&state, &caller, &change);
     let saved = until_done(|_| async move {
         let (_, mut customer) = account_and_customer(state, caller).await?;
@@ -134,7 +136,6 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
     Ok(Json(export))
 }
 
-
 /// Erasure (GDPR art. 17): contact details and personal dates are wiped at once, reminders
 /// stop, and the account no longer sees a customer record. Invoices and payments stay, with
 /// their amounts and numbers, because accounting law requires keeping them (ten years in
@@ -147,7 +148,10 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     let (mut account, mut customer) = account_and_customer(&state, &caller).await?;
     let owed = state.store.list_all::<Invoice>(&Key::customer_partition(&customer.id)).await?.iter().any(|i| i.balance().is_positive());
     if owed {
-        return Err(ApiError::conflict_because("unpaid_invoices", "invoices are still unpaid: settle them, or write to support, before your data can be erased"));
+        return Err(ApiError::conflict_because(
+            "unpaid_invoices",
+            "invoices are still unpaid: settle them, or write to support, before your data can be erased",
+        ));
     }
     let now: DateTime<Utc> = Utc::now();
     erase(&mut customer, now);

@@ -89,7 +89,11 @@ fn check(input: &Invitation) -> Result<Invitee, ApiError> {
     Ok(Invitee { email, name, roles, locale })
 }
 
-pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input): Body<Invitation>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn invite(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(input): Body<Invitation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     let invitee = check(&input)?;
     let garden = match &input.garden {
@@ -103,7 +107,13 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
     let existing = match &input.customer_id {
         Some(id) => {
             let id = CustomerId::parse(id).map_err(|_| ApiError::bad_request("customer_id: no such customer"))?;
-            Some(state.store.get::<Customer>(&Key::customer(&id)).await?.ok_or_else(|| ApiError::bad_request("customer_id: no such customer"))?)
+            Some(
+                state
+                    .store
+                    .get::<Customer>(&Key::customer(&id))
+                    .await?
+                    .ok_or_else(|| ApiError::bad_request("customer_id: no such customer"))?,
+            )
         }
         None => None,
     };
@@ -124,7 +134,13 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
             customer
         }
         None => {
-            let mut contact = Customer::new(CustomerId::generate(), invitee.name.clone(), invitee.locale.clone().unwrap_or_else(|| state.defaults.locale.clone()), state.defaults.time_zone, now);
+            let mut contact = Customer::new(
+                CustomerId::generate(),
+                invitee.name.clone(),
+                invitee.locale.clone().unwrap_or_else(|| state.defaults.locale.clone()),
+                state.defaults.time_zone,
+                now,
+            );
             contact.email = Some(invitee.email.clone());
             contact.roles.extend(roles);
             tx.insert(&mut contact)?;
@@ -140,8 +156,9 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
     let mut queued = None;
     if matches!(state.directory, Directory::Local) {
         let target = Target { kind: TargetKind::Customer, id: customer.id.to_string() };
-        let mut invitation = Notification::pending(customer.id.clone(), target, NotificationKind::Invitation, Some(user.clone()), 1, None, now)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut invitation =
+            Notification::pending(customer.id.clone(), target, NotificationKind::Invitation, Some(user.clone()), 1, None, now)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
         tx.insert(&mut invitation)?;
         queued = Some(invitation.id);
     }
@@ -151,7 +168,9 @@ pub async fn invite(State(state): State<PortalState>, caller: Caller, Body(input
             let _ = client.admin_delete_user().user_pool_id(user_pool_id).username(invitee.email.as_str()).send().await;
         }
         return Err(match e {
-            relance::store::StoreError::Conflict(_) => ApiError::conflict_because("account_exists", "this user or this customer already has an account"),
+            relance::store::StoreError::Conflict(_) => {
+                ApiError::conflict_because("account_exists", "this user or this customer already has an account")
+            }
             other => other.into(),
         });
     }
@@ -170,7 +189,8 @@ async fn create_in_cognito(client: &Cognito, user_pool_id: &str, invitee: &Invit
         tracing::error!(error = %e, "user pool failure");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the user directory is unavailable, try again")
     };
-    let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().map_err(|e| unavailable(e.to_string()));
+    let attribute =
+        |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().map_err(|e| unavailable(e.to_string()));
     let created = client
         .admin_create_user()
         .user_pool_id(user_pool_id)

@@ -384,7 +384,12 @@ pub struct BackfillReport {
 /// customer through the ledger index's customer partition (a Query, page by page, never a
 /// Scan) and sets their next date-rule instant. Run by hand after changing the ladders;
 /// every later write of a customer keeps it current by itself.
-pub async fn backfill_date_rules(store: &Store, ladders: &Ladders, now: DateTime<Utc>, dry_run: bool) -> Result<BackfillReport, StoreError> {
+pub async fn backfill_date_rules(
+    store: &Store,
+    ladders: &Ladders,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<BackfillReport, StoreError> {
     let mut report = BackfillReport::default();
     let epoch = DateTime::<Utc>::from_timestamp(0, 0).unwrap_or(now);
     let far = now + chrono::Duration::days(365 * 200);

@@ -55,7 +55,9 @@ fn eur(minor: i64) -> Money {
 pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
     let paris = chrono_tz::Europe::Paris;
     let today = now.with_timezone(&paris).date_naive();
-    let at = |days: i64, hour: u32| local_to_utc(add_days(today, days).unwrap_or(today), NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or_default(), paris);
+    let at = |days: i64, hour: u32| {
+        local_to_utc(add_days(today, days).unwrap_or(today), NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or_default(), paris)
+    };
 
     for (id, name, address, farmer) in SITES {
         load.add(&mut Site {
@@ -134,7 +136,14 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
                     registered_at: at(-1, 12),
                     version: 0,
                 })?;
-                load.add(&mut Attendance { user: customer.to_string(), event_id: event.id.clone(), title: event.title.clone(), starts_at, active: true, version: 0 })?;
+                load.add(&mut Attendance {
+                    user: customer.to_string(),
+                    event_id: event.id.clone(),
+                    title: event.title.clone(),
+                    starts_at,
+                    active: true,
+                    version: 0,
+                })?;
             }
         }
         load.add(&mut event)?;
@@ -174,7 +183,10 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
 fn agency(load: &mut BulkLoad, now: DateTime<Utc>, today: chrono::NaiveDate) -> Result<(), StoreError> {
     let month_start = today.with_day0(0).unwrap_or(today);
     let months_ago = |n: u32| month_start.checked_sub_months(Months::new(n)).unwrap_or(month_start);
-    let clients = [("client-atelier-nord", "Atelier Nord", "client-atelier", 650_000_i64, 6), ("client-studio-sud", "Studio Sud", "client-studio", 420_000, 3)];
+    let clients = [
+        ("client-atelier-nord", "Atelier Nord", "client-atelier", 650_000_i64, 6),
+        ("client-studio-sud", "Studio Sud", "client-studio", 420_000, 3),
+    ];
     for (customer_id, name, user, fee, months) in clients {
         let id: CustomerId = parse(customer_id);
         let mut customer = Customer::new(id.clone(), name, Locale::french(), chrono_tz::Europe::Paris, now);

@@ -207,7 +207,10 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
     let moto_data = format!("{}/moto-api/data.json", relance::config::var("AWS_ENDPOINT_URL").unwrap_or_default());
     tokio::spawn(async move {
         let report = |t: &relance_local::stream::Totals| {
-            println!("dispatch so far: {} emails, {} SMS, {} held, {} failed (sent ones are in {moto_data})", t.emails, t.sms, t.held, t.failed);
+            println!(
+                "dispatch so far: {} emails, {} SMS, {} held, {} failed (sent ones are in {moto_data})",
+                t.emails, t.sms, t.held, t.failed
+            );
         };
         if let Err(e) = relance_local::stream::feed(&feed_sdk, &feed_table, feed_dispatch, report).await {
             eprintln!("the stream feed to dispatch stopped: {e}");
@@ -217,9 +220,7 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
     let secrets = Secrets::from_values(&values);
     let defaults = relance::config::BusinessDefaults::from_env().map_err(|e| e.to_string())?;
     let endpoint = relance::config::var("AWS_ENDPOINT_URL").unwrap_or_else(|| "(AWS_ENDPOINT_URL not set)".into());
-    let listener = tokio::net::TcpListener::bind(settings.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
+    let listener = tokio::net::TcpListener::bind(settings.addr).await.map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
     println!(
         "\nRelance is running.\n\
          \x20 health:          http://{addr}/health\n\
@@ -238,10 +239,13 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
         users = relance_local::demo_space::DEMO_USERS.iter().map(|(user, role)| format!("{user} ({role})")).collect::<Vec<_>>().join(", "),
         secrets_list = LOCAL_SECRETS.iter().map(|(name, _)| format!("  {name}={}", values[*name])).collect::<Vec<_>>().join("\n"),
     );
-    axum::serve(listener, server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?)?)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(
+        listener,
+        server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?)?,
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }

@@ -13,22 +13,21 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use relance::domain::time::{add_days, local_date, local_to_utc};
 use relance::domain::{
-    Account, BillingInterval, CardExpiry, Channel, Currency, Customer, CustomerId, Email, FollowUp, Invoice,
-    InvoiceNumber, InvoiceStatus, Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId,
-    PaymentStatus, PhoneE164, Provider, ProviderRef, Role, Subscription, SubscriptionStatus,
+    Account, BillingInterval, CardExpiry, Channel, Currency, Customer, CustomerId, Email, FollowUp, Invoice, InvoiceNumber, InvoiceStatus,
+    Last4, Locale, Money, Payment, PaymentMethod, PaymentMethodId, PaymentStatus, PhoneE164, Provider, ProviderRef, Role, Subscription,
+    SubscriptionStatus,
 };
 use relance::schedule::{DateRule, Ladders, decide};
 use relance::store::{BulkLoad, Key, Record, Store, StoreError};
 
-pub use crate::demo::{MEMBERS, demo_customer_id};
 use crate::demo::parsed;
+pub use crate::demo::{MEMBERS, demo_customer_id};
 
 const FIRST_NAMES: [&str; 20] = [
-    "Camille", "Léa", "Hugo", "Manon", "Lucas", "Chloé", "Louis", "Inès", "Jules", "Sarah", "Arthur", "Emma",
-    "Nathan", "Zoé", "Tom", "Alice", "Gabriel", "Jade", "Raphaël", "Lina",
+    "Camille", "Léa", "Hugo", "Manon", "Lucas", "Chloé", "Louis", "Inès", "Jules", "Sarah", "Arthur", "Emma", "Nathan", "Zoé", "Tom",
+    "Alice", "Gabriel", "Jade", "Raphaël", "Lina",
 ];
-const LAST_NAMES: [&str; 10] =
-    ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"];
+const LAST_NAMES: [&str; 10] = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"];
 
 /// What the seed wrote, for `make run` to print.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -149,7 +148,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
     }
     if !no_phone {
         // 06 10 00 00 01 … : valid French mobile numbers.
-        customer.phone = PhoneE164::parse(&format!("06 10 {:02} {:02} {:02}", index / 100, (index / 10) % 10, index % 100), Some("FR")).ok();
+        customer.phone =
+            PhoneE164::parse(&format!("06 10 {:02} {:02} {:02}", index / 100, (index / 10) % 10, index % 100), Some("FR")).ok();
     }
     customer.tags.insert(if b2b { "member_b2b" } else { "member" }.to_string());
     customer.roles.insert(if b2b { Role::MemberB2b } else { Role::Member });
@@ -213,9 +213,9 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
 
     let card_id: PaymentMethodId = parsed(format!("demo-card-{:04}", index + 1));
     let (expiry_month, expiry_year) = match index % 9 {
-        0 => (today.month(), today.year()),                      // expires this month
-        1 => next_month(today.month(), today.year()),            // expires next month
-        2 => previous_month(today.month(), today.year()),        // already expired
+        0 => (today.month(), today.year()),               // expires this month
+        1 => next_month(today.month(), today.year()),     // expires next month
+        2 => previous_month(today.month(), today.year()), // already expired
         n => (1 + (index as u32 % 12), today.year() + 1 + (n as i32 % 4)),
     };
     let expiry = CardExpiry::new(expiry_month, expiry_year).expect("month and year come from a real date"); // ok: see parsed()
@@ -270,14 +270,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
     };
     let issued = add_days(today, -issued_days_ago).unwrap_or(today);
     let due_date = add_days(today, due_in_days).unwrap_or(today);
-    let mut current = Invoice::open(
-        parsed(format!("demo-inv-{:04}-3", index + 1)),
-        id.clone(),
-        number(index * 3 + 3),
-        price,
-        at_nine(issued),
-        due_date,
-    );
+    let mut current =
+        Invoice::open(parsed(format!("demo-inv-{:04}-3", index + 1)), id.clone(), number(index * 3 + 3), price, at_nine(issued), due_date);
     current.subscription_id = Some(subscription.id.clone());
     current.provider_ref = ProviderRef::new(Provider::Stripe, format!("in_demo{:04}", index + 1)).ok();
     match index % 7 {

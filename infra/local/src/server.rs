@@ -20,14 +20,23 @@ use serde_json::{Value, json};
 
 /// Every local route on one router.
 /// Fails when a setting the functions read is invalid, as their start would in AWS.
-pub fn router(store: Store, secrets: Secrets, defaults: BusinessDefaults, ladders: Ladders, dispatch: Arc<DispatchContext>, portal: portal::PortalState) -> Result<Router, String> {
+pub fn router(
+    store: Store,
+    secrets: Secrets,
+    defaults: BusinessDefaults,
+    ladders: Ladders,
+    dispatch: Arc<DispatchContext>,
+    portal: portal::PortalState,
+) -> Result<Router, String> {
     let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
-    let scan = scan::ScanContext { store: store.clone(), ingest: ingest.clone(), holded: scan::holded_client(&secrets).map_err(|e| e.to_string())?, ladders };
+    let scan = scan::ScanContext {
+        store: store.clone(),
+        ingest: ingest.clone(),
+        holded: scan::holded_client(&secrets).map_err(|e| e.to_string())?,
+        ladders,
+    };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
-    Ok(Router::new()
-        .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
-        .merge(portal::router(portal))
-        .merge(invoke))
+    Ok(Router::new().merge(webhook::router(webhook::WebhookState::new(ingest, secrets))).merge(portal::router(portal)).merge(invoke))
 }
 
 /// The portal as `make run` serves it: local HS256 tokens, settings from the environment.
@@ -41,7 +50,11 @@ pub fn local_portal(store: Store, jwt_secret: &str) -> Result<portal::PortalStat
 
 /// Runs one function as Lambda's Invoke API would: 200 with the function's result, or 200
 /// with `X-Amz-Function-Error` and an error payload when the function fails.
-async fn invoke(State((scan, dispatch)): State<(scan::ScanContext, Arc<DispatchContext>)>, Path(name): Path<String>, body: Bytes) -> Response {
+async fn invoke(
+    State((scan, dispatch)): State<(scan::ScanContext, Arc<DispatchContext>)>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     let result: Result<Value, String> = match name.as_str() {
         "scan" => match serde_json::from_slice::<Value>(&body) {
             Ok(event) => scan::handle(&scan, event, chrono::Utc::now())

@@ -53,7 +53,12 @@ fn text<'a>(image: &'a std::collections::HashMap<String, AttributeValue>, name: 
 }
 
 /// Polls the stream of `table` until the process ends, calling `report` after each batch.
-pub async fn feed(sdk: &aws_config::SdkConfig, table: &str, dispatch: Arc<DispatchContext>, report: impl Fn(&Totals)) -> Result<(), String> {
+pub async fn feed(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    dispatch: Arc<DispatchContext>,
+    report: impl Fn(&Totals),
+) -> Result<(), String> {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
     let description = dynamodb.describe_table().table_name(table).send().await.map_err(|e| e.to_string())?;

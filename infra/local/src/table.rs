@@ -5,8 +5,8 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, PointInTimeRecoverySpecification, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -91,12 +91,9 @@ impl TableDefinition {
     pub fn from_template(text: &str) -> Result<TableDefinition, TableError> {
         // CloudFormation's short-form tags (!Ref, !GetAtt) parse as tagged values; the table
         // itself must not use them, which deserialising its properties checks.
-        let template: serde_norway::Value =
-            serde_norway::from_str(text).map_err(|e| TableError::Template(e.to_string()))?;
-        let resources = template
-            .get("Resources")
-            .and_then(|r| r.as_mapping())
-            .ok_or_else(|| TableError::Template("no Resources".into()))?;
+        let template: serde_norway::Value = serde_norway::from_str(text).map_err(|e| TableError::Template(e.to_string()))?;
+        let resources =
+            template.get("Resources").and_then(|r| r.as_mapping()).ok_or_else(|| TableError::Template("no Resources".into()))?;
         let table = resources
             .values()
             .find(|r| r.get("Type").and_then(|t| t.as_str()) == Some("AWS::DynamoDB::Table"))
@@ -132,9 +129,7 @@ impl TableDefinition {
                     .index_name(&index.index_name)
                     .set_key_schema(Some(key_schema(&index.key_schema)?))
                     .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
-                            .build(),
+                        Projection::builder().projection_type(ProjectionType::from(index.projection.projection_type.as_str())).build(),
                     )
                     .build()
                     .map_err(|e| create_error(e.to_string()))?,

@@ -49,7 +49,6 @@ impl Role {
     }
 }
 
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// The identity provider's subject.

@@ -38,8 +38,8 @@ impl Email {
             allow_display_text: false,
             ..email_address::Options::default()
         };
-        let parsed = email_address::EmailAddress::parse_with_options(trimmed, options)
-            .map_err(|_| ContactError::InvalidEmail(input.to_string()))?;
+        let parsed =
+            email_address::EmailAddress::parse_with_options(trimmed, options).map_err(|_| ContactError::InvalidEmail(input.to_string()))?;
         // Domains are case-insensitive; the local part may not be, so it is kept as given.
         Ok(Email(format!("{}@{}", parsed.local_part(), parsed.domain().to_ascii_lowercase())))
     }
@@ -108,8 +108,7 @@ impl PhoneE164 {
                     .map_err(|_| ContactError::UnknownCountry(code.to_string()))
             })
             .transpose()?;
-        let number =
-            phonenumber::parse(country, input).map_err(|_| ContactError::InvalidPhone(input.to_string()))?;
+        let number = phonenumber::parse(country, input).map_err(|_| ContactError::InvalidPhone(input.to_string()))?;
         if !number.is_valid() {
             return Err(ContactError::InvalidPhone(input.to_string()));
         }

@@ -19,9 +19,7 @@ pub struct InvalidId {
 
 /// Checks that `value` can be embedded in a table key.
 pub fn check_key_part(kind: &'static str, value: &str) -> Result<(), InvalidId> {
-    let ok = !value.is_empty()
-        && value.len() <= 200
-        && value.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+    let ok = !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
     if ok { Ok(()) } else { Err(InvalidId { kind, value: value.to_string() }) }
 }
 

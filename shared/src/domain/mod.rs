@@ -21,13 +21,15 @@ pub mod time;
 
 pub use account::{Account, Plot, Role};
 pub use agency::{Lead, LeadStatus, Mission, MissionLink};
-pub use community::{Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer};
+pub use community::{
+    Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer,
+};
 pub use contact::{ContactError, Email, Locale, PhoneE164};
 pub use customer::{Channel, Customer, OptOuts};
 pub use follow_up::FollowUp;
 pub use ids::{
-    CustomerId, EventId, HarvestId, InvalidId, InvoiceId, InvoiceNumber, LeadId, MessageId, MissionId, NewsId, PaymentId, PaymentMethodId, RefundId,
-    SiteId, SubscriptionId,
+    CustomerId, EventId, HarvestId, InvalidId, InvoiceId, InvoiceNumber, LeadId, MessageId, MissionId, NewsId, PaymentId, PaymentMethodId,
+    RefundId, SiteId, SubscriptionId,
 };
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
 pub use money::{Currency, Money, MoneyError, Rounding};

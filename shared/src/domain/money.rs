@@ -72,8 +72,7 @@ impl FromStr for Currency {
     /// Accepts the code in any case (`eur`, as Stripe sends it, or `EUR`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let code = s.trim().to_ascii_uppercase();
-        let currency = iso_currency::Currency::from_code(&code)
-            .ok_or_else(|| MoneyError::UnknownCurrency(s.to_string()))?;
+        let currency = iso_currency::Currency::from_code(&code).ok_or_else(|| MoneyError::UnknownCurrency(s.to_string()))?;
         if currency.exponent().is_none() {
             return Err(MoneyError::NoMinorUnit(code));
         }
@@ -176,19 +175,13 @@ impl Money {
         let exponent = currency.exponent() as usize;
         let (kept, dropped) = fraction.split_at(fraction.len().min(exponent));
         if dropped.bytes().any(|b| b != b'0') {
-            return Err(MoneyError::TooPrecise {
-                amount: input.to_string(),
-                currency,
-                exponent: currency.exponent(),
-            });
+            return Err(MoneyError::TooPrecise { amount: input.to_string(), currency, exponent: currency.exponent() });
         }
         let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| MoneyError::Overflow)? };
         let mut fraction_units: i64 = if kept.is_empty() { 0 } else { kept.parse().map_err(|_| not_decimal())? };
         fraction_units *= 10_i64.pow((exponent - kept.len()) as u32);
-        let magnitude = whole
-            .checked_mul(currency.minor_per_major())
-            .and_then(|m| m.checked_add(fraction_units))
-            .ok_or(MoneyError::Overflow)?;
+        let magnitude =
+            whole.checked_mul(currency.minor_per_major()).and_then(|m| m.checked_add(fraction_units)).ok_or(MoneyError::Overflow)?;
         Ok(Money::from_minor(if negative { -magnitude } else { magnitude }, currency))
     }
 
@@ -227,20 +220,11 @@ impl Money {
             return format!("{sign}{magnitude}");
         }
         let per_major = 10_u64.pow(exponent);
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / per_major,
-            magnitude % per_major,
-            width = exponent as usize
-        )
+        format!("{sign}{}.{:0width$}", magnitude / per_major, magnitude % per_major, width = exponent as usize)
     }
 
     fn same_currency(self, other: Money) -> Result<(), MoneyError> {
-        if self.currency == other.currency {
-            Ok(())
-        } else {
-            Err(MoneyError::CurrencyMismatch(self.currency, other.currency))
-        }
+        if self.currency == other.currency { Ok(()) } else { Err(MoneyError::CurrencyMismatch(self.currency, other.currency)) }
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
@@ -341,11 +325,7 @@ fn divide_rounded(n: i128, d: i128, rounding: Rounding) -> i128 {
         }
         Rounding::HalfUp => {
             // Away from zero on an exact half.
-            if twice > d || (twice == d && n >= 0) {
-                quotient + 1
-            } else {
-                quotient
-            }
+            if twice > d || (twice == d && n >= 0) { quotient + 1 } else { quotient }
         }
         Rounding::HalfEven => {
             if twice > d || (twice == d && quotient % 2 != 0) {

@@ -47,7 +47,10 @@ impl NotificationKind {
     pub fn is_about_money_owed(self) -> bool {
         matches!(
             self,
-            NotificationKind::InvoiceDueSoon | NotificationKind::InvoiceOverdue | NotificationKind::InvoiceFinalNotice | NotificationKind::PaymentFailed
+            NotificationKind::InvoiceDueSoon
+                | NotificationKind::InvoiceOverdue
+                | NotificationKind::InvoiceFinalNotice
+                | NotificationKind::PaymentFailed
         )
     }
 
@@ -159,9 +162,13 @@ impl From<NotificationId> for String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum ChannelDecision {
-    Send { channel: Channel },
+    Send {
+        channel: Channel,
+    },
     /// Kept for a person to act on (listed in the admin's follow-up view).
-    Held { reason: String },
+    Held {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -261,7 +268,13 @@ impl Notification {
 
     /// A notice to one person about an event many attend: the customer's id goes into the
     /// notification id, so each attendee's `event.<id>.event_reminder.<customer>.1` is unique.
-    pub fn for_attendee(customer_id: CustomerId, event_id: &str, kind: NotificationKind, step: u32, now: DateTime<Utc>) -> Result<Notification, InvalidId> {
+    pub fn for_attendee(
+        customer_id: CustomerId,
+        event_id: &str,
+        kind: NotificationKind,
+        step: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Notification, InvalidId> {
         let target = Target { kind: TargetKind::Event, id: event_id.to_string() };
         let mut notification = Notification::pending(customer_id.clone(), target, kind, None, step, None, now)?;
         notification.id = NotificationId::for_step(&notification.target, kind, Some(customer_id.as_str()), step)?;

@@ -84,11 +84,7 @@ impl Payment {
             return Err(PaymentError::RefundTooLarge { requested: refund.amount, refundable });
         }
         self.refunds.push(refund);
-        self.status = if self.net_amount()?.is_zero() {
-            PaymentStatus::Refunded
-        } else {
-            PaymentStatus::PartiallyRefunded
-        };
+        self.status = if self.net_amount()?.is_zero() { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
         Ok(())
     }
 

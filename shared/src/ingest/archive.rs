@@ -27,7 +27,9 @@ pub enum DeliveryOutcome {
     /// A kind we do not act on.
     Ignored,
     /// Signed correctly but unreadable; kept so a person can look.
-    Malformed { reason: String },
+    Malformed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

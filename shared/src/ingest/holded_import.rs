@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::apply::{Ingest, IngestError, Mode, Outcome};
-use crate::facts::{Delivery, Fact};
 use crate::domain::Provider;
+use crate::facts::{Delivery, Fact};
 use crate::providers::{body_digest, holded};
 
 /// A safety stop for a misbehaving pager (Holded pages are 500 documents).
@@ -94,15 +94,12 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>) 
     let contacts = client.list("/contacts").await?;
     let documents = client.list("/documents/invoice").await?;
     let mut summary = ImportSummary { contacts: contacts.len(), invoices: documents.len(), ..ImportSummary::default() };
-    let by_id: HashMap<&str, &Value> =
-        contacts.iter().filter_map(|c| c.get("id").and_then(Value::as_str).map(|id| (id, c))).collect();
+    let by_id: HashMap<&str, &Value> = contacts.iter().filter_map(|c| c.get("id").and_then(Value::as_str).map(|id| (id, c))).collect();
     for document in &documents {
         let id = document.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
         let contact = document.get("contact").and_then(Value::as_str).and_then(|c| by_id.get(c)).copied();
-        let facts = contact
-            .map(holded::contact)
-            .transpose()
-            .and_then(|customer| holded::invoice(document, customer, ingest.defaults().currency));
+        let facts =
+            contact.map(holded::contact).transpose().and_then(|customer| holded::invoice(document, customer, ingest.defaults().currency));
         let facts = match facts {
             Ok(facts) => facts,
             Err(e) => {

@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::apply::{Ingest, IngestError, Mode, Outcome};
 use super::archive::ArchivedDelivery;
-use crate::facts::Delivery;
 use crate::domain::Provider;
+use crate::facts::Delivery;
 use crate::providers::shopify::ShopifyHeaders;
 use crate::providers::{PayloadError, braintree, generic, shopify, stripe};
 use crate::store::Cursor;

@@ -60,7 +60,11 @@ mod tests {
             "mail": {"messageId": "m1", "destination": ["gone@example.org"], "tags": {"customer": ["c1"], "kind": ["invoice_overdue"]}}}"#;
         assert_eq!(
             parse(bounce),
-            vec![Feedback { kind: FeedbackKind::PermanentBounce, customer: CustomerId::parse("c1").unwrap(), address: "gone@example.org".into() }]
+            vec![Feedback {
+                kind: FeedbackKind::PermanentBounce,
+                customer: CustomerId::parse("c1").unwrap(),
+                address: "gone@example.org".into()
+            }]
         );
         let complaint = r#"{"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": "angry@example.org"}]},
             "mail": {"tags": {"customer": ["c2"]}}}"#;

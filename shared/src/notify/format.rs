@@ -52,8 +52,10 @@ pub fn money(amount: Money, language: &str, sms_safe: bool) -> String {
 
 /// A date as written in letters: `2 décembre 2026`, `2 December 2026`.
 pub fn date(day: NaiveDate, language: &str) -> String {
-    const FR: [&str; 12] = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
-    const EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const FR: [&str; 12] =
+        ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
+    const EN: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
     let month = (day.month0() as usize).min(11);
     match language {
         "fr" => format!("{} {} {}", day.day(), FR[month], day.year()),

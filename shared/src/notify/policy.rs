@@ -75,14 +75,29 @@ mod tests {
     use crate::domain::*;
 
     fn customer(email: bool, phone: bool) -> Customer {
-        let mut c = Customer::new(CustomerId::parse("c1").unwrap(), "Camille", Locale::french(), chrono_tz::Europe::Paris, "2026-01-01T00:00:00Z".parse().unwrap());
+        let mut c = Customer::new(
+            CustomerId::parse("c1").unwrap(),
+            "Camille",
+            Locale::french(),
+            chrono_tz::Europe::Paris,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        );
         c.email = email.then(|| Email::parse("camille@example.org").unwrap());
         c.phone = phone.then(|| PhoneE164::parse("06 12 34 56 78", Some("FR")).unwrap());
         c
     }
 
     fn notice(kind: NotificationKind, amount: Option<Money>) -> Notification {
-        Notification::pending(CustomerId::parse("c1").unwrap(), Target { kind: TargetKind::Invoice, id: "i1".into() }, kind, None, 1, amount, "2026-11-25T10:00:00Z".parse().unwrap()).unwrap()
+        Notification::pending(
+            CustomerId::parse("c1").unwrap(),
+            Target { kind: TargetKind::Invoice, id: "i1".into() },
+            kind,
+            None,
+            1,
+            amount,
+            "2026-11-25T10:00:00Z".parse().unwrap(),
+        )
+        .unwrap()
     }
 
     fn eur(minor: i64) -> Option<Money> {

@@ -94,7 +94,9 @@ impl Senders {
             let header = |name: &str, value: &str| {
                 MessageHeader::builder().name(name).value(value).build().map_err(|e| SendError::Permanent(e.to_string()))
             };
-            simple = simple.headers(header("List-Unsubscribe", &format!("<{link}>"))?).headers(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")?);
+            simple = simple
+                .headers(header("List-Unsubscribe", &format!("<{link}>"))?)
+                .headers(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")?);
         }
         let mut request = self
             .ses
@@ -121,7 +123,8 @@ impl Senders {
             .message(text)
             .message_attributes("AWS.SNS.SMS.SMSType", attribute("Transactional").map_err(|e| SendError::Permanent(e.to_string()))?);
         if let Some(sender) = &self.settings.sms_sender_id {
-            request = request.message_attributes("AWS.SNS.SMS.SenderID", attribute(sender).map_err(|e| SendError::Permanent(e.to_string()))?);
+            request =
+                request.message_attributes("AWS.SNS.SMS.SenderID", attribute(sender).map_err(|e| SendError::Permanent(e.to_string()))?);
         }
         let output = request.send().await.map_err(classify)?;
         Ok(output.message_id().unwrap_or_default().to_string())

@@ -4,7 +4,8 @@
 //! (`ç` → `c`, `ê` → `e`, `’` → `'`), and anything with no sensible replacement by `?`.
 
 /// GSM 03.38's basic character set.
-const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const BASIC: &str =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 /// The extension table: each counts as two characters.
 const EXTENDED: &str = "^{}\\[~]|€\u{000C}";
 
@@ -37,9 +38,7 @@ fn replacement(c: char) -> &'static str {
 
 /// `text` in GSM-7, every character representable.
 pub fn to_gsm7(text: &str) -> String {
-    text.chars()
-        .map(|c| if BASIC.contains(c) || EXTENDED.contains(c) { c.to_string() } else { replacement(c).to_string() })
-        .collect()
+    text.chars().map(|c| if BASIC.contains(c) || EXTENDED.contains(c) { c.to_string() } else { replacement(c).to_string() }).collect()
 }
 
 /// How many GSM-7 characters `text` takes (extension characters count twice).

@@ -222,11 +222,7 @@ mod tests {
             period_end: super::super::format::date(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(), language),
             rule: "atelier-bienvenue".into(),
             event: "Atelier compost et paillage d'hiver au jardin".into(),
-            event_when: super::super::format::when(
-                "2026-12-05T09:00:00Z".parse().unwrap(),
-                chrono_tz::Europe::Paris,
-                language,
-            ),
+            event_when: super::super::format::when("2026-12-05T09:00:00Z".parse().unwrap(), chrono_tz::Europe::Paris, language),
             location: "Jardin Nord, 12 rue des Lilas, Paris".into(),
             coupon: Some("MERCI10".into()),
             email: Some("marie@example.org".into()),

@@ -126,11 +126,8 @@ pub fn parse(payload: &str, currency: Currency) -> Result<Delivery, PayloadError
     let xml = String::from_utf8(xml).map_err(|_| PayloadError::new("bt_payload is not UTF-8 XML"))?;
     let notification: Notification =
         quick_xml::de::from_str(&xml).map_err(|e| PayloadError::new(format!("not a Braintree notification: {e}")))?;
-    let occurred_at: DateTime<Utc> = notification
-        .timestamp
-        .trim()
-        .parse()
-        .map_err(|_| PayloadError::new(format!("timestamp {:?}", notification.timestamp)))?;
+    let occurred_at: DateTime<Utc> =
+        notification.timestamp.trim().parse().map_err(|_| PayloadError::new(format!("timestamp {:?}", notification.timestamp)))?;
     let reference = |id: &str| ProviderRef::new(Provider::Braintree, id).map_err(|e| PayloadError::new(e.to_string()));
     let subject = notification.subject;
     let subscription = || subject.subscription.as_ref().ok_or_else(|| PayloadError::new("no subscription in the notification"));

@@ -243,6 +243,9 @@ mod tests {
         let now: DateTime<Utc> = "2026-11-25T08:00:10Z".parse().unwrap();
         let header = sign(EXAMPLE.as_bytes(), "relance_secret", now.timestamp() - 10);
         assert!(verify(Some(&header), EXAMPLE.as_bytes(), &["relance_secret".into()], now).is_ok());
-        assert_eq!(verify(None, EXAMPLE.as_bytes(), &["relance_secret".into()], now), Err(SignatureError::Missing("Relance-Signature header")));
+        assert_eq!(
+            verify(None, EXAMPLE.as_bytes(), &["relance_secret".into()], now),
+            Err(SignatureError::Missing("Relance-Signature header"))
+        );
     }
 }

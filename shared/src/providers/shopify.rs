@@ -278,11 +278,21 @@ mod tests {
         let secrets = vec!["test_secret_key".to_string()];
         assert_eq!(sign(body, "test_secret_key"), "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=");
         assert!(verify(Some("B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="), body, &secrets).is_ok());
-        assert_eq!(verify(Some("B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="), b"{\"foo\": \"baz\"}", &secrets), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some("B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="), b"{\"foo\": \"baz\"}", &secrets),
+            Err(SignatureError::Mismatch)
+        );
         assert!(matches!(verify(Some("not base64!"), body, &secrets), Err(SignatureError::Malformed(_))));
         assert_eq!(verify(None, body, &secrets), Err(SignatureError::Missing("X-Shopify-Hmac-Sha256 header")));
         // The derived vector over the unwrapped paid order.
-        assert!(verify(Some("+WEdaVS5AcqlkSYGbE03upCqM3TVyvCxyuMef/sj2RQ="), fixture!("shopify_order_1073459976_paid.unwrapped.json"), &secrets).is_ok());
+        assert!(
+            verify(
+                Some("+WEdaVS5AcqlkSYGbE03upCqM3TVyvCxyuMef/sj2RQ="),
+                fixture!("shopify_order_1073459976_paid.unwrapped.json"),
+                &secrets
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::hmac_check;
 use super::{PayloadError, SignatureError, instant};
 use crate::domain::{
-    BillingInterval, CardExpiry, Currency, Email, InvoiceStatus, Last4, Locale, Money, PaymentStatus, PhoneE164,
-    Provider, ProviderRef, SubscriptionStatus,
+    BillingInterval, CardExpiry, Currency, Email, InvoiceStatus, Last4, Locale, Money, PaymentStatus, PhoneE164, Provider, ProviderRef,
+    SubscriptionStatus,
 };
 use crate::facts::{CardFacts, CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts, SubscriptionFacts};
 
@@ -40,8 +40,7 @@ pub fn verify(
     let mut timestamp: Option<&str> = None;
     let mut signatures: Vec<Vec<u8>> = Vec::new();
     for item in header.split(',') {
-        let (name, value) =
-            item.trim().split_once('=').ok_or_else(|| SignatureError::Malformed(format!("{item:?} is not name=value")))?;
+        let (name, value) = item.trim().split_once('=').ok_or_else(|| SignatureError::Malformed(format!("{item:?} is not name=value")))?;
         match name {
             "t" => timestamp = Some(value),
             // A v1 that is not hex cannot match; it is skipped like an unknown scheme.
@@ -55,9 +54,7 @@ pub fn verify(
         return Err(SignatureError::Malformed("no v1 signature".into()));
     }
     let matches = secrets.iter().any(|secret| {
-        signatures
-            .iter()
-            .any(|signature| hmac_check::sha256_matches(secret.as_bytes(), &[timestamp.as_bytes(), b".", body], signature))
+        signatures.iter().any(|signature| hmac_check::sha256_matches(secret.as_bytes(), &[timestamp.as_bytes(), b".", body], signature))
     });
     if !matches {
         return Err(SignatureError::Mismatch);
@@ -96,8 +93,13 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
     let facts = match event.kind.as_str() {
         "customer.created" | "customer.updated" => vec![Fact::Customer(customer(&object)?)],
         "customer.deleted" => vec![Fact::CustomerDeleted { customer: reference(&object, "id")? }],
-        "invoice.created" | "invoice.finalized" | "invoice.paid" | "invoice.payment_succeeded" | "invoice.voided"
-        | "invoice.marked_uncollectible" | "invoice.updated" => vec![Fact::Invoice(invoice(&object)?)],
+        "invoice.created"
+        | "invoice.finalized"
+        | "invoice.paid"
+        | "invoice.payment_succeeded"
+        | "invoice.voided"
+        | "invoice.marked_uncollectible"
+        | "invoice.updated" => vec![Fact::Invoice(invoice(&object)?)],
         "invoice.payment_failed" => {
             let invoice = invoice(&object)?;
             let failed = Fact::PaymentFailed {
@@ -172,7 +174,13 @@ fn currency(object: &Value) -> Result<Currency, PayloadError> {
 
 /// Contact details are optional: a malformed one is dropped rather than failing the delivery,
 /// since the invoice or payment it rides with must still be recorded.
-fn contact(reference: ProviderRef, name: Option<String>, email: Option<String>, phone: Option<String>, country: Option<String>) -> CustomerFacts {
+fn contact(
+    reference: ProviderRef,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    country: Option<String>,
+) -> CustomerFacts {
     CustomerFacts {
         reference,
         name: name.filter(|n| !n.trim().is_empty()),
@@ -408,12 +416,18 @@ mod tests {
         assert!(verify(Some(&old), body, &secrets(&["new_secret", "old_secret"]), now, 300).is_ok());
         assert_eq!(verify(Some(&old), body, &secrets(&["new_secret"]), now, 300), Err(SignatureError::Mismatch));
         // Stripe's derived vector: {} with test_secret at t=1700000000.
-        assert_eq!(sign(body, "test_secret", 1700000000), "t=1700000000,v1=c561c5814cba8a0cd366ee43292d205cf59c9635ad120894be1ef80c0af72b76");
+        assert_eq!(
+            sign(body, "test_secret", 1700000000),
+            "t=1700000000,v1=c561c5814cba8a0cd366ee43292d205cf59c9635ad120894be1ef80c0af72b76"
+        );
     }
 
     fn event(kind: &str, object: &[u8]) -> Vec<u8> {
         let object: Value = serde_json::from_slice(object).unwrap();
-        serde_json::to_vec(&serde_json::json!({"id": "evt_1", "object": "event", "type": kind, "created": 1764057600, "data": {"object": object}})).unwrap()
+        serde_json::to_vec(
+            &serde_json::json!({"id": "evt_1", "object": "event", "type": kind, "created": 1764057600, "data": {"object": object}}),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -30,8 +30,12 @@ impl ClientDashboard {
     pub fn compute(invoices: &[Invoice], months: &[Month]) -> ClientDashboard {
         let live: Vec<&Invoice> = invoices.iter().filter(|i| i.status.counts_as_billed()).collect();
         let used = currencies(live.iter().map(|i| i.currency()));
-        let billed = used.iter().map(|c| Series::monthly(*c, months, live.iter().map(|i| (Month::of_instant(i.issued_at), i.amount_due)))).collect();
-        let paid = used.iter().map(|c| Series::monthly(*c, months, live.iter().map(|i| (Month::of_instant(i.issued_at), i.amount_paid)))).collect();
+        let billed =
+            used.iter().map(|c| Series::monthly(*c, months, live.iter().map(|i| (Month::of_instant(i.issued_at), i.amount_due)))).collect();
+        let paid = used
+            .iter()
+            .map(|c| Series::monthly(*c, months, live.iter().map(|i| (Month::of_instant(i.issued_at), i.amount_paid))))
+            .collect();
         let outstanding = used
             .iter()
             .map(|c| {
@@ -67,7 +71,10 @@ pub enum BonusRatesError {
 impl Default for BonusRates {
     /// 3 % of a month's revenue, 5 % of what passes 10,000.00.
     fn default() -> Self {
-        BonusRates { currency: Currency::EUR, tiers: vec![BonusTier { above: 0, basis_points: 300 }, BonusTier { above: 1_000_000, basis_points: 500 }] }
+        BonusRates {
+            currency: Currency::EUR,
+            tiers: vec![BonusTier { above: 0, basis_points: 300 }, BonusTier { above: 1_000_000, basis_points: 500 }],
+        }
     }
 }
 
@@ -104,7 +111,11 @@ impl BonusRates {
             if slice <= 0 {
                 break;
             }
-            bonus = bonus.checked_add(Money::from_minor(slice, revenue.currency()).mul_ratio(tier.basis_points, 10_000, Rounding::TowardZero)?)?;
+            bonus = bonus.checked_add(Money::from_minor(slice, revenue.currency()).mul_ratio(
+                tier.basis_points,
+                10_000,
+                Rounding::TowardZero,
+            )?)?;
         }
         Ok(bonus)
     }
@@ -127,24 +138,34 @@ pub struct SalesDashboard {
 }
 
 impl SalesDashboard {
-    pub fn compute(missions: &[Mission], invoices: &[Invoice], months: &[Month], rates: &BonusRates, today: NaiveDate) -> Result<SalesDashboard, MoneyError> {
+    pub fn compute(
+        missions: &[Mission],
+        invoices: &[Invoice],
+        months: &[Month],
+        rates: &BonusRates,
+        today: NaiveDate,
+    ) -> Result<SalesDashboard, MoneyError> {
         let used = currencies(missions.iter().map(|m| m.monthly_fee.currency()).chain(invoices.iter().map(|i| i.currency())));
         let planned: Vec<(Month, Money)> = months
             .iter()
-            .flat_map(|month| missions.iter().filter(|m| m.runs_between(month.first_day(), month.last_day())).map(|m| (*month, m.monthly_fee)))
+            .flat_map(|month| {
+                missions.iter().filter(|m| m.runs_between(month.first_day(), month.last_day())).map(|m| (*month, m.monthly_fee))
+            })
             .collect();
         let projected: Vec<Series> = used.iter().map(|c| Series::monthly(*c, months, planned.iter().copied())).collect();
         let paid = invoices.iter().filter(|i| i.status.counts_as_billed()).map(|i| (Month::of_instant(i.issued_at), i.amount_paid));
         let actual: Vec<Series> = used.iter().map(|c| Series::monthly(*c, months, paid.clone())).collect();
 
-        let in_table_currency = actual.iter().find(|s| s.currency == rates.currency).cloned().unwrap_or_else(|| Series::monthly(rates.currency, months, []));
+        let in_table_currency =
+            actual.iter().find(|s| s.currency == rates.currency).cloned().unwrap_or_else(|| Series::monthly(rates.currency, months, []));
         let mut bonus = in_table_currency.clone();
         for point in &mut bonus.points {
             point.value = rates.bonus(Money::from_minor(point.value, rates.currency))?.minor_units();
         }
         let bonus_total = Money::from_minor(bonus.total(), rates.currency);
 
-        let freelancers: BTreeSet<String> = missions.iter().filter(|m| m.runs_between(today, today)).flat_map(|m| m.freelancers.iter().cloned()).collect();
+        let freelancers: BTreeSet<String> =
+            missions.iter().filter(|m| m.runs_between(today, today)).flat_map(|m| m.freelancers.iter().cloned()).collect();
 
         // Peaks, judged in the currency with the most projected revenue.
         let main = projected.iter().max_by_key(|s| s.total());
@@ -161,7 +182,14 @@ impl SalesDashboard {
             }
             _ => Vec::new(),
         };
-        Ok(SalesDashboard { projected, actual, bonus, bonus_total, freelancers_on_mission: freelancers.into_iter().collect(), peak_periods })
+        Ok(SalesDashboard {
+            projected,
+            actual,
+            bonus,
+            bonus_total,
+            freelancers_on_mission: freelancers.into_iter().collect(),
+            peak_periods,
+        })
     }
 }
 
@@ -197,16 +225,25 @@ impl AmbassadorDashboard {
         let used = currencies(won.iter().map(|(_, c)| c.currency()));
         let earned = used
             .iter()
-            .map(|c| Series::monthly(*c, months, won.iter().filter_map(|(l, amount)| l.decided_at.map(|at| (Month::of_instant(at), *amount)))))
+            .map(|c| {
+                Series::monthly(*c, months, won.iter().filter_map(|(l, amount)| l.decided_at.map(|at| (Month::of_instant(at), *amount))))
+            })
             .collect();
         let paid = used
             .iter()
-            .map(|c| Series::monthly(*c, months, won.iter().filter_map(|(l, amount)| l.commission_paid_at.map(|at| (Month::of_instant(at), *amount)))))
+            .map(|c| {
+                Series::monthly(
+                    *c,
+                    months,
+                    won.iter().filter_map(|(l, amount)| l.commission_paid_at.map(|at| (Month::of_instant(at), *amount))),
+                )
+            })
             .collect();
         let owed = used
             .iter()
             .map(|c| {
-                let unpaid = won.iter().filter(|(l, a)| a.currency() == *c && l.commission_paid_at.is_none()).map(|(_, a)| a.minor_units()).sum();
+                let unpaid =
+                    won.iter().filter(|(l, a)| a.currency() == *c && l.commission_paid_at.is_none()).map(|(_, a)| a.minor_units()).sum();
                 Money::from_minor(unpaid, *c)
             })
             .collect();
@@ -253,7 +290,14 @@ mod tests {
     }
 
     fn invoice(id: &str, client: &str, issued: &str, due: i64, paid: i64) -> Invoice {
-        let mut i = Invoice::open(InvoiceId::parse(id).unwrap(), CustomerId::parse(client).unwrap(), InvoiceNumber::parse(id).unwrap(), eur(due), at(issued), at(issued).date_naive());
+        let mut i = Invoice::open(
+            InvoiceId::parse(id).unwrap(),
+            CustomerId::parse(client).unwrap(),
+            InvoiceNumber::parse(id).unwrap(),
+            eur(due),
+            at(issued),
+            at(issued).date_naive(),
+        );
         if paid > 0 {
             i.record_payment(eur(paid)).unwrap();
         }

@@ -84,16 +84,24 @@ fn by_currency(amounts: impl IntoIterator<Item = Money>) -> Result<BTreeMap<&'st
 impl Kpis {
     /// `invoices`: those issued in the period; `subscriptions`: every one started before
     /// `to`; `sent`: notifications sent in the period.
-    pub fn compute(from: DateTime<Utc>, to: DateTime<Utc>, invoices: &[Invoice], subscriptions: &[Subscription], sent: &[Notification]) -> Result<Kpis, MoneyError> {
+    pub fn compute(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        invoices: &[Invoice],
+        subscriptions: &[Subscription],
+        sent: &[Notification],
+    ) -> Result<Kpis, MoneyError> {
         let at_start: Vec<&Subscription> = subscriptions.iter().filter(|s| s.live_at(from)).collect();
         let at_end: Vec<&Subscription> = subscriptions.iter().filter(|s| s.live_at(to)).collect();
         let retained = count(at_start.iter().filter(|s| s.live_at(to)).count());
         let churned = count(at_start.iter().filter(|s| s.ended_at.is_some_and(|end| end < to)).count());
-        let new_subscribers = count(subscriptions.iter().filter(|s| s.started_at.unwrap_or(s.current_period_start) >= from && s.live_at(to)).count());
+        let new_subscribers =
+            count(subscriptions.iter().filter(|s| s.started_at.unwrap_or(s.current_period_start) >= from && s.live_at(to)).count());
         let starting = count(at_start.len());
         let mrr = by_currency(at_end.iter().map(|s| s.monthly_value()).collect::<Result<Vec<_>, _>>()?)?.into_values().collect();
 
-        let billed_invoices: Vec<&Invoice> = invoices.iter().filter(|i| i.status.counts_as_billed() && i.issued_at >= from && i.issued_at < to).collect();
+        let billed_invoices: Vec<&Invoice> =
+            invoices.iter().filter(|i| i.status.counts_as_billed() && i.issued_at >= from && i.issued_at < to).collect();
         let unpaid_invoices: Vec<&&Invoice> = billed_invoices.iter().filter(|i| i.balance().is_positive()).collect();
         let billed = by_currency(billed_invoices.iter().map(|i| i.amount_due))?;
         let unpaid = by_currency(unpaid_invoices.iter().map(|i| i.balance()))?;
@@ -118,7 +126,8 @@ impl Kpis {
             *steps.entry(invoice.follow_up.step).or_default() += 1;
         }
         let paid_count = i64::try_from(paid.len()).unwrap_or(i64::MAX);
-        let paid_after_step = steps.into_iter().map(|(step, n)| StepShare { step, invoices: n, share: percent(i64::from(n), paid_count) }).collect();
+        let paid_after_step =
+            steps.into_iter().map(|(step, n)| StepShare { step, invoices: n, share: percent(i64::from(n), paid_count) }).collect();
 
         let mut reminders_sent = BTreeMap::new();
         for n in sent.iter().filter(|n| n.sent_at.is_some_and(|at| at >= from && at < to)) {
@@ -196,7 +205,14 @@ mod tests {
     }
 
     fn invoice(id: &str, issued: &str, due: i64, paid: i64, paid_at: Option<&str>, step: u32) -> Invoice {
-        let mut i = Invoice::open(InvoiceId::parse(id).unwrap(), CustomerId::parse("c").unwrap(), InvoiceNumber::parse(id).unwrap(), eur(due), at(issued), at(issued).date_naive());
+        let mut i = Invoice::open(
+            InvoiceId::parse(id).unwrap(),
+            CustomerId::parse("c").unwrap(),
+            InvoiceNumber::parse(id).unwrap(),
+            eur(due),
+            at(issued),
+            at(issued).date_naive(),
+        );
         if paid > 0 {
             i.record_payment(eur(paid)).unwrap();
         }
@@ -206,7 +222,16 @@ mod tests {
     }
 
     fn sent(id: &str, kind: NotificationKind, when: &str) -> Notification {
-        let mut n = Notification::pending(CustomerId::parse("c").unwrap(), Target { kind: TargetKind::Invoice, id: id.into() }, kind, None, 1, None, at(when)).unwrap();
+        let mut n = Notification::pending(
+            CustomerId::parse("c").unwrap(),
+            Target { kind: TargetKind::Invoice, id: id.into() },
+            kind,
+            None,
+            1,
+            None,
+            at(when),
+        )
+        .unwrap();
         n.sent_at = Some(at(when));
         n
     }
@@ -251,7 +276,10 @@ mod tests {
         assert_eq!(k.unpaid_rate_by_amount[0].rate, Some(43.33));
         // 10 and 20 days.
         assert_eq!(k.average_days_to_pay, Some(15.0));
-        assert_eq!(k.paid_after_step, [StepShare { step: 0, invoices: 1, share: Some(50.0) }, StepShare { step: 2, invoices: 1, share: Some(50.0) }]);
+        assert_eq!(
+            k.paid_after_step,
+            [StepShare { step: 0, invoices: 1, share: Some(50.0) }, StepShare { step: 2, invoices: 1, share: Some(50.0) }]
+        );
         assert_eq!(k.reminders_sent, BTreeMap::from([("invoice_overdue".to_string(), 2), ("payment_failed".to_string(), 1)]));
     }
 }

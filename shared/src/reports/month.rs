@@ -119,7 +119,10 @@ mod tests {
     fn months_parse_print_and_run_over_year_ends() {
         let nov = Month::parse("2026-11").unwrap();
         assert_eq!(nov.to_string(), "2026-11");
-        assert_eq!(Month::range(nov, Month::parse("2027-02").unwrap()).iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["2026-11", "2026-12", "2027-01", "2027-02"]);
+        assert_eq!(
+            Month::range(nov, Month::parse("2027-02").unwrap()).iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            ["2026-11", "2026-12", "2027-01", "2027-02"]
+        );
         assert_eq!(Month::parse("2028-02").unwrap().last_day(), NaiveDate::from_ymd_opt(2028, 2, 29).unwrap());
         for bad in ["2026-13", "2026-1", "26-11", "november", "2026-11-01"] {
             assert!(Month::parse(bad).is_none(), "{bad}");

@@ -35,8 +35,14 @@ pub struct Rung {
 
 enum Climb {
     /// Send step `send` (1-based); steps in `skipped` were overtaken.
-    Step { send: u32, skipped: Vec<u32>, next: Option<DateTime<Utc>> },
-    Wait { next: Option<DateTime<Utc>> },
+    Step {
+        send: u32,
+        skipped: Vec<u32>,
+        next: Option<DateTime<Utc>>,
+    },
+    Wait {
+        next: Option<DateTime<Utc>>,
+    },
 }
 
 fn climb(rungs: &[Rung], done: u32, now: DateTime<Utc>) -> Climb {
@@ -123,12 +129,21 @@ fn apply_climb(
         Climb::Step { send, skipped, next } => {
             for step in skipped {
                 let kind = rungs[step as usize - 1].kind;
-                let mut overtaken = Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), step, amount, now)?;
+                let mut overtaken =
+                    Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), step, amount, now)?;
                 let _ = overtaken.skip("overtaken by a later step (missed runs)");
                 plan.notifications.push(overtaken);
             }
             let kind = rungs[send as usize - 1].kind;
-            plan.notifications.push(Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), send, amount, now)?);
+            plan.notifications.push(Notification::pending(
+                customer.id.clone(),
+                target.clone(),
+                kind,
+                rule.map(str::to_string),
+                send,
+                amount,
+                now,
+            )?);
             plan.follow_up.step = send;
             plan.follow_up.next_action_at = next;
             if kind == NotificationKind::InvoiceFinalNotice {
@@ -140,9 +155,24 @@ fn apply_climb(
 }
 
 /// The failure notice, sent once, before anything else, when a payment failed.
-fn failure_notice(plan: &mut Plan, customer: &Customer, target: &Target, rule: Option<&str>, amount: Option<Money>, now: DateTime<Utc>) -> Result<(), InvalidId> {
+fn failure_notice(
+    plan: &mut Plan,
+    customer: &Customer,
+    target: &Target,
+    rule: Option<&str>,
+    amount: Option<Money>,
+    now: DateTime<Utc>,
+) -> Result<(), InvalidId> {
     if plan.follow_up.failure_pending {
-        plan.notifications.push(Notification::pending(customer.id.clone(), target.clone(), NotificationKind::PaymentFailed, rule.map(str::to_string), 1, amount, now)?);
+        plan.notifications.push(Notification::pending(
+            customer.id.clone(),
+            target.clone(),
+            NotificationKind::PaymentFailed,
+            rule.map(str::to_string),
+            1,
+            amount,
+            now,
+        )?);
         plan.follow_up.failure_pending = false;
     }
     Ok(())
@@ -293,9 +323,25 @@ pub fn date_rules(customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) ->
         }
         let target = Target { kind: TargetKind::Customer, id: customer.id.to_string() };
         let rule_id = format!("{}-{day}", rule.name);
-        plan.notifications.push(Notification::pending(customer.id.clone(), target.clone(), NotificationKind::DateRule, Some(rule_id.clone()), 1, None, now)?);
+        plan.notifications.push(Notification::pending(
+            customer.id.clone(),
+            target.clone(),
+            NotificationKind::DateRule,
+            Some(rule_id.clone()),
+            1,
+            None,
+            now,
+        )?);
         if rule.notify_team {
-            plan.notifications.push(Notification::pending(customer.id.clone(), target, NotificationKind::Internal, Some(rule_id), 1, None, now)?);
+            plan.notifications.push(Notification::pending(
+                customer.id.clone(),
+                target,
+                NotificationKind::Internal,
+                Some(rule_id),
+                1,
+                None,
+                now,
+            )?);
         }
     }
     let mut probe = customer.clone();
@@ -329,7 +375,8 @@ pub fn event_reminder(
         let opens = ladders.window.next_open(now, customer.time_zone);
         return Ok(if opens < event.starts_at { AttendeeReminder::Wait(opens) } else { AttendeeReminder::Nothing });
     }
-    Notification::for_attendee(customer.id.clone(), event.id.as_str(), NotificationKind::EventReminder, 1, now).map(|n| AttendeeReminder::Send(Box::new(n)))
+    Notification::for_attendee(customer.id.clone(), event.id.as_str(), NotificationKind::EventReminder, 1, now)
+        .map(|n| AttendeeReminder::Send(Box::new(n)))
 }
 
 #[cfg(test)]
@@ -354,7 +401,14 @@ mod tests {
     }
 
     fn invoice(due: NaiveDate) -> Invoice {
-        Invoice::open(InvoiceId::parse("i1").unwrap(), CustomerId::parse("c1").unwrap(), InvoiceNumber::parse("F-1").unwrap(), eur(12000), utc("2026-01-01T00:00:00Z"), due)
+        Invoice::open(
+            InvoiceId::parse("i1").unwrap(),
+            CustomerId::parse("c1").unwrap(),
+            InvoiceNumber::parse("F-1").unwrap(),
+            eur(12000),
+            utc("2026-01-01T00:00:00Z"),
+            due,
+        )
     }
 
     fn kinds(plan: &Plan) -> Vec<(NotificationKind, u32, NotificationStatus)> {
@@ -379,7 +433,12 @@ mod tests {
             // due+1.
             ("2026-12-03T08:00:00Z", 1, vec![(InvoiceOverdue, 2, Pending)], Some("2026-12-09T08:00:00Z")),
             // Missed runs: at due+8 nothing had been sent; only due+7 goes, the rest is skipped.
-            ("2026-12-10T09:00:00Z", 0, vec![(InvoiceDueSoon, 1, Skipped), (InvoiceOverdue, 2, Skipped), (InvoiceOverdue, 3, Pending)], Some("2026-12-17T08:00:00Z")),
+            (
+                "2026-12-10T09:00:00Z",
+                0,
+                vec![(InvoiceDueSoon, 1, Skipped), (InvoiceOverdue, 2, Skipped), (InvoiceOverdue, 3, Pending)],
+                Some("2026-12-17T08:00:00Z"),
+            ),
             // The final notice ends the ladder.
             ("2027-01-01T09:00:00Z", 4, vec![(InvoiceFinalNotice, 5, Pending)], None),
             // Already decided: the same now decides nothing again.
@@ -676,7 +735,10 @@ mod tests {
         let cancelled = Registration { active: false, ..registration.clone() };
         assert_eq!(event_reminder(&event, &cancelled, &c, &ladders, utc("2026-12-04T09:00:00Z")).unwrap(), AttendeeReminder::Nothing);
         let paused = Customer { reminders_paused: true, ..c.clone() };
-        assert_eq!(event_reminder(&event, &registration, &paused, &ladders, utc("2026-12-04T09:00:00Z")).unwrap(), AttendeeReminder::Nothing);
+        assert_eq!(
+            event_reminder(&event, &registration, &paused, &ladders, utc("2026-12-04T09:00:00Z")).unwrap(),
+            AttendeeReminder::Nothing
+        );
         assert_eq!(event_reminder(&event, &registration, &c, &ladders, utc("2026-12-05T09:30:00Z")).unwrap(), AttendeeReminder::Nothing);
     }
 }

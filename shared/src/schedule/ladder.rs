@@ -211,7 +211,15 @@ mod tests {
         let l = Ladders { reminder_time: NaiveTime::from_hms_opt(22, 0, 0).unwrap(), ..Ladders::default() };
         assert!(matches!(l.validate(), Err(LadderError::ReminderOutsideWindow(_))));
         let mut l = Ladders::default();
-        let rule = DateRule { name: "lease 80".into(), date_field: "lease_start".into(), offset_days: 80, audience_tag: None, audience_list: None, audience_role: None, notify_team: false };
+        let rule = DateRule {
+            name: "lease 80".into(),
+            date_field: "lease_start".into(),
+            offset_days: 80,
+            audience_tag: None,
+            audience_list: None,
+            audience_role: None,
+            notify_team: false,
+        };
         l.date_rules.push(rule);
         assert!(matches!(l.validate(), Err(LadderError::BadRuleName(_))));
         assert!(serde_json::from_str::<Ladders>(r#"{"invoice": []}"#).is_err());

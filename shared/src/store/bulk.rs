@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 use super::dynamo::Store;
-use super::item::{Item, encode, id_lookup_item, provider_ref_item};
 use super::error::StoreError;
+use super::item::{Item, encode, id_lookup_item, provider_ref_item};
 use super::keys::Key;
 use super::record::Record;
 use crate::domain::ProviderRef;

@@ -59,11 +59,8 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_garbage() {
-        let key: HashMap<String, AttributeValue> = [
-            ("pk".to_string(), AttributeValue::S("CUSTOMER#1".into())),
-            ("sk".to_string(), AttributeValue::S("INVOICE#2".into())),
-        ]
-        .into();
+        let key: HashMap<String, AttributeValue> =
+            [("pk".to_string(), AttributeValue::S("CUSTOMER#1".into())), ("sk".to_string(), AttributeValue::S("INVOICE#2".into()))].into();
         let cursor = Cursor::from_last_key(&key).unwrap();
         assert_eq!(Cursor::parse(cursor.as_str()).unwrap().to_start_key().unwrap(), key);
         for bad in ["", "!!!", "bm90IGpzb24", "e30"] {

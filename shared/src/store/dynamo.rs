@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 
 use super::cursor::Cursor;
 use super::error::StoreError;
-use super::keys::{
-    DUE_AT, DUE_INDEX, DUE_SHARD, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, LEDGER, LEDGER_AT,
-    LEDGER_INDEX, PK, SK, TYPE, format_instant,
-};
 use super::item::{Item, condition_expected_version, decode, encode, key_attributes, key_of};
+use super::keys::{
+    DUE_AT, DUE_INDEX, DUE_SHARD, FOLLOWUP, FOLLOWUP_AT, FOLLOWUP_INDEX, FOLLOWUP_PARTITION, Key, LEDGER, LEDGER_AT, LEDGER_INDEX, PK, SK,
+    TYPE, format_instant,
+};
 use super::record::Record;
 use super::transaction::{ItemLabel, Transaction};
 use crate::domain::ProviderRef;
@@ -294,13 +294,7 @@ impl Store {
     }
 
     /// One page of records due at or before `now` in due-index shard `shard`.
-    pub async fn due_page(
-        &self,
-        shard: &str,
-        now: DateTime<Utc>,
-        cursor: Option<&Cursor>,
-        limit: i32,
-    ) -> Result<DuePage, StoreError> {
+    pub async fn due_page(&self, shard: &str, now: DateTime<Utc>, cursor: Option<&Cursor>, limit: i32) -> Result<DuePage, StoreError> {
         let start = cursor.map(|c| c.start_key_within(DUE_SHARD, shard)).transpose()?;
         let output = self
             .client

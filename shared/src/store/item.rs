@@ -17,8 +17,7 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The item for `record`: its fields, plus key, type and due-index attributes.
 pub(crate) fn encode<R: Record>(record: &R) -> Result<Item, StoreError> {
-    let mut item: Item =
-        codec::to_item(record).map_err(|e| StoreError::Encode { record_type: R::TYPE, reason: e.to_string() })?;
+    let mut item: Item = codec::to_item(record).map_err(|e| StoreError::Encode { record_type: R::TYPE, reason: e.to_string() })?;
     let key = record.key();
     item.extend(key_attributes(&key));
     item.insert(TYPE.into(), AttributeValue::S(R::TYPE.into()));
@@ -86,4 +85,3 @@ pub(crate) fn condition_expected_version(expected: u64) -> (String, HashMap<Stri
         Some(HashMap::from([(":expected".to_string(), AttributeValue::N(expected.to_string()))])),
     )
 }
-

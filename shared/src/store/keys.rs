@@ -42,8 +42,6 @@ impl Key {
         format!("CUSTOMER#{customer_id}")
     }
 
-
-
     /// The reference item that maps a provider's id for a record of type `record_type` to ours.
     pub fn provider_ref(provider: Provider, record_type: &str, their_id: &str) -> Key {
         Key { pk: format!("REF#{provider}#{record_type}#{their_id}"), sk: "REF".into() }

@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    CustomerId, EventId, Account, Attendance, Customer, Event, Lead, Mission, MissionLink, Harvest, InboxEntry, Invoice, Message, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+    Account, Attendance, Customer, CustomerId, Event, EventId, Harvest, InboxEntry, Invoice, Lead, Message, Mission, MissionLink, News,
+    Notification, Payment, PaymentMethod, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
@@ -225,7 +226,10 @@ impl Record for News {
     const SK_PREFIX: &'static str = "NEWS#";
     /// In its scope's partition (everyone's, or one site's), by publication time.
     fn key(&self) -> Key {
-        Key { pk: Key::news_partition(self.site.as_ref()), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.published_at), self.id) }
+        Key {
+            pk: Key::news_partition(self.site.as_ref()),
+            sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.published_at), self.id),
+        }
     }
     versioned!();
 }
@@ -310,7 +314,10 @@ impl Record for Lead {
     const SK_PREFIX: &'static str = "LEAD#";
     /// In the ambassador's partition, by submission.
     fn key(&self) -> Key {
-        Key { pk: Key::ambassador_partition(&self.ambassador), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.submitted_at), self.id) }
+        Key {
+            pk: Key::ambassador_partition(&self.ambassador),
+            sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.submitted_at), self.id),
+        }
     }
     versioned!();
 }

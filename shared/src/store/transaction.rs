@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::item::{condition_expected_version, encode, id_lookup_item, key_attributes, provider_ref_item};
 use super::error::StoreError;
+use super::item::{condition_expected_version, encode, id_lookup_item, key_attributes, provider_ref_item};
 use super::keys::{EXPIRES_AT, Key, PK, TYPE};
 use super::record::Record;
 use crate::domain::ProviderRef;

@@ -176,7 +176,10 @@ mod tests {
         let svg = bar_chart(
             &chart,
             &labels,
-            &[Bars { name: "Billed", values: vec![100_000, 50_000], colour: "#2f6b3a" }, Bars { name: "<script>", values: vec![0, 25_000], colour: "#9f580a" }],
+            &[
+                Bars { name: "Billed", values: vec![100_000, 50_000], colour: "#2f6b3a" },
+                Bars { name: "<script>", values: vec![0, 25_000], colour: "#9f580a" },
+            ],
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Billed &lt;&amp; paid&gt;"));

@@ -54,7 +54,16 @@ struct TokenResponse {
 impl HostedUi {
     pub fn new(domain: String, client_id: String, redirect_uri: String, issuer: String) -> HostedUi {
         let jwks_url = format!("{issuer}/.well-known/jwks.json");
-        HostedUi { domain, client_id, redirect_uri, issuer, jwks_url, keys: Arc::new(RwLock::new(None)), last_refresh: Arc::new(tokio::sync::Mutex::new(None)), http: relance::http::https_client() }
+        HostedUi {
+            domain,
+            client_id,
+            redirect_uri,
+            issuer,
+            jwks_url,
+            keys: Arc::new(RwLock::new(None)),
+            last_refresh: Arc::new(tokio::sync::Mutex::new(None)),
+            http: relance::http::https_client(),
+        }
     }
 
     /// From the hosted UI's settings (read by [`relance::config::PortalSettings`]).
@@ -172,20 +181,26 @@ fn unavailable(reason: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "sign-in is unavailable, try again")
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_authorize_url_carries_an_s256_challenge_of_the_verifier() {
-        let ui = HostedUi::new("https://relance.auth.eu-west-3.amazoncognito.com".into(), "client123".into(), "https://portal.example.org/auth/callback".into(), "https://cognito-idp.eu-west-3.amazonaws.com/pool".into());
+        let ui = HostedUi::new(
+            "https://relance.auth.eu-west-3.amazoncognito.com".into(),
+            "client123".into(),
+            "https://portal.example.org/auth/callback".into(),
+            "https://cognito-idp.eu-west-3.amazonaws.com/pool".into(),
+        );
         let url = ui.authorize_url("state-1", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
         // RFC 7636's example verifier and challenge.
         assert!(url.contains("code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), "{url}");
         assert!(url.contains("code_challenge_method=S256"));
         assert!(url.contains("redirect_uri=https%3A%2F%2Fportal.example.org%2Fauth%2Fcallback"));
-        assert!(url.starts_with("https://relance.auth.eu-west-3.amazoncognito.com/oauth2/authorize?response_type=code&client_id=client123"));
+        assert!(
+            url.starts_with("https://relance.auth.eu-west-3.amazoncognito.com/oauth2/authorize?response_type=code&client_id=client123")
+        );
     }
 
     // Test-only RSA keys (testdata/README.md): the pool's, published in pool_jwks.json, and
@@ -200,7 +215,12 @@ mod tests {
     /// A verifier that already holds the pool's keys and has just refreshed them (so an
     /// unknown key id does not call out).
     async fn verifier() -> HostedUi {
-        let ui = HostedUi::new("https://relance.auth.example".into(), CLIENT.into(), "https://portal.example.org/auth/callback".into(), ISSUER.into());
+        let ui = HostedUi::new(
+            "https://relance.auth.example".into(),
+            CLIENT.into(),
+            "https://portal.example.org/auth/callback".into(),
+            ISSUER.into(),
+        );
         *ui.keys.write().await = Some(serde_json::from_str(POOL_JWKS).unwrap());
         *ui.last_refresh.lock().await = Some(std::time::Instant::now());
         ui
@@ -254,10 +274,20 @@ mod tests {
             }),
             ("another key under the pool's key id", signed(&claims(), OTHER_KEY, "pool-key-1")),
             ("an unknown key id", signed(&claims(), OTHER_KEY, "attacker-key")),
-            ("expired", signed(&with(&|c| drop(c.insert("exp".into(), (chrono::Utc::now().timestamp() - 600).into()))), POOL_KEY, "pool-key-1")),
+            (
+                "expired",
+                signed(&with(&|c| drop(c.insert("exp".into(), (chrono::Utc::now().timestamp() - 600).into()))), POOL_KEY, "pool-key-1"),
+            ),
             ("no expiry", signed(&with(&|c| drop(c.remove("exp"))), POOL_KEY, "pool-key-1")),
             ("another app's audience", signed(&with(&|c| drop(c.insert("aud".into(), "other-client".into()))), POOL_KEY, "pool-key-1")),
-            ("another pool's issuer", signed(&with(&|c| drop(c.insert("iss".into(), "https://cognito-idp.eu-west-3.amazonaws.com/other".into()))), POOL_KEY, "pool-key-1")),
+            (
+                "another pool's issuer",
+                signed(
+                    &with(&|c| drop(c.insert("iss".into(), "https://cognito-idp.eu-west-3.amazonaws.com/other".into()))),
+                    POOL_KEY,
+                    "pool-key-1",
+                ),
+            ),
             ("an access token", signed(&with(&|c| drop(c.insert("token_use".into(), "access".into()))), POOL_KEY, "pool-key-1")),
             ("a changed payload", {
                 let good = signed(&claims(), POOL_KEY, "pool-key-1");

@@ -162,21 +162,49 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("error_unauthenticated", "Votre session a expiré : reconnectez-vous.", "Your session has expired: sign in again."),
     ("error_forbidden", "Votre compte ne permet pas cette action.", "Your account does not allow this."),
     ("error_not_found", "Cette page n'existe pas ou ne vous est pas accessible.", "This page does not exist or is not yours to see."),
-    ("error_conflict", "Cela a changé entre-temps : rechargez la page et réessayez.", "This changed meanwhile: reload the page and try again."),
-    ("error_unavailable", "Le service est momentanément indisponible : réessayez dans un instant.", "The service is briefly unavailable: try again in a moment."),
+    (
+        "error_conflict",
+        "Cela a changé entre-temps : rechargez la page et réessayez.",
+        "This changed meanwhile: reload the page and try again.",
+    ),
+    (
+        "error_unavailable",
+        "Le service est momentanément indisponible : réessayez dans un instant.",
+        "The service is briefly unavailable: try again in a moment.",
+    ),
     ("error_internal", "Une erreur s'est produite de notre côté.", "Something went wrong on our side."),
     ("error_too_large", "Ce que vous envoyez est trop volumineux.", "What you sent is too large."),
-    ("error_form_expired", "Ce formulaire a expiré : revenez en arrière, rechargez la page et réessayez.", "This form has expired: go back, reload the page and try again."),
+    (
+        "error_form_expired",
+        "Ce formulaire a expiré : revenez en arrière, rechargez la page et réessayez.",
+        "This form has expired: go back, reload the page and try again.",
+    ),
     ("error_sign_in_expired", "La tentative de connexion a expiré : reconnectez-vous.", "The sign-in attempt expired: sign in again."),
     ("error_not_a_demo_user", "Ce n'est pas un des utilisateurs de démonstration.", "Not one of the demo users."),
     ("error_event_full", "Il n'y a plus de place pour cet événement.", "There are no places left for this event."),
     ("error_nothing_owed", "Il ne reste rien à payer sur cette facture.", "Nothing is left to pay on this invoice."),
-    ("error_no_payment_page", "Cette facture ne peut pas être payée en ligne : écrivez-nous.", "This invoice cannot be paid online: write to us."),
-    ("error_no_renewal_page", "Le renouvellement en ligne n'est pas disponible : écrivez-nous.", "Online renewal is not available: write to us."),
-    ("error_unpaid_invoices", "Des factures restent à payer : réglez-les, ou écrivez-nous, avant d'effacer vos données.", "Invoices are still unpaid: settle them, or write to us, before your data can be erased."),
+    (
+        "error_no_payment_page",
+        "Cette facture ne peut pas être payée en ligne : écrivez-nous.",
+        "This invoice cannot be paid online: write to us.",
+    ),
+    (
+        "error_no_renewal_page",
+        "Le renouvellement en ligne n'est pas disponible : écrivez-nous.",
+        "Online renewal is not available: write to us.",
+    ),
+    (
+        "error_unpaid_invoices",
+        "Des factures restent à payer : réglez-les, ou écrivez-nous, avant d'effacer vos données.",
+        "Invoices are still unpaid: settle them, or write to us, before your data can be erased.",
+    ),
     ("error_already_resent", "Cette notification a déjà été renvoyée.", "This notification was already sent again."),
     ("error_still_sending", "Cette notification est encore en cours d'envoi.", "This notification is still on its way."),
-    ("error_account_exists", "Un compte existe déjà pour cet utilisateur ou ce client.", "An account already exists for this user or customer."),
+    (
+        "error_account_exists",
+        "Un compte existe déjà pour cet utilisateur ou ce client.",
+        "An account already exists for this user or customer.",
+    ),
     ("error_unknown", "Cela n'a pas pu être fait.", "This could not be done."),
 ];
 
@@ -198,7 +226,10 @@ pub fn error_text(language: &str, code: &str) -> &'static str {
 pub fn status_text(language: &str, code: &str) -> String {
     let french = language == "fr";
     let key = format!("status_{code}");
-    TEXTS.iter().find(|(k, _, _)| *k == key).map_or_else(|| code.replace('_', " "), |(_, fr, en)| (if french { *fr } else { *en }).to_string())
+    TEXTS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or_else(|| code.replace('_', " "), |(_, fr, en)| (if french { *fr } else { *en }).to_string())
 }
 
 #[cfg(test)]

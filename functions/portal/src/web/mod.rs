@@ -23,9 +23,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::Environment;
-use tower_http::set_header::SetResponseHeaderLayer;
-use subtle::ConstantTimeEq;
 use serde::Serialize;
+use subtle::ConstantTimeEq;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::PortalState;
 use crate::error::ApiError;
@@ -141,7 +141,8 @@ pub fn routes() -> Router<PortalState> {
 ///   API answers hold personal data and must not stay in a shared or back-button cache.
 pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
-    const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'";
+    const CSP: &str =
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'";
     router
         .layer(SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -192,7 +193,9 @@ fn money_filter(value: minijinja::Value, lang: Option<String>) -> String {
     let minor = value.get_attr("minor_units").ok().and_then(|v| i64::try_from(v).ok());
     let currency = value.get_attr("currency").ok().and_then(|v| v.as_str().and_then(|c| c.parse::<relance::domain::Currency>().ok()));
     match (minor, currency) {
-        (Some(minor), Some(currency)) => relance::notify::format::money(relance::domain::Money::from_minor(minor, currency), lang.as_deref().unwrap_or("fr"), false),
+        (Some(minor), Some(currency)) => {
+            relance::notify::format::money(relance::domain::Money::from_minor(minor, currency), lang.as_deref().unwrap_or("fr"), false)
+        }
         _ => String::new(),
     }
 }
@@ -249,8 +252,13 @@ impl IntoResponse for PageError {
 /// Renders page errors in the visitor's language: their browser's first choice when it is
 /// French or English, else the business's. (The handler that failed may not have known who
 /// the visitor was.)
-pub async fn error_pages(axum::extract::State(state): axum::extract::State<PortalState>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let accepted = request.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+pub async fn error_pages(
+    axum::extract::State(state): axum::extract::State<PortalState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let accepted =
+        request.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let lang = match accepted.split([',', ';', '-']).next().map(str::trim) {
         Some("en") => "en",
         Some("fr") => "fr",

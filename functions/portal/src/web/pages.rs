@@ -4,8 +4,8 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use relance::domain::{Audience, Channel, Site};
@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 use super::charts::{Bars, Chart, Unit, bar_chart};
 use axum_extra::extract::cookie::SameSite;
 
-use super::{CSRF_COOKIE, url_encode, PageError, SESSION_COOKIE, Views, Visitor, WebSignIn, check_csrf, cookie, i18n, new_csrf, redirect, secure_cookies, set_cookie, with_cookies};
+use super::{
+    CSRF_COOKIE, PageError, SESSION_COOKIE, Views, Visitor, WebSignIn, check_csrf, cookie, i18n, new_csrf, redirect, secure_cookies,
+    set_cookie, url_encode, with_cookies,
+};
 use crate::PortalState;
 use crate::community::{self, NewEvent, NewHarvest};
 use crate::dashboards::{self, MonthRange, NewLead, Period};
@@ -51,7 +54,13 @@ async fn language(state: &PortalState, caller: &crate::identity::Caller) -> Resu
     let lang = match me["customer"]["locale"].as_str() {
         Some(locale) if locale.starts_with("en") => "en",
         Some(_) => "fr",
-        None => if state.defaults.locale.language() == "en" { "en" } else { "fr" },
+        None => {
+            if state.defaults.locale.language() == "en" {
+                "en"
+            } else {
+                "fr"
+            }
+        }
     };
     Ok((lang, me))
 }
@@ -59,14 +68,24 @@ async fn language(state: &PortalState, caller: &crate::identity::Caller) -> Resu
 /// The zone a person reads and types times in: their customer record's, else the
 /// business's. Pages show times in it and forms read times in it, the same one.
 fn zone_of(state: &PortalState, me: &Value) -> chrono_tz::Tz {
-    me["customer"]["time_zone"].as_str().and_then(|name| relance::domain::time::parse_time_zone(name).ok()).unwrap_or(state.defaults.time_zone)
+    me["customer"]["time_zone"]
+        .as_str()
+        .and_then(|name| relance::domain::time::parse_time_zone(name).ok())
+        .unwrap_or(state.defaults.time_zone)
 }
 
 /// Renders `template` with the layout's context (language, words, navigation, CSRF token)
 /// and `data`.
 /// `known`: the caller's language and profile when the handler already read them (for its
 /// charts' words), so a page reads them once.
-async fn render(state: &PortalState, visitor: &Visitor, known: Option<(&'static str, Value)>, template: &str, note: &Note, data: Value) -> Result<Response, PageError> {
+async fn render(
+    state: &PortalState,
+    visitor: &Visitor,
+    known: Option<(&'static str, Value)>,
+    template: &str,
+    note: &Note,
+    data: Value,
+) -> Result<Response, PageError> {
     let (lang, me) = match known {
         Some(known) => known,
         None => language(state, &visitor.caller).await?,
@@ -129,8 +148,12 @@ pub async fn sign_in_page(State(state): State<PortalState>, headers: HeaderMap) 
             let csrf = cookie(&headers, CSRF_COOKIE).filter(|c| c.len() >= 20).unwrap_or_else(new_csrf);
             let lang = if state.defaults.locale.language() == "en" { "en" } else { "fr" };
             let users: Vec<Value> = choices.iter().map(|(user, roles)| json!({"user": user, "roles": roles.join(",")})).collect();
-            let html = Views::shared().render("sign_in.html", json!({"lang": lang, "t": i18n::table(lang), "csrf": csrf, "users": users, "nav": {}}))?;
-            Ok(with_cookies(Html(html).into_response(), vec![set_cookie(CSRF_COOKIE, &csrf, SameSite::Strict, 60 * 60 * 12, secure_cookies(&state))]))
+            let html = Views::shared()
+                .render("sign_in.html", json!({"lang": lang, "t": i18n::table(lang), "csrf": csrf, "users": users, "nav": {}}))?;
+            Ok(with_cookies(
+                Html(html).into_response(),
+                vec![set_cookie(CSRF_COOKIE, &csrf, SameSite::Strict, 60 * 60 * 12, secure_cookies(&state))],
+            ))
         }
         WebSignIn::Cognito(ui) => {
             let (attempt, verifier) = (new_csrf(), format!("{}{}", new_csrf(), new_csrf()));
@@ -169,7 +192,11 @@ pub struct Callback {
 }
 
 /// AWS: the hosted UI sends the browser back here with a code.
-pub async fn cognito_callback(State(state): State<PortalState>, headers: HeaderMap, Query(callback): Query<Callback>) -> Result<Response, PageError> {
+pub async fn cognito_callback(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    Query(callback): Query<Callback>,
+) -> Result<Response, PageError> {
     let WebSignIn::Cognito(ui) = &state.web else { return Err(PageError::from(ApiError::not_found())) };
     let pkce = cookie(&headers, "relance_pkce").unwrap_or_default();
     let (attempt, verifier) = pkce.split_once('.').ok_or_else(|| PageError::bad("sign_in_expired"))?;
@@ -196,7 +223,11 @@ pub async fn sign_out(State(state): State<PortalState>, headers: HeaderMap, Form
 // ---------------------------------------------------------------- member pages
 
 /// Home: what needs the member's attention.
-pub async fn home(State(state): State<PortalState>, visitor: Result<Visitor, PageError>, Query(note): Query<Note>) -> Result<Response, PageError> {
+pub async fn home(
+    State(state): State<PortalState>,
+    visitor: Result<Visitor, PageError>,
+    Query(note): Query<Note>,
+) -> Result<Response, PageError> {
     let Ok(visitor) = visitor else { return Ok(redirect("/sign-in")) };
     let caller = visitor.caller.clone();
     let mut attention = json!({});
@@ -204,7 +235,12 @@ pub async fn home(State(state): State<PortalState>, visitor: Result<Visitor, Pag
         if let Ok(invoices) = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await {
             let unpaid: Vec<Value> = invoices.0["invoices"]
                 .as_array()
-                .map(|list| list.iter().filter(|i| i["balance"]["minor_units"].as_i64().unwrap_or(0) > 0 && i["status"] != "void").cloned().collect())
+                .map(|list| {
+                    list.iter()
+                        .filter(|i| i["balance"]["minor_units"].as_i64().unwrap_or(0) > 0 && i["status"] != "void")
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             attention["unpaid"] = json!(unpaid);
         }
@@ -229,13 +265,22 @@ pub async fn home(State(state): State<PortalState>, visitor: Result<Visitor, Pag
             let horizon = (Utc::now() + Duration::days(30)).to_rfc3339();
             let renewing: Vec<Value> = subscriptions.0["subscriptions"]
                 .as_array()
-                .map(|list| list.iter().filter(|s| s["current_period_end"].as_str().is_some_and(|end| end <= horizon.as_str()) && s["cancel_at_period_end"] == false).cloned().collect())
+                .map(|list| {
+                    list.iter()
+                        .filter(|s| {
+                            s["current_period_end"].as_str().is_some_and(|end| end <= horizon.as_str())
+                                && s["cancel_at_period_end"] == false
+                        })
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             attention["renewals"] = json!(renewing);
         }
     }
     if let Ok(events) = community::list_events(State(state.clone()), caller.clone(), page_query(50)).await {
-        attention["next_event"] = events.0["events"].as_array().and_then(|list| list.iter().find(|e| e["registered"] == true)).cloned().unwrap_or(Value::Null);
+        attention["next_event"] =
+            events.0["events"].as_array().and_then(|list| list.iter().find(|e| e["registered"] == true)).cloned().unwrap_or(Value::Null);
     }
     render(&state, &visitor, None, "home.html", &note, attention).await
 }
@@ -245,11 +290,25 @@ pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(
     let invoices = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await?.0;
     let subscriptions = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await?.0;
     let cards = me::payment_methods(State(state.clone()), caller).await?.0;
-    render(&state, &visitor, None, "invoices.html", &note, json!({"invoices": invoices["invoices"], "subscriptions": subscriptions["subscriptions"], "cards": cards["payment_methods"]})).await
+    render(
+        &state,
+        &visitor,
+        None,
+        "invoices.html",
+        &note,
+        json!({"invoices": invoices["invoices"], "subscriptions": subscriptions["subscriptions"], "cards": cards["payment_methods"]}),
+    )
+    .await
 }
 
 /// Pay: off to the provider's payment page.
-pub async fn pay(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn pay(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     match me::pay_invoice(State(state), visitor.caller, Path(id)).await {
         Ok(link) => Ok(redirect(link.0["url"].as_str().unwrap_or("/app/invoices"))),
@@ -257,7 +316,13 @@ pub async fn pay(State(state): State<PortalState>, visitor: Visitor, headers: He
     }
 }
 
-pub async fn renew(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn renew(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     match me::renew_subscription(State(state), visitor.caller, Path(id)).await {
         Ok(link) => Ok(redirect(link.0["url"].as_str().unwrap_or("/app/invoices"))),
@@ -271,24 +336,43 @@ pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(no
     let mut data = json!({});
     if let Some(garden) = account.and_then(|a| a.garden) {
         let site = community::get_site(State(state.clone()), caller.clone(), Path(garden.site.to_string())).await?.0;
-        let harvests = community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), page_query(10)).await?.0;
+        let harvests =
+            community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), page_query(10)).await?.0;
         data["site"] = site;
         data["harvests"] = harvests["harvests"].clone();
     }
-    let news = community::list_news(State(state.clone()), caller.clone(), Params(community::NewsQuery { site: None, cursor: None, limit: Some(5) })).await?.0;
+    let news = community::list_news(
+        State(state.clone()),
+        caller.clone(),
+        Params(community::NewsQuery { site: None, cursor: None, limit: Some(5) }),
+    )
+    .await?
+    .0;
     let events = community::list_events(State(state.clone()), caller, page_query(50)).await?.0;
     data["news"] = news["news"].clone();
     data["events"] = events["events"].clone();
     render(&state, &visitor, None, "garden.html", &note, data).await
 }
 
-pub async fn register(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn register(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let result = community::register(State(state), visitor.caller, Path(id.clone())).await.map(|_| ());
     Ok(back(&format!("/app/garden#event-{id}"), result))
 }
 
-pub async fn cancel(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn cancel(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let result = community::unregister(State(state), visitor.caller, Path(id.clone())).await.map(|_| ());
     Ok(back(&format!("/app/garden#event-{id}"), result))
@@ -306,15 +390,27 @@ pub struct MessageForm {
     body: String,
 }
 
-pub async fn write_message(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Form(form): Form<MessageForm>) -> Result<Response, PageError> {
+pub async fn write_message(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<MessageForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let result = messages::to_support(State(state), visitor.caller, Body(NewMessage { body: form.body })).await.map(|_| ());
     Ok(back("/app/messages", result))
 }
 
-pub async fn answer(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(member): Path<String>, Form(form): Form<MessageForm>) -> Result<Response, PageError> {
+pub async fn answer(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(member): Path<String>,
+    Form(form): Form<MessageForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
-    let result = messages::to_member(State(state), visitor.caller, Path(member.clone()), Body(NewMessage { body: form.body })).await.map(|_| ());
+    let result =
+        messages::to_member(State(state), visitor.caller, Path(member.clone()), Body(NewMessage { body: form.body })).await.map(|_| ());
     Ok(back(&format!("/app/messages?member={}", url_encode(&member)), result))
 }
 
@@ -336,7 +432,12 @@ pub struct ProfileForm {
     preferred_channel: String,
 }
 
-pub async fn save_profile(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Form(form): Form<ProfileForm>) -> Result<Response, PageError> {
+pub async fn save_profile(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let optional = |v: String| if v.trim().is_empty() { None } else { Some(v) };
     let change = ProfileChange {
@@ -391,7 +492,13 @@ pub struct HarvestForm {
     grams: u64,
 }
 
-pub async fn post_harvest(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(site): Path<String>, Form(form): Form<HarvestForm>) -> Result<Response, PageError> {
+pub async fn post_harvest(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(site): Path<String>,
+    Form(form): Form<HarvestForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let input = NewHarvest { date: form.date, crop: form.crop, grams: form.grams, note: String::new() };
     let result = community::post_harvest(State(state), visitor.caller, Path(site), Body(input)).await.map(|_| ());
@@ -408,7 +515,13 @@ pub struct EventForm {
     capacity: String,
 }
 
-pub async fn create_event(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(site): Path<String>, Form(form): Form<EventForm>) -> Result<Response, PageError> {
+pub async fn create_event(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(site): Path<String>,
+    Form(form): Form<EventForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     // The farmer types a wall-clock time in the zone the page shows times in (daylight
     // saving time included); we store the instant.
@@ -451,16 +564,33 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         &steps.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
         &[Bars { name: words["paid"], values: steps.iter().map(|(_, v)| *v).collect(), colour: "#2f6b3a" }],
     );
-    let sent: Vec<(String, i64)> = kpis["reminders_sent"].as_object().map(|m| m.iter().map(|(kind, v)| (i18n::status_text(who.0, kind), v.as_i64().unwrap_or(0))).collect()).unwrap_or_default();
+    let sent: Vec<(String, i64)> = kpis["reminders_sent"]
+        .as_object()
+        .map(|m| m.iter().map(|(kind, v)| (i18n::status_text(who.0, kind), v.as_i64().unwrap_or(0))).collect())
+        .unwrap_or_default();
     let reminders = bar_chart(
         &Chart { id: "reminders-sent", title: words["reminders_sent"], lang: who.0, unit: Unit::Count },
         &sent.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
         &[Bars { name: words["reminders_sent"], values: sent.iter().map(|(_, v)| *v).collect(), colour: "#1f5f99" }],
     );
-    render(&state, &visitor, Some(who), "admin.html", &note, json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders})).await
+    render(
+        &state,
+        &visitor,
+        Some(who),
+        "admin.html",
+        &note,
+        json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
+    )
+    .await
 }
 
-pub async fn invoice_action(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path((id, action)): Path<(String, String)>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn invoice_action(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let (state, caller, path) = (State(state), visitor.caller, Path(id));
     let result = match action.as_str() {
@@ -479,13 +609,24 @@ pub struct PauseForm {
 }
 
 /// Pauses reminders on any invoice, by its id (the follow-up list only shows flagged ones).
-pub async fn pause_by_id(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Form(form): Form<PauseForm>) -> Result<Response, PageError> {
+pub async fn pause_by_id(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<PauseForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let result = admin::pause_invoice(State(state), visitor.caller, Path(form.invoice.trim().to_string())).await.map(|_| ());
     Ok(back("/app/admin", result))
 }
 
-pub async fn resend(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn resend(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let result = admin::resend_notification(State(state), visitor.caller, Path(id)).await.map(|_| ());
     Ok(back("/app/admin", result))
@@ -499,7 +640,12 @@ pub struct InviteForm {
     role: String,
 }
 
-pub async fn invite(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Form(form): Form<InviteForm>) -> Result<Response, PageError> {
+pub async fn invite(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let input = Invitation { email: form.email, name: form.name, roles: vec![form.role], customer_id: None, garden: None, locale: None };
     let result = users::invite(State(state), visitor.caller, Body(input)).await.map(|_| ());
@@ -510,7 +656,10 @@ pub async fn invite(State(state): State<PortalState>, visitor: Visitor, headers:
 
 fn series_values(series: &Value) -> (Vec<String>, Vec<i64>) {
     let points = series["points"].as_array().cloned().unwrap_or_default();
-    (points.iter().map(|p| p["period"].as_str().unwrap_or_default().to_string()).collect(), points.iter().map(|p| p["value"].as_i64().unwrap_or(0)).collect())
+    (
+        points.iter().map(|p| p["period"].as_str().unwrap_or_default().to_string()).collect(),
+        points.iter().map(|p| p["value"].as_i64().unwrap_or(0)).collect(),
+    )
 }
 
 /// Two money series of one currency side by side; `id` is the chart's on the page.
@@ -518,7 +667,11 @@ fn two_series_chart(id: &str, title: &str, lang: &str, a: (&str, &Value), b: (&s
     let (labels, first) = series_values(a.1);
     let (_, second) = series_values(b.1);
     let unit = a.1["currency"].as_str().and_then(|c| c.parse().ok()).map_or(Unit::Count, Unit::Money);
-    bar_chart(&Chart { id, title, lang, unit }, &labels, &[Bars { name: a.0, values: first, colour: "#1f5f99" }, Bars { name: b.0, values: second, colour: "#2f6b3a" }])
+    bar_chart(
+        &Chart { id, title, lang, unit },
+        &labels,
+        &[Bars { name: a.0, values: first, colour: "#1f5f99" }, Bars { name: b.0, values: second, colour: "#2f6b3a" }],
+    )
 }
 
 pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -530,17 +683,35 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
     let mut data = json!({});
     if caller.has(Role::Client) {
         let client = dashboards::client(State(state.clone()), caller.clone(), range()).await?.0;
-        data["client_chart"] = json!(two_series_chart("client-billed", w["billed_paid"], who.0, (w["billed"], &client["billed"][0]), (w["paid"], &client["paid"][0])));
+        data["client_chart"] = json!(two_series_chart(
+            "client-billed",
+            w["billed_paid"],
+            who.0,
+            (w["billed"], &client["billed"][0]),
+            (w["paid"], &client["paid"][0])
+        ));
         data["client"] = client;
     }
     if caller.has(Role::Sales) {
         let sales = dashboards::sales(State(state.clone()), caller.clone(), range()).await?.0;
-        data["sales_chart"] = json!(two_series_chart("sales-projected", w["projected_actual"], who.0, (w["projected"], &sales["projected"][0]), (w["actual"], &sales["actual"][0])));
+        data["sales_chart"] = json!(two_series_chart(
+            "sales-projected",
+            w["projected_actual"],
+            who.0,
+            (w["projected"], &sales["projected"][0]),
+            (w["actual"], &sales["actual"][0])
+        ));
         data["sales"] = sales;
     }
     if caller.has(Role::Ambassador) {
         let ambassador = dashboards::ambassador(State(state.clone()), caller.clone(), range()).await?.0;
-        data["ambassador_chart"] = json!(two_series_chart("ambassador-commissions", w["commissions"], who.0, (w["earned"], &ambassador["earned"][0]), (w["paid"], &ambassador["paid"][0])));
+        data["ambassador_chart"] = json!(two_series_chart(
+            "ambassador-commissions",
+            w["commissions"],
+            who.0,
+            (w["earned"], &ambassador["earned"][0]),
+            (w["paid"], &ambassador["paid"][0])
+        ));
         data["ambassador"] = ambassador;
     }
     render(&state, &visitor, Some(who), "dashboard.html", &note, data).await
@@ -555,10 +726,21 @@ pub struct LeadForm {
     phone: String,
 }
 
-pub async fn submit_lead(State(state): State<PortalState>, visitor: Visitor, headers: HeaderMap, Form(form): Form<LeadForm>) -> Result<Response, PageError> {
+pub async fn submit_lead(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<LeadForm>,
+) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     let optional = |v: String| if v.trim().is_empty() { None } else { Some(v) };
-    let input = NewLead { company: form.company, contact_name: form.contact_name, email: optional(form.email), phone: optional(form.phone), note: String::new() };
+    let input = NewLead {
+        company: form.company,
+        contact_name: form.contact_name,
+        email: optional(form.email),
+        phone: optional(form.phone),
+        note: String::new(),
+    };
     let result = dashboards::submit_lead(State(state), visitor.caller, Body(input)).await.map(|_| ());
     Ok(back("/app/dashboard#leads", result))
 }
