@@ -203,7 +203,9 @@ pub fn document() -> Value {
                "responses": {"200": {"description": "Up", "content": {"application/json": {"schema": {"type": "object"}}}}}}),
     );
     json!({
-        "openapi": "3.0.3",
+        // utoipa writes JSON Schema 2020-12 (`"type": ["string", "null"]`), which is OpenAPI
+        // 3.1's dialect: labelled 3.0.3, the document did not validate.
+        "openapi": "3.1.0",
         "info": {"title": "Relance portal API", "version": env!("CARGO_PKG_VERSION"),
                  "description": "The member space, partner dashboards and admin tools. JSON in and out; list routes paginate with an opaque cursor; amounts are integer minor units with their currency."},
         "paths": paths,
