@@ -13,7 +13,7 @@ async fn every_documented_operation_is_served_and_authenticated() {
     let answer = relance_tests::send(&router, Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
     assert_eq!(answer.status, 200);
     let document: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
-    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["openapi"], "3.1.0");
 
     let mut operations = 0;
     for (path, item) in document["paths"].as_object().unwrap() {
