@@ -9,4 +9,4 @@ cd "$root"
 . infra/local/common.sh
 infra/local/tools.sh >/dev/null
 moto_up "$CHAOS_MOTO_PORT"
-cargo test --locked -p relance-tests --test chaos --test dispatch_faults -- --nocapture --test-threads 1
+cargo test --locked -p relance-tests --test api -- --nocapture --test-threads 1 chaos:: dispatch_faults::

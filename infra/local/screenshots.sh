@@ -10,5 +10,5 @@ cd "$root"
 infra/local/tools.sh
 moto_up "$SCREENSHOTS_MOTO_PORT"
 export RELANCE_SCREENSHOTS="$root/docs/screenshots"
-cargo test --locked -p relance-tests --test browser
+cargo test --locked -p relance-tests --test api browser::
 ls "$RELANCE_SCREENSHOTS"

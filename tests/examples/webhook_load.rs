@@ -30,10 +30,10 @@ fn events_of(run: &str, i: usize) -> Vec<Value> {
     };
     let event = |n: usize, kind: &str, at: i64, object: Value| json!({"id": format!("evt_{run}_{i}_{n}"), "object": "event", "type": kind, "created": at, "data": {"object": object}});
     let mut events = vec![event(0, "invoice.finalized", 1_763_100_000, invoice("open", 0))];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         events.push(event(1, "invoice.payment_failed", 1_763_200_000, invoice("open", 0)));
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         events.push(event(2, "invoice.paid", 1_763_300_000, invoice("paid", amount)));
     }
     events

@@ -168,7 +168,7 @@ async fn serve(
         let fault = if dynamodb && !faults.is_empty() {
             let roll = next(state);
             log.lock().unwrap().calls += 1;
-            (roll % one_in == 0).then(|| faults[(roll / one_in) as usize % faults.len()])
+            roll.is_multiple_of(one_in).then(|| faults[(roll / one_in) as usize % faults.len()])
         } else {
             None
         };

@@ -138,11 +138,11 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
     let name = format!("{} {}", FIRST_NAMES[index % FIRST_NAMES.len()], LAST_NAMES[(index / 2) % LAST_NAMES.len()]);
     let locale = if english { Locale::english() } else { Locale::french() };
     let mut customer = Customer::new(id.clone(), name.clone(), locale, time_zone, now);
-    let b2b = index % 12 == 0;
+    let b2b = index.is_multiple_of(12);
 
     let email_local = name.to_lowercase().replace(' ', ".").replace(['é', 'ë'], "e").replace('ï', "i");
-    let no_email = index % 10 == 3 || index % 25 == 0;
-    let no_phone = index % 10 == 7 || index % 25 == 0;
+    let no_email = index % 10 == 3 || index.is_multiple_of(25);
+    let no_phone = index % 10 == 7 || index.is_multiple_of(25);
     if !no_email {
         customer.email = Email::parse(&format!("{email_local}.{}@example.org", index + 1)).ok();
     }
@@ -153,17 +153,17 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
     }
     customer.tags.insert(if b2b { "member_b2b" } else { "member" }.to_string());
     customer.roles.insert(if b2b { Role::MemberB2b } else { Role::Member });
-    if index % 3 == 0 {
+    if index.is_multiple_of(3) {
         customer.lists.insert("newsletter".into());
     }
-    if index % 8 == 0 {
+    if index.is_multiple_of(8) {
         customer.tags.insert("atelier-bienvenue".into());
     }
     // Plots handed over in the last three weeks: some members' welcome workshop is this week.
     if let Some(start) = add_days(today, -(i64::try_from(index % 20).unwrap_or(0))) {
         customer.custom_dates.insert("plot_start".into(), start);
     }
-    customer.opt_outs.sms = index % 17 == 0;
+    customer.opt_outs.sms = index.is_multiple_of(17);
     customer.preferred_channel = if index % 6 == 1 { Some(Channel::Sms) } else { None };
     customer.reminders_paused = index == 42;
     if let Ok(stripe) = ProviderRef::new(Provider::Stripe, format!("cus_demo{:04}", index + 1)) {
@@ -223,7 +223,7 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         id: card_id.clone(),
         customer_id: id.clone(),
         version: 0,
-        brand: if index % 2 == 0 { "visa" } else { "mastercard" }.into(),
+        brand: if index.is_multiple_of(2) { "visa" } else { "mastercard" }.into(),
         last4: Last4::parse(&format!("{:04}", 4242 + index)).expect("four digits"), // ok: 4242..4341
         expiry,
         is_default: true,

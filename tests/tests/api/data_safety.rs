@@ -211,7 +211,7 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
                 }
             })
             .sum();
-        digits.len() >= 13 && sum % 10 == 0
+        digits.len() >= 13 && sum.is_multiple_of(10)
     };
     let mut leaks = Vec::new();
     for line in &lines {

@@ -112,3 +112,37 @@ async fn message_links_land_on_their_page_and_unknown_pages_are_pages() {
     assert_eq!(status, 403, "a member is no farmer");
     assert!(body.contains("<html") && body.contains("403"), "errors are pages: {body}");
 }
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_speak_only_our_own_words() {
+    let store = relance_tests::fresh_store("pages-headers").await;
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
+    let token = relance_tests::token("someone", &["member"]);
+    let cookie = format!("relance_session={token}");
+
+    // A signed-in page: nothing framed, no script, no cache, no referrer to payment pages.
+    let answer = relance_tests::send(&router, Request::get("/app/farm").header("cookie", &cookie).body(Body::empty()).unwrap()).await;
+    let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{:?}", answer.headers);
+    assert!(!header("content-security-policy").contains("script-src"), "no script is allowed at all (default-src 'none')");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("cache-control"), "no-store");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    // The error page is in the visitor's language, in our words.
+    let french = relance_tests::send(
+        &router,
+        Request::get("/app/farm").header("cookie", &cookie).header("accept-language", "fr-FR,fr;q=0.9").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(french.text().contains("Votre compte ne permet pas cette action."), "{}", french.text());
+    // The stylesheet keeps its own caching.
+    let css = relance_tests::send(&router, Request::get("/app/static/app.css").body(Body::empty()).unwrap()).await;
+    assert_eq!(css.headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("public, max-age=3600"));
+
+    // Anything put in ?error= is shown as our generic text, never as itself.
+    let (_, _, body) = get(&router, "/?error=%3Cb%3EYour%20account%20is%20closed%3C%2Fb%3E", &cookie).await;
+    assert!(!body.contains("Your account is closed"), "a message from the URL must not appear on our page: {body}");
+    assert!(body.contains("pas pu être fait"), "an unknown code reads as our generic text: {body}");
+    let (_, _, body) = get(&router, "/?error=event_full", &cookie).await;
+    assert!(body.contains("plus de place pour cet événement"), "{body}");
+}

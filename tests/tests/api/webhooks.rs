@@ -475,3 +475,29 @@ async fn an_older_failure_with_a_retry_pending_does_not_pause_reminders_again() 
     assert!(!invoice.autopay_retry_pending, "the newer 'no retry left' stands");
     assert_eq!(invoice.follow_up.next_action_at, Some("2026-11-24T10:00:00Z".parse().unwrap()));
 }
+
+#[tokio::test]
+async fn a_custom_ladder_schedules_first_reminders_at_its_own_first_steps() {
+    // A business whose courtesy notice goes 5 days before the due date and whose card warning
+    // goes 45 days before expiry, at 10:30. Ingest used to schedule both on hard-coded
+    // defaults (3 and 30 days, 09:00), so the ladder's first step came late or not at all.
+    let store = relance_tests::fresh_store("wh-custom-ladder").await;
+    let mut ladders = relance::schedule::Ladders::default();
+    ladders.invoice[0].offset_days = -5;
+    ladders.card_days_before_expiry = vec![45, 7];
+    ladders.reminder_time = chrono::NaiveTime::from_hms_opt(10, 30, 0).unwrap();
+    let ingest = Ingest::new(store.clone(), Default::default()).with_ladders(ladders);
+    let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };
+
+    let (status, _) = h.stripe(&event("evt_c1", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;
+    assert_eq!(status, 200);
+    // Due 31 December 2026: 26 December at 10:30 in Paris (UTC+1).
+    assert_eq!(h.invoice("in_1").await.follow_up.next_action_at, Some("2026-12-26T09:30:00Z".parse().unwrap()));
+
+    let mut pm: Value = serde_json::from_slice(&fixture("stripe_mock_payment_method.json")).unwrap();
+    pm["customer"] = "cus_1".into();
+    h.stripe(&event("evt_c2", "payment_method.attached", "2026-11-20T11:00:00Z", pm)).await;
+    let card: PaymentMethod = h.record("PaymentMethod", Provider::Stripe, "pm_1Pgc75B7WZ01zgkWlHVgdEGJ").await.unwrap();
+    // Expires end of August 2030: 17 July at 10:30 in Paris (UTC+2).
+    assert_eq!(card.follow_up.next_action_at, Some("2030-07-17T08:30:00Z".parse().unwrap()));
+}
