@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let secrets = Secrets::load(&sdk).await?;
     let ladders = relance::config::ladders()?;
     let context = ScanContext {
-        ingest: Ingest::new(store.clone(), BusinessDefaults::from_env()?).with_ladders(ladders.clone()),
+        ingest: Ingest::new(store.clone(), BusinessDefaults::from_env()?, ladders.clone()),
         holded: holded_client(&secrets)?,
         ladders,
         store,

@@ -10,6 +10,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let sdk = aws_sdk_config().await;
     let secrets = Secrets::load(&sdk).await?;
-    let ingest = Ingest::new(Store::connect(&sdk, config.table), BusinessDefaults::from_env()?).with_ladders(relance::config::ladders()?);
+    let ingest = Ingest::new(Store::connect(&sdk, config.table), BusinessDefaults::from_env()?, relance::config::ladders()?);
     lambda_http::run(router(WebhookState::new(ingest, secrets))).await
 }

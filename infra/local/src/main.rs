@@ -185,7 +185,8 @@ async fn replay(store: Store, args: &[String]) -> Result<(), String> {
         .parse()
         .map_err(|_| "the date must be YYYY-MM-DD".to_string())?;
     let defaults = relance::config::BusinessDefaults::from_env().map_err(|e| e.to_string())?;
-    let ingest = Ingest::new(store, defaults);
+    // The same ladders as `make run`'s server: a replay schedules as the live path would.
+    let ingest = Ingest::new(store, defaults, ladders()?);
     let summary = replay_day(&ingest, provider, date, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
     Ok(())

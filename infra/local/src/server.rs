@@ -28,7 +28,7 @@ pub fn router(
     dispatch: Arc<DispatchContext>,
     portal: portal::PortalState,
 ) -> Result<Router, String> {
-    let ingest = Ingest::new(store.clone(), defaults).with_ladders(ladders.clone());
+    let ingest = Ingest::new(store.clone(), defaults, ladders.clone());
     let scan = scan::ScanContext {
         store: store.clone(),
         ingest: ingest.clone(),

@@ -52,7 +52,7 @@ fn deliveries() -> Vec<Vec<u8>> {
 
 fn router(store: Store) -> axum::Router {
     relance_tests::webhook_router(
-        Ingest::new(store, Default::default()),
+        Ingest::new(store, Default::default(), Default::default()),
         relance_tests::secrets(&[(secrets::STRIPE_WEBHOOK_SECRET, SECRET)]),
     )
 }

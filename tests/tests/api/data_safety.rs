@@ -98,7 +98,7 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     assert!(seeded.due_now > 0);
 
     // Deliveries from every provider: good ones, a forged one and a malformed one each.
-    let hooks = relance_tests::webhook_router(Ingest::new(store.clone(), Default::default()), secrets());
+    let hooks = relance_tests::webhook_router(Ingest::new(store.clone(), Default::default(), Default::default()), secrets());
     let t = now().timestamp();
     let invoice = json!({
         "id": "evt_log_1", "object": "event", "type": "invoice.payment_failed", "created": t - 60,

@@ -27,7 +27,7 @@ async fn webhook_takes_an_api_gateway_event() {
     let request = http_request("webhook-stripe.json");
     assert_eq!(request.uri().path(), "/webhooks/stripe");
     assert_eq!(request.method(), "POST");
-    let ingest = relance::ingest::Ingest::new(store, Default::default());
+    let ingest = relance::ingest::Ingest::new(store, Default::default(), Default::default());
     let secrets = relance::secrets::Secrets { stripe_webhook: vec!["whsec_sample".into()], ..Default::default() };
     let response = webhook::router(webhook::WebhookState::new(ingest, secrets)).oneshot(request).await.unwrap();
     // The sample's signature is a placeholder: refused before anything is read or written.
@@ -38,7 +38,7 @@ async fn webhook_takes_an_api_gateway_event() {
 async fn scan_reads_now_and_dry_run_and_ignores_the_envelope() {
     let store = relance_tests::fresh_store("fn-scan").await;
     let context = scan::ScanContext {
-        ingest: relance::ingest::Ingest::new(store.clone(), Default::default()),
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
         store,
         holded: None,
         ladders: Default::default(),

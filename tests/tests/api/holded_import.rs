@@ -90,7 +90,7 @@ async fn imports_merges_by_holded_ids_and_applies_only_changes() {
     ];
     let url = serve(holded.clone()).await;
     let store = relance_tests::fresh_store("holded").await;
-    let ingest = Ingest::new(store.clone(), Default::default());
+    let ingest = Ingest::new(store.clone(), Default::default(), Default::default());
     let client = HoldedClient::new(&url, KEY);
     let now = relance_tests::now();
 
@@ -134,7 +134,7 @@ async fn imports_merges_by_holded_ids_and_applies_only_changes() {
 async fn a_wrong_key_or_no_server_is_an_error_not_an_empty_import() {
     let url = serve(Holded::default()).await;
     let store = relance_tests::fresh_store("holded-key").await;
-    let ingest = Ingest::new(store, Default::default());
+    let ingest = Ingest::new(store, Default::default(), Default::default());
     let now = relance_tests::now();
     let wrong = import(&ingest, &HoldedClient::new(&url, "wrong"), now).await;
     assert!(matches!(wrong, Err(ImportError::Unauthorized(401))), "{wrong:?}");
@@ -150,7 +150,7 @@ async fn the_scan_runs_the_import_when_asked() {
     let url = serve(holded).await;
     let store = relance_tests::fresh_store("holded-scan").await;
     let context = scan::ScanContext {
-        ingest: Ingest::new(store.clone(), Default::default()),
+        ingest: Ingest::new(store.clone(), Default::default(), Default::default()),
         store,
         holded: Some(HoldedClient::new(&url, KEY)),
         ladders: Default::default(),

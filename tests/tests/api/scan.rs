@@ -237,7 +237,7 @@ async fn a_new_date_rule_is_backfilled_over_existing_customers() {
         notify_team: false,
     });
     let context = scan::ScanContext {
-        ingest: relance::ingest::Ingest::new(store.clone(), Default::default()),
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
         store: store.clone(),
         holded: None,
         ladders,

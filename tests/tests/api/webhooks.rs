@@ -38,7 +38,7 @@ struct Harness {
 impl Harness {
     async fn new(test: &str) -> Harness {
         let store = relance_tests::fresh_store(test).await;
-        let router = relance_tests::webhook_router(Ingest::new(store.clone(), Default::default()), secrets());
+        let router = relance_tests::webhook_router(Ingest::new(store.clone(), Default::default(), Default::default()), secrets());
         Harness { store, router }
     }
 
@@ -223,7 +223,10 @@ async fn malformed_oversized_unknown_and_unrouted_deliveries() {
 #[tokio::test]
 async fn a_store_failure_is_a_5xx_so_the_provider_retries() {
     let store = relance_tests::store_without_table().await;
-    let h = Harness { store: store.clone(), router: relance_tests::webhook_router(Ingest::new(store, Default::default()), secrets()) };
+    let h = Harness {
+        store: store.clone(),
+        router: relance_tests::webhook_router(Ingest::new(store, Default::default(), Default::default()), secrets()),
+    };
     let (status, _) = h.stripe(&event("evt_x", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;
     assert_eq!(status, 503);
 }
@@ -416,7 +419,7 @@ async fn archived_deliveries_can_be_replayed() {
     invoice.provider_updated_at = None;
     h.store.update(&mut invoice).await.unwrap();
 
-    let ingest = Ingest::new(h.store.clone(), Default::default());
+    let ingest = Ingest::new(h.store.clone(), Default::default(), Default::default());
     let summary = relance::ingest::replay::replay_day(&ingest, Provider::Stripe, now().date_naive(), now()).await.unwrap();
     assert_eq!(summary.read, 3);
     assert_eq!(summary.applied, 2);
@@ -440,7 +443,7 @@ async fn customer_dates_and_subscription_starts_schedule_date_rules() {
             notify_team: false,
         });
     }
-    let ingest = Ingest::new(store.clone(), Default::default()).with_ladders(ladders);
+    let ingest = Ingest::new(store.clone(), Default::default(), ladders);
     let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };
 
     // A bike rental pushes the lease start through the generic format.
@@ -486,7 +489,7 @@ async fn a_custom_ladder_schedules_first_reminders_at_its_own_first_steps() {
     ladders.invoice[0].offset_days = -5;
     ladders.card_days_before_expiry = vec![45, 7];
     ladders.reminder_time = chrono::NaiveTime::from_hms_opt(10, 30, 0).unwrap();
-    let ingest = Ingest::new(store.clone(), Default::default()).with_ladders(ladders);
+    let ingest = Ingest::new(store.clone(), Default::default(), ladders);
     let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };
 
     let (status, _) = h.stripe(&event("evt_c1", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;

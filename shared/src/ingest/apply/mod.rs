@@ -84,14 +84,11 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(store: Store, defaults: BusinessDefaults) -> Ingest {
-        Ingest { store, defaults, ladders: Ladders::default() }
-    }
-
-    /// The ladders whose date rules apply to customers' dates (the defaults have none).
-    pub fn with_ladders(mut self, ladders: Ladders) -> Ingest {
-        self.ladders = ladders;
-        self
+    /// `ladders` decide when a new record's first reminder falls due and which date rules
+    /// apply to customers' dates: required, so no caller can apply facts on ladders other
+    /// than the deployment's (the local replay once did).
+    pub fn new(store: Store, defaults: BusinessDefaults, ladders: Ladders) -> Ingest {
+        Ingest { store, defaults, ladders }
     }
 
     pub fn store(&self) -> &Store {
