@@ -1,0 +1,111 @@
+//! The admins' page: the follow-up list, KPIs, pausing, resending, inviting.
+
+use super::*;
+
+pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
+    visitor.caller.require_any(&[Role::Admin])?;
+    let caller = visitor.caller.clone();
+    let follow_up = admin::follow_up(State(state.clone()), caller.clone(), page_query(50)).await?.0;
+    let today = Utc::now().date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let from = note.from.as_deref().and_then(|d| d.parse().ok()).unwrap_or(first);
+    let to = note.to.as_deref().and_then(|d| d.parse().ok()).unwrap_or(today);
+    let kpis = dashboards::kpis(State(state.clone()), caller, Params(Period { from, to })).await.map(|k| k.0).unwrap_or(Value::Null);
+    let steps: Vec<(String, i64)> = kpis["paid_after_step"]
+        .as_array()
+        .map(|list| list.iter().map(|s| (s["step"].to_string(), s["invoices"].as_i64().unwrap_or(0))).collect())
+        .unwrap_or_default();
+    let who = language(&state, &visitor.caller).await?;
+    let words = i18n::table(who.0);
+    let funnel = bar_chart(
+        &Chart { id: "funnel", title: words["paid_after_step"], lang: who.0, unit: Unit::Count },
+        &steps.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
+        &[Bars { name: words["paid"], values: steps.iter().map(|(_, v)| *v).collect(), colour: "#2f6b3a" }],
+    );
+    let sent: Vec<(String, i64)> = kpis["reminders_sent"]
+        .as_object()
+        .map(|m| m.iter().map(|(kind, v)| (i18n::status_text(who.0, kind), v.as_i64().unwrap_or(0))).collect())
+        .unwrap_or_default();
+    let reminders = bar_chart(
+        &Chart { id: "reminders-sent", title: words["reminders_sent"], lang: who.0, unit: Unit::Count },
+        &sent.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
+        &[Bars { name: words["reminders_sent"], values: sent.iter().map(|(_, v)| *v).collect(), colour: "#1f5f99" }],
+    );
+    render(
+        &state,
+        &visitor,
+        Some(who),
+        "admin.html",
+        &note,
+        json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
+    )
+    .await
+}
+
+pub async fn invoice_action(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    check_csrf(&headers, &form.csrf)?;
+    let (state, caller, path) = (State(state), visitor.caller, Path(id));
+    let result = match action.as_str() {
+        "pause" => admin::pause_invoice(state, caller, path).await.map(|_| ()),
+        "resume" => admin::resume_invoice(state, caller, path).await.map(|_| ()),
+        "mark-paid" => admin::mark_invoice_paid(state, caller, path).await.map(|_| ()),
+        _ => Err(ApiError::not_found()),
+    };
+    Ok(back("/app/admin", result))
+}
+
+#[derive(Deserialize)]
+pub struct PauseForm {
+    csrf: String,
+    invoice: String,
+}
+
+/// Pauses reminders on any invoice, by its id (the follow-up list only shows flagged ones).
+pub async fn pause_by_id(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<PauseForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&headers, &form.csrf)?;
+    let result = admin::pause_invoice(State(state), visitor.caller, Path(form.invoice.trim().to_string())).await.map(|_| ());
+    Ok(back("/app/admin", result))
+}
+
+pub async fn resend(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    check_csrf(&headers, &form.csrf)?;
+    let result = admin::resend_notification(State(state), visitor.caller, Path(id)).await.map(|_| ());
+    Ok(back("/app/admin", result))
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    csrf: String,
+    email: String,
+    name: String,
+    role: String,
+}
+
+pub async fn invite(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&headers, &form.csrf)?;
+    let input = Invitation { email: form.email, name: form.name, roles: vec![form.role], customer_id: None, garden: None, locale: None };
+    let result = users::invite(State(state), visitor.caller, Body(input)).await.map(|_| ());
+    Ok(back("/app/admin", result))
+}
