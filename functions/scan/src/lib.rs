@@ -111,3 +111,22 @@ pub fn holded_client(secrets: &relance::secrets::Secrets) -> Result<Option<Holde
     // must not stop the scan's start.
     secrets.holded_api_key.as_ref().map(|key| Ok(HoldedClient::new(relance::config::holded_api_url()?, key.clone()))).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code, reason = "the one test of this crate that sets a variable; nothing else here reads it")]
+    fn a_leftover_holded_address_stops_nothing_without_a_key_and_is_checked_with_one() {
+        // SAFETY: no other test of this crate reads HOLDED_API_URL.
+        unsafe { std::env::set_var("HOLDED_API_URL", "http://holded.example.org") };
+        let without_key = relance::secrets::Secrets::from_values(&HashMap::new());
+        assert!(matches!(holded_client(&without_key), Ok(None)), "no key: the import is off and its address unread");
+        let with_key = relance::secrets::Secrets::from_values(&HashMap::from([("HOLDED_API_KEY".to_string(), "k".to_string())]));
+        assert!(holded_client(&with_key).is_err(), "with a key, a plain-http remote address stops the start");
+        unsafe { std::env::remove_var("HOLDED_API_URL") };
+    }
+}

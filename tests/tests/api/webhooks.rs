@@ -504,3 +504,20 @@ async fn a_custom_ladder_schedules_first_reminders_at_its_own_first_steps() {
     // Expires end of August 2030: 17 July at 10:30 in Paris (UTC+2).
     assert_eq!(card.follow_up.next_action_at, Some("2030-07-17T08:30:00Z".parse().unwrap()));
 }
+
+#[tokio::test]
+async fn a_card_ladder_without_warnings_still_schedules_the_after_expiry_notice() {
+    // With no warning before expiry, the card's only rung is the notice the day after; the
+    // first look used to be taken from the warnings alone, so the card never became due.
+    let store = relance_tests::fresh_store("wh-card-no-warnings").await;
+    let ladders = relance::schedule::Ladders { card_days_before_expiry: vec![], ..Default::default() };
+    ladders.validate().unwrap();
+    let ingest = Ingest::new(store.clone(), Default::default(), ladders);
+    let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };
+    let mut pm: Value = serde_json::from_slice(&fixture("stripe_mock_payment_method.json")).unwrap();
+    pm["customer"] = "cus_1".into();
+    h.stripe(&event("evt_n1", "payment_method.attached", "2026-11-20T11:00:00Z", pm)).await;
+    let card: PaymentMethod = h.record("PaymentMethod", Provider::Stripe, "pm_1Pgc75B7WZ01zgkWlHVgdEGJ").await.unwrap();
+    // Expires end of August 2030: 1 September at 09:00 in Paris (UTC+2).
+    assert_eq!(card.follow_up.next_action_at, Some("2030-09-01T07:00:00Z".parse().unwrap()));
+}
