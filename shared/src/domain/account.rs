@@ -7,7 +7,7 @@ use super::ids::{CustomerId, SiteId};
 
 /// The member space's roles, as the Cognito groups name them (and as a date rule's
 /// audience and a customer's record name them: the same snake_case words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -73,7 +73,7 @@ impl Account {
 }
 
 /// A member's plot in a garden.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Plot {
     pub site: SiteId,
     /// The plot's label on the site ("B12").

@@ -23,7 +23,7 @@ pub enum ContactError {
 }
 
 /// An email address with a real domain (`name@example.org`, not `name@localhost`).
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
@@ -84,7 +84,7 @@ impl fmt::Debug for Email {
 }
 
 /// A phone number in E.164 form (`+33612345678`), the only form SNS accepts for SMS.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneE164(String);
 
@@ -181,6 +181,13 @@ pub struct Locale {
     language: String,
     region: Option<String>,
 }
+
+impl utoipa::PartialSchema for Locale {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_schema("A language, optionally with its region (BCP 47).", "^[A-Za-z]{2,3}([-_]([A-Za-z]{2}|[0-9]{3}))?$", "fr-FR")
+    }
+}
+impl utoipa::ToSchema for Locale {}
 
 impl Locale {
     pub fn parse(input: &str) -> Result<Locale, ContactError> {

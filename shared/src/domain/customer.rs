@@ -12,7 +12,7 @@ use super::ids::CustomerId;
 use super::provider::{Provider, ProviderRef, is_stale};
 
 /// A way of reaching a customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
@@ -21,7 +21,7 @@ pub enum Channel {
 
 /// The channels a customer said no to. Transactional notices still respect these: a customer
 /// who opted out of SMS gets an email or nothing, never a text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OptOuts {
     #[serde(default)]
     pub email: bool,

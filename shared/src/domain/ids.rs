@@ -30,6 +30,14 @@ macro_rules! id_type {
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
+        // The schema says what `check_key_part` accepts: 1 to 200 visible ASCII characters, no '#'.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                super::string_schema(concat!("A ", stringify!($name), ": 1 to 200 visible ASCII characters, no '#'."), r"^[!-\x22\x24-~]{1,200}$", "01JD8X3Q5V4M2N7K9P0R1S2T3U")
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             /// A new, unique id.
             pub fn generate() -> Self {

@@ -12,7 +12,7 @@ use super::ids::{CustomerId, InvoiceId, InvoiceNumber, MissionId, SubscriptionId
 use super::money::{Currency, Money, MoneyError};
 use super::provider::{ProviderRef, is_stale};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     /// Not yet sent to the customer; nothing is owed yet.

@@ -40,3 +40,14 @@ pub use payment::{Payment, PaymentError, PaymentStatus, Refund};
 pub use payment_method::{CardExpiry, Last4, PaymentMethod};
 pub use provider::{Provider, ProviderRef};
 pub use subscription::{BillingInterval, Subscription, SubscriptionStatus};
+
+/// The OpenAPI schema of a value serde writes as one string (a currency code, a locale, a
+/// month), for the types whose schema cannot be derived from their fields.
+pub(crate) fn string_schema(description: &str, pattern: &str, example: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .examples([serde_json::Value::from(example)])
+        .into()
+}

@@ -66,6 +66,13 @@ impl Currency {
     }
 }
 
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_schema("An ISO 4217 currency code.", "^[A-Z]{3}$", "EUR")
+    }
+}
+impl utoipa::ToSchema for Currency {}
+
 impl FromStr for Currency {
     type Err = MoneyError;
 
@@ -118,7 +125,7 @@ pub enum Rounding {
 }
 
 /// An amount of money: integer minor units of one currency.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     minor_units: i64,
     currency: Currency,

@@ -18,7 +18,7 @@ pub enum CardError {
 }
 
 /// The last four digits of a card number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Last4(String);
 
@@ -50,7 +50,7 @@ impl From<Last4> for String {
 }
 
 /// A card's "valid through" month: the card works until the last day of that month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "ExpiryParts", into = "ExpiryParts")]
 pub struct CardExpiry {
     year: i32,

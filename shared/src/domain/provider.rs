@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::ids::{InvalidId, check_key_part};
 
 /// The systems Relance takes records from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Stripe,

@@ -16,7 +16,7 @@ fn currencies(amounts: impl IntoIterator<Item = Currency>) -> Vec<Currency> {
 }
 
 /// A client's view: what was billed and paid each month.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ClientDashboard {
     /// Amount invoiced, by month of issue.
     pub billed: Vec<Series>,
@@ -49,13 +49,13 @@ impl ClientDashboard {
 
 /// A bonus rate table: each tier's rate applies to the part of the month's actual revenue
 /// above its threshold (marginal tiers, like tax brackets), in basis points (1 % = 100).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BonusRates {
     pub currency: Currency,
     pub tiers: Vec<BonusTier>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BonusTier {
     /// Minor units of revenue from which this rate applies.
     pub above: i64,
@@ -122,7 +122,7 @@ impl BonusRates {
 }
 
 /// A sales person's figures for their missions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SalesDashboard {
     /// What the missions are planned to bill, month by month.
     pub projected: Vec<Series>,
@@ -194,7 +194,7 @@ impl SalesDashboard {
 }
 
 /// An ambassador's leads and what they earned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AmbassadorDashboard {
     pub leads_by_status: BTreeMap<String, u32>,
     /// Commissions on won leads, by month won.

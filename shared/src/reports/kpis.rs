@@ -29,7 +29,7 @@ pub fn percent(numerator: i64, denominator: i64) -> Option<f64> {
     Some(hundredths as f64 / 100.0)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Kpis {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -53,13 +53,13 @@ pub struct Kpis {
     pub paid_after_step: Vec<StepShare>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CurrencyRate {
     pub currency: Currency,
     pub rate: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StepShare {
     /// 0: paid before any reminder.
     pub step: u32,

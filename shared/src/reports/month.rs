@@ -14,6 +14,13 @@ pub struct Month {
     first: NaiveDate,
 }
 
+impl utoipa::PartialSchema for Month {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::domain::string_schema("A calendar month.", "^[0-9]{4}-(0[1-9]|1[0-2])$", "2026-11")
+    }
+}
+impl utoipa::ToSchema for Month {}
+
 impl Month {
     pub fn of(day: NaiveDate) -> Month {
         Month { first: day.with_day(1).unwrap_or(day) }
@@ -76,7 +83,7 @@ impl<'de> Deserialize<'de> for Month {
 }
 
 /// One point of a chart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Point {
     pub period: Month,
     /// Minor units of the series' currency, or a count.
@@ -84,7 +91,7 @@ pub struct Point {
 }
 
 /// A monthly money series in one currency, every month of the range present (zeros included).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Series {
     pub currency: Currency,
     pub points: Vec<Point>,

@@ -3,10 +3,10 @@
 //! deployment overrides them with `RELANCE_LADDERS` (JSON, same shape), read by `crate::config`
 //! and checked at start-up.
 
-use chrono::{NaiveTime, Weekday};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::NotificationKind;
+use crate::domain::{CardExpiry, NotificationKind};
 
 /// One step: `offset_days` from the ladder's reference date (negative: before it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +126,20 @@ impl Default for Ladders {
 }
 
 impl Ladders {
+    /// The card is in its warning period on `today` (its first warning is due, or it has
+    /// expired): what the member is told about, on the pages as by the reminders.
+    pub fn card_is_expiring(&self, expiry: CardExpiry, today: NaiveDate) -> bool {
+        let earliest = self.card_days_before_expiry.iter().copied().max().unwrap_or(0).max(0);
+        let from = expiry.last_valid_day().checked_sub_days(Days::new(earliest.unsigned_abs())).unwrap_or(NaiveDate::MIN);
+        today >= from
+    }
+
+    /// A period ending at `period_end` is within the first renewal reminder's reach at `now`.
+    pub fn renewal_is_near(&self, period_end: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let earliest = self.renewal_days_before_end.iter().copied().max().unwrap_or(0).max(0);
+        period_end <= now + chrono::Duration::days(earliest)
+    }
+
     /// Checks the configuration; a deployment with a broken ladder must not start.
     pub fn validate(&self) -> Result<(), LadderError> {
         if self.invoice.is_empty() {
@@ -166,6 +180,28 @@ impl Ladders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_card_is_expiring_from_its_first_warning_on() {
+        // Valid through 03/2027: last day 31 March; the default first warning is 30 days before.
+        let ladders = Ladders::default();
+        let expiry = CardExpiry::new(3, 2027).unwrap();
+        let day = |m, d| NaiveDate::from_ymd_opt(2027, m, d).unwrap();
+        assert!(!ladders.card_is_expiring(expiry, day(2, 28)));
+        assert!(ladders.card_is_expiring(expiry, day(3, 1)));
+        assert!(ladders.card_is_expiring(expiry, day(4, 2)), "expired is still to be replaced");
+        let no_warnings = Ladders { card_days_before_expiry: vec![], ..Ladders::default() };
+        assert!(!no_warnings.card_is_expiring(expiry, day(3, 30)));
+        assert!(no_warnings.card_is_expiring(expiry, day(3, 31)));
+    }
+
+    #[test]
+    fn a_renewal_is_near_within_the_first_reminders_reach() {
+        let ladders = Ladders { renewal_days_before_end: vec![15, 3], ..Ladders::default() };
+        let end = DateTime::parse_from_rfc3339("2027-01-31T00:00:00Z").unwrap().with_timezone(&Utc);
+        assert!(!ladders.renewal_is_near(end, end - chrono::Duration::days(16)));
+        assert!(ladders.renewal_is_near(end, end - chrono::Duration::days(15)));
+    }
 
     #[test]
     fn quiet_hours_read_from_the_templates_parameters() {
