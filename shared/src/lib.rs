@@ -16,7 +16,9 @@
 //! - [`secrets`]: provider keys, from Secrets Manager in AWS and the environment locally.
 //! - [`telemetry`]: logging set-up.
 //! - [`http`]: the HTTPS client for the few calls that are not AWS APIs.
+//! - [`api_error`]: the one error answer of the two HTTP functions (webhook and portal).
 
+pub mod api_error;
 pub mod config;
 pub mod domain;
 pub mod facts;

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use relance::api_error::ApiError;
 use relance::domain::Provider;
 use relance::facts::Delivery;
 use relance::ingest::apply::Mode;
@@ -64,49 +65,12 @@ pub fn router(state: WebhookState) -> Router {
         .with_state(state)
 }
 
-/// The one error shape every route answers with: `{"error": code, "message": text}`.
-#[derive(Debug)]
-pub struct WebhookError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl WebhookError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> WebhookError {
-        WebhookError { status, code, message: message.into() }
-    }
-}
-
-impl IntoResponse for WebhookError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response()
-    }
-}
-
-impl From<SignatureError> for WebhookError {
-    fn from(e: SignatureError) -> WebhookError {
-        match e {
-            // Our configuration, not the sender's fault: 503 so the delivery is retried later.
-            SignatureError::NoSecret => WebhookError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", e.to_string()),
-            _ => WebhookError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
-        }
-    }
-}
-
-impl From<StoreError> for WebhookError {
-    fn from(e: StoreError) -> WebhookError {
-        tracing::error!(error = %e, "store failure; the provider will retry");
-        WebhookError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "temporarily unable to record the delivery")
-    }
-}
-
-fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, WebhookError> {
+fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| match rejection {
         BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            WebhookError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("bodies are limited to {MAX_BODY} bytes"))
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("bodies are limited to {MAX_BODY} bytes"))
         }
-        other => WebhookError::new(other.status(), "unreadable_body", other.body_text()),
+        other => ApiError::new(other.status(), "unreadable_body", other.body_text()),
     })
 }
 
@@ -136,7 +100,7 @@ async fn receive(
     headers: &HeaderMap,
     body: &[u8],
     parsed: Result<Delivery, PayloadError>,
-) -> Result<Response, WebhookError> {
+) -> Result<Response, ApiError> {
     let now = (state.clock)();
     let archive = |id: String, outcome: DeliveryOutcome| ArchivedDelivery::new(provider, id, now, kept_headers(headers), body, outcome);
     let mut delivery = match parsed {
@@ -145,16 +109,16 @@ async fn receive(
             let id = relance::providers::body_digest(body);
             store_archive(state, archive(id, DeliveryOutcome::Malformed { reason: e.0.clone() })).await?;
             tracing::warn!(%provider, reason = %e, "malformed delivery kept for inspection");
-            return Err(WebhookError::new(StatusCode::BAD_REQUEST, "malformed_payload", e.0));
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_payload", e.0));
         }
     };
     // A time in the future would make the record ignore every genuine delivery until then.
     delivery.occurred_at = delivery.occurred_at.min(now + chrono::Duration::minutes(5));
     let outcome = state.ingest.apply(&delivery, Mode::Once, now).await.map_err(|e| match e {
-        relance::ingest::IngestError::Store(e) => WebhookError::from(e),
+        relance::ingest::IngestError::Store(e) => ApiError::from(e),
         other => {
             tracing::error!(error = %other, "delivery not applied; the provider will retry");
-            WebhookError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", other.to_string())
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", other.to_string())
         }
     })?;
     let (archived, answer) = match outcome {
@@ -167,7 +131,7 @@ async fn receive(
     Ok(Json(json!({ "outcome": answer, "delivery": delivery.id, "kind": delivery.kind })).into_response())
 }
 
-async fn store_archive(state: &WebhookState, mut archived: ArchivedDelivery) -> Result<(), WebhookError> {
+async fn store_archive(state: &WebhookState, mut archived: ArchivedDelivery) -> Result<(), ApiError> {
     match state.ingest.store().insert(&mut archived).await {
         // The same delivery received twice in the same second: archived once is enough.
         Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
@@ -179,7 +143,7 @@ async fn stripe_delivery(
     State(state): State<WebhookState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, WebhookError> {
+) -> Result<Response, ApiError> {
     let body = body_or_413(body)?;
     let now = (state.clock)();
     stripe::verify(header(&headers, "stripe-signature"), &body, &state.secrets.stripe_webhook, now, stripe::DEFAULT_TOLERANCE_SECS)?;
@@ -190,7 +154,7 @@ async fn braintree_delivery(
     State(state): State<WebhookState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, WebhookError> {
+) -> Result<Response, ApiError> {
     let body = body_or_413(body)?;
     let (signature, payload) = braintree::form_fields(&body)?;
     braintree::verify(&signature, &payload, &state.secrets.braintree)?;
@@ -202,7 +166,7 @@ async fn braintree_delivery(
 async fn braintree_challenge(
     State(state): State<WebhookState>,
     Query(query): Query<BTreeMap<String, String>>,
-) -> Result<Response, WebhookError> {
+) -> Result<Response, ApiError> {
     let challenge = query.get("bt_challenge").ok_or(SignatureError::Missing("bt_challenge"))?;
     let keys = state.secrets.braintree.first().ok_or(SignatureError::NoSecret)?;
     Ok(braintree::answer_challenge(challenge, keys)?.into_response())
@@ -212,7 +176,7 @@ async fn shopify_delivery(
     State(state): State<WebhookState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, WebhookError> {
+) -> Result<Response, ApiError> {
     let body = body_or_413(body)?;
     shopify::verify(header(&headers, "x-shopify-hmac-sha256"), &body, &state.secrets.shopify_webhook)?;
     let shopify_headers = ShopifyHeaders {
@@ -227,13 +191,13 @@ async fn generic_delivery(
     State(state): State<WebhookState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, WebhookError> {
+) -> Result<Response, ApiError> {
     let body = body_or_413(body)?;
     let now = (state.clock)();
     generic::verify(header(&headers, "relance-signature"), &body, &state.secrets.generic_webhook, now)?;
     receive(&state, Provider::Generic, &headers, &body, generic::parse(&body)).await
 }
 
-async fn unknown_provider(Path(provider): Path<String>) -> WebhookError {
-    WebhookError::new(StatusCode::NOT_FOUND, "unknown_provider", format!("no webhook route for {provider:?}"))
+async fn unknown_provider(Path(provider): Path<String>) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_provider", format!("no webhook route for {provider:?}"))
 }
