@@ -22,7 +22,7 @@ pub fn portal_state(store: &Store) -> portal::PortalState {
 
 /// A local portal token for `user` in the groups `roles`, valid for an hour.
 pub fn token(user: &str, roles: &[&str]) -> String {
-    portal::identity::local_token(JWT_SECRET, user, None, roles, 1).unwrap()
+    portal::auth::local_token(JWT_SECRET, user, None, roles, 1).unwrap()
 }
 
 /// What a router answered.

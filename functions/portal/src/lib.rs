@@ -1,30 +1,27 @@
-//! The portal function: the member space API behind the Cognito JWT authorizer.
+//! The portal function: the member space API behind the Cognito JWT authorizer, and the
+//! server-rendered pages over it.
 //!
 //! An axum router, served by API Gateway in AWS (through `lambda_http`) and by `make run`
-//! locally; tests call it in-process. Every route takes the [`identity::Caller`] extractor,
-//! so no route can forget to authenticate, and reads its input through [`input`], so every
-//! malformed request gets the same kind of 400.
+//! locally; tests call it in-process. Three rooms:
+//! - [`api`]: the JSON routes, their typed answers and the OpenAPI document made from them.
+//!   Every route takes the [`auth::Caller`] extractor, so no route can forget to
+//!   authenticate, and reads its input through [`api::input`], so every malformed request
+//!   gets the same kind of 400 (the one [`relance::api_error::ApiError`] of both HTTP functions).
+//! - [`auth`]: who is calling: API Gateway's JWT claims, local tokens, Cognito's hosted UI.
+//! - [`web`]: the pages, which call the API's handlers and render their answers.
 
-mod admin;
-mod community;
-mod dashboards;
-pub mod error;
-pub mod identity;
-pub mod input;
-mod me;
-mod messages;
-pub mod openapi;
-mod profile;
-pub mod users;
+pub mod api;
+pub mod auth;
 pub mod web;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::routing::get;
+use relance::api_error::ApiError;
 use relance::store::Store;
-use serde_json::{Value, json};
 
-pub use identity::{Caller, IdentitySource, Role};
+pub use api::{openapi, users};
+pub use auth::{Caller, IdentitySource, Role};
 
 /// Request bodies are small JSON documents.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -43,6 +40,9 @@ pub struct PortalState {
     pub directory: users::Directory,
     /// The business's locale and time zone, for the contacts of invited users.
     pub defaults: relance::config::BusinessDefaults,
+    /// The deployment's reminder ladders: the home page tells of an expiring card or a
+    /// renewal from the day the first reminder about it is due.
+    pub ladders: relance::schedule::Ladders,
     /// How people sign in to the web pages.
     pub web: web::WebSignIn,
 }
@@ -56,6 +56,7 @@ impl PortalState {
             bonus_rates: relance::reports::BonusRates::default(),
             directory: users::Directory::Local,
             defaults: Default::default(),
+            ladders: Default::default(),
             web: web::WebSignIn::Off,
         }
     }
@@ -75,15 +76,25 @@ impl PortalState {
         self
     }
 
-    /// The portal's settings ([`relance::config::PortalSettings`]: billing page, bonus rates)
-    /// and the business defaults, from the environment; invalid values stop the start.
+    /// The portal's settings ([`relance::config::PortalSettings`]: billing page, bonus rates),
+    /// the business defaults and the ladders, from the environment; invalid values stop the start.
     pub fn with_settings_from_env(self) -> Result<PortalState, relance::config::ConfigError> {
-        Ok(self.with_settings(&relance::config::PortalSettings::from_env()?, relance::config::BusinessDefaults::from_env()?))
+        Ok(self.with_settings(
+            &relance::config::PortalSettings::from_env()?,
+            relance::config::BusinessDefaults::from_env()?,
+            relance::config::ladders()?,
+        ))
     }
 
     /// The portal's settings, already read.
-    pub fn with_settings(mut self, settings: &relance::config::PortalSettings, defaults: relance::config::BusinessDefaults) -> PortalState {
+    pub fn with_settings(
+        mut self,
+        settings: &relance::config::PortalSettings,
+        defaults: relance::config::BusinessDefaults,
+        ladders: relance::schedule::Ladders,
+    ) -> PortalState {
         self.defaults = defaults;
+        self.ladders = ladders;
         self.billing_portal_url = settings.billing_portal_url.clone();
         self.bonus_rates = settings.bonus_rates.clone();
         self
@@ -91,35 +102,12 @@ impl PortalState {
 }
 
 pub fn router(state: PortalState) -> Router {
-    let routes = Router::new()
-        .route("/health", get(health))
-        .route("/openapi.json", get(openapi::serve))
-        .route("/me", get(me::me).patch(profile::update_me).delete(profile::erase_me))
-        .route("/me/export", get(profile::export))
-        .route("/me/invoices", get(me::invoices))
-        .route("/me/invoices/{id}/pay", post(me::pay_invoice))
-        .route("/me/subscriptions", get(me::subscriptions))
-        .route("/me/subscriptions/{id}/renew", post(me::renew_subscription))
-        .route("/me/payment-methods", get(me::payment_methods))
-        .route("/sites/{id}", get(community::get_site))
-        .route("/sites/{id}/harvests", get(community::list_harvests).post(community::post_harvest))
-        .route("/news", get(community::list_news).post(community::post_news))
-        .route("/events", get(community::list_events).post(community::create_event))
-        .route("/events/{id}/registrations", get(community::list_registrations).post(community::register))
-        .route("/events/{id}/registrations/me", delete(community::unregister))
-        .route("/messages", get(messages::list).post(messages::to_support))
-        .route("/messages/{member}", post(messages::to_member))
-        .route("/dashboards/client", get(dashboards::client))
-        .route("/dashboards/sales", get(dashboards::sales))
-        .route("/dashboards/ambassador", get(dashboards::ambassador))
-        .route("/leads", post(dashboards::submit_lead))
-        .route("/admin/kpis", get(dashboards::kpis))
-        .route("/admin/users", post(users::invite))
-        .route("/admin/follow-up", get(admin::follow_up))
-        .route("/admin/invoices/{id}/pause", post(admin::pause_invoice))
-        .route("/admin/invoices/{id}/resume", post(admin::resume_invoice))
-        .route("/admin/invoices/{id}/mark-paid", post(admin::mark_invoice_paid))
-        .route("/admin/notifications/{id}/resend", post(admin::resend_notification))
+    let (api, document) = api::api().split_for_parts();
+    // Written once at start; each answer shares the bytes.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi::finish(document)).unwrap_or_default());
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    let routes = api
+        .route("/openapi.json", get(move || std::future::ready((json, document.clone()))))
         .merge(web::routes().layer(axum::middleware::from_fn_with_state(state.clone(), web::error_pages)))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
@@ -128,15 +116,10 @@ pub fn router(state: PortalState) -> Router {
 }
 
 /// Unknown paths answer in the same JSON shape as every other error.
-async fn no_route() -> error::ApiError {
-    error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", "no such route")
+async fn no_route() -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", "no such route")
 }
 
-async fn no_method() -> error::ApiError {
-    error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
-}
-
-/// Liveness for load balancers and `make run`: answers without touching the table.
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+async fn no_method() -> ApiError {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }

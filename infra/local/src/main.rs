@@ -113,7 +113,7 @@ fn jwt_secret() -> String {
 fn token(args: &[String]) -> Result<(), String> {
     let roles: Vec<&str> = args.first().map(|r| r.split(',').collect()).unwrap_or_default();
     let user = args.get(1).ok_or("usage: relance-local token ROLE[,ROLE...] USER")?;
-    let token = portal::identity::local_token(&jwt_secret(), user, None, &roles, 12).map_err(|e| e.to_string())?;
+    let token = portal::auth::local_token(&jwt_secret(), user, None, &roles, 12).map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())
 }

@@ -202,7 +202,7 @@ async fn members_admins_and_ambassadors_use_the_member_space_in_chromium() {
     let http = relance::http::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let anonymous = http.post(format!("{base}/app/messages")).form(&[("csrf", "guess"), ("body", "x")]).send().await.unwrap();
     assert_eq!(anonymous.headers()["location"], "/sign-in");
-    let session = portal::identity::local_token("browser-test-secret", "demo-0003", None, &["member"], 1).unwrap();
+    let session = portal::auth::local_token("browser-test-secret", "demo-0003", None, &["member"], 1).unwrap();
     let forged = http
         .post(format!("{base}/app/messages"))
         .header("cookie", format!("relance_session={session}; relance_csrf=01JD5Z4Q6W3XKCE2V1M9T8R7YB01JD5Z4Q6W3XKCE2V1M9T8R7YB"))

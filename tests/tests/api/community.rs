@@ -20,7 +20,7 @@ struct World {
 
 impl World {
     fn token(&self, user: &str, roles: &[&str]) -> String {
-        portal::identity::local_token(relance_tests::JWT_SECRET, &self.user(user), Some(&format!("{user}@example.org")), roles, 1).unwrap()
+        portal::auth::local_token(relance_tests::JWT_SECRET, &self.user(user), Some(&format!("{user}@example.org")), roles, 1).unwrap()
     }
 
     fn user(&self, name: &str) -> String {

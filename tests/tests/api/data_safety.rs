@@ -183,7 +183,7 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
     // The portal, as a member and an admin.
     let portal = portal::router(relance_local::server::local_portal(store.clone(), JWT_SECRET).unwrap());
     for (user, role) in [("demo-0002", "member"), ("admin", "admin")] {
-        let token = portal::identity::local_token(JWT_SECRET, user, None, &[role], 1).unwrap();
+        let token = portal::auth::local_token(JWT_SECRET, user, None, &[role], 1).unwrap();
         for path in ["/me", "/me/invoices", "/admin/notifications", "/admin/kpis?from=2026-01-01&to=2026-12-01"] {
             relance_tests::call(&portal, "GET", path, &token, None).await;
         }

@@ -3,8 +3,8 @@
 
 use axum::body::Body;
 use axum::http::Request;
+use portal::auth::cognito::HostedUi;
 use portal::web::WebSignIn;
-use portal::web::cognito::HostedUi;
 use relance::domain::*;
 
 async fn get(router: &axum::Router, path: &str, cookie: &str) -> (u16, String, String) {
@@ -145,4 +145,31 @@ async fn pages_carry_security_headers_and_speak_only_our_own_words() {
     assert!(body.contains("pas pu être fait"), "an unknown code reads as our generic text: {body}");
     let (_, _, body) = get(&router, "/?error=event_full", &cookie).await;
     assert!(body.contains("plus de place pour cet événement"), "{body}");
+}
+
+/// The home page tells of a card to replace from the day the deployment's first card reminder
+/// is due: the ladders decide, the same for the page and the messages.
+#[tokio::test]
+async fn the_home_page_warns_of_a_card_when_the_ladder_does() {
+    let store = relance_tests::fresh_store("pages-home-card").await;
+    let mut customer = relance_tests::customer("c-home-card", "Inès", Some("ines@example.org"));
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut relance::domain::Account::new("user-ines", Some(customer.id.clone()))).await.unwrap();
+    // Valid through the month 45 days from now: its last day is 45 to 75 days away.
+    let in_45_days = chrono::Utc::now().date_naive() + chrono::Duration::days(45);
+    let mut card = relance_tests::card("c-home-card-visa", &customer.id);
+    card.expiry = relance::domain::CardExpiry::new(chrono::Datelike::month(&in_45_days), chrono::Datelike::year(&in_45_days)).unwrap();
+    store.insert(&mut card).await.unwrap();
+    let cookie = format!("relance_session={}", relance_tests::token("user-ines", &["member"]));
+
+    let home = |card_days_before_expiry: Vec<i64>| {
+        let mut state = relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] });
+        state.ladders = relance::schedule::Ladders { card_days_before_expiry, ..Default::default() };
+        portal::router(state)
+    };
+    let (status, _, page) = get(&home(vec![30, 7]), "/", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("••4242"), "30 days ahead is not yet: {page}");
+    let (_, _, page) = get(&home(vec![90, 30]), "/", &cookie).await;
+    assert!(page.contains("••4242"), "90 days ahead it is: {page}");
 }

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::Request;
 use chrono::{Duration, NaiveDate, Utc};
-use portal::identity::local_token;
+use portal::auth::local_token;
 use relance::domain::*;
 use relance::store::Store;
 use relance_tests::{JWT_SECRET, eur, token};
@@ -57,10 +57,15 @@ async fn a_member_sees_their_own_bills_and_nothing_more() {
     let (_, rest) = get(&router, &format!("/me/invoices?limit=2&cursor={cursor}"), Some(&camille)).await;
     assert_eq!(rest["invoices"].as_array().unwrap().len(), 1);
     assert!(rest["next"].is_null());
+    // An empty cursor (a form's empty field) is the first page, not an error.
+    let (status, again) = get(&router, "/me/invoices?limit=2&cursor=", Some(&camille)).await;
+    assert_eq!((status, &again["invoices"]), (200, &page["invoices"]));
     let first = &page["invoices"][0];
     assert_eq!(first["number"], "F-c-camille-0");
     assert_eq!(first["balance"], serde_json::json!({"minor_units": 2900, "currency": "EUR"}));
     assert_eq!(first["reminders"][0]["kind"], "invoice_overdue");
+    // Whether it is owed is the domain's answer, given with it.
+    assert_eq!(first["owed"], true);
 
     // Hugo's token only ever shows Hugo's records.
     let (_, hugo) = get(&router, "/me/invoices", Some(&token("user-hugo", &["member"]))).await;
@@ -109,7 +114,7 @@ async fn only_valid_local_tokens_identify_a_caller() {
     use base64::Engine;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let claims = serde_json::json!({"sub": "user-camille", "cognito:groups": ["admin"], "exp": Utc::now().timestamp() + 3600,
-        "iss": portal::identity::LOCAL_ISSUER, "aud": portal::identity::LOCAL_AUDIENCE});
+        "iss": portal::auth::LOCAL_ISSUER, "aud": portal::auth::LOCAL_AUDIENCE});
     let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
     assert_eq!(get(&router, "/me", Some(&none)).await.0, 401);
     // A header naming a user is not identity.

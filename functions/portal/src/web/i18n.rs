@@ -208,13 +208,19 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("error_unknown", "Cela n'a pas pu être fait.", "This could not be done."),
 ];
 
+/// The language the pages speak for `locale`: English for English, French for anything else
+/// (the pages are written in these two; French is the business's own).
+pub fn language_of(locale: &relance::domain::Locale) -> &'static str {
+    if locale.language() == "en" { "en" } else { "fr" }
+}
+
 /// The words of one language (French for `fr`, English otherwise).
 pub fn table(language: &str) -> BTreeMap<&'static str, &'static str> {
     let french = language == "fr";
     TEXTS.iter().map(|(key, fr, en)| (*key, if french { *fr } else { *en })).collect()
 }
 
-/// Our own text for the error `code` (an [`crate::error::ApiError`] code), in `language`:
+/// Our own text for the error `code` (an [`relance::api_error::ApiError`] code), in `language`:
 /// an unknown code reads as "this could not be done", never as itself.
 pub fn error_text(language: &str, code: &str) -> &'static str {
     let french = language == "fr";

@@ -10,7 +10,6 @@
 //! cookie (double submit).
 
 pub mod charts;
-pub mod cognito;
 pub mod i18n;
 mod pages;
 
@@ -28,8 +27,8 @@ use subtle::ConstantTimeEq;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::{Caller, IdentitySource, verify_local};
+use crate::auth::{Caller, IdentitySource, verify_local};
+use relance::api_error::ApiError;
 
 pub const SESSION_COOKIE: &str = "relance_session";
 pub const CSRF_COOKIE: &str = "relance_csrf";
@@ -40,7 +39,7 @@ pub enum WebSignIn {
     /// `make run`: a page offering the demo users, issuing local tokens.
     Local { choices: Vec<(String, Vec<String>)> },
     /// AWS: Cognito's hosted UI, authorization code with PKCE.
-    Cognito(cognito::HostedUi),
+    Cognito(crate::auth::cognito::HostedUi),
     /// No pages (the API alone).
     Off,
 }
@@ -227,7 +226,7 @@ impl PageError {
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> PageError {
-        let (status, _) = e.parts();
+        let status = e.status();
         PageError { status, code: e.code(), sign_in: status == StatusCode::UNAUTHORIZED }
     }
 }
@@ -262,8 +261,7 @@ pub async fn error_pages(
     let lang = match accepted.split([',', ';', '-']).next().map(str::trim) {
         Some("en") => "en",
         Some("fr") => "fr",
-        _ if state.defaults.locale.language() == "en" => "en",
-        _ => "fr",
+        _ => i18n::language_of(&state.defaults.locale),
     };
     let response = next.run(request).await;
     let Some(ErrorPage { code }) = response.extensions().get::<ErrorPage>().copied() else { return response };

@@ -10,11 +10,9 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
     let first = today.with_day(1).unwrap_or(today);
     let from = note.from.as_deref().and_then(|d| d.parse().ok()).unwrap_or(first);
     let to = note.to.as_deref().and_then(|d| d.parse().ok()).unwrap_or(today);
-    let kpis = dashboards::kpis(State(state.clone()), caller, Params(Period { from, to })).await.map(|k| k.0).unwrap_or(Value::Null);
-    let steps: Vec<(String, i64)> = kpis["paid_after_step"]
-        .as_array()
-        .map(|list| list.iter().map(|s| (s["step"].to_string(), s["invoices"].as_i64().unwrap_or(0))).collect())
-        .unwrap_or_default();
+    let kpis = dashboards::kpis(State(state.clone()), caller, Params(Period { from, to })).await.map(|k| k.0).ok();
+    let steps: Vec<(String, i64)> =
+        kpis.iter().flat_map(|k| &k.paid_after_step).map(|s| (s.step.to_string(), i64::from(s.invoices))).collect();
     let who = language(&state, &visitor.caller).await?;
     let words = i18n::table(who.0);
     let funnel = bar_chart(
@@ -22,10 +20,8 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         &steps.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
         &[Bars { name: words["paid"], values: steps.iter().map(|(_, v)| *v).collect(), colour: "#2f6b3a" }],
     );
-    let sent: Vec<(String, i64)> = kpis["reminders_sent"]
-        .as_object()
-        .map(|m| m.iter().map(|(kind, v)| (i18n::status_text(who.0, kind), v.as_i64().unwrap_or(0))).collect())
-        .unwrap_or_default();
+    let sent: Vec<(String, i64)> =
+        kpis.iter().flat_map(|k| &k.reminders_sent).map(|(kind, n)| (i18n::status_text(who.0, kind), i64::from(*n))).collect();
     let reminders = bar_chart(
         &Chart { id: "reminders-sent", title: words["reminders_sent"], lang: who.0, unit: Unit::Count },
         &sent.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
@@ -37,7 +33,7 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         Some(who),
         "admin.html",
         &note,
-        json!({"follow_up": follow_up["items"], "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
+        json!({"follow_up": follow_up.items, "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
     )
     .await
 }
@@ -73,9 +69,8 @@ pub async fn pause_by_id(
     headers: HeaderMap,
     Form(form): Form<PauseForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
-    let result = admin::pause_invoice(State(state), visitor.caller, Path(form.invoice.trim().to_string())).await.map(|_| ());
-    Ok(back("/app/admin", result))
+    submit(&headers, &form.csrf, "/app/admin", admin::pause_invoice(State(state), visitor.caller, Path(form.invoice.trim().to_string())))
+        .await
 }
 
 pub async fn resend(
@@ -85,9 +80,7 @@ pub async fn resend(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
-    let result = admin::resend_notification(State(state), visitor.caller, Path(id)).await.map(|_| ());
-    Ok(back("/app/admin", result))
+    submit(&headers, &form.csrf, "/app/admin", admin::resend_notification(State(state), visitor.caller, Path(id))).await
 }
 
 #[derive(Deserialize)]
@@ -104,8 +97,6 @@ pub async fn invite(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
     let input = Invitation { email: form.email, name: form.name, roles: vec![form.role], customer_id: None, garden: None, locale: None };
-    let result = users::invite(State(state), visitor.caller, Body(input)).await.map(|_| ());
-    Ok(back("/app/admin", result))
+    submit(&headers, &form.csrf, "/app/admin", users::invite(State(state), visitor.caller, Body(input))).await
 }

@@ -1,20 +1,20 @@
 //! The agency's dashboards (client, sales, ambassador) and the lead form; the message links (`/go/…`).
 
+use relance::reports::Series;
+
 use super::*;
 
-fn series_values(series: &Value) -> (Vec<String>, Vec<i64>) {
-    let points = series["points"].as_array().cloned().unwrap_or_default();
-    (
-        points.iter().map(|p| p["period"].as_str().unwrap_or_default().to_string()).collect(),
-        points.iter().map(|p| p["value"].as_i64().unwrap_or(0)).collect(),
-    )
+fn series_values(series: Option<&Series>) -> (Vec<String>, Vec<i64>) {
+    let points = series.map(|s| s.points.as_slice()).unwrap_or_default();
+    (points.iter().map(|p| p.period.to_string()).collect(), points.iter().map(|p| p.value).collect())
 }
 
-/// Two money series of one currency side by side; `id` is the chart's on the page.
-fn two_series_chart(id: &str, title: &str, lang: &str, a: (&str, &Value), b: (&str, &Value)) -> String {
-    let (labels, first) = series_values(a.1);
-    let (_, second) = series_values(b.1);
-    let unit = a.1["currency"].as_str().and_then(|c| c.parse().ok()).map_or(Unit::Count, Unit::Money);
+/// Two money series of one currency side by side (the first currency's, when there are
+/// several); `id` is the chart's on the page.
+fn two_series_chart(id: &str, title: &str, lang: &str, a: (&str, &[Series]), b: (&str, &[Series])) -> String {
+    let (labels, first) = series_values(a.1.first());
+    let (_, second) = series_values(b.1.first());
+    let unit = a.1.first().map_or(Unit::Count, |s| Unit::Money(s.currency));
     bar_chart(
         &Chart { id, title, lang, unit },
         &labels,
@@ -31,14 +31,9 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
     let mut data = json!({});
     if caller.has(Role::Client) {
         let client = dashboards::client(State(state.clone()), caller.clone(), range()).await?.0;
-        data["client_chart"] = json!(two_series_chart(
-            "client-billed",
-            w["billed_paid"],
-            who.0,
-            (w["billed"], &client["billed"][0]),
-            (w["paid"], &client["paid"][0])
-        ));
-        data["client"] = client;
+        data["client_chart"] =
+            json!(two_series_chart("client-billed", w["billed_paid"], who.0, (w["billed"], &client.billed), (w["paid"], &client.paid)));
+        data["client"] = json!(client);
     }
     if caller.has(Role::Sales) {
         let sales = dashboards::sales(State(state.clone()), caller.clone(), range()).await?.0;
@@ -46,10 +41,10 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
             "sales-projected",
             w["projected_actual"],
             who.0,
-            (w["projected"], &sales["projected"][0]),
-            (w["actual"], &sales["actual"][0])
+            (w["projected"], &sales.projected),
+            (w["actual"], &sales.actual)
         ));
-        data["sales"] = sales;
+        data["sales"] = json!(sales);
     }
     if caller.has(Role::Ambassador) {
         let ambassador = dashboards::ambassador(State(state.clone()), caller.clone(), range()).await?.0;
@@ -57,10 +52,10 @@ pub async fn dashboard(State(state): State<PortalState>, visitor: Visitor, Query
             "ambassador-commissions",
             w["commissions"],
             who.0,
-            (w["earned"], &ambassador["earned"][0]),
-            (w["paid"], &ambassador["paid"][0])
+            (w["earned"], &ambassador.earned),
+            (w["paid"], &ambassador.paid)
         ));
-        data["ambassador"] = ambassador;
+        data["ambassador"] = json!(ambassador);
     }
     render(&state, &visitor, Some(who), "dashboard.html", &note, data).await
 }
@@ -80,7 +75,6 @@ pub async fn submit_lead(
     headers: HeaderMap,
     Form(form): Form<LeadForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
     let optional = |v: String| if v.trim().is_empty() { None } else { Some(v) };
     let input = NewLead {
         company: form.company,
@@ -89,8 +83,7 @@ pub async fn submit_lead(
         phone: optional(form.phone),
         note: String::new(),
     };
-    let result = dashboards::submit_lead(State(state), visitor.caller, Body(input)).await.map(|_| ());
-    Ok(back("/app/dashboard#leads", result))
+    submit(&headers, &form.csrf, "/app/dashboard#leads", dashboards::submit_lead(State(state), visitor.caller, Body(input))).await
 }
 
 /// The short links in text messages: the page, without the place.

@@ -10,12 +10,10 @@ pub async fn farm(State(state): State<PortalState>, visitor: Visitor, Query(note
     let mut mine = Vec::new();
     for site in sites.into_iter().filter(|s| s.farmers.contains(&caller.user)) {
         let mut site_events = Vec::new();
-        for event in events["events"].as_array().into_iter().flatten() {
-            if event["audience"]["site"].as_str() == Some(site.id.as_str()) {
-                let id = event["id"].as_str().unwrap_or_default().to_string();
-                let people = community::list_registrations(State(state.clone()), caller.clone(), Path(id), page_query(50)).await?.0;
-                site_events.push(json!({"event": event, "registrations": people["registrations"]}));
-            }
+        for event in events.events.iter().filter(|e| matches!(&e.audience, Audience::Site { site: id } if *id == site.id)) {
+            let people =
+                community::list_registrations(State(state.clone()), caller.clone(), Path(event.id.to_string()), page_query(50)).await?.0;
+            site_events.push(json!({"event": event, "registrations": people.registrations}));
         }
         mine.push(json!({"id": site.id, "name": site.name, "events": site_events}));
     }
@@ -37,10 +35,8 @@ pub async fn post_harvest(
     Path(site): Path<String>,
     Form(form): Form<HarvestForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
     let input = NewHarvest { date: form.date, crop: form.crop, grams: form.grams, note: String::new() };
-    let result = community::post_harvest(State(state), visitor.caller, Path(site), Body(input)).await.map(|_| ());
-    Ok(back("/app/farm", result))
+    submit(&headers, &form.csrf, "/app/farm", community::post_harvest(State(state), visitor.caller, Path(site), Body(input))).await
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// What needs the member's attention, for the home page: each list chosen by the domain's
+/// rules (what is owed; the ladders' first card and renewal reminders), not by the page.
+#[derive(Debug, Default, Serialize)]
+struct Attention {
+    unpaid: Vec<me::InvoiceView>,
+    cards: Vec<me::CardView>,
+    renewals: Vec<me::SubscriptionView>,
+    next_event: Option<community::EventView>,
+}
+
 /// Home: what needs the member's attention.
 pub async fn home(
     State(state): State<PortalState>,
@@ -10,59 +20,30 @@ pub async fn home(
 ) -> Result<Response, PageError> {
     let Ok(visitor) = visitor else { return Ok(redirect("/sign-in")) };
     let caller = visitor.caller.clone();
-    let mut attention = json!({});
+    let now = Utc::now();
+    let who = language(&state, &caller).await?;
+    let mut attention = Attention::default();
     if BILLED.iter().any(|r| caller.has(*r)) {
-        if let Ok(invoices) = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await {
-            let unpaid: Vec<Value> = invoices.0["invoices"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter(|i| i["balance"]["minor_units"].as_i64().unwrap_or(0) > 0 && i["status"] != "void")
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            attention["unpaid"] = json!(unpaid);
+        if let Ok(Json(page)) = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await {
+            attention.unpaid = page.invoices.into_iter().filter(|i| i.owed).collect();
         }
-        if let Ok(cards) = me::payment_methods(State(state.clone()), caller.clone()).await {
-            let soon = Utc::now().date_naive() + Duration::days(60);
-            let expiring: Vec<Value> = cards.0["payment_methods"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter(|c| {
-                            let month = c["expiry"]["month"].as_u64().unwrap_or(12) as u32;
-                            let year = c["expiry"]["year"].as_i64().unwrap_or(9999) as i32;
-                            NaiveDate::from_ymd_opt(year, month, 1).is_some_and(|first| first <= soon)
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            attention["cards"] = json!(expiring);
+        if let Ok(Json(cards)) = me::payment_methods(State(state.clone()), caller.clone()).await {
+            // The member's own calendar day, as the card reminders count days.
+            let today = now.with_timezone(&zone_of(&state, &who.1)).date_naive();
+            attention.cards = cards.payment_methods.into_iter().filter(|c| state.ladders.card_is_expiring(c.expiry, today)).collect();
         }
-        if let Ok(subscriptions) = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await {
-            let horizon = (Utc::now() + Duration::days(30)).to_rfc3339();
-            let renewing: Vec<Value> = subscriptions.0["subscriptions"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter(|s| {
-                            s["current_period_end"].as_str().is_some_and(|end| end <= horizon.as_str())
-                                && s["cancel_at_period_end"] == false
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            attention["renewals"] = json!(renewing);
+        if let Ok(Json(page)) = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await {
+            attention.renewals = page
+                .subscriptions
+                .into_iter()
+                .filter(|s| !s.cancel_at_period_end && state.ladders.renewal_is_near(s.current_period_end, now))
+                .collect();
         }
     }
-    if let Ok(events) = community::list_events(State(state.clone()), caller.clone(), page_query(50)).await {
-        attention["next_event"] =
-            events.0["events"].as_array().and_then(|list| list.iter().find(|e| e["registered"] == true)).cloned().unwrap_or(Value::Null);
+    if let Ok(Json(page)) = community::list_events(State(state.clone()), caller.clone(), page_query(50)).await {
+        attention.next_event = page.events.into_iter().find(|e| e.registered);
     }
-    render(&state, &visitor, None, "home.html", &note, attention).await
+    render(&state, &visitor, Some(who), "home.html", &note, json!(attention)).await
 }
 
 pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -76,7 +57,7 @@ pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(
         None,
         "invoices.html",
         &note,
-        json!({"invoices": invoices["invoices"], "subscriptions": subscriptions["subscriptions"], "cards": cards["payment_methods"]}),
+        json!({"invoices": invoices.invoices, "subscriptions": subscriptions.subscriptions, "cards": cards.payment_methods}),
     )
     .await
 }
@@ -91,7 +72,7 @@ pub async fn pay(
 ) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     match me::pay_invoice(State(state), visitor.caller, Path(id)).await {
-        Ok(link) => Ok(redirect(link.0["url"].as_str().unwrap_or("/app/invoices"))),
+        Ok(Json(page)) => Ok(redirect(&page.url)),
         Err(e) => Ok(back("/app/invoices", Err(e))),
     }
 }
@@ -105,7 +86,7 @@ pub async fn renew(
 ) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
     match me::renew_subscription(State(state), visitor.caller, Path(id)).await {
-        Ok(link) => Ok(redirect(link.0["url"].as_str().unwrap_or("/app/invoices"))),
+        Ok(Json(page)) => Ok(redirect(&page.url)),
         Err(e) => Ok(back("/app/invoices", Err(e))),
     }
 }
@@ -118,8 +99,8 @@ pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(no
         let site = community::get_site(State(state.clone()), caller.clone(), Path(garden.site.to_string())).await?.0;
         let harvests =
             community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), page_query(10)).await?.0;
-        data["site"] = site;
-        data["harvests"] = harvests["harvests"].clone();
+        data["site"] = json!(site);
+        data["harvests"] = json!(harvests.harvests);
     }
     let news = community::list_news(
         State(state.clone()),
@@ -129,8 +110,8 @@ pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(no
     .await?
     .0;
     let events = community::list_events(State(state.clone()), caller, page_query(50)).await?.0;
-    data["news"] = news["news"].clone();
-    data["events"] = events["events"].clone();
+    data["news"] = json!(news.news);
+    data["events"] = json!(events.events);
     render(&state, &visitor, None, "garden.html", &note, data).await
 }
 
@@ -141,9 +122,8 @@ pub async fn register(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
-    let result = community::register(State(state), visitor.caller, Path(id.clone())).await.map(|_| ());
-    Ok(back(&format!("/app/garden#event-{id}"), result))
+    submit(&headers, &form.csrf, &format!("/app/garden#event-{id}"), community::register(State(state), visitor.caller, Path(id.clone())))
+        .await
 }
 
 pub async fn cancel(
@@ -153,15 +133,14 @@ pub async fn cancel(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
-    let result = community::unregister(State(state), visitor.caller, Path(id.clone())).await.map(|_| ());
-    Ok(back(&format!("/app/garden#event-{id}"), result))
+    submit(&headers, &form.csrf, &format!("/app/garden#event-{id}"), community::unregister(State(state), visitor.caller, Path(id.clone())))
+        .await
 }
 
 pub async fn messages(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
     let query = MessagesQuery { member: note.member.clone().filter(|_| visitor.caller.has(Role::Admin)), cursor: None, limit: Some(50) };
     let listed = messages::list(State(state.clone()), visitor.caller.clone(), Params(query)).await?.0;
-    render(&state, &visitor, None, "messages.html", &note, listed).await
+    render(&state, &visitor, None, "messages.html", &note, json!(listed)).await
 }
 
 #[derive(Deserialize)]
@@ -176,9 +155,8 @@ pub async fn write_message(
     headers: HeaderMap,
     Form(form): Form<MessageForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
-    let result = messages::to_support(State(state), visitor.caller, Body(NewMessage { body: form.body })).await.map(|_| ());
-    Ok(back("/app/messages", result))
+    submit(&headers, &form.csrf, "/app/messages", messages::to_support(State(state), visitor.caller, Body(NewMessage { body: form.body })))
+        .await
 }
 
 pub async fn answer(
@@ -188,10 +166,9 @@ pub async fn answer(
     Path(member): Path<String>,
     Form(form): Form<MessageForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &form.csrf)?;
-    let result =
-        messages::to_member(State(state), visitor.caller, Path(member.clone()), Body(NewMessage { body: form.body })).await.map(|_| ());
-    Ok(back(&format!("/app/messages?member={}", url_encode(&member)), result))
+    let to = format!("/app/messages?member={}", url_encode(&member));
+    submit(&headers, &form.csrf, &to, messages::to_member(State(state), visitor.caller, Path(member), Body(NewMessage { body: form.body })))
+        .await
 }
 
 pub async fn profile(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -231,8 +208,7 @@ pub async fn save_profile(
             _ => Some(Channel::Email),
         },
     };
-    let result = profile::update_me(State(state), visitor.caller, Body(change)).await.map(|_| ());
-    Ok(back("/app/profile", result))
+    Ok(back("/app/profile", profile::update_me(State(state), visitor.caller, Body(change)).await.map(|_| ())))
 }
 
 /// The GDPR export, as a file.

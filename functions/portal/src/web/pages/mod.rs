@@ -15,15 +15,15 @@ pub use farm::*;
 pub use member::*;
 pub use sign_in::*;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use axum::{Form, Json};
+use chrono::{Datelike, NaiveDate, Utc};
 use relance::domain::{Audience, Channel, Site};
 use relance::store::Key;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::charts::{Bars, Chart, Unit, bar_chart};
@@ -34,16 +34,17 @@ use super::{
     set_cookie, url_encode, with_cookies,
 };
 use crate::PortalState;
-use crate::community::{self, NewEvent, NewHarvest};
-use crate::dashboards::{self, MonthRange, NewLead, Period};
-use crate::error::ApiError;
-use crate::identity::{Role, local_token};
-use crate::input::{Body, Params};
-use crate::me::{self, PageQuery};
-use crate::messages::{self, MessagesQuery, NewMessage};
-use crate::profile::{self, OptOutsChange, ProfileChange};
-use crate::users::{self, Invitation};
-use crate::{admin, identity};
+use crate::api::admin;
+use crate::api::community::{self, NewEvent, NewHarvest};
+use crate::api::dashboards::{self, MonthRange, NewLead, Period};
+use crate::api::input::{Body, Params};
+use crate::api::me::{self, Me, PageQuery};
+use crate::api::messages::{self, MessagesQuery, NewMessage};
+use crate::api::profile::{self, OptOutsChange, ProfileChange};
+use crate::api::users::{self, Invitation};
+use crate::auth as identity;
+use crate::auth::{Role, local_token};
+use relance::api_error::ApiError;
 
 const BILLED: [Role; 3] = [Role::Member, Role::MemberB2b, Role::Client];
 
@@ -61,30 +62,18 @@ pub struct Note {
     pub to: Option<String>,
 }
 
-/// The language pages speak to this person: their customer record's, else the business's.
-async fn language(state: &PortalState, caller: &crate::identity::Caller) -> Result<(&'static str, Value), PageError> {
+/// The language pages speak to this person (their customer record's, else the business's),
+/// and who they are.
+async fn language(state: &PortalState, caller: &crate::auth::Caller) -> Result<(&'static str, Me), PageError> {
     let me = me::me(State(state.clone()), caller.clone()).await?.0;
-    let lang = match me["customer"]["locale"].as_str() {
-        Some(locale) if locale.starts_with("en") => "en",
-        Some(_) => "fr",
-        None => {
-            if state.defaults.locale.language() == "en" {
-                "en"
-            } else {
-                "fr"
-            }
-        }
-    };
-    Ok((lang, me))
+    let locale = me.customer.as_ref().map_or(&state.defaults.locale, |c| &c.locale);
+    Ok((i18n::language_of(locale), me))
 }
 
 /// The zone a person reads and types times in: their customer record's, else the
 /// business's. Pages show times in it and forms read times in it, the same one.
-fn zone_of(state: &PortalState, me: &Value) -> chrono_tz::Tz {
-    me["customer"]["time_zone"]
-        .as_str()
-        .and_then(|name| relance::domain::time::parse_time_zone(name).ok())
-        .unwrap_or(state.defaults.time_zone)
+fn zone_of(state: &PortalState, me: &Me) -> chrono_tz::Tz {
+    me.customer.as_ref().and_then(|c| relance::domain::time::parse_time_zone(&c.time_zone).ok()).unwrap_or(state.defaults.time_zone)
 }
 
 /// Renders `template` with the layout's context (language, words, navigation, CSRF token)
@@ -94,7 +83,7 @@ fn zone_of(state: &PortalState, me: &Value) -> chrono_tz::Tz {
 async fn render(
     state: &PortalState,
     visitor: &Visitor,
-    known: Option<(&'static str, Value)>,
+    known: Option<(&'static str, Me)>,
     template: &str,
     note: &Note,
     data: Value,
@@ -135,6 +124,18 @@ async fn render(
         response = with_cookies(response, vec![set_cookie(CSRF_COOKIE, &csrf, SameSite::Strict, 60 * 60 * 12, secure_cookies(state))]);
     }
     Ok(response)
+}
+
+/// A form's answer: its CSRF token checked, then `action` (an API handler's call), then back
+/// to `to` with its outcome.
+async fn submit<T>(
+    headers: &HeaderMap,
+    csrf: &str,
+    to: &str,
+    action: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<Response, PageError> {
+    check_csrf(headers, csrf)?;
+    Ok(back(to, action.await.map(|_| ())))
 }
 
 /// Back to `to` with a note (`done=…` or `error=…`).

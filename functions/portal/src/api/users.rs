@@ -14,13 +14,13 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use relance::domain::*;
 use relance::store::{Key, Record};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::{Caller, Role};
-use crate::input::{Body, text};
+use crate::api::input::{Body, text};
+use crate::auth::{Caller, Role};
+use relance::api_error::ApiError;
 
 /// Where sign-in users live.
 #[derive(Clone)]
@@ -42,17 +42,22 @@ impl Directory {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invitation {
+    #[schema(format = Email)]
     pub email: String,
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub name: String,
+    /// At least one.
+    #[schema(value_type = Vec<Role>, min_items = 1)]
     pub roles: Vec<String>,
     /// An existing customer this user is (a member already billed, say).
     pub customer_id: Option<String>,
     /// For members: their garden and plot.
     pub garden: Option<GardenInput>,
     /// `fr`, `en-GB`…; the business's default when absent.
+    #[schema(value_type = Option<Locale>)]
     pub locale: Option<String>,
 }
 
@@ -89,11 +94,26 @@ fn check(input: &Invitation) -> Result<Invitee, ApiError> {
     Ok(Invitee { email, name, roles, locale })
 }
 
+/// The user invited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invited {
+    pub user: String,
+    pub email: Email,
+    pub roles: Vec<Role>,
+    pub customer_id: CustomerId,
+    /// Who sent the invitation: `cognito` (it emails a temporary password) or `relance`.
+    pub invitation: &'static str,
+    /// The invitation queued for dispatch, when Relance sends it.
+    pub notification: Option<NotificationId>,
+}
+
+#[utoipa::path(post, path = "/admin/users", tag = "admin", summary = "Invite a user with their roles", request_body = Invitation,
+    responses((status = 201, body = Invited)))]
 pub async fn invite(
     State(state): State<PortalState>,
     caller: Caller,
     Body(input): Body<Invitation>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Invited>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     let invitee = check(&input)?;
     let garden = match &input.garden {
@@ -176,10 +196,14 @@ pub async fn invite(
     }
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "user": user, "email": invitee.email, "roles": invitee.roles, "customer_id": customer.id,
-            "invitation": invited_by, "notification": queued,
-        })),
+        Json(Invited {
+            user,
+            email: invitee.email,
+            roles: invitee.roles,
+            customer_id: customer.id,
+            invitation: invited_by,
+            notification: queued,
+        }),
     ))
 }
 

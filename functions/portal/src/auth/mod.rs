@@ -3,6 +3,8 @@
 //! signed with `RELANCE_LOCAL_JWT_SECRET`. Nothing else (no header, parameter or body field)
 //! ever chooses the user.
 
+pub mod cognito;
+
 use std::collections::BTreeSet;
 
 use axum::extract::FromRequestParts;
@@ -10,7 +12,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 use crate::PortalState;
-use crate::error::ApiError;
+use relance::api_error::ApiError;
 
 pub use relance::domain::Role;
 

@@ -2,23 +2,63 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use relance::domain::*;
-use relance::store::{Attempt, Cursor, until_done};
-use serde_json::{Value, json};
+use relance::store::{Attempt, until_done};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::{Caller, Role};
-use crate::input::Params;
-use crate::me::PageQuery;
+use crate::api::input::Params;
+use crate::api::me::PageQuery;
+use crate::auth::{Caller, Role};
+use relance::api_error::ApiError;
+
+/// Something that waits for a person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FollowUpItem {
+    /// A notification held (no way to reach the customer) or failed.
+    Notification {
+        id: NotificationId,
+        customer_id: CustomerId,
+        kind: NotificationKind,
+        status: NotificationStatus,
+        target: Target,
+        amount: Option<Money>,
+        reason: String,
+        since: DateTime<Utc>,
+    },
+    /// An invoice past its final notice and still owed.
+    Invoice {
+        id: InvoiceId,
+        customer_id: CustomerId,
+        number: InvoiceNumber,
+        balance: Money,
+        due_date: NaiveDate,
+        reason: String,
+        since: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUpPage {
+    /// Oldest first.
+    pub items: Vec<FollowUpItem>,
+    pub next: Option<String>,
+}
 
 /// What waits for a person, oldest first: notifications held (no channel) or failed, and
 /// invoices past their final notice and still owed, each with the reason.
-pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/admin/follow-up", tag = "admin", summary = "Held notifications and invoices flagged for a person",
+    params(PageQuery), responses((status = 200, body = FollowUpPage)))]
+pub async fn follow_up(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(page): Params<PageQuery>,
+) -> Result<Json<FollowUpPage>, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let cursor = page.cursor.as_deref().map(Cursor::parse).transpose()?;
-    let (items, next) = state.store.follow_up_page(cursor.as_ref(), page.limit.unwrap_or(20).clamp(1, 50)).await?;
+    let (items, next) = state.store.follow_up_page(page.cursor()?.as_ref(), page.limit()).await?;
     let mut entries = Vec::new();
     for item in items {
         let entry = match item.record_type.as_str() {
@@ -35,19 +75,34 @@ pub async fn follow_up(State(state): State<PortalState>, caller: Caller, Params(
                     Some(ChannelDecision::Held { reason }) => reason.clone(),
                     _ => n.error.clone().unwrap_or_else(|| "failed".into()),
                 };
-                json!({"type": "notification", "id": n.id, "customer_id": n.customer_id, "kind": n.kind,
-                       "status": n.status, "target": n.target, "amount": n.amount, "reason": reason, "since": n.created_at})
+                FollowUpItem::Notification {
+                    id: n.id,
+                    customer_id: n.customer_id,
+                    kind: n.kind,
+                    status: n.status,
+                    target: n.target,
+                    amount: n.amount,
+                    reason,
+                    since: n.created_at,
+                }
             }
             "Invoice" => {
                 let i: Invoice = item.decode()?;
-                json!({"type": "invoice", "id": i.id, "customer_id": i.customer_id, "number": i.number,
-                       "balance": i.balance(), "due_date": i.due_date, "reason": "final notice sent, still owed", "since": i.issued_at})
+                FollowUpItem::Invoice {
+                    balance: i.balance(),
+                    id: i.id,
+                    customer_id: i.customer_id,
+                    number: i.number,
+                    due_date: i.due_date,
+                    reason: "final notice sent, still owed".into(),
+                    since: i.issued_at,
+                }
             }
             _ => continue,
         };
         entries.push(entry);
     }
-    Ok(Json(json!({ "items": entries, "next": next.map(|c| c.as_str().to_string()) })))
+    Ok(Json(FollowUpPage { items: entries, next: next.map(|c| c.as_str().to_string()) }))
 }
 
 /// The invoice whose id is `id`, or 404.
@@ -57,6 +112,18 @@ async fn invoice_by_id(state: &PortalState, id: &str) -> Result<Invoice, ApiErro
     state.store.get::<Invoice>(&key).await?.ok_or_else(ApiError::not_found)
 }
 
+/// An invoice's follow-up state after an admin's change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceFollowUp {
+    pub id: InvoiceId,
+    pub number: InvoiceNumber,
+    pub status: InvoiceStatus,
+    pub balance: Money,
+    pub reminders_paused: bool,
+    /// When the scan looks at it next; none while paused or settled.
+    pub next_action_at: Option<DateTime<Utc>>,
+}
+
 /// Applies `change` to the invoice and saves it, from a fresh read again if a webhook or the
 /// scan changed it meanwhile (store::until_done); still contended after that, a 409.
 async fn change_invoice(
@@ -64,7 +131,7 @@ async fn change_invoice(
     caller: &Caller,
     id: &str,
     change: impl Fn(&mut Invoice) -> Result<(), ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InvoiceFollowUp>, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let change = &change;
     let saved = until_done(|_| async move {
@@ -74,14 +141,24 @@ async fn change_invoice(
     })
     .await?;
     let invoice = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
-    Ok(Json(json!({
-        "id": invoice.id, "number": invoice.number, "status": invoice.status, "balance": invoice.balance(),
-        "reminders_paused": invoice.reminders_paused, "next_action_at": invoice.follow_up.next_action_at,
-    })))
+    Ok(Json(InvoiceFollowUp {
+        balance: invoice.balance(),
+        id: invoice.id,
+        number: invoice.number,
+        status: invoice.status,
+        reminders_paused: invoice.reminders_paused,
+        next_action_at: invoice.follow_up.next_action_at,
+    }))
 }
 
 /// Stops reminders for this invoice ("Mahnstopp") until resumed.
-pub async fn pause_invoice(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/admin/invoices/{id}/pause", tag = "admin", summary = "Stop reminders for an invoice",
+    params(("id" = String, Path, description = "The invoice's id")), responses((status = 200, body = InvoiceFollowUp)))]
+pub async fn pause_invoice(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<InvoiceFollowUp>, ApiError> {
     change_invoice(&state, &caller, &id, |invoice| {
         invoice.reminders_paused = true;
         invoice.follow_up.clear();
@@ -92,7 +169,13 @@ pub async fn pause_invoice(State(state): State<PortalState>, caller: Caller, Pat
 
 /// Resumes reminders: the scan looks at the invoice on its next run and sends the step due
 /// by then (earlier steps missed while paused are recorded as skipped).
-pub async fn resume_invoice(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/admin/invoices/{id}/resume", tag = "admin", summary = "Resume reminders for an invoice",
+    params(("id" = String, Path, description = "The invoice's id")), responses((status = 200, body = InvoiceFollowUp)))]
+pub async fn resume_invoice(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<InvoiceFollowUp>, ApiError> {
     change_invoice(&state, &caller, &id, |invoice| {
         invoice.reminders_paused = false;
         invoice.follow_up.needs_manual_action = false;
@@ -105,7 +188,13 @@ pub async fn resume_invoice(State(state): State<PortalState>, caller: Caller, Pa
 }
 
 /// Records the balance as paid (a transfer or cash the provider does not know about).
-pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/admin/invoices/{id}/mark-paid", tag = "admin", summary = "Record the balance as paid",
+    params(("id" = String, Path, description = "The invoice's id")), responses((status = 200, body = InvoiceFollowUp)))]
+pub async fn mark_invoice_paid(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<InvoiceFollowUp>, ApiError> {
     change_invoice(&state, &caller, &id, |invoice| {
         let balance = invoice.balance();
         if !balance.is_positive() {
@@ -119,11 +208,21 @@ pub async fn mark_invoice_paid(State(state): State<PortalState>, caller: Caller,
 /// Sends a notification again: a fresh pending copy that dispatch picks up (its id is the
 /// original's with `.resend-<second>`, so a double click resends once). A held or failed
 /// original leaves the follow-up list; one still pending or being sent is a 409.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resent {
+    /// The copy's id.
+    pub id: NotificationId,
+    pub status: NotificationStatus,
+    pub resent_from: NotificationId,
+}
+
+#[utoipa::path(post, path = "/admin/notifications/{id}/resend", tag = "admin", summary = "Send a notification again",
+    params(("id" = String, Path, description = "The notification's id")), responses((status = 202, body = Resent)))]
 pub async fn resend_notification(
     State(state): State<PortalState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<Resent>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
     let key = state.store.find_by_id::<Notification>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
@@ -150,5 +249,5 @@ pub async fn resend_notification(
     original.resent_as = Some(copy.id.clone());
     tx.update(&mut original)?;
     state.store.commit(tx).await?;
-    Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": copy.id, "status": copy.status, "resent_from": original.id }))))
+    Ok((axum::http::StatusCode::ACCEPTED, Json(Resent { id: copy.id, status: copy.status, resent_from: original.id })))
 }

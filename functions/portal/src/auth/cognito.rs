@@ -15,9 +15,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
-use super::url_encode;
-use crate::error::ApiError;
-use crate::identity::{Caller, Role};
+use crate::auth::{Caller, Role};
+use crate::web::url_encode;
+use relance::api_error::ApiError;
 
 #[derive(Clone)]
 pub struct HostedUi {

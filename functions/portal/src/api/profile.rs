@@ -8,14 +8,15 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use relance::domain::*;
 use relance::store::{Attempt, Key, until_done};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::Caller;
-use crate::input::{Body, text};
-use crate::me::customer_view;
+use crate::api::input::{Body, text};
+use crate::api::me::CustomerView;
+use crate::auth::Caller;
+use relance::api_error::ApiError;
 
 /// What a member may change about themselves. Absent fields stay as they are; `email` or
 /// `phone` set to `null` removes it.
@@ -92,13 +93,21 @@ async fn account_and_customer(state: &PortalState, caller: &Caller) -> Result<(A
     Ok((account, customer))
 }
 
+/// The customer record after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    pub customer: CustomerView,
+}
+
 /// A change of one's own details, saved from a fresh read again if a webhook or a bounce
 /// changed the customer meanwhile (store::until_done).
+#[utoipa::path(patch, path = "/me", tag = "me", summary = "Change contact details, language, channel choices",
+    request_body = ProfileChange, responses((status = 200, body = Profile)))]
 pub async fn update_me(
     State(state): State<PortalState>,
     caller: Caller,
     Body(change): Body<ProfileChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Profile>, ApiError> {
     let (state, caller, change) = (&state, &caller, &change);
     let saved = until_done(|_| async move {
         let (_, mut customer) = account_and_customer(state, caller).await?;
@@ -107,33 +116,86 @@ pub async fn update_me(
     })
     .await?;
     let customer = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
-    Ok(Json(json!({ "customer": customer_view(&customer) })))
+    Ok(Json(Profile { customer: CustomerView::of(&customer) }))
+}
+
+/// Everything held about the caller. The records are exported exactly as stored (every
+/// field, the ones the API does not show included): that is what the right of access asks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Export {
+    pub exported_at: DateTime<Utc>,
+    pub user: String,
+    pub email: Option<String>,
+    pub roles: Vec<Role>,
+    pub garden: Option<Plot>,
+    /// Absent when the account is nobody's customer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub customer: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub invoices: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub subscriptions: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub payments: Vec<Value>,
+    /// What is held of a card is already only its brand, last four digits and expiry.
+    #[schema(value_type = Vec<Object>)]
+    pub payment_methods: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub notifications: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub event_registrations: Vec<Value>,
+}
+
+/// Records as stored, for the export.
+fn as_stored<R: Serialize>(records: Vec<R>) -> Result<Vec<Value>, ApiError> {
+    records.iter().map(serde_json::to_value).collect::<Result<_, _>>().map_err(|e| {
+        tracing::error!(error = %e, "a stored record did not serialise");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable, try again")
+    })
 }
 
 /// Everything we hold about the caller, in one JSON document (GDPR art. 15 and 20).
-pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/me/export", tag = "me", summary = "Everything held about me (GDPR)", responses((status = 200, body = Export)))]
+pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<Json<Export>, ApiError> {
     let account: Option<Account> = state.store.get(&Key::account(&caller.user)).await?;
-    let mut export = json!({
-        "exported_at": Utc::now(),
-        "user": caller.user,
-        "email": caller.email,
-        "roles": caller.roles,
-        "garden": account.as_ref().and_then(|a| a.garden.clone()),
-    });
+    let mut export = Export {
+        exported_at: Utc::now(),
+        user: caller.user.clone(),
+        email: caller.email.clone(),
+        roles: caller.roles.iter().copied().collect(),
+        garden: account.as_ref().and_then(|a| a.garden.clone()),
+        customer: None,
+        invoices: Vec::new(),
+        subscriptions: Vec::new(),
+        payments: Vec::new(),
+        payment_methods: Vec::new(),
+        notifications: Vec::new(),
+        messages: as_stored(state.store.list_all::<Message>(&Key::conversation(&caller.user)).await?)?,
+        event_registrations: as_stored(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await?)?,
+    };
     if let Some(customer_id) = account.as_ref().and_then(|a| a.customer_id.clone()) {
         let partition = Key::customer_partition(&customer_id);
         let customer: Option<Customer> = state.store.get(&Key::customer(&customer_id)).await?;
-        export["customer"] = json!(customer);
-        export["invoices"] = json!(state.store.list_all::<Invoice>(&partition).await?);
-        export["subscriptions"] = json!(state.store.list_all::<Subscription>(&partition).await?);
-        export["payments"] = json!(state.store.list_all::<Payment>(&partition).await?);
-        // Cards: what we hold is already only brand, last four digits and expiry.
-        export["payment_methods"] = json!(state.store.list_all::<PaymentMethod>(&partition).await?);
-        export["notifications"] = json!(state.store.list_all::<Notification>(&partition).await?);
+        export.customer = as_stored(customer.into_iter().collect())?.pop();
+        export.invoices = as_stored(state.store.list_all::<Invoice>(&partition).await?)?;
+        export.subscriptions = as_stored(state.store.list_all::<Subscription>(&partition).await?)?;
+        export.payments = as_stored(state.store.list_all::<Payment>(&partition).await?)?;
+        export.payment_methods = as_stored(state.store.list_all::<PaymentMethod>(&partition).await?)?;
+        export.notifications = as_stored(state.store.list_all::<Notification>(&partition).await?)?;
     }
-    export["messages"] = json!(state.store.list_all::<Message>(&Key::conversation(&caller.user)).await?);
-    export["event_registrations"] = json!(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await?);
     Ok(Json(export))
+}
+
+/// What erasure removed and what it kept, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erasure {
+    pub erased: Vec<&'static str>,
+    pub kept: Vec<&'static str>,
+    pub why_kept: &'static str,
+    pub erased_at: DateTime<Utc>,
 }
 
 /// Erasure (GDPR art. 17): contact details and personal dates are wiped at once, reminders
@@ -144,7 +206,9 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
 /// While something is still owed, erasure is refused (409): the business keeps what it needs
 /// to collect a debt (GDPR art. 17(3)(e)), and erasing would otherwise stop the reminders
 /// without anyone being told.
-pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Result<(StatusCode, Json<Value>), ApiError> {
+#[utoipa::path(delete, path = "/me", tag = "me", summary = "Request erasure (GDPR): contact details wiped, books kept",
+    responses((status = 202, body = Erasure)))]
+pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Result<(StatusCode, Json<Erasure>), ApiError> {
     let (mut account, mut customer) = account_and_customer(&state, &caller).await?;
     let owed = state.store.list_all::<Invoice>(&Key::customer_partition(&customer.id)).await?.iter().any(|i| i.balance().is_positive());
     if owed {
@@ -172,12 +236,12 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     state.store.commit(tx).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "erased": ["name", "email", "phone", "custom_dates", "tags", "lists"],
-            "kept": ["invoices", "payments"],
-            "why_kept": "accounting law requires keeping invoices and payments; they no longer carry your contact details",
-            "erased_at": now,
-        })),
+        Json(Erasure {
+            erased: vec!["name", "email", "phone", "custom_dates", "tags", "lists"],
+            kept: vec!["invoices", "payments"],
+            why_kept: "accounting law requires keeping invoices and payments; they no longer carry your contact details",
+            erased_at: now,
+        }),
     ))
 }
 

@@ -5,34 +5,84 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use relance::domain::*;
 use relance::store::{Key, check_user};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::{Caller, Role};
-use crate::input::{Body, Params, text};
-use crate::me::PageQuery;
+use crate::api::input::{Body, Params, text};
+use crate::api::me::PageQuery;
+use crate::auth::{Caller, Role};
+use relance::api_error::ApiError;
 
-fn message_view(m: &Message) -> Value {
-    json!({"id": m.id, "author": m.author, "body": m.body, "sent_at": m.sent_at})
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub author: Author,
+    pub body: String,
+    pub sent_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+impl MessageView {
+    fn of(m: &Message) -> MessageView {
+        MessageView { id: m.id.clone(), author: m.author, body: m.body.clone(), sent_at: m.sent_at }
+    }
+}
+
+/// The latest message of one member, in the admins' inbox.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxLine {
+    pub member: String,
+    pub message_id: MessageId,
+    pub excerpt: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Inbox {
+    pub inbox: Vec<InboxLine>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Conversation {
+    pub member: String,
+    pub messages: Vec<MessageView>,
+    pub next: Option<String>,
+}
+
+/// A conversation, or (admins, without `?member=`) the inbox.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Messages {
+    Inbox(Inbox),
+    Conversation(Conversation),
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     /// Admins: one member's conversation instead of the inbox.
     pub member: Option<String>,
+    /// The `next` of the previous page.
     pub cursor: Option<String>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i32>,
 }
 
 /// A member's own conversation, newest first; for admins, the inbox of members' messages
 /// (or one member's conversation with `?member=`).
-pub async fn list(State(state): State<PortalState>, caller: Caller, Params(query): Params<MessagesQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/messages", tag = "messages", summary = "My conversation with support; admins: the inbox",
+    params(MessagesQuery), responses((status = 200, body = Messages)))]
+pub async fn list(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(query): Params<MessagesQuery>,
+) -> Result<Json<Messages>, ApiError> {
     let page = PageQuery { cursor: query.cursor, limit: query.limit };
     let member = match query.member {
         Some(member) if caller.has(Role::Admin) => member,
@@ -41,38 +91,46 @@ pub async fn list(State(state): State<PortalState>, caller: Caller, Params(query
         Some(_) => return Err(ApiError::forbidden()),
         None if caller.has(Role::Admin) => {
             let listed = state.store.list_latest::<InboxEntry>(Key::INBOX, page.cursor()?.as_ref(), page.limit()).await?;
-            let inbox: Vec<Value> = listed
+            let inbox = listed
                 .records
                 .iter()
-                .map(|e| json!({"member": e.member, "message_id": e.message_id, "excerpt": e.excerpt, "sent_at": e.sent_at}))
+                .map(|e| InboxLine {
+                    member: e.member.clone(),
+                    message_id: e.message_id.clone(),
+                    excerpt: e.excerpt.clone(),
+                    sent_at: e.sent_at,
+                })
                 .collect();
-            return Ok(Json(json!({ "inbox": inbox, "next": listed.next.map(|c| c.as_str().to_string()) })));
+            return Ok(Json(Messages::Inbox(Inbox { inbox, next: listed.next.map(|c| c.as_str().to_string()) })));
         }
         None => caller.user.clone(),
     };
     check_user(&member).map_err(|_| ApiError::not_found())?;
     let listed = state.store.list_latest::<Message>(&Key::conversation(&member), page.cursor()?.as_ref(), page.limit()).await?;
-    Ok(Json(json!({
-        "member": member,
-        "messages": listed.records.iter().map(message_view).collect::<Vec<_>>(),
-        "next": listed.next.map(|c| c.as_str().to_string()),
+    Ok(Json(Messages::Conversation(Conversation {
+        member,
+        messages: listed.records.iter().map(MessageView::of).collect(),
+        next: listed.next.map(|c| c.as_str().to_string()),
     })))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
+    #[schema(schema_with = crate::api::input::text_schema::<5000>)]
     pub body: String,
 }
 
 const MAX_MESSAGE: usize = 5000;
 
 /// A member writes to support. The team gets an internal email naming the member.
+#[utoipa::path(post, path = "/messages", tag = "messages", summary = "Write to support", request_body = NewMessage,
+    responses((status = 201, body = MessageView)))]
 pub async fn to_support(
     State(state): State<PortalState>,
     caller: Caller,
     Body(input): Body<NewMessage>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let now = Utc::now();
     let mut message = Message {
         id: MessageId::generate(),
@@ -94,16 +152,28 @@ pub async fn to_support(
         tx.insert(&mut note)?;
     }
     state.store.commit(tx).await?;
-    Ok((StatusCode::CREATED, Json(message_view(&message))))
+    Ok((StatusCode::CREATED, Json(MessageView::of(&message))))
+}
+
+/// An answer written, and whether the member was notified.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Answered {
+    pub message: MessageView,
+    pub member: String,
+    /// False when the account names no customer to write to.
+    pub notified: bool,
 }
 
 /// An admin answers one member, privately; the member is notified.
+#[utoipa::path(post, path = "/messages/{member}", tag = "messages", summary = "Answer one member, privately (admins)",
+    params(("member" = String, Path, description = "The member's user id")), request_body = NewMessage,
+    responses((status = 201, body = Answered)))]
 pub async fn to_member(
     State(state): State<PortalState>,
     caller: Caller,
     Path(member): Path<String>,
     Body(input): Body<NewMessage>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Answered>), ApiError> {
     caller.require_any(&[Role::Admin])?;
     check_user(&member).map_err(|_| ApiError::not_found())?;
     let account: Account =
@@ -129,5 +199,5 @@ pub async fn to_member(
         notified = true;
     }
     state.store.commit(tx).await?;
-    Ok((StatusCode::CREATED, Json(json!({"message": message_view(&message), "member": member, "notified": notified}))))
+    Ok((StatusCode::CREATED, Json(Answered { message: MessageView::of(&message), member, notified })))
 }

@@ -10,14 +10,14 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use relance::domain::*;
 use relance::store::{Attempt, Key, StoreError, format_instant, until_done};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::{Caller, Role};
-use crate::input::{Body, Params, text};
-use crate::me::PageQuery;
+use crate::api::input::{Body, Params, text};
+use crate::api::me::PageQuery;
+use crate::auth::{Caller, Role};
+use relance::api_error::ApiError;
 
 /// The facts about the caller that decide what they see: roles from the token, their
 /// garden from their account.
@@ -60,53 +60,101 @@ fn next(page_next: Option<relance::store::Cursor>) -> Option<String> {
     page_next.map(|c| c.as_str().to_string())
 }
 
+/// A garden as its members see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteView {
+    pub id: SiteId,
+    pub name: String,
+    pub address: String,
+    /// How members know their farmers.
+    pub farmers: Vec<String>,
+    /// The caller's plot there, if they rent one.
+    pub plot: Option<String>,
+    pub you_farm_it: bool,
+    /// The latest news of the site.
+    pub news: Vec<NewsView>,
+}
+
 /// The member's garden: the site, its farmers, the caller's plot there, and recent news.
-pub async fn get_site(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/sites/{id}", tag = "community", summary = "A garden: plot, farmers, news",
+    params(("id" = String, Path, description = "The site's id", example = "belleville")), responses((status = 200, body = SiteView)))]
+pub async fn get_site(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<SiteView>, ApiError> {
     let (viewer, account) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
     let plot = account.and_then(|a| a.garden).filter(|g| g.site == site.id).map(|g| g.plot);
     let news = state.store.list_latest::<News>(&Key::news_partition(Some(&site.id)), None, 5).await?.records;
-    Ok(Json(json!({
-        "id": site.id, "name": site.name, "address": site.address,
-        "farmers": site.farmer_names, "plot": plot,
-        "you_farm_it": viewer.farms(&site),
-        "news": news.iter().map(news_view).collect::<Vec<_>>(),
-    })))
+    Ok(Json(SiteView {
+        you_farm_it: viewer.farms(&site),
+        id: site.id,
+        name: site.name,
+        address: site.address,
+        farmers: site.farmer_names,
+        plot,
+        news: news.iter().map(NewsView::of).collect(),
+    }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HarvestView {
+    pub id: HarvestId,
+    pub date: NaiveDate,
+    pub crop: String,
+    pub grams: u64,
+    pub note: String,
+}
+
+impl HarvestView {
+    fn of(h: &Harvest) -> HarvestView {
+        HarvestView { id: h.id.clone(), date: h.date, crop: h.crop.clone(), grams: h.grams, note: h.note.clone() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HarvestPage {
+    pub harvests: Vec<HarvestView>,
+    pub next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/sites/{id}/harvests", tag = "community", summary = "A garden's harvests, newest first",
+    params(("id" = String, Path, description = "The site's id", example = "belleville"), PageQuery), responses((status = 200, body = HarvestPage)))]
 pub async fn list_harvests(
     State(state): State<PortalState>,
     caller: Caller,
     Path(id): Path<String>,
     Params(page): Params<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HarvestPage>, ApiError> {
     let (viewer, _) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
     let listed = state.store.list_latest::<Harvest>(&Key::site_partition(&site.id), page.cursor()?.as_ref(), page.limit()).await?;
-    let harvests: Vec<Value> =
-        listed.records.iter().map(|h| json!({"id": h.id, "date": h.date, "crop": h.crop, "grams": h.grams, "note": h.note})).collect();
-    Ok(Json(json!({ "harvests": harvests, "next": next(listed.next) })))
+    Ok(Json(HarvestPage { harvests: listed.records.iter().map(HarvestView::of).collect(), next: next(listed.next) }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"date": "2026-11-28", "crop": "Tomates cerises", "grams": 4200}))]
 pub struct NewHarvest {
+    /// The day it was picked: today or earlier (tomorrow is allowed, for a site in another time zone).
     pub date: NaiveDate,
+    #[schema(schema_with = crate::api::input::text_schema::<100>)]
     pub crop: String,
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub grams: u64,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: String,
 }
 
 /// The heaviest harvest we believe is not a typo: ten tonnes.
 const MAX_GRAMS: u64 = 10_000_000;
 
+#[utoipa::path(post, path = "/sites/{id}/harvests", tag = "community", summary = "Record a harvest (the site's farmer, admins)",
+    params(("id" = String, Path, description = "The site's id", example = "belleville")), request_body = NewHarvest, responses((status = 201, body = HarvestView)))]
 pub async fn post_harvest(
     State(state): State<PortalState>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<NewHarvest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<HarvestView>), ApiError> {
     caller.require_any(&[Role::Farmer, Role::Admin])?;
     let (viewer, _) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
@@ -132,27 +180,52 @@ pub async fn post_harvest(
         version: 0,
     };
     state.store.insert(&mut harvest).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": harvest.id, "date": harvest.date, "crop": harvest.crop, "grams": harvest.grams}))))
+    Ok((StatusCode::CREATED, Json(HarvestView::of(&harvest))))
 }
 
-fn news_view(n: &News) -> Value {
-    json!({"id": n.id, "site": n.site, "title": n.title, "body": n.body, "published_at": n.published_at})
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewsView {
+    pub id: NewsId,
+    /// None: everyone's news.
+    pub site: Option<SiteId>,
+    pub title: String,
+    pub body: String,
+    pub published_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+impl NewsView {
+    fn of(n: &News) -> NewsView {
+        NewsView { id: n.id.clone(), site: n.site.clone(), title: n.title.clone(), body: n.body.clone(), published_at: n.published_at }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewsPage {
+    pub news: Vec<NewsView>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NewsQuery {
+    /// A site's news instead of everyone's.
     pub site: Option<String>,
+    /// The `next` of the previous page.
     pub cursor: Option<String>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i32>,
 }
 
 /// News for everyone, or for one site the caller may see (`?site=`), newest first.
+#[utoipa::path(get, path = "/news", tag = "community", summary = "News for everyone or one site, newest first", params(NewsQuery),
+    responses((status = 200, body = NewsPage)))]
 pub async fn list_news(
     State(state): State<PortalState>,
     caller: Caller,
     Params(query): Params<NewsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NewsPage>, ApiError> {
     let partition = match &query.site {
         Some(id) => {
             let (viewer, _) = viewer(&state, &caller).await?;
@@ -162,23 +235,27 @@ pub async fn list_news(
     };
     let page = PageQuery { cursor: query.cursor, limit: query.limit };
     let listed = state.store.list_latest::<News>(&partition, page.cursor()?.as_ref(), page.limit()).await?;
-    Ok(Json(json!({ "news": listed.records.iter().map(news_view).collect::<Vec<_>>(), "next": next(listed.next) })))
+    Ok(Json(NewsPage { news: listed.records.iter().map(NewsView::of).collect(), next: next(listed.next) }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNews {
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub title: String,
+    #[schema(schema_with = crate::api::input::text_schema::<10000>)]
     pub body: String,
     /// A site's news (its farmer or an admin); none is everyone's news (admins only).
     pub site: Option<String>,
 }
 
+#[utoipa::path(post, path = "/news", tag = "community", summary = "Publish news (admins: everyone's; farmers: their site's)",
+    request_body = NewNews, responses((status = 201, body = NewsView)))]
 pub async fn post_news(
     State(state): State<PortalState>,
     caller: Caller,
     Body(input): Body<NewNews>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewsView>), ApiError> {
     caller.require_any(&[Role::Farmer, Role::Admin])?;
     let site = match &input.site {
         Some(id) => {
@@ -202,15 +279,44 @@ pub async fn post_news(
         version: 0,
     };
     state.store.insert(&mut news).await?;
-    Ok((StatusCode::CREATED, Json(news_view(&news))))
+    Ok((StatusCode::CREATED, Json(NewsView::of(&news))))
 }
 
-fn event_view(e: &Event, registered: bool) -> Value {
-    json!({
-        "id": e.id, "title": e.title, "description": e.description, "starts_at": e.starts_at,
-        "location": e.location, "audience": e.audience, "capacity": e.capacity,
-        "places_left": e.places_left(), "registered": registered,
-    })
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: EventId,
+    pub title: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub location: String,
+    pub audience: Audience,
+    /// None: no limit.
+    pub capacity: Option<u32>,
+    pub places_left: Option<u32>,
+    /// The caller holds a place.
+    pub registered: bool,
+}
+
+impl EventView {
+    fn of(e: &Event, registered: bool) -> EventView {
+        EventView {
+            id: e.id.clone(),
+            title: e.title.clone(),
+            description: e.description.clone(),
+            starts_at: e.starts_at,
+            location: e.location.clone(),
+            audience: e.audience.clone(),
+            capacity: e.capacity,
+            places_left: e.places_left(),
+            registered,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    pub events: Vec<EventView>,
+    pub next: Option<String>,
 }
 
 /// The events the caller has an active registration for.
@@ -221,52 +327,53 @@ async fn my_events(state: &PortalState, user: &str) -> Result<BTreeSet<EventId>,
 
 /// Upcoming events the caller may see, soonest first. A page may hold fewer than `limit`
 /// events (those the caller may not see are left out); `next` continues.
+#[utoipa::path(get, path = "/events", tag = "community", summary = "Upcoming events I may see", params(PageQuery),
+    responses((status = 200, body = EventPage)))]
 pub async fn list_events(
     State(state): State<PortalState>,
     caller: Caller,
     Params(page): Params<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventPage>, ApiError> {
     let (viewer, _) = viewer(&state, &caller).await?;
     let farmed = farmed_sites(&state, &caller).await?;
     let mine = my_events(&state, &caller.user).await?;
     let listed = state.store.list_from::<Event>(Key::EVENTS, &format_instant(Utc::now()), page.cursor()?.as_ref(), page.limit()).await?;
-    let events: Vec<Value> =
-        listed.records.iter().filter(|e| viewer.may_see_event(e, &farmed)).map(|e| event_view(e, mine.contains(&e.id))).collect();
-    Ok(Json(json!({ "events": events, "next": next(listed.next) })))
+    let events =
+        listed.records.iter().filter(|e| viewer.may_see_event(e, &farmed)).map(|e| EventView::of(e, mine.contains(&e.id))).collect();
+    Ok(Json(EventPage { events, next: next(listed.next) }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Atelier compost", "starts_at": "2099-06-06T08:00:00Z", "location": "Jardin de Belleville",
+    "audience": {"kind": "site", "site": "belleville"}, "capacity": 12}))]
 pub struct NewEvent {
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
+    /// In the future.
     pub starts_at: DateTime<Utc>,
+    #[schema(schema_with = crate::api::input::text_schema::<300>)]
     pub location: String,
-    #[schema(value_type = AudienceInput)]
     pub audience: Audience,
+    /// Leave it out for no limit.
+    #[schema(minimum = 1)]
     pub capacity: Option<u32>,
-}
-
-/// The audience as the OpenAPI document describes it (the domain's [`Audience`] is what is read).
-#[derive(utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum AudienceInput {
-    Public,
-    Site { site: String },
-    B2b,
 }
 
 /// When the eve-of-event reminder goes: 24 hours before the start (the scan's quiet hours
 /// then move it into the customer's sending window).
 pub const REMINDER_BEFORE: Duration = Duration::hours(24);
 
+#[utoipa::path(post, path = "/events", tag = "community", summary = "Create an event (farmers: their site; admins: any)",
+    request_body = NewEvent, responses((status = 201, body = EventView)))]
 pub async fn create_event(
     State(state): State<PortalState>,
     caller: Caller,
     Body(input): Body<NewEvent>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EventView>), ApiError> {
     caller.require_any(&[Role::Farmer, Role::Admin])?;
     // A farmer creates events for a site they farm; public and B2B events are the admins'.
     if !caller.has(Role::Admin) {
@@ -301,7 +408,7 @@ pub async fn create_event(
         version: 0,
     };
     state.store.insert(&mut event).await?;
-    Ok((StatusCode::CREATED, Json(event_view(&event, false))))
+    Ok((StatusCode::CREATED, Json(EventView::of(&event, false))))
 }
 
 /// An event the caller may see, or 404.
@@ -314,22 +421,37 @@ async fn visible_event(state: &PortalState, caller: &Caller, id: &str) -> Result
     if viewer.may_see_event(&event, &farmed) { Ok((event, viewer, account)) } else { Err(ApiError::not_found()) }
 }
 
+/// A place taken (or already held).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    pub event: EventView,
+    /// The caller held a place already: nothing changed (200).
+    pub already_registered: bool,
+    /// The confirmation queued, when the caller is a customer we can write to.
+    pub confirmation: Option<NotificationId>,
+}
+
 /// Takes a place and queues the confirmation, all in one transaction: the event's count,
 /// the registration, the caller's attendance and the notification move together, so a full
 /// event never gets one registration too many and a confirmation is never sent for a place
 /// not taken.
+#[utoipa::path(post, path = "/events/{id}/registrations", tag = "community",
+    summary = "Register: takes a place, queues the confirmation (200: already registered)",
+    params(("id" = String, Path, description = "The event's id")),
+    responses((status = 201, body = Registered), (status = 200, description = "Already registered", body = Registered)))]
 pub async fn register(
     State(state): State<PortalState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
     let (state, caller, id) = (&state, &caller, &id);
     // A lost race for the last places is decided again from fresh reads (store::until_done).
     let registered = until_done(|_| async move {
         let (mut event, _, account) = visible_event(state, caller, id).await?;
         let existing: Option<Registration> = state.store.get(&Key::registration(&event.id, &caller.user)).await?;
         if existing.as_ref().is_some_and(|r| r.active) {
-            return Ok(Attempt::Done((StatusCode::OK, Json(json!({"event": event_view(&event, true), "already_registered": true})))));
+            let registered = Registered { event: EventView::of(&event, true), already_registered: true, confirmation: None };
+            return Ok(Attempt::Done((StatusCode::OK, Json(registered))));
         }
         let now = Utc::now();
         event.take_place(now).map_err(|e| match e {
@@ -397,7 +519,8 @@ pub async fn register(
         // A registration inserted meanwhile by the same person's other tab: decide again.
         match state.store.commit(tx).await {
             Ok(()) => {
-                Ok(Attempt::Done((StatusCode::CREATED, Json(json!({"event": event_view(&event, true), "confirmation": confirmation})))))
+                let registered = Registered { event: EventView::of(&event, true), already_registered: false, confirmation };
+                Ok(Attempt::Done((StatusCode::CREATED, Json(registered))))
             }
             Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => Ok(Attempt::LostRace),
             Err(e) => Err(ApiError::from(e)),
@@ -407,8 +530,16 @@ pub async fn register(
     registered.ok_or_else(|| ApiError::conflict("many people are registering at once; try again"))
 }
 
+/// The event after a place was given back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unregistered {
+    pub event: EventView,
+}
+
 /// Gives the caller's place back.
-pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(delete, path = "/events/{id}/registrations/me", tag = "community", summary = "Cancel my registration",
+    params(("id" = String, Path, description = "The event's id")), responses((status = 200, body = Unregistered)))]
+pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Unregistered>, ApiError> {
     let (state, caller, id) = (&state, &caller, &id);
     let released = until_done(|_| async move {
         let (mut event, _, _) = visible_event(state, caller, id).await?;
@@ -426,19 +557,35 @@ pub async fn unregister(State(state): State<PortalState>, caller: Caller, Path(i
             attendance.active = false;
             tx.update(&mut attendance)?;
         }
-        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| Json(json!({"event": event_view(&event, false)}))))
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| Json(Unregistered { event: EventView::of(&event, false) })))
     })
     .await?;
     released.ok_or_else(|| ApiError::conflict("the event changed meanwhile; try again"))
 }
 
+/// Someone who comes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attendee {
+    pub name: String,
+    pub registered_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attendees {
+    pub event: EventView,
+    pub registrations: Vec<Attendee>,
+    pub next: Option<String>,
+}
+
 /// Who comes: for the farmers of the event's site and the admins.
+#[utoipa::path(get, path = "/events/{id}/registrations", tag = "community", summary = "Who comes (the site's farmers, admins)",
+    params(("id" = String, Path, description = "The event's id"), PageQuery), responses((status = 200, body = Attendees)))]
 pub async fn list_registrations(
     State(state): State<PortalState>,
     caller: Caller,
     Path(id): Path<String>,
     Params(page): Params<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Attendees>, ApiError> {
     let (event, viewer, _) = visible_event(&state, &caller, &id).await?;
     let allowed = match &event.audience {
         _ if viewer.admin => true,
@@ -449,7 +596,7 @@ pub async fn list_registrations(
         return Err(ApiError::forbidden());
     }
     let listed = state.store.list::<Registration>(&Key::event_partition(&event.id), page.cursor()?.as_ref(), page.limit()).await?;
-    let people: Vec<Value> =
-        listed.records.iter().filter(|r| r.active).map(|r| json!({"name": r.name, "registered_at": r.registered_at})).collect();
-    Ok(Json(json!({ "event": event_view(&event, false), "registrations": people, "next": next(listed.next) })))
+    let registrations =
+        listed.records.iter().filter(|r| r.active).map(|r| Attendee { name: r.name.clone(), registered_at: r.registered_at }).collect();
+    Ok(Json(Attendees { event: EventView::of(&event, false), registrations, next: next(listed.next) }))
 }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use relance::api_error::ApiError;
 
 /// A JSON request body.
 pub struct Body<T>(pub T);
@@ -48,6 +48,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
         }
     }
 }
+
+/// The OpenAPI schema of what [`text`] accepts, at most `MAX` characters.
+pub fn text_schema<const MAX: usize>() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX))
+        .pattern(Some(TEXT))
+        .build()
+}
+
+/// What [`text`] accepts: something other than spaces, and no control characters but line
+/// breaks and tabs.
+const TEXT: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
 
 /// Trims `text` and checks it is present, at most `max` characters, and free of control
 /// characters other than line breaks and tabs (they would end up in emails and texts).

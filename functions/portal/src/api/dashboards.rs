@@ -9,18 +9,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use relance::domain::*;
-use relance::reports::{AmbassadorDashboard, ClientDashboard, Kpis, Month, SalesDashboard};
+use relance::reports::{AmbassadorDashboard, BonusRates, ClientDashboard, Kpis, Month, SalesDashboard, Series};
 use relance::store::{Key, Ledger};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::PortalState;
-use crate::error::ApiError;
-use crate::identity::{Caller, Role};
-use crate::input::{Body, Params, text};
+use crate::api::input::{Body, Params, text};
+use crate::auth::{Caller, Role};
+use relance::api_error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MonthRange {
     /// First month shown (`2026-01`); defaults to eleven months before `to`.
     pub from: Option<Month>,
@@ -50,13 +51,66 @@ impl MonthRange {
     }
 }
 
-fn mission_view(m: &Mission) -> Value {
-    json!({"id": m.id, "title": m.title, "client": m.client_name, "freelancers": m.freelancers,
-           "starts_on": m.starts_on, "ends_on": m.ends_on, "monthly_fee": m.monthly_fee})
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MissionView {
+    pub id: MissionId,
+    pub title: String,
+    /// The client's name.
+    pub client: String,
+    pub freelancers: Vec<String>,
+    pub starts_on: NaiveDate,
+    /// None: open-ended.
+    pub ends_on: Option<NaiveDate>,
+    pub monthly_fee: Money,
+}
+
+impl MissionView {
+    fn of(m: &Mission) -> MissionView {
+        MissionView {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            client: m.client_name.clone(),
+            freelancers: m.freelancers.clone(),
+            starts_on: m.starts_on,
+            ends_on: m.ends_on,
+            monthly_fee: m.monthly_fee,
+        }
+    }
+}
+
+/// An invoice in a client's billing history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BilledInvoice {
+    pub id: InvoiceId,
+    pub number: InvoiceNumber,
+    pub issued_at: chrono::DateTime<Utc>,
+    pub status: InvoiceStatus,
+    pub amount_due: Money,
+    pub balance: Money,
+    pub mission: Option<MissionId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub missions: Vec<MissionView>,
+    /// The 24 latest invoices, newest first.
+    pub billing_history: Vec<BilledInvoice>,
+    /// Invoiced per month of issue, one series per currency.
+    pub billed: Vec<Series>,
+    /// Paid on those invoices, per month of issue.
+    pub paid: Vec<Series>,
+    /// Still owed, per currency.
+    pub outstanding: Vec<Money>,
 }
 
 /// A client's missions, billing history and totals per month.
-pub async fn client(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/dashboards/client", tag = "dashboards", summary = "A client's missions and billing by month",
+    params(MonthRange), responses((status = 200, body = ClientView)))]
+pub async fn client(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(range): Params<MonthRange>,
+) -> Result<Json<ClientView>, ApiError> {
     caller.require_any(&[Role::Client])?;
     let months = range.months()?;
     let account: Account = state.store.get(&Key::account(&caller.user)).await?.ok_or_else(ApiError::not_found)?;
@@ -66,25 +120,54 @@ pub async fn client(State(state): State<PortalState>, caller: Caller, Params(ran
     let mut invoices: Vec<Invoice> = state.store.list_all(&partition).await?;
     let figures = ClientDashboard::compute(&invoices, &months);
     invoices.sort_by_key(|i| std::cmp::Reverse(i.issued_at));
-    let history: Vec<Value> = invoices
+    let billing_history = invoices
         .iter()
         .filter(|i| i.status.counts_as_billed())
         .take(24)
-        .map(|i| {
-            json!({"id": i.id, "number": i.number, "issued_at": i.issued_at, "status": i.status,
-                        "amount_due": i.amount_due, "balance": i.balance(), "mission": i.mission_id})
+        .map(|i| BilledInvoice {
+            id: i.id.clone(),
+            number: i.number.clone(),
+            issued_at: i.issued_at,
+            status: i.status,
+            amount_due: i.amount_due,
+            balance: i.balance(),
+            mission: i.mission_id.clone(),
         })
         .collect();
-    Ok(Json(json!({
-        "missions": missions.iter().map(mission_view).collect::<Vec<_>>(),
-        "billing_history": history,
-        "billed": figures.billed, "paid": figures.paid, "outstanding": figures.outstanding,
-    })))
+    Ok(Json(ClientView {
+        missions: missions.iter().map(MissionView::of).collect(),
+        billing_history,
+        billed: figures.billed,
+        paid: figures.paid,
+        outstanding: figures.outstanding,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesView {
+    pub missions: Vec<MissionView>,
+    /// What the missions are planned to bill, month by month.
+    pub projected: Vec<Series>,
+    /// What was invoiced on them, by month of issue.
+    pub actual: Vec<Series>,
+    /// The bonus each month's actual revenue earns.
+    pub bonus: Series,
+    pub bonus_total: Money,
+    pub bonus_rates: BonusRates,
+    pub freelancers_on_mission: Vec<String>,
+    /// Months whose projected revenue is at least 20 % above the range's average.
+    pub peak_periods: Vec<Month>,
 }
 
 /// A sales person's projected and actual revenue, bonus estimate, freelancers on mission and
 /// peak periods: their own missions only.
-pub async fn sales(State(state): State<PortalState>, caller: Caller, Params(range): Params<MonthRange>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/dashboards/sales", tag = "dashboards", summary = "Projected and actual revenue, bonus, peaks",
+    params(MonthRange), responses((status = 200, body = SalesView)))]
+pub async fn sales(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(range): Params<MonthRange>,
+) -> Result<Json<SalesView>, ApiError> {
     caller.require_any(&[Role::Sales])?;
     let months = range.months()?;
     let links: Vec<MissionLink> = state.store.list_all(&Key::sales_partition(&caller.user)).await?;
@@ -104,54 +187,104 @@ pub async fn sales(State(state): State<PortalState>, caller: Caller, Params(rang
     let today = Utc::now().date_naive();
     let figures = SalesDashboard::compute(&missions, &invoices, &months, &state.bonus_rates, today)
         .map_err(|e| ApiError::conflict(format!("figures cannot be added up: {e}")))?;
-    Ok(Json(json!({
-        "missions": missions.iter().map(mission_view).collect::<Vec<_>>(),
-        "projected": figures.projected, "actual": figures.actual,
-        "bonus": figures.bonus, "bonus_total": figures.bonus_total, "bonus_rates": state.bonus_rates,
-        "freelancers_on_mission": figures.freelancers_on_mission, "peak_periods": figures.peak_periods,
-    })))
+    Ok(Json(SalesView {
+        missions: missions.iter().map(MissionView::of).collect(),
+        projected: figures.projected,
+        actual: figures.actual,
+        bonus: figures.bonus,
+        bonus_total: figures.bonus_total,
+        bonus_rates: state.bonus_rates.clone(),
+        freelancers_on_mission: figures.freelancers_on_mission,
+        peak_periods: figures.peak_periods,
+    }))
 }
 
-fn lead_view(l: &Lead) -> Value {
-    json!({"id": l.id, "company": l.company, "contact_name": l.contact_name, "status": l.status,
-           "submitted_at": l.submitted_at, "commission": l.commission, "commission_paid": l.commission_paid_at.is_some()})
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LeadView {
+    pub id: LeadId,
+    pub company: String,
+    pub contact_name: String,
+    pub status: LeadStatus,
+    pub submitted_at: chrono::DateTime<Utc>,
+    /// Set when the lead is won.
+    pub commission: Option<Money>,
+    pub commission_paid: bool,
+}
+
+impl LeadView {
+    fn of(l: &Lead) -> LeadView {
+        LeadView {
+            id: l.id.clone(),
+            company: l.company.clone(),
+            contact_name: l.contact_name.clone(),
+            status: l.status,
+            submitted_at: l.submitted_at,
+            commission: l.commission,
+            commission_paid: l.commission_paid_at.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AmbassadorView {
+    /// Newest first.
+    pub leads: Vec<LeadView>,
+    pub leads_by_status: std::collections::BTreeMap<String, u32>,
+    /// Commissions on won leads, by month won.
+    pub earned: Vec<Series>,
+    /// Commissions paid out, by month paid.
+    pub paid: Vec<Series>,
+    /// Earned and not yet paid, per currency.
+    pub owed: Vec<Money>,
 }
 
 /// An ambassador's leads and commissions.
+#[utoipa::path(get, path = "/dashboards/ambassador", tag = "dashboards", summary = "Leads and commissions",
+    params(MonthRange), responses((status = 200, body = AmbassadorView)))]
 pub async fn ambassador(
     State(state): State<PortalState>,
     caller: Caller,
     Params(range): Params<MonthRange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AmbassadorView>, ApiError> {
     caller.require_any(&[Role::Ambassador])?;
     let months = range.months()?;
     let mut leads: Vec<Lead> = state.store.list_all(&Key::ambassador_partition(&caller.user)).await?;
     let figures = AmbassadorDashboard::compute(&leads, &months);
     leads.reverse(); // newest first
-    Ok(Json(json!({
-        "leads": leads.iter().map(lead_view).collect::<Vec<_>>(),
-        "leads_by_status": figures.leads_by_status,
-        "earned": figures.earned, "paid": figures.paid, "owed": figures.owed,
-    })))
+    Ok(Json(AmbassadorView {
+        leads: leads.iter().map(LeadView::of).collect(),
+        leads_by_status: figures.leads_by_status,
+        earned: figures.earned,
+        paid: figures.paid,
+        owed: figures.owed,
+    }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// A lead: who, and how to reach them (an email or a phone at least).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLead {
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub company: String,
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub contact_name: String,
+    #[schema(format = Email)]
     pub email: Option<String>,
+    /// E.164 (`+33612345678`) or a French national number.
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
 /// One call to submit a lead: who, and how to reach them (an email or a phone at least).
+#[utoipa::path(post, path = "/leads", tag = "dashboards", summary = "Submit a lead (ambassadors)", request_body = NewLead,
+    responses((status = 201, body = LeadView)))]
 pub async fn submit_lead(
     State(state): State<PortalState>,
     caller: Caller,
     Body(input): Body<NewLead>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<LeadView>), ApiError> {
     caller.require_any(&[Role::Ambassador])?;
     let email = input
         .email
@@ -186,11 +319,12 @@ pub async fn submit_lead(
         version: 0,
     };
     state.store.insert(&mut lead).await?;
-    Ok((StatusCode::CREATED, Json(lead_view(&lead))))
+    Ok((StatusCode::CREATED, Json(LeadView::of(&lead))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Period {
     /// First day (`2026-03-01`), included.
     pub from: NaiveDate,
@@ -202,7 +336,9 @@ pub struct Period {
 const MAX_KPI_DAYS: i64 = 366;
 
 /// The KPIs for `[from, to]` (whole UTC days).
-pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(period): Params<Period>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/admin/kpis", tag = "admin", summary = "The KPIs for a period", params(Period),
+    responses((status = 200, body = Kpis)))]
+pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(period): Params<Period>) -> Result<Json<Kpis>, ApiError> {
     caller.require_any(&[Role::Admin])?;
     if period.to < period.from {
         return Err(ApiError::bad_request("from must not be after to"));
@@ -223,5 +359,5 @@ pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(perio
     let subscriptions: Vec<Subscription> = state.store.ledger(Ledger::SUBSCRIPTIONS, epoch, end).await?;
     let figures = Kpis::compute(start, end, &invoices, &subscriptions, &sent)
         .map_err(|e| ApiError::conflict(format!("figures cannot be added up: {e}")))?;
-    Ok(Json(json!(figures)))
+    Ok(Json(figures))
 }
