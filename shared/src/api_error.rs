@@ -66,6 +66,13 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// A store failure while recording a provider's delivery: always 503, whatever the
+    /// failure, so that the provider sends it again (a 4xx would make it give up).
+    pub fn retry_later(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store failure; the provider will retry");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "temporarily unable to record the delivery")
+    }
+
     /// The machine-readable code (`not_found`, `event_full`…).
     pub fn code(&self) -> &'static str {
         self.code
@@ -126,5 +133,8 @@ mod tests {
         let lost = ApiError::from(StoreError::Conflict("version".into()));
         assert_eq!((lost.status(), lost.code()), (StatusCode::CONFLICT, "conflict"));
         assert_eq!(ApiError::from(StoreError::BadCursor).status(), StatusCode::BAD_REQUEST);
+        // A provider's delivery is asked again whatever went wrong in the store.
+        let webhook = ApiError::retry_later(StoreError::Conflict("version".into()));
+        assert_eq!((webhook.status(), webhook.code()), (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"));
     }
 }

@@ -104,7 +104,8 @@ impl PortalState {
 pub fn router(state: PortalState) -> Router {
     let (api, document) = api::api().split_for_parts();
     // Written once at start; each answer shares the bytes.
-    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi::finish(document)).unwrap_or_default());
+    #[allow(clippy::expect_used, reason = "the document is our own types: one that cannot be written is a bug to stop at start")]
+    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi::finish(document)).expect("the OpenAPI document serialises"));
     let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
     let routes = api
         .route("/openapi.json", get(move || std::future::ready((json, document.clone()))))

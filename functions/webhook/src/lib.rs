@@ -115,7 +115,7 @@ async fn receive(
     // A time in the future would make the record ignore every genuine delivery until then.
     delivery.occurred_at = delivery.occurred_at.min(now + chrono::Duration::minutes(5));
     let outcome = state.ingest.apply(&delivery, Mode::Once, now).await.map_err(|e| match e {
-        relance::ingest::IngestError::Store(e) => ApiError::from(e),
+        relance::ingest::IngestError::Store(e) => ApiError::retry_later(e),
         other => {
             tracing::error!(error = %other, "delivery not applied; the provider will retry");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", other.to_string())
@@ -135,7 +135,7 @@ async fn store_archive(state: &WebhookState, mut archived: ArchivedDelivery) -> 
     match state.ingest.store().insert(&mut archived).await {
         // The same delivery received twice in the same second: archived once is enough.
         Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(ApiError::retry_later(e)),
     }
 }
 

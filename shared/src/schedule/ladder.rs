@@ -126,8 +126,9 @@ impl Default for Ladders {
 }
 
 impl Ladders {
-    /// The card is in its warning period on `today` (its first warning is due, or it has
-    /// expired): what the member is told about, on the pages as by the reminders.
+    /// The card is in its warning period on `today` (its first warning is due; with no
+    /// warning before expiry, from its last valid day on): what the member is told about, on
+    /// the pages as by the reminders.
     pub fn card_is_expiring(&self, expiry: CardExpiry, today: NaiveDate) -> bool {
         let earliest = self.card_days_before_expiry.iter().copied().max().unwrap_or(0).max(0);
         let from = expiry.last_valid_day().checked_sub_days(Days::new(earliest.unsigned_abs())).unwrap_or(NaiveDate::MIN);
@@ -137,7 +138,8 @@ impl Ladders {
     /// A period ending at `period_end` is within the first renewal reminder's reach at `now`.
     pub fn renewal_is_near(&self, period_end: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         let earliest = self.renewal_days_before_end.iter().copied().max().unwrap_or(0).max(0);
-        period_end <= now + chrono::Duration::days(earliest)
+        // A ladder reaching past the calendar's end reaches every renewal.
+        chrono::Duration::try_days(earliest).and_then(|reach| now.checked_add_signed(reach)).is_none_or(|horizon| period_end <= horizon)
     }
 
     /// Checks the configuration; a deployment with a broken ladder must not start.

@@ -139,8 +139,8 @@ pub struct NewHarvest {
     pub crop: String,
     #[schema(minimum = 1, maximum = 10_000_000)]
     pub grams: u64,
+    /// Kept to its first 1,000 characters.
     #[serde(default)]
-    #[schema(max_length = 1000)]
     pub note: String,
 }
 
@@ -350,8 +350,8 @@ pub async fn list_events(
 pub struct NewEvent {
     #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub title: String,
+    /// Kept to its first 5,000 characters.
     #[serde(default)]
-    #[schema(max_length = 5000)]
     pub description: String,
     /// In the future.
     pub starts_at: DateTime<Utc>,

@@ -283,7 +283,7 @@ pub async fn pay_invoice(State(state): State<PortalState>, caller: Caller, Path(
     caller.require_any(&BILLED)?;
     let customer = my_customer(&state, &caller).await?;
     let invoice = my_invoice(&state, &customer, &id).await?;
-    if !invoice.balance().is_positive() {
+    if !invoice.is_owed() || !invoice.balance().is_positive() {
         return Err(ApiError::conflict_because("nothing_owed", "nothing is owed on this invoice"));
     }
     let url = invoice

@@ -6,18 +6,11 @@
 //!
 //! What every operation shares is added here once: the bearer token and the error answers.
 
+use relance::api_error::ErrorBody;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa::{OpenApi as _, ToSchema};
-
-/// Every error answer: a stable code (`not_found`, `event_full`…) and a sentence.
-#[derive(serde::Serialize, ToSchema)]
-#[schema(as = Error)]
-pub struct ErrorBody {
-    pub error: String,
-    pub message: String,
-}
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -42,7 +35,8 @@ const ERRORS: &[(&str, &str)] = &[
 /// And those of an operation that reads a body.
 const BODY_ERRORS: &[(&str, &str)] = &[("413", "The body is larger than 64 KiB"), ("415", "The body is not sent as application/json")];
 
-/// Operations open to anyone (no token): liveness and this document.
+/// Operations open to anyone (no token): liveness, and this document (served beside the
+/// documented routes, not in itself).
 const PUBLIC: &[&str] = &["/health", "/openapi.json"];
 
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {

@@ -5,7 +5,7 @@
 //! Pages are a view over the API: each page calls the same handlers the JSON routes use, with
 //! the same [`Caller`], so authorisation is decided in one place. The caller comes from an
 //! HttpOnly session cookie holding their token (locally a `make token` token, issued by the
-//! sign-in page; in AWS the Cognito ID token from the hosted UI, see [`cognito`]).
+//! sign-in page; in AWS the Cognito ID token from the hosted UI, see [`crate::auth::cognito`]).
 //! Every form that changes something carries a CSRF token that must match a SameSite=Strict
 //! cookie (double submit).
 

@@ -42,7 +42,7 @@ use crate::api::me::{self, Me, PageQuery};
 use crate::api::messages::{self, MessagesQuery, NewMessage};
 use crate::api::profile::{self, OptOutsChange, ProfileChange};
 use crate::api::users::{self, Invitation};
-use crate::auth as identity;
+use crate::auth;
 use crate::auth::{Role, local_token};
 use relance::api_error::ApiError;
 

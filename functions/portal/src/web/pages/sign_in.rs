@@ -34,7 +34,7 @@ pub struct SignInForm {
 /// Local only: signs in as one of the offered demo users.
 pub async fn sign_in(State(state): State<PortalState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Result<Response, PageError> {
     check_csrf(&headers, &form.csrf)?;
-    let (WebSignIn::Local { choices }, identity::IdentitySource::LocalJwt { secret }) = (&state.web, &state.identity) else {
+    let (WebSignIn::Local { choices }, auth::IdentitySource::LocalJwt { secret }) = (&state.web, &state.identity) else {
         return Err(PageError::from(ApiError::not_found()));
     };
     let Some((user, roles)) = choices.iter().find(|(user, roles)| *user == form.user && roles.join(",") == form.roles) else {
