@@ -66,6 +66,7 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
             address: address.into(),
             farmers: [farmer.to_string()].into(),
             farmer_names: vec![if farmer == "farmer-lea" { "Léa".into() } else { "Karim".into() }],
+            time_zone: None,
             version: 0,
         })?;
         for (days_ago, crop, grams) in [(1, "Tomates cerises", 4_200), (3, "Courgettes", 12_500), (6, "Basilic", 800)] {
@@ -231,7 +232,7 @@ fn agency(load: &mut BulkLoad, now: DateTime<Utc>, today: chrono::NaiveDate) -> 
         ("Boulangerie Martin", LeadStatus::Won, Some(50_000), Some(40), Some(10)),
         ("Garage des Lilas", LeadStatus::Won, Some(30_000), Some(8), None),
         ("Café Ménilmontant", LeadStatus::Lost, None, Some(15), None),
-        ("Librairie du Parc", LeadStatus::Contacted, None, None, None),
+        ("Librairie du Parc", LeadStatus::Qualified, None, None, None),
         ("Fleuriste Pyrénées", LeadStatus::Submitted, None, None, None),
     ];
     for (i, (company, status, commission, decided_days_ago, paid_days_ago)) in leads.into_iter().enumerate() {

@@ -23,6 +23,10 @@ pub struct Site {
     /// How members know their farmers ("Léa, Karim").
     #[serde(default)]
     pub farmer_names: Vec<String>,
+    /// Where the garden is: its events' times are read and shown in this zone. None: the
+    /// business's own.
+    #[serde(default)]
+    pub time_zone: Option<chrono_tz::Tz>,
     #[serde(default)]
     pub version: u64,
 }
@@ -266,6 +270,7 @@ mod tests {
             address: String::new(),
             farmers: farmers.iter().map(|f| f.to_string()).collect(),
             farmer_names: Vec::new(),
+            time_zone: None,
             version: 0,
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod agency;
+pub mod audit;
 pub mod community;
 pub mod contact;
 pub mod customer;
@@ -20,7 +21,8 @@ pub mod subscription;
 pub mod time;
 
 pub use account::{Account, Plot, Role};
-pub use agency::{Lead, LeadStatus, Mission, MissionLink};
+pub use agency::{Lead, LeadError, LeadStatus, Mission, MissionLink};
+pub use audit::{AuditAction, AuditEntry};
 pub use community::{
     Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer,
 };

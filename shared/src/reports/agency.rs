@@ -16,7 +16,7 @@ fn currencies(amounts: impl IntoIterator<Item = Currency>) -> Vec<Currency> {
 }
 
 /// A client's view: what was billed and paid each month.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientDashboard {
     /// Amount invoiced, by month of issue.
     pub billed: Vec<Series>,
@@ -122,7 +122,7 @@ impl BonusRates {
 }
 
 /// A sales person's figures for their missions.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SalesDashboard {
     /// What the missions are planned to bill, month by month.
     pub projected: Vec<Series>,
@@ -194,7 +194,7 @@ impl SalesDashboard {
 }
 
 /// An ambassador's leads and what they earned.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AmbassadorDashboard {
     pub leads_by_status: BTreeMap<String, u32>,
     /// Commissions on won leads, by month won.
@@ -208,13 +208,13 @@ pub struct AmbassadorDashboard {
 impl AmbassadorDashboard {
     pub fn compute(leads: &[Lead], months: &[Month]) -> AmbassadorDashboard {
         let mut leads_by_status = BTreeMap::new();
-        for status in ["submitted", "contacted", "won", "lost"] {
+        for status in ["submitted", "qualified", "won", "lost"] {
             leads_by_status.insert(status.to_string(), 0);
         }
         for lead in leads {
             let key = match lead.status {
                 LeadStatus::Submitted => "submitted",
-                LeadStatus::Contacted => "contacted",
+                LeadStatus::Qualified => "qualified",
                 LeadStatus::Won => "won",
                 LeadStatus::Lost => "lost",
             };
@@ -379,7 +379,7 @@ mod tests {
         ];
         let d = AmbassadorDashboard::compute(&leads, &months("2026-01", "2026-03"));
         assert_eq!(d.leads_by_status.get("won"), Some(&2));
-        assert_eq!(d.leads_by_status.get("contacted"), Some(&0));
+        assert_eq!(d.leads_by_status.get("qualified"), Some(&0));
         assert_eq!(values(&d.earned[0]), [0, 50_000, 30_000]);
         assert_eq!(values(&d.paid[0]), [0, 0, 50_000]);
         assert_eq!(d.owed, [eur(30_000)]);

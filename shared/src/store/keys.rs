@@ -89,6 +89,11 @@ impl Key {
     }
 
     /// A sales person's missions.
+    /// The back office's changes to one record, oldest first.
+    pub fn audit_partition(record_type: &str, id: &str) -> String {
+        format!("AUDIT#{record_type}#{id}")
+    }
+
     pub fn sales_partition(user: &str) -> String {
         format!("SALES#{user}")
     }

@@ -19,6 +19,7 @@
 //! | Sign-in account     | `USER#<identity provider's sub>`       | `USER`                  |
 //! | Lookup by our id    | `ID#<record type>#<our id>`            | `ID`                    |
 //! | Archived delivery   | `ARCHIVE#<provider>#<UTC date>`        | `<received at>#<delivery id>` |
+//! | Audit entry         | `AUDIT#<record type>#<our id>`         | `AUDIT#<at>#<entry id>` |
 //!
 //! Two more attributes exist only where they mean something:
 //! - `due_shard` and `due_at` on a record whose follow-up has a next action: they put it in
@@ -51,6 +52,7 @@
 //! | what waits for a person (admin follow-up list)    | Query index `followup`                            |
 //! | an invoice by our id alone (admin actions)        | GetItem on the id lookup item, then on the record |
 //! | a provider's deliveries of one day (replay)       | Query the archive partition                       |
+//! | who changed a record through the back office      | Query the record's audit partition                |
 //! | was this delivery / this decision already applied | conditional Put of the idempotency key, in the same transaction as the change |
 //! | new notifications to send (dispatch)              | the table's stream, filtered on `type = Notification` and INSERT |
 //!

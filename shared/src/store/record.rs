@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    Account, Attendance, Customer, CustomerId, Event, EventId, Harvest, InboxEntry, Invoice, Lead, Message, Mission, MissionLink, News,
-    Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+    Account, Attendance, AuditEntry, Customer, CustomerId, Event, EventId, Harvest, InboxEntry, Invoice, Lead, Message, Mission,
+    MissionLink, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
@@ -297,6 +297,14 @@ impl Record for Mission {
         Key::of_customer::<Self>(&self.client, self.id.as_str())
     }
     versioned!();
+    /// The back office edits a mission by its id alone.
+    fn lookup_id(&self) -> Option<&str> {
+        Some(self.id.as_str())
+    }
+    /// Every mission, by start: the back office's list.
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
+        Some((Ledger::MISSIONS.into(), self.starts_on.and_time(chrono::NaiveTime::MIN).and_utc()))
+    }
 }
 
 impl Record for MissionLink {
@@ -320,6 +328,23 @@ impl Record for Lead {
         }
     }
     versioned!();
+    /// The back office decides a lead by its id alone.
+    fn lookup_id(&self) -> Option<&str> {
+        Some(self.id.as_str())
+    }
+}
+
+impl Record for AuditEntry {
+    const TYPE: &'static str = "AuditEntry";
+    const SK_PREFIX: &'static str = "AUDIT#";
+    /// In the changed record's own audit partition, by time: its history reads in order.
+    fn key(&self) -> Key {
+        Key {
+            pk: Key::audit_partition(&self.record_type, &self.record_id),
+            sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.at), self.entry_id),
+        }
+    }
+    versioned!();
 }
 
 /// The ledger index's partitions.
@@ -330,6 +355,8 @@ impl Ledger {
     pub const SUBSCRIPTIONS: &'static str = "SUBSCRIPTIONS";
     /// Every customer, by creation.
     pub const CUSTOMERS: &'static str = "CUSTOMERS";
+    /// Every agency mission, by start.
+    pub const MISSIONS: &'static str = "MISSIONS";
 
     /// Invoices issued in `at`'s month.
     pub fn invoices(at: DateTime<Utc>) -> String {

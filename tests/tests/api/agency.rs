@@ -252,6 +252,7 @@ async fn admins_invite_users_locally_with_a_queued_email() {
         address: String::new(),
         farmers: Default::default(),
         farmer_names: vec![],
+        time_zone: None,
         version: 0,
     };
     store.insert(&mut site).await.unwrap();

@@ -51,6 +51,7 @@ async fn world(test: &str) -> World {
             address: "12 rue des Lilas".into(),
             farmers: [w.user(farmer)].into(),
             farmer_names: vec![format!("Farmer {site}")],
+            time_zone: None,
             version: 0,
         };
         w.store.insert(&mut s).await.unwrap();

@@ -138,7 +138,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("status_canceled", "Résiliée", "Cancelled"),
     ("status_expired", "Expirée", "Expired"),
     ("status_submitted", "Proposé", "Submitted"),
-    ("status_contacted", "Contacté", "Contacted"),
+    ("status_qualified", "Qualifié", "Qualified"),
     ("status_won", "Gagné", "Won"),
     ("status_lost", "Perdu", "Lost"),
     // Notification kinds, as `status_<kind>` too (the reminders chart's labels).
