@@ -55,6 +55,7 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
             address: String::new(),
             farmers: [farmer].into(),
             farmer_names: vec![],
+            time_zone: None,
             version: 0,
         };
         store.insert(&mut s).await.unwrap();
@@ -82,6 +83,41 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
         store.insert(&mut event).await.unwrap();
         events.push(event.id);
     }
+    // A mission for the client role's customer and one for the other member; a lead of the
+    // ambassador's and one of someone else's.
+    for (id, client) in [("m-own", customer(Role::Client)), ("m-other", CustomerId::parse("c-other").unwrap())] {
+        let mut mission = Mission {
+            id: MissionId::parse(id).unwrap(),
+            client: client.clone(),
+            client_name: client.to_string(),
+            sales: user(Role::Sales),
+            title: format!("Mission {id}"),
+            freelancers: vec![],
+            starts_on: Utc::now().date_naive(),
+            ends_on: None,
+            monthly_fee: relance_tests::eur(100_000),
+            version: 0,
+        };
+        store.insert(&mut mission).await.unwrap();
+    }
+    for (id, ambassador) in [("lead-own", user(Role::Ambassador)), ("lead-other", "u-other".to_string())] {
+        let mut lead = Lead {
+            id: LeadId::parse(id).unwrap(),
+            ambassador,
+            company: format!("Company {id}"),
+            contact_name: "Contact".into(),
+            email: None,
+            phone: None,
+            note: String::new(),
+            status: LeadStatus::Submitted,
+            submitted_at: Utc::now(),
+            decided_at: None,
+            commission: None,
+            commission_paid_at: None,
+            version: 0,
+        };
+        store.insert(&mut lead).await.unwrap();
+    }
     let router = portal::router(relance_tests::portal_state(&store).with_billing_portal("https://billing.example.org/portal"));
     (store, router, events.remove(0), events.remove(0))
 }
@@ -102,9 +138,16 @@ fn concrete(path: &str, role: Role, whose: Whose, north: &EventId, south: &Event
         (p, Whose::Other) if p.starts_with("/events/") => south.to_string(),
         (p, Whose::Own) if p.starts_with("/admin/notifications/") => format!("invoice.inv-{own_customer}.invoice_overdue.2"),
         (p, Whose::Other) if p.starts_with("/admin/notifications/") => "invoice.inv-c-other.invoice_overdue.2".into(),
+        (p, Whose::Own) if p.starts_with("/admin/missions/") => "m-own".into(),
+        (p, Whose::Other) if p.starts_with("/admin/missions/") => "m-other".into(),
+        (p, Whose::Own) if p.starts_with("/admin/leads/") => "lead-own".into(),
+        (p, Whose::Other) if p.starts_with("/admin/leads/") => "lead-other".into(),
         _ => String::new(),
     };
-    path.replace("{id}", &id).replace("{member}", "u-other").replace("/admin/kpis", "/admin/kpis?from=2026-01-01&to=2026-01-31")
+    path.replace("{id}", &id)
+        .replace("{member}", "u-other")
+        .replace("/admin/kpis", "/admin/kpis?from=2026-01-01&to=2026-01-31")
+        .replace("/admin/audit", "/admin/audit?record=Site/north")
 }
 
 fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
@@ -121,6 +164,18 @@ fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
         ("post", "/messages") | ("post", "/messages/{member}") => json!({"body": "Hello"}),
         ("post", "/leads") => json!({"company": "Co", "contact_name": "Ann", "email": "ann@example.org"}),
         ("post", "/admin/users") => json!({"email": format!("invitee{n}@example.org"), "name": "Invitee", "roles": ["member"]}),
+        ("post", "/sites") => json!({"name": format!("Site {n}"), "address": "Somewhere"}),
+        ("patch", "/sites/{id}") => json!({"address": format!("Address {n}")}),
+        // The north garden keeps its farmer; the south one loses its own.
+        ("put", "/sites/{id}/farmers") if whose == Whose::Own => json!({"farmers": [user(Role::Farmer)]}),
+        ("put", "/sites/{id}/farmers") => json!({"farmers": []}),
+        ("post", "/admin/missions") => {
+            json!({"client": customer(Role::Client), "title": format!("Mission {n}"), "sales": user(Role::Sales),
+            "starts_on": "2026-01-01", "monthly_fee": {"minor_units": 1000, "currency": "EUR"}})
+        }
+        ("patch", "/admin/missions/{id}") => json!({"title": format!("Title {n}")}),
+        ("patch", "/admin/leads/{id}") => json!({"status": "qualified"}),
+        ("patch", "/admin/invoices/{id}") => json!({"mission_id": null}),
         _ => return None,
     })
 }
@@ -204,6 +259,13 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
             only(admin, 200)
         }
         ("post", "/admin/notifications/{id}/resend") => only(admin, 202),
+        // The back office: gardens are listed to whoever may see them, kept by admins.
+        ("get", "/sites") => 200,
+        ("post", "/sites") | ("post", "/admin/missions") => only(admin, 201),
+        ("patch", "/sites/{id}") | ("put", "/sites/{id}/farmers") | ("get", "/admin/audit") | ("get", "/admin/missions") => {
+            only(admin, 200)
+        }
+        ("patch", "/admin/missions/{id}") | ("patch", "/admin/leads/{id}") | ("patch", "/admin/invoices/{id}") => only(admin, 200),
         other => panic!("no row in the authorisation matrix for {other:?}: add one"),
     }
 }

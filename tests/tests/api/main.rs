@@ -10,6 +10,7 @@
 
 mod agency;
 mod authorisation;
+mod back_office;
 mod browser;
 mod chaos;
 mod community;

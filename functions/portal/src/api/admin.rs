@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use relance::domain::*;
-use relance::store::{Attempt, until_done};
-use serde::Serialize;
+use relance::store::{Attempt, Key, until_done};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::PortalState;
-use crate::api::input::Params;
+use crate::api::input::{Body, Params};
 use crate::api::me::PageQuery;
 use crate::auth::{Caller, Role};
 use relance::api_error::ApiError;
@@ -135,9 +135,14 @@ async fn change_invoice(
     caller.require_any(&[Role::Admin])?;
     let change = &change;
     let saved = until_done(|_| async move {
-        let mut invoice = invoice_by_id(state, id).await?;
+        let before = invoice_by_id(state, id).await?;
+        let mut invoice = before.clone();
         change(&mut invoice)?;
-        Ok::<_, ApiError>(Attempt::of(state.store.update(&mut invoice).await)?.map(|()| invoice))
+        // Every change an admin makes is in the audit trail, written with it.
+        let mut entry = crate::api::audit::entry(caller, invoice.id.as_str(), Some(&before), &invoice, Utc::now())?;
+        let mut tx = state.store.transaction();
+        tx.update(&mut invoice)?.insert(&mut entry)?;
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| invoice))
     })
     .await?;
     let invoice = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
@@ -149,6 +154,45 @@ async fn change_invoice(
         reminders_paused: invoice.reminders_paused,
         next_action_at: invoice.follow_up.next_action_at,
     }))
+}
+
+/// What an admin may change on an invoice itself (its amounts and status are the provider's).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceChange {
+    /// The agency mission it bills (one of the same client's); `null` unlinks it.
+    #[serde(default, deserialize_with = "crate::api::input::present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub mission_id: Option<Option<String>>,
+}
+
+/// Links an invoice to the mission it bills: the client and sales dashboards count it there.
+#[utoipa::path(patch, path = "/admin/invoices/{id}", tag = "admin", summary = "Link an invoice to its mission",
+    params(("id" = String, Path, description = "The invoice's id")), request_body = InvoiceChange,
+    responses((status = 200, body = InvoiceFollowUp)))]
+pub async fn change(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<InvoiceChange>,
+) -> Result<Json<InvoiceFollowUp>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let mission = match input.mission_id {
+        None => return change_invoice(&state, &caller, &id, |_| Ok(())).await,
+        Some(None) => None,
+        Some(Some(mission)) => {
+            let invoice = invoice_by_id(&state, &id).await?;
+            let mission = MissionId::parse(&mission).map_err(|_| ApiError::bad_request("mission_id: not a mission id"))?;
+            let key = Key::of_customer::<Mission>(&invoice.customer_id, mission.as_str());
+            state.store.get::<Mission>(&key).await?.ok_or_else(|| ApiError::bad_request("mission_id: no such mission for this client"))?;
+            Some(mission)
+        }
+    };
+    change_invoice(&state, &caller, &id, |invoice| {
+        invoice.mission_id = mission.clone();
+        Ok(())
+    })
+    .await
 }
 
 /// Stops reminders for this invoice ("Mahnstopp") until resumed.
@@ -205,9 +249,7 @@ pub async fn mark_invoice_paid(
     .await
 }
 
-/// Sends a notification again: a fresh pending copy that dispatch picks up (its id is the
-/// original's with `.resend-<second>`, so a double click resends once). A held or failed
-/// original leaves the follow-up list; one still pending or being sent is a 409.
+/// The copy queued for dispatch.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Resent {
     /// The copy's id.
@@ -216,6 +258,9 @@ pub struct Resent {
     pub resent_from: NotificationId,
 }
 
+/// Sends a notification again: a fresh pending copy that dispatch picks up (its id is the
+/// original's with `.resend-<second>`, so a double click resends once). A held or failed
+/// original leaves the follow-up list; one still pending or being sent is a 409.
 #[utoipa::path(post, path = "/admin/notifications/{id}/resend", tag = "admin", summary = "Send a notification again",
     params(("id" = String, Path, description = "The notification's id")), responses((status = 202, body = Resent)))]
 pub async fn resend_notification(

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use relance::domain::*;
 use relance::reports::{AmbassadorDashboard, BonusRates, ClientDashboard, Kpis, Month, SalesDashboard, Series};
 use relance::store::{Key, Ledger};
@@ -65,7 +65,7 @@ pub struct MissionView {
 }
 
 impl MissionView {
-    fn of(m: &Mission) -> MissionView {
+    pub(crate) fn of(m: &Mission) -> MissionView {
         MissionView {
             id: m.id.clone(),
             title: m.title.clone(),
@@ -173,7 +173,11 @@ pub async fn sales(
     let links: Vec<MissionLink> = state.store.list_all(&Key::sales_partition(&caller.user)).await?;
     let mut missions = Vec::new();
     for link in &links {
-        if let Some(mission) = state.store.get::<Mission>(&Key::of_customer::<Mission>(&link.client, link.mission.as_str())).await? {
+        // A mission handed to another owner leaves its old pointer behind: it counts for its
+        // current owner only.
+        if let Some(mission) = state.store.get::<Mission>(&Key::of_customer::<Mission>(&link.client, link.mission.as_str())).await?
+            && mission.sales == caller.user
+        {
             missions.push(mission);
         }
     }
@@ -212,7 +216,7 @@ pub struct LeadView {
 }
 
 impl LeadView {
-    fn of(l: &Lead) -> LeadView {
+    pub(crate) fn of(l: &Lead) -> LeadView {
         LeadView {
             id: l.id.clone(),
             company: l.company.clone(),
@@ -272,8 +276,8 @@ pub struct NewLead {
     pub email: Option<String>,
     /// E.164 (`+33612345678`) or a French national number.
     pub phone: Option<String>,
+    /// Kept to its first 2,000 characters.
     #[serde(default)]
-    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -347,7 +351,8 @@ pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(perio
         return Err(ApiError::bad_request(format!("at most {MAX_KPI_DAYS} days at a time")));
     }
     let start = Utc.from_utc_datetime(&period.from.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let end = Utc.from_utc_datetime(&(period.to + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default());
+    let day_after = period.to.checked_add_days(chrono::Days::new(1)).ok_or_else(|| ApiError::bad_request("to: too far in the future"))?;
+    let end = Utc.from_utc_datetime(&day_after.and_hms_opt(0, 0, 0).unwrap_or_default());
     let mut invoices: Vec<Invoice> = Vec::new();
     let mut sent: Vec<Notification> = Vec::new();
     for month in Month::range(Month::of(period.from), Month::of(period.to)) {

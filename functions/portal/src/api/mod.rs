@@ -3,6 +3,8 @@
 //! The web pages call these same handlers, so a page shows what the API answers.
 
 pub mod admin;
+pub mod agency;
+pub mod audit;
 pub mod community;
 pub mod dashboards;
 pub mod input;
@@ -10,6 +12,7 @@ pub mod me;
 pub mod messages;
 pub mod openapi;
 pub mod profile;
+pub mod sites;
 pub mod users;
 
 use axum::Json;
@@ -30,7 +33,9 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(me::subscriptions))
         .routes(routes!(me::renew_subscription))
         .routes(routes!(me::payment_methods))
-        .routes(routes!(community::get_site))
+        .routes(routes!(sites::list, sites::create))
+        .routes(routes!(community::get_site, sites::update))
+        .routes(routes!(sites::set_farmers))
         .routes(routes!(community::list_harvests, community::post_harvest))
         .routes(routes!(community::list_news, community::post_news))
         .routes(routes!(community::list_events, community::create_event))
@@ -45,10 +50,15 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(dashboards::kpis))
         .routes(routes!(users::invite))
         .routes(routes!(admin::follow_up))
+        .routes(routes!(admin::change))
         .routes(routes!(admin::pause_invoice))
         .routes(routes!(admin::resume_invoice))
         .routes(routes!(admin::mark_invoice_paid))
         .routes(routes!(admin::resend_notification))
+        .routes(routes!(agency::list, agency::create))
+        .routes(routes!(agency::update))
+        .routes(routes!(agency::decide))
+        .routes(routes!(audit::history))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

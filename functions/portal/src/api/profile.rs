@@ -24,15 +24,15 @@ use relance::api_error::ApiError;
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::input::present")]
     #[schema(value_type = Option<String>, nullable)]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::input::present")]
     #[schema(value_type = Option<String>, nullable)]
     pub phone: Option<Option<String>>,
+    #[schema(value_type = Option<Locale>)]
     pub locale: Option<String>,
     pub opt_outs: Option<OptOutsChange>,
-    #[schema(value_type = Option<String>, pattern = "^(email|sms)$")]
     pub preferred_channel: Option<Channel>,
 }
 
@@ -41,11 +41,6 @@ pub struct ProfileChange {
 pub struct OptOutsChange {
     pub email: Option<bool>,
     pub sms: Option<bool>,
-}
-
-/// Tells `"field": null` (remove) from an absent field (keep).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 impl ProfileChange {

@@ -1,0 +1,86 @@
+//! The back office's audit trail: each change an admin (or a farmer) makes through it is
+//! written, in the same transaction as the change, as a [`relance::domain::AuditEntry`];
+//! `GET /admin/audit?record=Site/belleville` reads one record's history, newest first.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use relance::api_error::ApiError;
+use relance::domain::{AuditAction, AuditEntry};
+use relance::store::{Key, Record};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::PortalState;
+use crate::api::input::Params;
+use crate::auth::{Caller, Role};
+
+/// The record types the back office changes, as `record=` names them.
+const AUDITED: &[&str] = &["Site", "Mission", "Lead", "Invoice"];
+
+/// The entry for `caller` changing `after` (from `before`, none for a creation).
+pub fn entry<R: Record>(caller: &Caller, id: &str, before: Option<&R>, after: &R, now: DateTime<Utc>) -> Result<AuditEntry, ApiError> {
+    AuditEntry::of(R::TYPE, id, &caller.user, now, before, after).map_err(|e| {
+        tracing::error!(error = %e, "a record did not serialise for the audit trail");
+        ApiError::unavailable("temporarily unavailable, try again")
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The record: its type and our id, `Site/belleville`.
+    #[param(pattern = "^(Site|Mission|Lead|Invoice)/[!-\"$-.0-~]{1,200}$", example = "Site/belleville")]
+    pub record: String,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<i32>,
+}
+
+/// One change, as the record's page lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditLine {
+    pub at: DateTime<Utc>,
+    /// The user who made it.
+    pub by: String,
+    pub action: AuditAction,
+    /// The fields that changed (all of them for a creation).
+    pub changed: Vec<String>,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditLine>,
+    pub next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", summary = "Who changed a record, when, from what to what",
+    params(AuditQuery), responses((status = 200, body = AuditPage)))]
+pub async fn history(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(query): Params<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let (record_type, id) = query
+        .record
+        .split_once('/')
+        .filter(|(t, id)| AUDITED.contains(t) && relance::domain::ids::check_key_part("record", id).is_ok())
+        .ok_or_else(|| ApiError::bad_request("record: a type (Site, Mission, Lead, Invoice) and an id, as Site/belleville"))?;
+    let page = crate::api::me::PageQuery { cursor: query.cursor, limit: query.limit };
+    let listed =
+        state.store.list_latest::<AuditEntry>(&Key::audit_partition(record_type, id), page.cursor()?.as_ref(), page.limit()).await?;
+    let entries = listed
+        .records
+        .into_iter()
+        .map(|e| AuditLine { changed: e.changed_fields(), at: e.at, by: e.by, action: e.action, before: e.before, after: e.after })
+        .collect();
+    Ok(Json(AuditPage { entries, next: listed.next.map(|c| c.as_str().to_string()) }))
+}

@@ -1,0 +1,160 @@
+//! The back office on a fresh table: nothing of the demo seed, only an admin and the API.
+//! Gardens and their farmers, missions and their invoices, decisions on leads, each change
+//! in the audit trail; the dashboards and the farmer's rights then follow from them.
+
+use relance::domain::*;
+use relance::store::Store;
+use relance_tests::{call, token};
+use serde_json::{Value, json};
+
+fn router(store: &Store) -> axum::Router {
+    portal::router(relance_tests::portal_state(store))
+}
+
+/// A person with an account (as an invitation leaves them), known by `name`.
+async fn person(store: &Store, user: &str, customer: &str, name: &str) {
+    store.insert(&mut relance_tests::customer(customer, name, Some(&format!("{customer}@example.org")))).await.unwrap();
+    store.insert(&mut Account::new(user, Some(CustomerId::parse(customer).unwrap()))).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_opens_a_garden_and_its_farmer_posts_a_harvest() {
+    let store = relance_tests::fresh_store("back-office-sites").await;
+    let router = router(&store);
+    let admin = token("u-admin", &["admin"]);
+    person(&store, "u-lea", "c-lea", "Léa").await;
+    let lea = token("u-lea", &["farmer"]);
+
+    let (status, site) =
+        call(&router, "POST", "/sites", &admin, Some(json!({"name": "Jardin des Lilas", "address": "3 rue des Lilas"}))).await;
+    assert_eq!(status, 201, "{site}");
+    let id = site["id"].as_str().unwrap().to_string();
+    assert_eq!((site["time_zone"].as_str(), site["farmers"].clone()), (Some("Europe/Paris"), json!([])), "the business's zone by default");
+    let harvest = json!({"date": chrono::Utc::now().date_naive(), "crop": "Radis", "grams": 1200});
+
+    // Before she is its farmer, the garden is not Léa's to see or post to.
+    assert_eq!(call(&router, "POST", &format!("/sites/{id}/harvests"), &lea, Some(harvest.clone())).await.0, 404);
+    let (status, body) = call(&router, "PUT", &format!("/sites/{id}/farmers"), &admin, Some(json!({"farmers": ["u-nobody"]}))).await;
+    assert_eq!((status, body["message"].as_str()), (400, Some("farmers: no account for user \"u-nobody\"")));
+    let (status, site) = call(&router, "PUT", &format!("/sites/{id}/farmers"), &admin, Some(json!({"farmers": ["u-lea"]}))).await;
+    assert_eq!((status, &site["farmer_names"]), (200, &json!(["Léa"])), "{site}");
+    assert_eq!(call(&router, "POST", &format!("/sites/{id}/harvests"), &lea, Some(harvest.clone())).await.0, 201);
+    // Only admins keep gardens.
+    assert_eq!(call(&router, "PATCH", &format!("/sites/{id}"), &lea, Some(json!({"name": "Mine"}))).await.0, 403);
+    let (status, site) = call(
+        &router,
+        "PATCH",
+        &format!("/sites/{id}"),
+        &admin,
+        Some(json!({"address": "5 rue des Lilas", "time_zone": "Europe/Brussels"})),
+    )
+    .await;
+    assert_eq!((status, site["address"].as_str(), site["time_zone"].as_str()), (200, Some("5 rue des Lilas"), Some("Europe/Brussels")));
+    let (status, body) = call(&router, "PATCH", &format!("/sites/{id}"), &admin, Some(json!({"time_zone": "Paris"}))).await;
+    assert_eq!(status, 400, "{body}");
+    // Léa sees her garden in her list, without the farmers' user ids.
+    let (_, list) = call(&router, "GET", "/sites", &lea, None).await;
+    assert_eq!(list["sites"].as_array().unwrap().len(), 1);
+    assert!(list["sites"][0].get("farmers").is_none(), "{list}");
+
+    // Every change is in the audit trail, newest first, with who and what.
+    let (status, audit) = call(&router, "GET", &format!("/admin/audit?record=Site/{id}"), &admin, None).await;
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit["entries"].as_array().unwrap();
+    let changed: Vec<&Value> = entries.iter().map(|e| &e["changed"]).collect();
+    assert_eq!(
+        changed,
+        [
+            &json!(["address", "time_zone"]),
+            &json!(["farmer_names", "farmers"]),
+            &json!(["address", "farmer_names", "farmers", "id", "name", "time_zone"])
+        ]
+    );
+    assert_eq!((entries[0]["by"].as_str(), entries[2]["action"].as_str()), (Some("u-admin"), Some("create")));
+    assert_eq!(call(&router, "GET", &format!("/admin/audit?record=Site/{id}"), &lea, None).await.0, 403);
+    assert_eq!(call(&router, "GET", "/admin/audit?record=Secret/x", &admin, None).await.0, 400);
+}
+
+#[tokio::test]
+async fn missions_and_leads_kept_by_an_admin_fill_the_dashboards() {
+    let store = relance_tests::fresh_store("back-office-agency").await;
+    let router = router(&store);
+    let admin = token("u-admin", &["admin"]);
+    person(&store, "u-client", "c-client", "Atelier Nord").await;
+    person(&store, "u-sales", "c-sales", "Samir").await;
+    person(&store, "u-amb", "c-amb", "Alix").await;
+    let mut invoice = relance_tests::invoice(&CustomerId::parse("c-client").unwrap(), "inv-nord-1", "F-NORD-1", 450_000);
+    invoice.issued_at = chrono::Utc::now();
+    // Paid: the sales dashboard's "actual" is what was paid on the missions' invoices.
+    invoice.record_payment(relance_tests::eur(450_000)).unwrap();
+    store.insert(&mut invoice).await.unwrap();
+
+    let mission = json!({"client": "c-client", "title": "Refonte", "sales": "u-sales", "freelancers": ["Nina"],
+        "starts_on": chrono::Utc::now().date_naive(), "monthly_fee": {"minor_units": 450_000, "currency": "EUR"}});
+    let mut ghost = mission.clone();
+    ghost["sales"] = json!("u-ghost");
+    let (status, body) = call(&router, "POST", "/admin/missions", &admin, Some(ghost)).await;
+    assert_eq!((status, body["message"].as_str()), (400, Some("sales: no account for user \"u-ghost\"")));
+    let (status, created) = call(&router, "POST", "/admin/missions", &admin, Some(mission.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    let mission_id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(call(&router, "POST", "/admin/missions", &token("u-sales", &["sales"]), Some(mission)).await.0, 403);
+
+    // The sales dashboard projects it; once the invoice is linked, it is billed there too.
+    let sales = token("u-sales", &["sales"]);
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let range = format!("/dashboards/sales?from={month}&to={month}");
+    let (_, before) = call(&router, "GET", &range, &sales, None).await;
+    let billed = |figures: &Value| figures["actual"][0]["points"][0]["value"].as_i64().unwrap_or(0);
+    assert_eq!((before["projected"][0]["points"][0]["value"].as_i64(), billed(&before)), (Some(450_000), 0), "{before}");
+    let (status, body) = call(&router, "PATCH", "/admin/invoices/inv-nord-1", &admin, Some(json!({"mission_id": "m-elsewhere"}))).await;
+    assert_eq!((status, body["message"].as_str()), (400, Some("mission_id: no such mission for this client")));
+    let (status, _) = call(&router, "PATCH", "/admin/invoices/inv-nord-1", &admin, Some(json!({"mission_id": mission_id}))).await;
+    assert_eq!(status, 200);
+    let (_, after) = call(&router, "GET", &range, &sales, None).await;
+    assert_eq!(billed(&after), 450_000, "{after}");
+
+    // Handed to another sales person, it leaves Samir's figures.
+    person(&store, "u-sales-2", "c-sales-2", "Sacha").await;
+    let (status, changed) =
+        call(&router, "PATCH", &format!("/admin/missions/{mission_id}"), &admin, Some(json!({"sales": "u-sales-2", "ends_on": null})))
+            .await;
+    assert_eq!((status, changed["sales"].as_str()), (200, Some("u-sales-2")), "{changed}");
+    let (_, samir) = call(&router, "GET", &range, &sales, None).await;
+    assert_eq!(samir["missions"], json!([]));
+    let (_, sacha) = call(&router, "GET", &range, &token("u-sales-2", &["sales"]), None).await;
+    assert_eq!(sacha["missions"].as_array().map(Vec::len), Some(1));
+    let (_, missions) = call(&router, "GET", "/admin/missions", &admin, None).await;
+    assert_eq!(missions["missions"][0]["client_id"], "c-client");
+
+    // An ambassador's lead, qualified then won with its commission, then paid.
+    let amb = token("u-amb", &["ambassador"]);
+    let (_, lead) = call(
+        &router,
+        "POST",
+        "/leads",
+        &amb,
+        Some(json!({"company": "Café Lune", "contact_name": "Mme Lune", "email": "lune@example.org"})),
+    )
+    .await;
+    let lead_path = format!("/admin/leads/{}", lead["id"].as_str().unwrap());
+    assert_eq!(call(&router, "PATCH", &lead_path, &admin, Some(json!({"status": "qualified"}))).await.1["status"], "qualified");
+    let (status, body) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"status": "won"}))).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("lead_decision")), "a win needs its commission: {body}");
+    let (status, won) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"status": "won", "commission": "150,00"}))).await;
+    assert_eq!((status, &won["commission"]), (200, &json!({"minor_units": 15_000, "currency": "EUR"})));
+    let (_, dashboard) = call(&router, "GET", "/dashboards/ambassador", &amb, None).await;
+    assert_eq!((dashboard["owed"][0]["minor_units"].as_i64(), dashboard["leads_by_status"]["won"].as_i64()), (Some(15_000), Some(1)));
+    let (_, paid) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"commission_paid": true}))).await;
+    assert_eq!(paid["commission_paid"], true);
+    let (_, dashboard) = call(&router, "GET", "/dashboards/ambassador", &amb, None).await;
+    assert_eq!(dashboard["owed"][0]["minor_units"].as_i64(), Some(0), "{dashboard}");
+    let (status, body) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"status": "lost"}))).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("lead_decision")));
+
+    // Who did it: the invoice's link and the lead's decisions are in the audit trail.
+    let (_, audit) = call(&router, "GET", "/admin/audit?record=Invoice/inv-nord-1", &admin, None).await;
+    assert_eq!(audit["entries"][0]["changed"], json!(["mission_id"]));
+    let (_, audit) = call(&router, "GET", &format!("/admin/audit?record=Lead/{}", lead["id"].as_str().unwrap()), &admin, None).await;
+    assert_eq!(audit["entries"].as_array().map(Vec::len), Some(3), "qualified, won, paid: {audit}");
+}
