@@ -84,6 +84,12 @@ pub struct Customer {
     /// Date rules on the customer's own dates (a lease anniversary, a welcome workshop).
     #[serde(default)]
     pub follow_up: FollowUp,
+    /// The id the business's own files gave this customer (an Airtable row, a CSV import).
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// A business (B2B) rather than a consumer: the tone of its messages, its payment terms.
+    #[serde(default)]
+    pub business: bool,
 }
 
 impl Customer {
@@ -109,6 +115,8 @@ impl Customer {
             deleted_at: None,
             provider_updated_at: None,
             follow_up: FollowUp::default(),
+            external_id: None,
+            business: false,
         }
     }
 

@@ -328,6 +328,34 @@ impl Store {
 }
 
 impl Store {
+    /// One page of ledger partition `partition`, newest first: the back office's lists (every
+    /// customer, by creation). The partition holds one record type, so a page is `limit` records.
+    pub async fn ledger_page<R: Record>(&self, partition: &str, cursor: Option<&Cursor>, limit: i32) -> Result<Page<R>, StoreError> {
+        let start = cursor.map(|c| c.start_key_within(LEDGER, partition)).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(LEDGER_INDEX)
+            .key_condition_expression("#l = :l")
+            .expression_attribute_names("#l", LEDGER)
+            .expression_attribute_values(":l", AttributeValue::S(partition.to_string()))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| if cursor.is_some() { bad_cursor_or(e) } else { classify(e, String::new) })?;
+        let mut records = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            if item.get(TYPE).and_then(|v| v.as_s().ok()).is_some_and(|t| t == R::TYPE) {
+                let key = key_of(&item);
+                records.push(decode(&key, item)?);
+            }
+        }
+        Ok(Page { records, next: output.last_evaluated_key.as_ref().and_then(Cursor::from_last_key) })
+    }
+
     /// One page of what waits for a person, oldest first: items of several types, not decoded.
     /// Every record of type `R` in ledger partition `partition` sorted between `from`
     /// (included) and `to` (excluded), page after page: the KPIs' reads. A period's ledger

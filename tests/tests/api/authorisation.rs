@@ -138,6 +138,8 @@ fn concrete(path: &str, role: Role, whose: Whose, north: &EventId, south: &Event
         (p, Whose::Other) if p.starts_with("/events/") => south.to_string(),
         (p, Whose::Own) if p.starts_with("/admin/notifications/") => format!("invoice.inv-{own_customer}.invoice_overdue.2"),
         (p, Whose::Other) if p.starts_with("/admin/notifications/") => "invoice.inv-c-other.invoice_overdue.2".into(),
+        (p, Whose::Own) if p.starts_with("/admin/customers/") => own_customer.clone(),
+        (p, Whose::Other) if p.starts_with("/admin/customers/") => "c-other".into(),
         (p, Whose::Own) if p.starts_with("/admin/missions/") => "m-own".into(),
         (p, Whose::Other) if p.starts_with("/admin/missions/") => "m-other".into(),
         (p, Whose::Own) if p.starts_with("/admin/leads/") => "lead-own".into(),
@@ -174,6 +176,8 @@ fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
             "starts_on": "2026-01-01", "monthly_fee": {"minor_units": 1000, "currency": "EUR"}})
         }
         ("patch", "/admin/missions/{id}") => json!({"title": format!("Title {n}")}),
+        ("post", "/admin/customers") => json!({"name": format!("Customer {n}")}),
+        ("patch", "/admin/customers/{id}") => json!({"tags": [format!("tag{n}")]}),
         ("patch", "/admin/leads/{id}") => json!({"status": "qualified"}),
         ("patch", "/admin/invoices/{id}") => json!({"mission_id": null}),
         _ => return None,
@@ -266,6 +270,8 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
             only(admin, 200)
         }
         ("patch", "/admin/missions/{id}") | ("patch", "/admin/leads/{id}") | ("patch", "/admin/invoices/{id}") => only(admin, 200),
+        ("get", "/admin/customers") | ("get", "/admin/customers/{id}") | ("patch", "/admin/customers/{id}") => only(admin, 200),
+        ("post", "/admin/customers") => only(admin, 201),
         other => panic!("no row in the authorisation matrix for {other:?}: add one"),
     }
 }

@@ -158,3 +158,82 @@ async fn missions_and_leads_kept_by_an_admin_fill_the_dashboards() {
     let (_, audit) = call(&router, "GET", &format!("/admin/audit?record=Lead/{}", lead["id"].as_str().unwrap()), &admin, None).await;
     assert_eq!(audit["entries"].as_array().map(Vec::len), Some(3), "qualified, won, paid: {audit}");
 }
+
+#[tokio::test]
+async fn an_admin_keeps_the_customer_file_and_new_contact_details_send_what_was_held() {
+    let store = relance_tests::fresh_store("back-office-customers").await;
+    // A date rule for lease anniversaries, for customers in the "Clients" list only.
+    let mut state = relance_tests::portal_state(&store);
+    state.ladders.date_rules.push(relance::schedule::DateRule {
+        name: "lease-year".into(),
+        date_field: "lease_start".into(),
+        offset_days: 365,
+        audience_tag: None,
+        audience_list: Some("Clients".into()),
+        audience_role: None,
+        notify_team: false,
+    });
+    let router = portal::router(state);
+    let admin = token("u-admin", &["admin"]);
+
+    // Created from what a clerk types: a national mobile number, tags, a list, a date.
+    let lease = chrono::Utc::now().date_naive() - chrono::Duration::days(300);
+    let details = json!({"name": "Mme Martin", "email": "martin@example.org", "phone": "06 12 34 56 78", "tags": ["b2b"],
+        "country": "FR", "lists": ["Prospects"], "dates": {"lease_start": lease}, "external_id": "rec42"});
+    let (status, file) = call(&router, "POST", "/admin/customers", &admin, Some(details)).await;
+    assert_eq!(status, 201, "{file}");
+    let id = file["customer"]["id"].as_str().unwrap().to_string();
+    assert_eq!((file["customer"]["phone"].as_str(), file["customer"]["external_id"].as_str()), (Some("+33612345678"), Some("rec42")));
+    assert!(file["standing"]["next_reminder"].is_null(), "not in the rule's list yet: {file}");
+    let (status, body) = call(&router, "POST", "/admin/customers", &admin, Some(json!({"name": "X", "email": "not an address"}))).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().starts_with("email:"), "the error names the field: {body}");
+
+    // Into the "Clients" list: the lease anniversary is planned.
+    let path = format!("/admin/customers/{id}");
+    let (status, file) = call(&router, "PATCH", &path, &admin, Some(json!({"lists": ["Clients"]}))).await;
+    assert_eq!(status, 200, "{file}");
+    assert!(file["standing"]["next_reminder"].is_string(), "the date rule now applies: {file}");
+
+    // A customer nobody can reach, with an overdue notice held for want of contact details.
+    let (_, nobody) = call(&router, "POST", "/admin/customers", &admin, Some(json!({"name": "M. Sans Contact"}))).await;
+    let nobody_id = CustomerId::parse(nobody["customer"]["id"].as_str().unwrap()).unwrap();
+    let mut invoice = relance_tests::invoice(&nobody_id, "inv-sans-1", "F-SANS-1", 7_500);
+    store.insert(&mut invoice).await.unwrap();
+    let mut held = relance_tests::overdue_notice(&invoice, 1);
+    held.hold("no email and no mobile").unwrap();
+    store.insert(&mut held).await.unwrap();
+
+    // Found by invoice number, by tag, and among those with something held.
+    let (_, found) = call(&router, "GET", "/admin/customers?q=f-sans", &admin, None).await;
+    assert_eq!(found["customers"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found["customers"][0]["standing"]["balance_owed"], json!([{"minor_units": 7_500, "currency": "EUR"}]));
+    let (_, tagged) = call(&router, "GET", "/admin/customers?tag=b2b", &admin, None).await;
+    assert_eq!(tagged["customers"][0]["customer"]["name"], "Mme Martin");
+    let (_, waiting) = call(&router, "GET", "/admin/customers?status=held", &admin, None).await;
+    assert_eq!(waiting["customers"][0]["customer"]["name"], "M. Sans Contact", "{waiting}");
+
+    // An email for him: the held notice goes now, as a fresh copy, once.
+    let nobody_path = format!("/admin/customers/{nobody_id}");
+    assert_eq!(call(&router, "PATCH", &nobody_path, &admin, Some(json!({"email": "sans@example.org"}))).await.0, 200);
+    assert_eq!(call(&router, "PATCH", &nobody_path, &admin, Some(json!({"email": "sans2@example.org"}))).await.0, 200);
+    let notes: Vec<Notification> = store.list_all(&relance::store::Key::customer_partition(&nobody_id)).await.unwrap();
+    let statuses: Vec<NotificationStatus> = notes.iter().map(|n| n.status).collect();
+    assert_eq!(notes.len(), 2, "one copy, not one per change: {statuses:?}");
+    assert!(notes.iter().any(|n| n.status == NotificationStatus::Pending && n.id.as_str().contains("resend")));
+    assert!(notes.iter().any(|n| n.status == NotificationStatus::Skipped && n.resent_as.is_some()));
+
+    // His file: the invoice and both notices on the timeline, newest first.
+    let (_, file) = call(&router, "GET", &nobody_path, &admin, None).await;
+    let kinds: Vec<&str> = file["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "notification").count(), 2, "{kinds:?}");
+    assert!(kinds.contains(&"invoice_issued"));
+    assert_eq!(file["timeline"][0]["status"], "pending", "the copy is the newest: {file}");
+
+    // Pausing is a change like any other, in the audit trail; members cannot reach any of it.
+    let (_, paused) = call(&router, "PATCH", &nobody_path, &admin, Some(json!({"reminders_paused": true}))).await;
+    assert!(paused["standing"]["next_reminder"].is_null());
+    let (_, audit) = call(&router, "GET", &format!("/admin/audit?record=Customer/{nobody_id}"), &admin, None).await;
+    assert_eq!(audit["entries"][0]["changed"], json!(["reminders_paused"]), "{audit}");
+    assert_eq!(call(&router, "GET", &nobody_path, &token("u-member", &["member"]), None).await.0, 403);
+}

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agency;
 pub mod audit;
 pub mod community;
+pub mod customers;
 pub mod dashboards;
 pub mod input;
 pub mod me;
@@ -59,6 +60,8 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(agency::update))
         .routes(routes!(agency::decide))
         .routes(routes!(audit::history))
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(customers::get, customers::update))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

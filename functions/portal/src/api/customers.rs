@@ -1,0 +1,533 @@
+//! The customer file an admin keeps: `GET /admin/customers` (search and filters over every
+//! customer, newest first, through the ledger index), `POST /admin/customers`,
+//! `GET /admin/customers/{id}` (with the timeline: every invoice, payment, card,
+//! subscription and notification, newest first) and `PATCH /admin/customers/{id}`.
+//!
+//! A change of a date, a tag or a list reschedules the customer's date rules; a new email or
+//! mobile on a customer whose notifications were held for want of one sends them again, once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use relance::api_error::ApiError;
+use relance::domain::time::parse_time_zone;
+use relance::domain::*;
+use relance::schedule::decide;
+use relance::store::{Attempt, Key, Ledger, until_done};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::PortalState;
+use crate::api::audit;
+use crate::api::input::{Body, Params, text};
+use crate::api::me::PageQuery;
+use crate::auth::{Caller, Role};
+
+/// A customer as the back office sees and edits it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdminCustomer {
+    pub id: CustomerId,
+    /// The id the business's own files gave it (an import's `id` column).
+    pub external_id: Option<String>,
+    pub name: String,
+    pub email: Option<Email>,
+    /// The address bounced or complained: nothing more goes to it.
+    pub email_undeliverable: bool,
+    pub phone: Option<PhoneE164>,
+    pub locale: Locale,
+    /// An IANA time zone.
+    pub time_zone: String,
+    pub business: bool,
+    pub tags: BTreeSet<String>,
+    pub lists: BTreeSet<String>,
+    /// The customer's own dates, by field (`lease_start`), for date rules.
+    pub dates: BTreeMap<String, NaiveDate>,
+    /// No reminder of any kind goes while set.
+    pub reminders_paused: bool,
+    pub opt_outs: OptOuts,
+    pub created_at: DateTime<Utc>,
+    /// Erased (GDPR) or deleted at the provider: kept for the books, never reminded.
+    pub erased: bool,
+}
+
+impl AdminCustomer {
+    fn of(c: &Customer) -> AdminCustomer {
+        AdminCustomer {
+            id: c.id.clone(),
+            external_id: c.external_id.clone(),
+            name: c.name.clone(),
+            email: c.email.clone(),
+            email_undeliverable: c.email_undeliverable,
+            phone: c.phone.clone(),
+            locale: c.locale.clone(),
+            time_zone: c.time_zone.name().to_string(),
+            business: c.business,
+            tags: c.tags.clone(),
+            lists: c.lists.clone(),
+            dates: c.custom_dates.clone(),
+            reminders_paused: c.reminders_paused,
+            opt_outs: c.opt_outs.clone(),
+            created_at: c.created_at,
+            erased: c.deleted_at.is_some(),
+        }
+    }
+}
+
+/// What is owed and what comes next, from the customer's invoices.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Standing {
+    /// Still owed, per currency (none when nothing is).
+    pub balance_owed: Vec<Money>,
+    /// An owed invoice is past its due date.
+    pub overdue: bool,
+    /// When the scan next looks at one of the customer's records (a reminder may go then).
+    pub next_reminder: Option<DateTime<Utc>>,
+}
+
+impl Standing {
+    fn of(customer: &Customer, invoices: &[Invoice], today: NaiveDate) -> Standing {
+        let mut owed: BTreeMap<Currency, i64> = BTreeMap::new();
+        for invoice in invoices.iter().filter(|i| i.is_owed()) {
+            *owed.entry(invoice.currency()).or_default() += invoice.balance().minor_units();
+        }
+        let next = invoices.iter().filter_map(|i| i.follow_up.next_action_at).chain(customer.follow_up.next_action_at).min();
+        Standing {
+            balance_owed: owed.into_iter().filter(|(_, minor)| *minor > 0).map(|(c, minor)| Money::from_minor(minor, c)).collect(),
+            overdue: invoices.iter().any(|i| i.is_owed() && i.due_date < today),
+            next_reminder: if customer.reminders_paused { None } else { next },
+        }
+    }
+}
+
+/// One line of the customer list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerLine {
+    pub customer: AdminCustomer,
+    pub standing: Standing,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerList {
+    /// Newest first. A page may hold fewer than `limit` lines (those the filters leave out);
+    /// `next` continues.
+    pub customers: Vec<CustomerLine>,
+    pub next: Option<String>,
+}
+
+/// Which customers: the ones a person needs to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerStatus {
+    /// An owed invoice is past due.
+    Overdue,
+    /// Reminders paused.
+    Paused,
+    /// A notification waits for contact details.
+    Held,
+    /// The email address bounced.
+    Bounced,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerQuery {
+    /// Part of a name, an email, a phone number or an invoice number (case does not matter).
+    pub q: Option<String>,
+    pub tag: Option<String>,
+    pub list: Option<String>,
+    pub status: Option<CustomerStatus>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// Customers read per page (default 20).
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<i32>,
+}
+
+/// Does `needle` (lower case) appear in the customer's name, email, phone or an invoice number?
+fn matches_search(customer: &Customer, invoices: &[Invoice], needle: &str) -> bool {
+    let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
+    customer.name.to_lowercase().contains(needle)
+        || customer.email.as_ref().is_some_and(|e| e.as_str().to_lowercase().contains(needle))
+        || (digits.len() >= 4 && customer.phone.as_ref().is_some_and(|p| p.as_str().contains(digits.trim_start_matches('0'))))
+        || invoices.iter().any(|i| i.number.as_str().to_lowercase().contains(needle))
+}
+
+#[utoipa::path(get, path = "/admin/customers", tag = "admin", summary = "Find customers: search, tags, lists, who needs a look",
+    params(CustomerQuery), responses((status = 200, body = CustomerList)))]
+pub async fn list(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Params(query): Params<CustomerQuery>,
+) -> Result<Json<CustomerList>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let page = PageQuery { cursor: query.cursor.clone(), limit: query.limit };
+    let listed = state.store.ledger_page::<Customer>(Ledger::CUSTOMERS, page.cursor()?.as_ref(), page.limit()).await?;
+    let needle = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+    let today = Utc::now().date_naive();
+    let mut customers = Vec::new();
+    for customer in listed.records {
+        if query.tag.as_ref().is_some_and(|t| !customer.tags.contains(t))
+            || query.list.as_ref().is_some_and(|l| !customer.lists.contains(l))
+        {
+            continue;
+        }
+        let partition = Key::customer_partition(&customer.id);
+        let invoices: Vec<Invoice> = state.store.list_all(&partition).await?;
+        if needle.as_deref().is_some_and(|n| !matches_search(&customer, &invoices, n)) {
+            continue;
+        }
+        let standing = Standing::of(&customer, &invoices, today);
+        let keep = match query.status {
+            None => true,
+            Some(CustomerStatus::Overdue) => standing.overdue,
+            Some(CustomerStatus::Paused) => customer.reminders_paused,
+            Some(CustomerStatus::Bounced) => customer.email_undeliverable,
+            Some(CustomerStatus::Held) => {
+                state.store.list_all::<Notification>(&partition).await?.iter().any(|n| n.status == NotificationStatus::Held)
+            }
+        };
+        if keep {
+            customers.push(CustomerLine { customer: AdminCustomer::of(&customer), standing });
+        }
+    }
+    Ok(Json(CustomerList { customers, next: listed.next.map(|c| c.as_str().to_string()) }))
+}
+
+/// What happened, in the customer's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    InvoiceIssued,
+    InvoicePaid,
+    Payment,
+    PaymentFailed,
+    Refund,
+    SubscriptionStarted,
+    SubscriptionEnded,
+    CardAdded,
+    CardRemoved,
+    Notification,
+}
+
+/// One thing that happened, with what a person asks about it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub kind: TimelineKind,
+    /// Our id of the record it is about.
+    pub record: String,
+    /// What a clerk reads: an invoice number and status, a plan, a card, a message kind.
+    pub summary: String,
+    pub amount: Option<Money>,
+    /// For a notification: the channel it went (or was to go) by.
+    pub channel: Option<Channel>,
+    /// For a notification: sent, held, failed, skipped…
+    pub status: Option<NotificationStatus>,
+    /// Why: a held notification's reason, a failure's error, a declined card's reason.
+    pub reason: Option<String>,
+}
+
+/// A customer with their standing and history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerFile {
+    pub customer: AdminCustomer,
+    pub standing: Standing,
+    /// Newest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+fn entry(at: DateTime<Utc>, kind: TimelineKind, record: &str, summary: String) -> TimelineEntry {
+    TimelineEntry { at, kind, record: record.to_string(), summary, amount: None, channel: None, status: None, reason: None }
+}
+
+/// The customer's history from their partition's records, newest first.
+fn timeline(
+    invoices: &[Invoice],
+    payments: &[Payment],
+    subscriptions: &[Subscription],
+    cards: &[PaymentMethod],
+    notes: &[Notification],
+) -> Vec<TimelineEntry> {
+    let mut lines = Vec::new();
+    for i in invoices {
+        let status = serde_json::to_value(i.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        lines.push(TimelineEntry {
+            amount: Some(i.amount_due),
+            ..entry(i.issued_at, TimelineKind::InvoiceIssued, i.id.as_str(), format!("{} ({status})", i.number))
+        });
+        if let Some(paid_at) = i.paid_at {
+            lines.push(TimelineEntry {
+                amount: Some(i.amount_paid),
+                ..entry(paid_at, TimelineKind::InvoicePaid, i.id.as_str(), i.number.to_string())
+            });
+        }
+    }
+    for p in payments {
+        let failed = p.failure_reason.is_some();
+        let kind = if failed { TimelineKind::PaymentFailed } else { TimelineKind::Payment };
+        let about = p.invoice_id.as_ref().map_or_else(String::new, |i| format!("invoice {i}"));
+        lines.push(TimelineEntry {
+            amount: Some(p.amount),
+            reason: p.failure_reason.clone(),
+            ..entry(p.occurred_at, kind, p.id.as_str(), about)
+        });
+        for r in &p.refunds {
+            lines.push(TimelineEntry {
+                amount: Some(r.amount),
+                ..entry(r.refunded_at, TimelineKind::Refund, r.id.as_str(), format!("payment {}", p.id))
+            });
+        }
+    }
+    for s in subscriptions {
+        let started = s.started_at.unwrap_or(s.current_period_start);
+        lines.push(TimelineEntry {
+            amount: Some(s.price),
+            ..entry(started, TimelineKind::SubscriptionStarted, s.id.as_str(), s.plan.clone())
+        });
+        if let Some(ended) = s.ended_at {
+            lines.push(entry(ended, TimelineKind::SubscriptionEnded, s.id.as_str(), s.plan.clone()));
+        }
+    }
+    for c in cards {
+        let card = format!("{} ••{} {:02}/{}", c.brand, c.last4.as_str(), c.expiry.month(), c.expiry.year());
+        let kind = if c.removed { TimelineKind::CardRemoved } else { TimelineKind::CardAdded };
+        lines.push(entry(c.added_at, kind, c.id.as_str(), card));
+    }
+    for n in notes {
+        let kind = serde_json::to_value(n.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let (channel, held) = match &n.channel {
+            Some(ChannelDecision::Send { channel }) => (Some(*channel), None),
+            Some(ChannelDecision::Held { reason }) => (None, Some(reason.clone())),
+            None => (None, None),
+        };
+        lines.push(TimelineEntry {
+            amount: n.amount,
+            channel,
+            status: Some(n.status),
+            reason: held.or_else(|| n.error.clone()),
+            ..entry(n.sent_at.unwrap_or(n.created_at), TimelineKind::Notification, n.id.as_str(), format!("{kind}, step {}", n.step))
+        });
+    }
+    lines.sort_by_key(|line| std::cmp::Reverse(line.at));
+    lines
+}
+
+async fn customer(state: &PortalState, id: &str) -> Result<Customer, ApiError> {
+    let id = CustomerId::parse(id).map_err(|_| ApiError::not_found())?;
+    state.store.get(&Key::customer(&id)).await?.ok_or_else(ApiError::not_found)
+}
+
+async fn file(state: &PortalState, customer: Customer) -> Result<CustomerFile, ApiError> {
+    let partition = Key::customer_partition(&customer.id);
+    let invoices: Vec<Invoice> = state.store.list_all(&partition).await?;
+    let payments: Vec<Payment> = state.store.list_all(&partition).await?;
+    let subscriptions: Vec<Subscription> = state.store.list_all(&partition).await?;
+    let cards: Vec<PaymentMethod> = state.store.list_all(&partition).await?;
+    let notes: Vec<Notification> = state.store.list_all(&partition).await?;
+    Ok(CustomerFile {
+        standing: Standing::of(&customer, &invoices, Utc::now().date_naive()),
+        timeline: timeline(&invoices, &payments, &subscriptions, &cards, &notes),
+        customer: AdminCustomer::of(&customer),
+    })
+}
+
+#[utoipa::path(get, path = "/admin/customers/{id}", tag = "admin", summary = "A customer's file: details, standing, timeline",
+    params(("id" = String, Path, description = "Our id for the customer")), responses((status = 200, body = CustomerFile)))]
+pub async fn get(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<CustomerFile>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let customer = customer(&state, &id).await?;
+    Ok(Json(file(&state, customer).await?))
+}
+
+/// A customer's details, to create or (every field optional) to change. In a change, `null`
+/// removes an email, a phone or a date.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Mme Martin", "email": "martin@example.org", "phone": "06 12 34 56 78", "tags": ["b2b"],
+    "lists": ["Clients"], "dates": {"lease_start": "2026-09-01"}}))]
+pub struct CustomerDetails {
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
+    pub name: Option<String>,
+    /// The id in the business's own files.
+    pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::input::present")]
+    #[schema(value_type = Option<String>, format = Email, nullable)]
+    pub email: Option<Option<String>>,
+    /// E.164 (`+33612345678`) or a national number of the customer's country.
+    #[serde(default, deserialize_with = "crate::api::input::present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub phone: Option<Option<String>>,
+    #[schema(value_type = Option<Locale>)]
+    pub locale: Option<String>,
+    /// Where a national phone number is read (`FR`); by default the region of the customer's
+    /// locale, else of the business's (a number in international form needs none).
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    pub country: Option<String>,
+    /// An IANA zone (`Europe/Paris`).
+    pub time_zone: Option<String>,
+    pub business: Option<bool>,
+    pub tags: Option<BTreeSet<String>>,
+    pub lists: Option<BTreeSet<String>>,
+    /// Dates by field; `null` removes one.
+    #[schema(value_type = Option<BTreeMap<String, Option<NaiveDate>>>)]
+    pub dates: Option<BTreeMap<String, Option<NaiveDate>>>,
+    pub reminders_paused: Option<bool>,
+}
+
+/// A label: letters, digits, spaces, `-` and `_`, at most 50.
+fn label(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = text(field, value, 50)?;
+    if value.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_')) {
+        Ok(value)
+    } else {
+        Err(ApiError::bad_request(format!("{field}: {value:?} may hold letters, digits, spaces, '-' and '_'")))
+    }
+}
+
+fn labels(field: &str, values: &BTreeSet<String>) -> Result<BTreeSet<String>, ApiError> {
+    if values.len() > 50 {
+        return Err(ApiError::bad_request(format!("{field}: at most 50")));
+    }
+    values.iter().map(|v| label(field, v)).collect()
+}
+
+impl CustomerDetails {
+    /// Applies the details to `customer`, or says which field is wrong (nothing is applied).
+    fn apply(&self, customer: &mut Customer, business_country: Option<&str>) -> Result<(), ApiError> {
+        let mut changed = customer.clone();
+        fn bad(field: &'static str) -> impl Fn(ContactError) -> ApiError {
+            move |e| ApiError::bad_request(format!("{field}: {e}"))
+        }
+        if let Some(name) = &self.name {
+            changed.name = text("name", name, 200)?;
+        }
+        if let Some(external) = &self.external_id {
+            let external = text("external_id", external, 200)?;
+            changed.external_id = Some(external);
+        }
+        if let Some(locale) = &self.locale {
+            changed.locale = Locale::parse(locale).map_err(bad("locale"))?;
+        }
+        if let Some(zone) = &self.time_zone {
+            changed.time_zone = parse_time_zone(zone).map_err(|e| ApiError::bad_request(format!("time_zone: {e}")))?;
+        }
+        if let Some(email) = &self.email {
+            let email = email.as_deref().map(Email::parse).transpose().map_err(bad("email"))?;
+            if email != changed.email {
+                changed.email_undeliverable = false;
+            }
+            changed.email = email;
+        }
+        if let Some(phone) = &self.phone {
+            let country = self
+                .country
+                .clone()
+                .or_else(|| changed.locale.region().map(str::to_string))
+                .or_else(|| business_country.map(str::to_string))
+                .map(|c| c.to_ascii_uppercase());
+            changed.phone = phone.as_deref().map(|p| PhoneE164::parse(p, country.as_deref())).transpose().map_err(bad("phone"))?;
+        }
+        if let Some(business) = self.business {
+            changed.business = business;
+        }
+        if let Some(tags) = &self.tags {
+            changed.tags = labels("tags", tags)?;
+        }
+        if let Some(lists) = &self.lists {
+            changed.lists = labels("lists", lists)?;
+        }
+        for (field, date) in self.dates.iter().flatten() {
+            let field = label("dates", field)?;
+            match date {
+                Some(date) => changed.custom_dates.insert(field, *date),
+                None => changed.custom_dates.remove(&field),
+            };
+        }
+        if let Some(paused) = self.reminders_paused {
+            changed.reminders_paused = paused;
+        }
+        *customer = changed;
+        Ok(())
+    }
+}
+
+/// What the date rules read changed: they are planned again from `now`.
+fn reschedule_date_rules(before: Option<&Customer>, after: &mut Customer, state: &PortalState, now: DateTime<Utc>) {
+    let read = |c: &Customer| (c.custom_dates.clone(), c.tags.clone(), c.lists.clone(), c.time_zone, c.business);
+    if before.is_none_or(|b| read(b) != read(after)) {
+        after.follow_up.next_action_at = decide::next_date_rule(after, &state.ladders, now);
+    }
+}
+
+#[utoipa::path(post, path = "/admin/customers", tag = "admin", summary = "Add a customer", request_body = CustomerDetails,
+    responses((status = 201, body = CustomerFile)))]
+pub async fn create(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Body(input): Body<CustomerDetails>,
+) -> Result<(StatusCode, Json<CustomerFile>), ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let name = input.name.as_deref().ok_or_else(|| ApiError::bad_request("name: required"))?;
+    let now = Utc::now();
+    let mut customer =
+        Customer::new(CustomerId::generate(), text("name", name, 200)?, state.defaults.locale.clone(), state.defaults.time_zone, now);
+    input.apply(&mut customer, state.defaults.locale.region())?;
+    reschedule_date_rules(None, &mut customer, &state, now);
+    let mut entry = audit::entry(&caller, customer.id.as_str(), None, &customer, now)?;
+    let mut tx = state.store.transaction();
+    tx.insert(&mut customer)?.insert(&mut entry)?;
+    state.store.commit(tx).await?;
+    Ok((StatusCode::CREATED, Json(file(&state, customer).await?)))
+}
+
+#[utoipa::path(patch, path = "/admin/customers/{id}", tag = "admin", summary = "Change a customer: contact, language, tags, lists, dates, pause",
+    params(("id" = String, Path, description = "Our id for the customer")), request_body = CustomerDetails,
+    responses((status = 200, body = CustomerFile)))]
+pub async fn update(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<CustomerDetails>,
+) -> Result<Json<CustomerFile>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let (state_ref, caller, input, id) = (&state, &caller, &input, &id);
+    let saved = until_done(|_| async move {
+        let state = state_ref;
+        let before = customer(state, id).await?;
+        if before.deleted_at.is_some() {
+            return Err(ApiError::conflict_because("erased", "this customer was erased; their details cannot be set again"));
+        }
+        let mut after = before.clone();
+        input.apply(&mut after, state.defaults.locale.region())?;
+        let now = Utc::now();
+        reschedule_date_rules(Some(&before), &mut after, state, now);
+        if after == before {
+            return Ok(Attempt::Done(after));
+        }
+        let mut entry = audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
+        let mut tx = state.store.transaction();
+        tx.update(&mut after)?.insert(&mut entry)?;
+        // New contact details: what was held for want of them goes now, once (the originals
+        // name their copy and leave the follow-up list).
+        let reachable = (after.email.is_some() && !after.email_undeliverable && before.email != after.email)
+            || (after.phone.is_some() && before.phone != after.phone);
+        if reachable {
+            let notes: Vec<Notification> = state.store.list_all(&Key::customer_partition(&after.id)).await?;
+            for mut held in notes.into_iter().filter(|n| n.status == NotificationStatus::Held && n.resent_as.is_none()) {
+                let copy_id = held.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let mut copy = held.copy_for_resend(copy_id, now);
+                held.superseded_by(&copy.id).map_err(|e| ApiError::conflict(e.to_string()))?;
+                held.resent_as = Some(copy.id.clone());
+                tx.insert(&mut copy)?.update(&mut held)?;
+            }
+        }
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
+    })
+    .await?;
+    let customer = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
+    Ok(Json(file(&state, customer).await?))
+}
