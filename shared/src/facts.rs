@@ -77,11 +77,15 @@ pub struct CustomerFacts {
     pub locale: Option<Locale>,
     /// Business dates the provider keeps for the customer (a lease start), for date rules.
     pub dates: Vec<(String, NaiveDate)>,
+    /// The customer's tags and lists when the sender keeps them (our generic format): they
+    /// replace ours. None: the sender says nothing about them, ours stay.
+    pub tags: Option<std::collections::BTreeSet<String>>,
+    pub lists: Option<std::collections::BTreeSet<String>>,
 }
 
 impl CustomerFacts {
     pub fn reference_only(reference: ProviderRef) -> CustomerFacts {
-        CustomerFacts { reference, name: None, email: None, phone: None, locale: None, dates: Vec::new() }
+        CustomerFacts { tags: None, lists: None, reference, name: None, email: None, phone: None, locale: None, dates: Vec::new() }
     }
 }
 
@@ -100,6 +104,8 @@ pub struct InvoiceFacts {
     pub retry_pending: bool,
     /// The provider's hosted page where the customer pays this invoice, if it has one.
     pub payment_link: Option<String>,
+    /// Our agency mission the invoice bills, when the sender names it (our generic format).
+    pub mission: Option<crate::domain::MissionId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -140,6 +140,24 @@ impl Customer {
         self.phone.as_ref().filter(|p| p.can_receive_sms() && self.opt_outs.allows(Channel::Sms))
     }
 
+    /// The sender's tags and lists replace ours when it keeps them (None: it says nothing).
+    /// True when anything changed; an older delivery changes nothing.
+    pub fn apply_provider_labels(&mut self, tags: Option<&BTreeSet<String>>, lists: Option<&BTreeSet<String>>, at: DateTime<Utc>) -> bool {
+        if is_stale(self.provider_updated_at, at) {
+            return false;
+        }
+        let mut changed = false;
+        if let Some(tags) = tags.filter(|tags| self.tags != **tags) {
+            self.tags = tags.clone();
+            changed = true;
+        }
+        if let Some(lists) = lists.filter(|lists| self.lists != **lists) {
+            self.lists = lists.clone();
+            changed = true;
+        }
+        changed
+    }
+
     /// Takes what the provider says of the customer as of `at` (a delivery about the customer
     /// itself, which is news): each detail given replaces ours, one left out (`None`) is kept,
     /// and each date given is set. Facts older than the last ones applied are ignored.

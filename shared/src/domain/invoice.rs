@@ -256,6 +256,17 @@ impl Invoice {
         changed
     }
 
+    /// The sender names the agency mission this invoice bills (our generic format).
+    pub fn link_mission(&mut self, mission: Option<&MissionId>) -> bool {
+        match mission.filter(|m| self.mission_id.as_ref() != Some(*m)) {
+            Some(mission) => {
+                self.mission_id = Some(mission.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Whether the provider will retry the card itself, as it says at `at` while the invoice is
     /// owed. Reminders wait for a pending retry; when the provider stops retrying, a ladder
     /// already begun resumes at `at`. Returns whether that changed.

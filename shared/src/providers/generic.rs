@@ -11,10 +11,12 @@
 //!   "id": "erp-2026-11-25-0001",
 //!   "occurred_at": "2026-11-25T08:00:00Z",
 //!   "customers": [{"id": "C-42", "name": "Camille Martin", "email": "camille@example.org",
-//!                  "phone": "+33612345678", "locale": "fr", "dates": {"lease_start": "2026-09-01"}}],
+//!                  "phone": "+33612345678", "locale": "fr", "dates": {"lease_start": "2026-09-01"},
+//!                  "tags": ["b2b"], "lists": ["Clients"]}],
 //!   "invoices": [{"id": "F-2026-042", "customer_id": "C-42", "number": "F-2026-042",
 //!                 "currency": "EUR", "amount_due": "120.00", "amount_paid": "0.00",
-//!                 "status": "open", "issued_at": "2026-11-01T09:00:00Z", "due_date": "2026-12-01"}],
+//!                 "status": "open", "issued_at": "2026-11-01T09:00:00Z", "due_date": "2026-12-01",
+//!                 "mission_id": "01JD…"}],
 //!   "payments": [{"id": "P-9", "customer_id": "C-42", "invoice_id": "F-2026-042",
 //!                 "currency": "EUR", "amount": "120.00", "status": "failed",
 //!                 "failure_reason": "insufficient_funds"}]
@@ -25,7 +27,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::{PayloadError, SignatureError, stripe};
-use crate::domain::{Currency, Email, InvoiceStatus, Locale, Money, PaymentStatus, PhoneE164, Provider, ProviderRef};
+use std::collections::BTreeSet;
+
+use crate::domain::{Currency, Email, InvoiceStatus, Locale, MissionId, Money, PaymentStatus, PhoneE164, Provider, ProviderRef};
 use crate::facts::{CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts};
 
 pub const SIGNATURE_HEADER: &str = "Relance-Signature";
@@ -69,6 +73,10 @@ struct GenericCustomer {
     /// Business dates for date rules (`{"lease_start": "2026-09-01"}`).
     #[serde(default)]
     dates: std::collections::BTreeMap<String, NaiveDate>,
+    /// Labels for date rules' audiences (`["b2b"]`): given, they replace the customer's.
+    tags: Option<BTreeSet<String>>,
+    /// Mailing lists (`["Clients"]`): given, they replace the customer's.
+    lists: Option<BTreeSet<String>>,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +95,9 @@ struct GenericInvoice {
     /// Where the customer pays it (an https URL), if the sender has such a page.
     #[serde(default)]
     payment_url: Option<String>,
+    /// Our id of the agency mission it bills (`GET /admin/missions`).
+    #[serde(default)]
+    mission_id: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -146,7 +157,24 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
         let phone = c.phone.as_deref().map(|p| PhoneE164::parse(p, c.country.as_deref())).transpose().map_err(bad)?;
         let locale = c.locale.as_deref().map(Locale::parse).transpose().map_err(bad)?;
         let dates = c.dates.iter().map(|(field, date)| (field.clone(), *date)).collect();
-        facts.push(Fact::Customer(CustomerFacts { reference: reference(&c.id)?, name: c.name.clone(), email, phone, locale, dates }));
+        let labels = |values: &Option<BTreeSet<String>>, field: &str| -> Result<Option<BTreeSet<String>>, PayloadError> {
+            let Some(values) = values else { return Ok(None) };
+            let cleaned: BTreeSet<String> = values.iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+            if cleaned.len() > 50 || cleaned.iter().any(|v| v.chars().count() > 50 || v.chars().any(char::is_control)) {
+                return Err(PayloadError::new(format!("customers[].{field}: at most 50, each at most 50 characters")));
+            }
+            Ok(Some(cleaned))
+        };
+        facts.push(Fact::Customer(CustomerFacts {
+            reference: reference(&c.id)?,
+            name: c.name.clone(),
+            email,
+            phone,
+            locale,
+            dates,
+            tags: labels(&c.tags, "tags")?,
+            lists: labels(&c.lists, "lists")?,
+        }));
     }
     for i in &document.invoices {
         let currency: Currency = i.currency.parse().map_err(bad)?;
@@ -161,6 +189,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             GenericInvoiceStatus::Uncollectible => InvoiceStatus::Uncollectible,
         };
         facts.push(Fact::Invoice(InvoiceFacts {
+            mission: i.mission_id.as_deref().map(MissionId::parse).transpose().map_err(|e| bad(format!("invoices[].mission_id: {e}")))?,
             reference: reference(&i.id)?,
             customer: CustomerFacts::reference_only(reference(&i.customer_id)?),
             number: i.number.clone(),

@@ -46,6 +46,8 @@ pub fn contact(object: &Value) -> Result<CustomerFacts, PayloadError> {
     let country = field(object, "billAddress").and_then(|a| text(a, "countryCode"));
     let phone = text(object, "mobile").or_else(|| text(object, "phone"));
     Ok(CustomerFacts {
+        tags: None,
+        lists: None,
         reference: reference(&id)?,
         name: text(object, "name").or_else(|| text(object, "tradeName")),
         email: text(object, "email").and_then(|e| Email::parse(&e).ok()),
@@ -83,6 +85,7 @@ pub fn invoice(object: &Value, customer: Option<CustomerFacts>, default_currency
         return Err(PayloadError::new("the document's contact is not the customer given"));
     }
     Ok(InvoiceFacts {
+        mission: None,
         reference: reference(&id)?,
         customer,
         number: text(object, "docNumber"),

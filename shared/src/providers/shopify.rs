@@ -163,6 +163,8 @@ fn customer(object: &Value) -> Result<CustomerFacts, PayloadError> {
     let name = [text(object, "first_name"), text(object, "last_name")].into_iter().flatten().collect::<Vec<_>>().join(" ");
     let country = field(object, "default_address").and_then(|a| text(a, "country_code"));
     Ok(CustomerFacts {
+        tags: None,
+        lists: None,
         reference: reference(&id)?,
         name: Some(name).filter(|n| !n.is_empty()),
         email: text(object, "email").and_then(|e| Email::parse(&e).ok()),
@@ -189,6 +191,8 @@ fn order(object: &Value) -> Result<(Option<InvoiceFacts>, Option<CustomerFacts>)
         // A guest checkout: the order's email identifies the buyer.
         _ => match text(object, "email").and_then(|e| Email::parse(&e).ok()) {
             Some(email) => Some(CustomerFacts {
+                tags: None,
+                lists: None,
                 reference: reference(&format!("guest:{email}"))?,
                 name: None,
                 email: Some(email),
@@ -216,6 +220,7 @@ fn order(object: &Value) -> Result<(Option<InvoiceFacts>, Option<CustomerFacts>)
     };
     let issued_at = time(object, "created_at").ok_or_else(|| PayloadError::new("order created_at is missing"))?;
     let invoice = InvoiceFacts {
+        mission: None,
         reference: reference(&order_id)?,
         customer: customer.clone(),
         number: text(object, "name").map(|n| n.trim_start_matches('#').to_string()),

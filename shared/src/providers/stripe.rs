@@ -182,6 +182,8 @@ fn contact(
     country: Option<String>,
 ) -> CustomerFacts {
     CustomerFacts {
+        tags: None,
+        lists: None,
         reference,
         name: name.filter(|n| !n.trim().is_empty()),
         email: email.and_then(|e| Email::parse(&e).ok()),
@@ -235,6 +237,7 @@ fn invoice(object: &Value) -> Result<InvoiceFacts, PayloadError> {
         None => None,
     };
     Ok(InvoiceFacts {
+        mission: None,
         reference: reference(object, "id")?,
         customer,
         number: text(object, "number"),

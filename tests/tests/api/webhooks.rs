@@ -465,6 +465,58 @@ async fn customer_dates_and_subscription_starts_schedule_date_rules() {
     assert_eq!(member.follow_up.next_action_at, Some("2026-12-08T08:00:00Z".parse().unwrap()));
 }
 
+/// The generic format carries tags, lists and the agency mission an invoice bills: a date
+/// rule for one list applies from the delivery that puts the customer in it.
+#[tokio::test]
+async fn the_generic_format_sets_tags_lists_and_an_invoices_mission() {
+    let store = relance_tests::fresh_store("wh-generic-labels").await;
+    let mut ladders = relance::schedule::Ladders::default();
+    ladders.date_rules.push(relance::schedule::DateRule {
+        name: "lease-80".into(),
+        date_field: "lease_start".into(),
+        offset_days: 80,
+        audience_tag: None,
+        audience_list: Some("Clients".into()),
+        audience_role: None,
+        notify_team: false,
+    });
+    let ingest = Ingest::new(store.clone(), Default::default(), ladders);
+    let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };
+    let send = |document: Value| {
+        let body = serde_json::to_vec(&document).unwrap();
+        let header = generic::sign(&body, GENERIC_SECRET, now().timestamp());
+        (body, header)
+    };
+
+    let (body, header) = send(json!({"id": "erp-labels-1", "occurred_at": "2026-11-25T08:00:00Z",
+        "customers": [{"id": "C-8", "name": "Rider", "email": "rider@example.org", "dates": {"lease_start": "2026-10-01"},
+                       "tags": ["b2b"], "lists": ["Prospects"]}]}));
+    assert_eq!(h.post("/webhooks/generic", &[("relance-signature", &header)], body).await.0, 200);
+    let rider: Customer = h.record("Customer", Provider::Generic, "C-8").await.unwrap();
+    assert_eq!(
+        (rider.tags.iter().map(String::as_str).collect::<Vec<_>>(), rider.follow_up.next_action_at),
+        (vec!["b2b"], None),
+        "not in the rule's list"
+    );
+
+    let (body, header) = send(json!({"id": "erp-labels-2", "occurred_at": "2026-11-25T09:00:00Z",
+        "customers": [{"id": "C-8", "lists": ["Clients"]}],
+        "invoices": [{"id": "F-8", "customer_id": "C-8", "number": "F-8", "currency": "EUR", "amount_due": "90.00",
+                      "status": "open", "issued_at": "2026-11-25T09:00:00Z", "due_date": "2026-12-25", "mission_id": "m-refonte"}]}));
+    assert_eq!(h.post("/webhooks/generic", &[("relance-signature", &header)], body).await.0, 200);
+    let rider: Customer = h.record("Customer", Provider::Generic, "C-8").await.unwrap();
+    assert_eq!(rider.lists.iter().map(String::as_str).collect::<Vec<_>>(), vec!["Clients"]);
+    assert_eq!(rider.tags.len(), 1, "tags not sent: kept");
+    assert_eq!(rider.follow_up.next_action_at, Some("2026-12-20T08:00:00Z".parse().unwrap()), "1 October + 80 days, 09:00 in Paris");
+    let invoice: Invoice = h.record("Invoice", Provider::Generic, "F-8").await.unwrap();
+    assert_eq!(invoice.mission_id.as_ref().map(|m| m.as_str()), Some("m-refonte"));
+
+    // Still no unknown field.
+    let (body, header) = send(json!({"id": "erp-labels-3", "occurred_at": "2026-11-25T10:00:00Z",
+        "customers": [{"id": "C-8", "labels": ["x"]}]}));
+    assert_eq!(h.post("/webhooks/generic", &[("relance-signature", &header)], body).await.0, 400);
+}
+
 #[tokio::test]
 async fn an_older_failure_with_a_retry_pending_does_not_pause_reminders_again() {
     let h = Harness::new("wh-retry-order").await;

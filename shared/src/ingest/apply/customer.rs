@@ -44,7 +44,8 @@ impl Work<'_> {
             let (customer, email, phone) = (&mut tracked.record, facts.email.as_ref(), facts.phone.as_ref());
             tracked.changed |= match authority {
                 Authority::Overwrite => {
-                    customer.apply_provider_details(facts.name.as_deref(), email, phone, facts.locale.as_ref(), &facts.dates, at)
+                    let labels = customer.apply_provider_labels(facts.tags.as_ref(), facts.lists.as_ref(), at);
+                    customer.apply_provider_details(facts.name.as_deref(), email, phone, facts.locale.as_ref(), &facts.dates, at) | labels
                 }
                 Authority::FillBlanks => customer.fill_blank_contact(email, phone),
             };

@@ -37,6 +37,7 @@ impl Work<'_> {
             let number = number.filter(|_| facts.number.is_some());
             changed |= invoice.apply_provider_details(number, due_date, facts.payment_link.as_deref(), subscription_id);
             changed |= invoice.apply_provider_retry(facts.retry_pending, at);
+            changed |= invoice.link_mission(facts.mission.as_ref());
             changed |= first_reminder.is_some_and(|first| invoice.schedule_first_reminder(first));
         }
         tracked.changed |= changed;
