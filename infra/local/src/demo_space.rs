@@ -121,6 +121,7 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
             registered: 0,
             created_by: "admin".into(),
             reminder_at: Some(starts_at - Duration::hours(24)),
+            cancelled_at: None,
             version: 0,
         };
         if title == "Atelier compost" {

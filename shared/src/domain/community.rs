@@ -91,6 +91,9 @@ pub struct Event {
     /// When the eve-of-event reminder is due (a date rule on the event's start), until sent.
     #[serde(default)]
     pub reminder_at: Option<DateTime<Utc>>,
+    /// Called off: listed no more, no place taken, no reminder.
+    #[serde(default)]
+    pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub version: u64,
 }
@@ -102,11 +105,16 @@ pub enum RegistrationError {
     Full,
     #[error("the event has started")]
     Started,
+    #[error("the event is cancelled")]
+    Cancelled,
 }
 
 impl Event {
     /// Takes one place, if there is one and the event has not started.
     pub fn take_place(&mut self, now: DateTime<Utc>) -> Result<(), RegistrationError> {
+        if self.cancelled_at.is_some() {
+            return Err(RegistrationError::Cancelled);
+        }
         if now >= self.starts_at {
             return Err(RegistrationError::Started);
         }
@@ -124,6 +132,28 @@ impl Event {
 
     pub fn places_left(&self) -> Option<u32> {
         self.capacity.map(|capacity| capacity.saturating_sub(self.registered))
+    }
+
+    /// The eve-of-event reminder goes this long before the start (the scan's quiet hours then
+    /// move it into the person's sending window).
+    pub const REMINDER_BEFORE: chrono::Duration = chrono::Duration::hours(24);
+
+    /// Plans the eve-of-event reminder from the start, if it is still ahead of `now`.
+    pub fn plan_reminder(&mut self, now: DateTime<Utc>) {
+        let at = self.starts_at - Event::REMINDER_BEFORE;
+        self.reminder_at = (at > now && self.cancelled_at.is_none()).then_some(at);
+    }
+
+    /// Calls the event off at `now`: every place is given back and no reminder goes. False
+    /// when it was already cancelled.
+    pub fn cancel(&mut self, now: DateTime<Utc>) -> bool {
+        if self.cancelled_at.is_some() {
+            return false;
+        }
+        self.cancelled_at = Some(now);
+        self.registered = 0;
+        self.reminder_at = None;
+        true
     }
 }
 
@@ -259,6 +289,7 @@ mod tests {
             registered: 0,
             created_by: "farmer".into(),
             reminder_at: None,
+            cancelled_at: None,
             version: 0,
         }
     }

@@ -31,6 +31,10 @@ pub enum NotificationKind {
     ThankYou,
     EventConfirmation,
     EventReminder,
+    /// The time or place of an event the person registered for changed.
+    EventChanged,
+    /// An event the person registered for is cancelled; their place is given back.
+    EventCancelled,
     /// An admin invited the person to the member space.
     Invitation,
     /// Support answered the member's message.
@@ -66,6 +70,8 @@ impl NotificationKind {
             NotificationKind::ThankYou => "thank_you",
             NotificationKind::EventConfirmation => "event_confirmation",
             NotificationKind::EventReminder => "event_reminder",
+            NotificationKind::EventChanged => "event_changed",
+            NotificationKind::EventCancelled => "event_cancelled",
             NotificationKind::MessageReceived => "message_received",
             NotificationKind::Invitation => "invitation",
             NotificationKind::DateRule => "date_rule",

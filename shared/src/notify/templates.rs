@@ -35,6 +35,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("en/event_confirmation", include_str!("../../templates/en/event_confirmation.j2")),
     ("fr/event_reminder", include_str!("../../templates/fr/event_reminder.j2")),
     ("en/event_reminder", include_str!("../../templates/en/event_reminder.j2")),
+    ("fr/event_changed", include_str!("../../templates/fr/event_changed.j2")),
+    ("en/event_changed", include_str!("../../templates/en/event_changed.j2")),
+    ("fr/event_cancelled", include_str!("../../templates/fr/event_cancelled.j2")),
+    ("en/event_cancelled", include_str!("../../templates/en/event_cancelled.j2")),
     ("fr/message_received", include_str!("../../templates/fr/message_received.j2")),
     ("en/message_received", include_str!("../../templates/en/message_received.j2")),
     ("fr/invitation", include_str!("../../templates/fr/invitation.j2")),
@@ -188,10 +192,12 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 14] = [
+    const KINDS: [NotificationKind; 16] = [
         NotificationKind::Invitation,
         NotificationKind::EventConfirmation,
         NotificationKind::EventReminder,
+        NotificationKind::EventChanged,
+        NotificationKind::EventCancelled,
         NotificationKind::MessageReceived,
         NotificationKind::InvoiceDueSoon,
         NotificationKind::InvoiceOverdue,

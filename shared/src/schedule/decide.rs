@@ -707,6 +707,7 @@ mod tests {
             registered: 1,
             created_by: "farmer".into(),
             reminder_at: Some(utc("2026-12-04T09:00:00Z")),
+            cancelled_at: None,
             version: 1,
         };
         let c = customer();

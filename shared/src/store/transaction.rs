@@ -1,7 +1,7 @@
 //! Several writes that succeed or fail together (DynamoDB `TransactWriteItems`): a webhook's
 //! idempotency key with the records it changes, a scan's notification with the step it moves.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
@@ -78,6 +78,40 @@ impl Transaction {
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(values);
         self.push_put(put, ItemLabel::Record(format!("{} {} v{expected}", R::TYPE, record.key().sk)))
+    }
+
+    /// Moves `record`, read at `old`, to its new key (an event whose start, part of its key,
+    /// changed): deletes the old item if nobody wrote it since it was read, writes the new
+    /// one, and points its id lookup there. All or nothing, like every write here.
+    pub fn relocate<R: Record>(&mut self, record: &mut R, old: &Key) -> Result<&mut Self, StoreError> {
+        if record.key() == *old {
+            return self.update(record);
+        }
+        let expected = record.version();
+        let (condition, names, values) = condition_expected_version(expected);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(old)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(|e| StoreError::Encode { record_type: R::TYPE, reason: e.to_string() })?;
+        self.items.push(TransactWriteItem::builder().delete(delete).build());
+        self.labels.push(ItemLabel::Record(format!("{} {} v{expected} (moved)", R::TYPE, old.sk)));
+        record.set_version(expected + 1);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        self.push_put(put, ItemLabel::Record(format!("{} {} (moved here)", R::TYPE, record.key().sk)))?;
+        if let Some(id) = record.lookup_id() {
+            // The lookup exists already: overwritten to name the new key.
+            let put = Put::builder().table_name(&self.table).set_item(Some(id_lookup_item(R::TYPE, id, &record.key())));
+            self.push_put(put, ItemLabel::Record(format!("id {} {id}", R::TYPE)))?;
+        }
+        Ok(self)
     }
 
     /// Records that `provider_ref` (a `record_type` in the provider's system) is our `target`.

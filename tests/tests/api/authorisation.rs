@@ -66,9 +66,10 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
     }
     add_customer(&store, &CustomerId::parse("c-other").unwrap(), "u-other", Some("south")).await;
     let mut events = Vec::new();
-    for site in ["north", "south"] {
+    for site in ["north", "south", "north-spare", "south-spare"] {
+        let (site, spare) = site.split_once('-').map_or((site, None), |(site, spare)| (site, Some(spare)));
         let mut event = Event {
-            id: EventId::generate(),
+            id: spare.map_or_else(EventId::generate, |spare| EventId::parse(&format!("ev-{site}-{spare}")).unwrap()),
             title: format!("Workshop {site}"),
             description: String::new(),
             starts_at: Utc::now() + Duration::days(10),
@@ -78,10 +79,13 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
             registered: 0,
             created_by: "admin".into(),
             reminder_at: None,
+            cancelled_at: None,
             version: 0,
         };
         store.insert(&mut event).await.unwrap();
-        events.push(event.id);
+        if spare.is_none() {
+            events.push(event.id);
+        }
     }
     // A mission for the client role's customer and one for the other member; a lead of the
     // ambassador's and one of someone else's.
@@ -134,6 +138,9 @@ fn concrete(path: &str, role: Role, whose: Whose, north: &EventId, south: &Event
         (p, Whose::Other) if p.starts_with("/me/subscriptions/") => "sub-c-other".into(),
         (p, Whose::Own) if p.starts_with("/sites/") => "north".into(),
         (p, Whose::Other) if p.starts_with("/sites/") => "south".into(),
+        // Cancelling gets events of its own, so the other cells keep theirs.
+        (p, Whose::Own) if p.ends_with("/cancel") => "ev-north-spare".into(),
+        (p, Whose::Other) if p.ends_with("/cancel") => "ev-south-spare".into(),
         (p, Whose::Own) if p.starts_with("/events/") => north.to_string(),
         (p, Whose::Other) if p.starts_with("/events/") => south.to_string(),
         (p, Whose::Own) if p.starts_with("/admin/notifications/") => format!("invoice.inv-{own_customer}.invoice_overdue.2"),
@@ -176,6 +183,7 @@ fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
             "starts_on": "2026-01-01", "monthly_fee": {"minor_units": 1000, "currency": "EUR"}})
         }
         ("patch", "/admin/missions/{id}") => json!({"title": format!("Title {n}")}),
+        ("patch", "/events/{id}") => json!({"title": format!("Workshop {n}")}),
         ("post", "/admin/customers") => json!({"name": format!("Customer {n}")}),
         ("patch", "/admin/customers/{id}") => json!({"tags": [format!("tag{n}")]}),
         ("patch", "/admin/leads/{id}") => json!({"status": "qualified"}),
@@ -272,6 +280,14 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         ("patch", "/admin/missions/{id}") | ("patch", "/admin/leads/{id}") | ("patch", "/admin/invoices/{id}") => only(admin, 200),
         ("get", "/admin/customers") | ("get", "/admin/customers/{id}") | ("patch", "/admin/customers/{id}") => only(admin, 200),
         ("post", "/admin/customers") => only(admin, 201),
+        // Changing or cancelling an event: its site's farmer and admins; members who see it
+        // may not (403); an event one may not see is not found.
+        ("patch", "/events/{id}") | ("post", "/events/{id}/cancel") => match () {
+            _ if admin => 200,
+            _ if !farmer => 403,
+            _ if own => 200,
+            _ => 404,
+        },
         other => panic!("no row in the authorisation matrix for {other:?}: add one"),
     }
 }

@@ -53,10 +53,11 @@ pub async fn list(State(state): State<PortalState>, caller: Caller) -> Result<Js
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"client": "c-atelier", "title": "Refonte du site", "sales": "u-sales", "freelancers": ["Nina"],
+#[schema(example = json!({"client": "client-atelier-nord", "title": "Refonte du site", "sales": "sales-nina", "freelancers": ["Noor"],
     "starts_on": "2026-09-01", "monthly_fee": {"minor_units": 450000, "currency": "EUR"}}))]
 pub struct NewMission {
     /// The client: our id for the customer.
+    #[schema(value_type = CustomerId)]
     pub client: String,
     #[schema(schema_with = crate::api::input::text_schema::<200>)]
     pub title: String,
@@ -79,16 +80,19 @@ fn freelancers(names: &[String]) -> Result<Vec<String>, ApiError> {
     names.iter().map(|n| text("freelancers", n, 200)).collect()
 }
 
-/// A user with an account here (the sales owner), or a 400 naming the field.
+/// A user with an account here (the sales owner), or a 404 naming the field.
 async fn existing_user(state: &PortalState, field: &str, user: &str) -> Result<(), ApiError> {
-    check_user(user).map_err(|_| ApiError::bad_request(format!("{field}: {user:?} is not a user id")))?;
+    let missing = || ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{field}: no account for user {user:?}"));
+    check_user(user).map_err(|_| missing())?;
     match state.store.get::<Account>(&Key::account(user)).await? {
         Some(account) if !account.closed => Ok(()),
-        _ => Err(ApiError::bad_request(format!("{field}: no account for user {user:?}"))),
+        _ => Err(missing()),
     }
 }
 
-#[utoipa::path(post, path = "/admin/missions", tag = "admin", summary = "Record a mission sold to a client", request_body = NewMission,
+#[utoipa::path(post, path = "/admin/missions", tag = "admin", summary = "Record a mission sold to a client",
+    request_body(content = NewMission, example = json!({"client": "client-atelier-nord", "title": "Refonte du site", "sales": "sales-nina",
+        "starts_on": "2026-09-01", "monthly_fee": {"minor_units": 450000, "currency": "EUR"}})),
     responses((status = 201, body = AdminMission)))]
 pub async fn create(
     State(state): State<PortalState>,
@@ -96,9 +100,11 @@ pub async fn create(
     Body(input): Body<NewMission>,
 ) -> Result<(StatusCode, Json<AdminMission>), ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let client_id = CustomerId::parse(&input.client).map_err(|_| ApiError::bad_request("client: not a customer id"))?;
-    let client: Customer =
-        state.store.get(&Key::customer(&client_id)).await?.ok_or_else(|| ApiError::bad_request("client: no such customer"))?;
+    // A client or an owner who does not exist is not found (an id that cannot exist neither),
+    // with the field named: the body is well formed, what it names is missing.
+    let no_client = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "client: no such customer");
+    let client_id = CustomerId::parse(&input.client).map_err(|_| no_client())?;
+    let client: Customer = state.store.get(&Key::customer(&client_id)).await?.ok_or_else(no_client)?;
     existing_user(&state, "sales", &input.sales).await?;
     let mut mission = Mission {
         id: MissionId::generate(),

@@ -16,7 +16,7 @@ use crate::api::input::Params;
 use crate::auth::{Caller, Role};
 
 /// The record types the back office changes, as `record=` names them.
-const AUDITED: &[&str] = &["Customer", "Site", "Mission", "Lead", "Invoice"];
+const AUDITED: &[&str] = &["Customer", "Site", "Event", "Mission", "Lead", "Invoice"];
 
 /// The entry for `caller` changing `after` (from `before`, none for a creation).
 pub fn entry<R: Record>(caller: &Caller, id: &str, before: Option<&R>, after: &R, now: DateTime<Utc>) -> Result<AuditEntry, ApiError> {
@@ -31,7 +31,7 @@ pub fn entry<R: Record>(caller: &Caller, id: &str, before: Option<&R>, after: &R
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The record: its type and our id, `Site/belleville`.
-    #[param(pattern = "^(Customer|Site|Mission|Lead|Invoice)/[!-\"$-.0-~]{1,200}$", example = "Site/belleville")]
+    #[param(pattern = "^(Customer|Site|Event|Mission|Lead|Invoice)/[!-\"$-.0-~]{1,200}$", example = "Site/belleville")]
     pub record: String,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
@@ -73,7 +73,9 @@ pub async fn history(
         .record
         .split_once('/')
         .filter(|(t, id)| AUDITED.contains(t) && relance::domain::ids::check_key_part("record", id).is_ok())
-        .ok_or_else(|| ApiError::bad_request("record: a type (Customer, Site, Mission, Lead, Invoice) and an id, as Site/belleville"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("record: a type (Customer, Site, Event, Mission, Lead, Invoice) and an id, as Site/belleville")
+        })?;
     let page = crate::api::me::PageQuery { cursor: query.cursor, limit: query.limit };
     let listed =
         state.store.list_latest::<AuditEntry>(&Key::audit_partition(record_type, id), page.cursor()?.as_ref(), page.limit()).await?;

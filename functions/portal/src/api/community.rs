@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use relance::domain::*;
-use relance::store::{Attempt, Key, StoreError, format_instant, until_done};
+use relance::store::{Attempt, Key, Record, StoreError, format_instant, until_done};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -295,6 +295,8 @@ pub struct EventView {
     pub places_left: Option<u32>,
     /// The caller holds a place.
     pub registered: bool,
+    /// Called off (then listed no more).
+    pub cancelled: bool,
 }
 
 impl EventView {
@@ -309,6 +311,7 @@ impl EventView {
             capacity: e.capacity,
             places_left: e.places_left(),
             registered,
+            cancelled: e.cancelled_at.is_some(),
         }
     }
 }
@@ -338,8 +341,12 @@ pub async fn list_events(
     let farmed = farmed_sites(&state, &caller).await?;
     let mine = my_events(&state, &caller.user).await?;
     let listed = state.store.list_from::<Event>(Key::EVENTS, &format_instant(Utc::now()), page.cursor()?.as_ref(), page.limit()).await?;
-    let events =
-        listed.records.iter().filter(|e| viewer.may_see_event(e, &farmed)).map(|e| EventView::of(e, mine.contains(&e.id))).collect();
+    let events = listed
+        .records
+        .iter()
+        .filter(|e| e.cancelled_at.is_none() && viewer.may_see_event(e, &farmed))
+        .map(|e| EventView::of(e, mine.contains(&e.id)))
+        .collect();
     Ok(Json(EventPage { events, next: next(listed.next) }))
 }
 
@@ -362,10 +369,6 @@ pub struct NewEvent {
     #[schema(minimum = 1)]
     pub capacity: Option<u32>,
 }
-
-/// When the eve-of-event reminder goes: 24 hours before the start (the scan's quiet hours
-/// then move it into the customer's sending window).
-pub const REMINDER_BEFORE: Duration = Duration::hours(24);
 
 #[utoipa::path(post, path = "/events", tag = "community", summary = "Create an event (farmers: their site; admins: any)",
     request_body = NewEvent, responses((status = 201, body = EventView)))]
@@ -393,7 +396,6 @@ pub async fn create_event(
     if input.capacity == Some(0) {
         return Err(ApiError::bad_request("capacity must be at least 1 (leave it out for no limit)"));
     }
-    let reminder_at = input.starts_at - REMINDER_BEFORE;
     let mut event = Event {
         id: EventId::generate(),
         title: text("title", &input.title, 200)?,
@@ -404,9 +406,11 @@ pub async fn create_event(
         capacity: input.capacity,
         registered: 0,
         created_by: caller.user.clone(),
-        reminder_at: (reminder_at > now).then_some(reminder_at),
+        reminder_at: None,
+        cancelled_at: None,
         version: 0,
     };
+    event.plan_reminder(now);
     state.store.insert(&mut event).await?;
     Ok((StatusCode::CREATED, Json(EventView::of(&event, false))))
 }
@@ -456,6 +460,7 @@ pub async fn register(
         let now = Utc::now();
         event.take_place(now).map_err(|e| match e {
             relance::domain::RegistrationError::Full => ApiError::conflict_because("event_full", e.to_string()),
+            relance::domain::RegistrationError::Cancelled => ApiError::conflict_because("event_cancelled", e.to_string()),
             relance::domain::RegistrationError::Started => ApiError::conflict(e.to_string()),
         })?;
         let customer_id = account.and_then(|a| a.customer_id);
@@ -599,4 +604,212 @@ pub async fn list_registrations(
     let registrations =
         listed.records.iter().filter(|r| r.active).map(|r| Attendee { name: r.name.clone(), registered_at: r.registered_at }).collect();
     Ok(Json(Attendees { event: EventView::of(&event, false), registrations, next: next(listed.next) }))
+}
+
+/// An event the caller may change: its site's farmer or an admin (403 for other roles, 404
+/// for an event they may not see).
+async fn manageable_event(state: &PortalState, caller: &Caller, id: &str) -> Result<Event, ApiError> {
+    caller.require_any(&[Role::Farmer, Role::Admin])?;
+    let (event, viewer, _) = visible_event(state, caller, id).await?;
+    let farms_it = match &event.audience {
+        Audience::Site { site: id } => site(state, id).await.is_ok_and(|s| viewer.farms(&s)),
+        _ => false,
+    };
+    if viewer.admin || farms_it { Ok(event) } else { Err(ApiError::forbidden()) }
+}
+
+/// What may change about an event; absent fields stay as they are, `capacity: null` lifts
+/// the limit.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventChange {
+    #[schema(schema_with = crate::api::input::text_schema::<200>)]
+    pub title: Option<String>,
+    /// Kept to its first 5,000 characters.
+    pub description: Option<String>,
+    /// In the future.
+    pub starts_at: Option<DateTime<Utc>>,
+    #[schema(schema_with = crate::api::input::text_schema::<300>)]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::input::present")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 1)]
+    pub capacity: Option<Option<u32>>,
+}
+
+/// The registered people of an event (active places only).
+async fn attendees(state: &PortalState, event: &EventId) -> Result<Vec<Registration>, ApiError> {
+    Ok(state.store.list_all::<Registration>(&Key::event_partition(event)).await?.into_iter().filter(|r| r.active).collect())
+}
+
+/// Tells one registered person about a change (`kind`, numbered `step`), their registration
+/// and attendance changed by `change` in the same transaction. Once: a notice already written
+/// for this step means the person was told (a retried request).
+async fn tell_attendee(
+    state: &PortalState,
+    event: &Event,
+    user: &str,
+    kind: NotificationKind,
+    step: u32,
+    change: impl Fn(&mut Registration, &mut Attendance),
+) -> Result<bool, ApiError> {
+    let change = &change;
+    let told = until_done(|_| async move {
+        let Some(before) = state.store.get::<Registration>(&Key::registration(&event.id, user)).await? else {
+            return Ok(Attempt::Done(false));
+        };
+        let mut registration = before.clone();
+        let mut attendance = state.store.get::<Attendance>(&Key::attendance(user, &event.id)).await?;
+        let mut tx = state.store.transaction();
+        let mut scratch = Attendance {
+            user: user.to_string(),
+            event_id: event.id.clone(),
+            title: event.title.clone(),
+            starts_at: event.starts_at,
+            active: registration.active,
+            version: 0,
+        };
+        change(&mut registration, attendance.as_mut().unwrap_or(&mut scratch));
+        if let Some(attendance) = attendance.as_mut() {
+            tx.update(attendance)?;
+        }
+        if registration != before {
+            tx.update(&mut registration)?;
+        }
+        let customer: Option<Customer> = match &registration.customer_id {
+            Some(id) => state.store.get(&Key::customer(id)).await?,
+            None => None,
+        };
+        let mut notice = match customer.filter(|c| c.deleted_at.is_none()) {
+            Some(customer) => Some(
+                Notification::for_attendee(customer.id, event.id.as_str(), kind, step, Utc::now())
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Some(notice) = notice.as_mut() {
+            if state.store.get_by_id::<Notification>(notice.id.as_str()).await?.is_some() {
+                return Ok(Attempt::Done(false)); // told before
+            }
+            tx.insert(notice)?;
+        }
+        if tx.is_empty() {
+            return Ok(Attempt::Done(false));
+        }
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| notice.is_some()))
+    })
+    .await?;
+    told.ok_or_else(|| ApiError::conflict("registrations changed meanwhile; try again"))
+}
+
+/// An event after a change, and how many registered people were told.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventChanged {
+    pub event: EventView,
+    /// Registered people notified (of a new time or place, or of the cancellation).
+    pub notified: u32,
+}
+
+#[utoipa::path(patch, path = "/events/{id}", tag = "community",
+    summary = "Change an event (its site's farmer, admins): the registered are told of a new time or place",
+    params(("id" = String, Path, description = "The event's id")), request_body = EventChange,
+    responses((status = 200, body = EventChanged)))]
+pub async fn update_event(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<EventChange>,
+) -> Result<Json<EventChanged>, ApiError> {
+    let (state_ref, caller_ref, input_ref, id_ref) = (&state, &caller, &input, &id);
+    let saved = until_done(|_| async move {
+        let (state, caller, input) = (state_ref, caller_ref, input_ref);
+        let before = manageable_event(state, caller, id_ref).await?;
+        if before.cancelled_at.is_some() {
+            return Err(ApiError::conflict_because("event_cancelled", "this event is cancelled"));
+        }
+        let now = Utc::now();
+        let mut after = before.clone();
+        if let Some(title) = &input.title {
+            after.title = text("title", title, 200)?;
+        }
+        if let Some(description) = &input.description {
+            after.description = description.trim().chars().take(5000).collect();
+        }
+        if let Some(location) = &input.location {
+            after.location = text("location", location, 300)?;
+        }
+        if let Some(starts_at) = input.starts_at {
+            if starts_at <= now {
+                return Err(ApiError::bad_request("starts_at must be in the future"));
+            }
+            after.starts_at = starts_at;
+            after.plan_reminder(now);
+        }
+        if let Some(capacity) = input.capacity {
+            if capacity.is_some_and(|c| c == 0 || c < after.registered) {
+                return Err(ApiError::bad_request(format!("capacity: at least 1 and at least the {} places taken", after.registered)));
+            }
+            after.capacity = capacity;
+        }
+        if after == before {
+            return Ok(Attempt::Done((after, false)));
+        }
+        let moved = after.starts_at != before.starts_at || after.location != before.location;
+        let mut entry = crate::api::audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
+        let mut tx = state.store.transaction();
+        tx.relocate(&mut after, &before.key())?.insert(&mut entry)?;
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| (after, moved)))
+    })
+    .await?;
+    let (event, moved) = saved.ok_or_else(|| ApiError::conflict("the event changed meanwhile; try again"))?;
+    let mut notified = 0;
+    if moved {
+        // One notice per change: numbered by the event's version after it.
+        let step = u32::try_from(event.version).unwrap_or(u32::MAX);
+        for registration in attendees(&state, &event.id).await? {
+            let told = tell_attendee(&state, &event, &registration.user, NotificationKind::EventChanged, step, |_, attendance| {
+                attendance.title = event.title.clone();
+                attendance.starts_at = event.starts_at;
+            })
+            .await?;
+            notified += u32::from(told);
+        }
+    }
+    Ok(Json(EventChanged { event: EventView::of(&event, false), notified }))
+}
+
+#[utoipa::path(post, path = "/events/{id}/cancel", tag = "community",
+    summary = "Cancel an event (its site's farmer, admins): places freed, the registered told",
+    params(("id" = String, Path, description = "The event's id")), responses((status = 200, body = EventChanged)))]
+pub async fn cancel_event(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EventChanged>, ApiError> {
+    let (state_ref, caller_ref, id_ref) = (&state, &caller, &id);
+    let saved = until_done(|_| async move {
+        let (state, caller) = (state_ref, caller_ref);
+        let before = manageable_event(state, caller, id_ref).await?;
+        let mut after = before.clone();
+        let now = Utc::now();
+        if !after.cancel(now) {
+            // Cancelled before: go on telling whoever was not told yet (a retried request).
+            return Ok(Attempt::Done(after));
+        }
+        let mut entry = crate::api::audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
+        let mut tx = state.store.transaction();
+        tx.update(&mut after)?.insert(&mut entry)?;
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
+    })
+    .await?;
+    let event = saved.ok_or_else(|| ApiError::conflict("the event changed meanwhile; try again"))?;
+    let mut notified = 0;
+    for registration in attendees(&state, &event.id).await? {
+        let told = tell_attendee(&state, &event, &registration.user, NotificationKind::EventCancelled, 1, |registration, attendance| {
+            registration.active = false;
+            attendance.active = false;
+        })
+        .await?;
+        notified += u32::from(told);
+    }
+    Ok(Json(EventChanged { event: EventView::of(&event, false), notified }))
 }

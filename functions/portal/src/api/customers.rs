@@ -139,6 +139,7 @@ pub struct CustomerQuery {
     pub q: Option<String>,
     pub tag: Option<String>,
     pub list: Option<String>,
+    #[param(inline)]
     pub status: Option<CustomerStatus>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,

@@ -42,6 +42,8 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(community::list_events, community::create_event))
         .routes(routes!(community::list_registrations, community::register))
         .routes(routes!(community::unregister))
+        .routes(routes!(community::update_event))
+        .routes(routes!(community::cancel_event))
         .routes(routes!(messages::list, messages::to_support))
         .routes(routes!(messages::to_member))
         .routes(routes!(dashboards::client))
