@@ -166,13 +166,23 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
 }
 
 /// A reason not to send after all, found by reading the records again just before sending:
-/// the customer was paused, or the invoice was paid, since the scan decided.
+/// the customer was paused, the invoice was paid, or the event was called off or is over,
+/// since the notification was written.
 fn moot(notification: &Notification, customer: &Customer, about: &About) -> Option<&'static str> {
     if customer.reminders_stopped() && notification.kind != NotificationKind::Internal {
         return Some("customer paused");
     }
     match about {
         About::Invoice(invoice) if notification.kind.is_about_money_owed() => invoice.reminders_stopped_because(),
+        About::Event(event) if notification.kind != NotificationKind::EventCancelled => {
+            if event.cancelled_at.is_some() {
+                Some("event cancelled")
+            } else if notification.kind == NotificationKind::EventReminder && chrono::Utc::now() >= event.starts_at {
+                Some("event over")
+            } else {
+                None
+            }
+        }
         _ => None,
     }
 }

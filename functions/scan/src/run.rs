@@ -362,7 +362,8 @@ async fn event_reminders(
     // A registration may move the count meanwhile: `modify` keeps its change and sets ours.
     store
         .modify::<Event>(&event.key(), |fresh| {
-            fresh.reminder_at = wait_until;
+            // Cancelled meanwhile: nothing more to remind.
+            fresh.reminder_at = if fresh.cancelled_at.is_some() { None } else { wait_until };
             true
         })
         .await?;

@@ -122,6 +122,7 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
             created_by: "admin".into(),
             reminder_at: Some(starts_at - Duration::hours(24)),
             cancelled_at: None,
+            moves: 0,
             version: 0,
         };
         if title == "Atelier compost" {

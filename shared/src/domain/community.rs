@@ -94,6 +94,10 @@ pub struct Event {
     /// Called off: listed no more, no place taken, no reminder.
     #[serde(default)]
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// How many times its time or place changed: numbers the notices about each change, and
+    /// the eve reminder for each time it was set for.
+    #[serde(default)]
+    pub moves: u32,
     #[serde(default)]
     pub version: u64,
 }
@@ -290,6 +294,7 @@ mod tests {
             created_by: "farmer".into(),
             reminder_at: None,
             cancelled_at: None,
+            moves: 0,
             version: 0,
         }
     }

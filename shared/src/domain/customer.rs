@@ -201,6 +201,15 @@ impl Customer {
         changed
     }
 
+    /// A person sets (or removes) the email address. A new address has not bounced yet: the
+    /// undeliverable mark goes with the old one.
+    pub fn set_email(&mut self, email: Option<Email>) {
+        if email != self.email {
+            self.email_undeliverable = false;
+        }
+        self.email = email;
+    }
+
     /// Fills in the email and phone we lack from a snapshot of them (the copy an invoice or an
     /// order carries), never replacing one we hold, whatever the snapshot's date. Returns
     /// whether anything was filled.

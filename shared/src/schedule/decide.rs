@@ -368,14 +368,15 @@ pub fn event_reminder(
     ladders: &Ladders,
     now: DateTime<Utc>,
 ) -> Result<AttendeeReminder, InvalidId> {
-    if !registration.active || customer.reminders_stopped() || now >= event.starts_at {
+    if !registration.active || customer.reminders_stopped() || now >= event.starts_at || event.cancelled_at.is_some() {
         return Ok(AttendeeReminder::Nothing);
     }
     if !ladders.window.is_open(now, customer.time_zone) {
         let opens = ladders.window.next_open(now, customer.time_zone);
         return Ok(if opens < event.starts_at { AttendeeReminder::Wait(opens) } else { AttendeeReminder::Nothing });
     }
-    Notification::for_attendee(customer.id.clone(), event.id.as_str(), NotificationKind::EventReminder, 1, now)
+    // A moved event is reminded afresh: one reminder per time it was set for.
+    Notification::for_attendee(customer.id.clone(), event.id.as_str(), NotificationKind::EventReminder, event.moves + 1, now)
         .map(|n| AttendeeReminder::Send(Box::new(n)))
 }
 
@@ -708,6 +709,7 @@ mod tests {
             created_by: "farmer".into(),
             reminder_at: Some(utc("2026-12-04T09:00:00Z")),
             cancelled_at: None,
+            moves: 0,
             version: 1,
         };
         let c = customer();
@@ -741,5 +743,17 @@ mod tests {
             AttendeeReminder::Nothing
         );
         assert_eq!(event_reminder(&event, &registration, &c, &ladders, utc("2026-12-05T09:30:00Z")).unwrap(), AttendeeReminder::Nothing);
+        // The event called off: nothing. Moved once: a reminder of its own for the new time.
+        let called_off = Event { cancelled_at: Some(utc("2026-12-01T09:00:00Z")), ..event.clone() };
+        assert_eq!(
+            event_reminder(&called_off, &registration, &c, &ladders, utc("2026-12-04T09:00:00Z")).unwrap(),
+            AttendeeReminder::Nothing
+        );
+        let moved = Event { moves: 1, ..event.clone() };
+        let AttendeeReminder::Send(again) = event_reminder(&moved, &registration, &c, &ladders, utc("2026-12-04T09:00:00Z")).unwrap()
+        else {
+            panic!("expected a reminder")
+        };
+        assert_eq!(again.id.as_str(), format!("event.ev1.event_reminder.{}.2", c.id));
     }
 }

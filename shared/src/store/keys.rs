@@ -88,12 +88,12 @@ impl Key {
         format!("EVENT#{event}")
     }
 
-    /// A sales person's missions.
     /// The back office's changes to one record, oldest first.
     pub fn audit_partition(record_type: &str, id: &str) -> String {
         format!("AUDIT#{record_type}#{id}")
     }
 
+    /// A sales person's missions.
     pub fn sales_partition(user: &str) -> String {
         format!("SALES#{user}")
     }

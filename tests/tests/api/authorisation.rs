@@ -80,6 +80,7 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
             created_by: "admin".into(),
             reminder_at: None,
             cancelled_at: None,
+            moves: 0,
             version: 0,
         };
         store.insert(&mut event).await.unwrap();

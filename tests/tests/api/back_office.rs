@@ -286,6 +286,22 @@ async fn a_moved_then_cancelled_event_tells_each_registered_member_once() {
     // Another garden's farmer may not touch it; a member may not either.
     assert_eq!(call(&router, "POST", &format!("/events/{id}/cancel"), &token("u-canal-1", &["member"]), None).await.0, 403);
 
+    // Dispatch sends what was queued so far: per member, the confirmation and the change.
+    let queued = || async {
+        let mut keys = Vec::new();
+        for n in 1..=2 {
+            let customer = CustomerId::parse(&format!("c-canal-{n}")).unwrap();
+            for note in store.list_all::<Notification>(&relance::store::Key::customer_partition(&customer)).await.unwrap() {
+                keys.push(relance::store::Key::of_customer::<Notification>(&customer, note.id.as_str()));
+            }
+        }
+        keys
+    };
+    let context = relance_tests::dispatch_context(store.clone()).await;
+    let keys = queued().await;
+    assert_eq!(keys.len(), 4);
+    assert!(dispatch::handle(&context, relance_tests::stream_batch(&keys)).await.batch_item_failures.is_empty());
+
     // Called off: places freed, both told, the event no longer listed, no new registration.
     let (status, cancelled) = call(&router, "POST", &format!("/events/{id}/cancel"), &karim, None).await;
     assert_eq!(
@@ -299,16 +315,9 @@ async fn a_moved_then_cancelled_event_tells_each_registered_member_once() {
     let (status, body) = call(&router, "POST", &format!("/events/{id}/registrations"), &token("u-canal-2", &["member"]), None).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("event_cancelled")));
 
-    // Dispatch sends what was queued: per member, the confirmation, the change, the cancellation.
-    let mut keys = Vec::new();
-    for n in 1..=2 {
-        let customer = CustomerId::parse(&format!("c-canal-{n}")).unwrap();
-        for note in store.list_all::<Notification>(&relance::store::Key::customer_partition(&customer)).await.unwrap() {
-            keys.push(relance::store::Key::of_customer::<Notification>(&customer, note.id.as_str()));
-        }
-    }
+    // Then the cancellations (the batch holds everything again: what was sent is not sent twice).
+    let keys = queued().await;
     assert_eq!(keys.len(), 6);
-    let context = relance_tests::dispatch_context(store.clone()).await;
     assert!(dispatch::handle(&context, relance_tests::stream_batch(&keys)).await.batch_item_failures.is_empty());
     let sent = relance_tests::sent_emails().await;
     for email in &emails {

@@ -138,10 +138,11 @@ async fn change_invoice(
         let before = invoice_by_id(state, id).await?;
         let mut invoice = before.clone();
         change(&mut invoice)?;
+        if invoice == before {
+            return Ok(Attempt::Done(invoice)); // nothing to save, nothing to audit
+        }
         // Every change an admin makes is in the audit trail, written with it.
-        let mut entry = crate::api::audit::entry(caller, invoice.id.as_str(), Some(&before), &invoice, Utc::now())?;
-        let mut tx = state.store.transaction();
-        tx.update(&mut invoice)?.insert(&mut entry)?;
+        let tx = crate::api::audit::change(state, caller, before.id.as_str(), &before, &mut invoice, Utc::now())?;
         Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| invoice))
     })
     .await?;

@@ -120,9 +120,9 @@ pub async fn create(
     };
     mission.check().map_err(ApiError::bad_request)?;
     let mut link = MissionLink { sales: mission.sales.clone(), client: mission.client.clone(), mission: mission.id.clone(), version: 0 };
-    let mut entry = audit::entry(&caller, mission.id.as_str(), None, &mission, Utc::now())?;
-    let mut tx = state.store.transaction();
-    tx.insert(&mut mission)?.insert(&mut link)?.insert(&mut entry)?;
+    let id = mission.id.clone();
+    let mut tx = audit::creation(&state, &caller, id.as_str(), &mut mission, Utc::now())?;
+    tx.insert(&mut link)?;
     state.store.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(AdminMission::of(&mission))))
 }
@@ -179,9 +179,7 @@ pub async fn update(
         if after == before {
             return Ok(Attempt::Done(after));
         }
-        let mut entry = audit::entry(caller, after.id.as_str(), Some(&before), &after, Utc::now())?;
-        let mut tx = state.store.transaction();
-        tx.update(&mut after)?.insert(&mut entry)?;
+        let mut tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, Utc::now())?;
         // A new owner gets the mission in their list; the old owner's pointer stays, and the
         // sales dashboard counts a mission for its current owner only.
         if after.sales != before.sales {
@@ -246,9 +244,7 @@ pub async fn decide(
         if after == before {
             return Ok(Attempt::Done(after));
         }
-        let mut entry = audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
-        let mut tx = state.store.transaction();
-        tx.update(&mut after)?.insert(&mut entry)?;
+        let tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
         Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
     })
     .await?;

@@ -7,7 +7,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use relance::api_error::ApiError;
 use relance::domain::{AuditAction, AuditEntry};
-use relance::store::{Key, Record};
+use relance::store::{Key, Record, Transaction};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,6 +24,36 @@ pub fn entry<R: Record>(caller: &Caller, id: &str, before: Option<&R>, after: &R
         tracing::error!(error = %e, "a record did not serialise for the audit trail");
         ApiError::unavailable("temporarily unavailable, try again")
     })
+}
+
+/// A transaction that creates `record` with its audit entry; the caller may add to it.
+pub fn creation<R: Record>(
+    state: &PortalState,
+    caller: &Caller,
+    id: &str,
+    record: &mut R,
+    now: DateTime<Utc>,
+) -> Result<Transaction, ApiError> {
+    let mut entry = entry(caller, id, None, record, now)?;
+    let mut tx = state.store.transaction();
+    tx.insert(record)?.insert(&mut entry)?;
+    Ok(tx)
+}
+
+/// A transaction that saves `after` (read as `before`) with its audit entry; the caller may
+/// add to it. The version check makes it lose, not overwrite, if someone wrote meanwhile.
+pub fn change<R: Record>(
+    state: &PortalState,
+    caller: &Caller,
+    id: &str,
+    before: &R,
+    after: &mut R,
+    now: DateTime<Utc>,
+) -> Result<Transaction, ApiError> {
+    let mut entry = entry(caller, id, Some(before), after, now)?;
+    let mut tx = state.store.transaction();
+    tx.update(after)?.insert(&mut entry)?;
+    Ok(tx)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

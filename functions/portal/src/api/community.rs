@@ -408,6 +408,7 @@ pub async fn create_event(
         created_by: caller.user.clone(),
         reminder_at: None,
         cancelled_at: None,
+        moves: 0,
         version: 0,
     };
     event.plan_reminder(now);
@@ -751,20 +752,24 @@ pub async fn update_event(
             after.capacity = capacity;
         }
         if after == before {
-            return Ok(Attempt::Done((after, false)));
+            return Ok(Attempt::Done(after));
         }
-        let moved = after.starts_at != before.starts_at || after.location != before.location;
+        if after.starts_at != before.starts_at || after.location != before.location {
+            after.moves += 1;
+        }
         let mut entry = crate::api::audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
         let mut tx = state.store.transaction();
         tx.relocate(&mut after, &before.key())?.insert(&mut entry)?;
-        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| (after, moved)))
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
     })
     .await?;
-    let (event, moved) = saved.ok_or_else(|| ApiError::conflict("the event changed meanwhile; try again"))?;
+    let event = saved.ok_or_else(|| ApiError::conflict("the event changed meanwhile; try again"))?;
     let mut notified = 0;
-    if moved {
-        // One notice per change: numbered by the event's version after it.
-        let step = u32::try_from(event.version).unwrap_or(u32::MAX);
+    // The registered hear of the latest time and place once (numbered by the move). Whenever a
+    // request names a time or place, whoever was not told yet is told: a request retried
+    // after a failure midway finishes the job.
+    if event.moves > 0 && (input.starts_at.is_some() || input.location.is_some()) {
+        let step = event.moves;
         for registration in attendees(&state, &event.id).await? {
             let told = tell_attendee(&state, &event, &registration.user, NotificationKind::EventChanged, step, |_, attendance| {
                 attendance.title = event.title.clone();
@@ -795,9 +800,7 @@ pub async fn cancel_event(
             // Cancelled before: go on telling whoever was not told yet (a retried request).
             return Ok(Attempt::Done(after));
         }
-        let mut entry = crate::api::audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
-        let mut tx = state.store.transaction();
-        tx.update(&mut after)?.insert(&mut entry)?;
+        let tx = crate::api::audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
         Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
     })
     .await?;

@@ -150,10 +150,12 @@ pub struct CustomerQuery {
 
 /// Does `needle` (lower case) appear in the customer's name, email, phone or an invoice number?
 fn matches_search(customer: &Customer, invoices: &[Invoice], needle: &str) -> bool {
+    // A national number (06 12…) is found in its E.164 form (+336 12…): its leading 0 dropped.
     let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_start_matches('0');
     customer.name.to_lowercase().contains(needle)
         || customer.email.as_ref().is_some_and(|e| e.as_str().to_lowercase().contains(needle))
-        || (digits.len() >= 4 && customer.phone.as_ref().is_some_and(|p| p.as_str().contains(digits.trim_start_matches('0'))))
+        || (digits.len() >= 4 && customer.phone.as_ref().is_some_and(|p| p.as_str().contains(digits)))
         || invoices.iter().any(|i| i.number.as_str().to_lowercase().contains(needle))
 }
 
@@ -417,11 +419,7 @@ impl CustomerDetails {
             changed.time_zone = parse_time_zone(zone).map_err(|e| ApiError::bad_request(format!("time_zone: {e}")))?;
         }
         if let Some(email) = &self.email {
-            let email = email.as_deref().map(Email::parse).transpose().map_err(bad("email"))?;
-            if email != changed.email {
-                changed.email_undeliverable = false;
-            }
-            changed.email = email;
+            changed.set_email(email.as_deref().map(Email::parse).transpose().map_err(bad("email"))?);
         }
         if let Some(phone) = &self.phone {
             let country = self
@@ -478,10 +476,8 @@ pub async fn create(
         Customer::new(CustomerId::generate(), text("name", name, 200)?, state.defaults.locale.clone(), state.defaults.time_zone, now);
     input.apply(&mut customer, state.defaults.locale.region())?;
     reschedule_date_rules(None, &mut customer, &state, now);
-    let mut entry = audit::entry(&caller, customer.id.as_str(), None, &customer, now)?;
-    let mut tx = state.store.transaction();
-    tx.insert(&mut customer)?.insert(&mut entry)?;
-    state.store.commit(tx).await?;
+    let id = customer.id.clone();
+    state.store.commit(audit::creation(&state, &caller, id.as_str(), &mut customer, now)?).await?;
     Ok((StatusCode::CREATED, Json(file(&state, customer).await?)))
 }
 
@@ -509,9 +505,7 @@ pub async fn update(
         if after == before {
             return Ok(Attempt::Done(after));
         }
-        let mut entry = audit::entry(caller, after.id.as_str(), Some(&before), &after, now)?;
-        let mut tx = state.store.transaction();
-        tx.update(&mut after)?.insert(&mut entry)?;
+        let mut tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
         // New contact details: what was held for want of them goes now, once (the originals
         // name their copy and leave the follow-up list).
         let reachable = (after.email.is_some() && !after.email_undeliverable && before.email != after.email)

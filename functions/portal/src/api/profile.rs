@@ -57,12 +57,7 @@ impl ProfileChange {
             changed.locale = Locale::parse(&locale).map_err(|e| ApiError::bad_request(e.to_string()))?;
         }
         if let Some(email) = self.email {
-            let email = email.map(|e| Email::parse(&e)).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
-            if email != changed.email {
-                // A new address has not bounced yet.
-                changed.email_undeliverable = false;
-            }
-            changed.email = email;
+            changed.set_email(email.map(|e| Email::parse(&e)).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?);
         }
         if let Some(phone) = self.phone {
             changed.phone =

@@ -101,10 +101,8 @@ pub async fn create(
         version: 0,
     };
     let now = Utc::now();
-    let mut entry = audit::entry(&caller, site.id.as_str(), None, &site, now)?;
-    let mut tx = state.store.transaction();
-    tx.insert(&mut site)?.insert(&mut entry)?;
-    state.store.commit(tx).await?;
+    let id = site.id.clone();
+    state.store.commit(audit::creation(&state, &caller, id.as_str(), &mut site, now)?).await?;
     Ok((StatusCode::CREATED, Json(SiteSummary::of(&site, &state, true))))
 }
 
@@ -149,9 +147,7 @@ async fn change_site(
         if after == before {
             return Ok(Attempt::Done(after));
         }
-        let mut entry = audit::entry(caller, after.id.as_str(), Some(&before), &after, Utc::now())?;
-        let mut tx = state.store.transaction();
-        tx.update(&mut after)?.insert(&mut entry)?;
+        let tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, Utc::now())?;
         Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
     })
     .await?;
