@@ -77,3 +77,5 @@ for route, who, rest in [
     (5, 1, b"inv-0001\n\n\n"),
 ]:
     seed("portal_request", bytes([route, who]) + rest)
+seed("import_file", b"id;name;email;phone;tags;lists;date:lease_start\r\nc-1;Mme Martin;martin@example.org;06 12 34 56 78;b2b|vip;Clients;01/09/2026\r\n")
+seed("import_file", b"id,customer_id,number,currency,amount_due,amount_paid,status,issued_at,due_date,mission_id\ninv-1,c,F-1,EUR,\"1 234,50\",0,open,2026-11-01,2026-11-30,m-1\n")

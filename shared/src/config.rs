@@ -93,16 +93,25 @@ pub struct BusinessDefaults {
     /// The language of new customers, and of messages with no template in a customer's own.
     pub locale: Locale,
     pub time_zone: Tz,
+    /// The business's country (`FR`): where a phone number written the national way
+    /// (`06 12 34 56 78`) is read, when neither the customer's row nor locale says.
+    pub country: String,
 }
 
 impl Default for BusinessDefaults {
     fn default() -> Self {
-        BusinessDefaults { currency: Currency::EUR, locale: Locale::french(), time_zone: chrono_tz::Europe::Paris }
+        BusinessDefaults { currency: Currency::EUR, locale: Locale::french(), time_zone: chrono_tz::Europe::Paris, country: "FR".into() }
     }
 }
 
 impl BusinessDefaults {
-    /// `RELANCE_CURRENCY`, `RELANCE_DEFAULT_LOCALE`, `RELANCE_TIME_ZONE`, each optional.
+    /// Where a customer's national phone number is read: the region of the business's locale
+    /// (`fr-BE`), else its country.
+    pub fn phone_country(&self) -> &str {
+        self.locale.region().unwrap_or(&self.country)
+    }
+
+    /// `RELANCE_CURRENCY`, `RELANCE_DEFAULT_LOCALE`, `RELANCE_TIME_ZONE`, `RELANCE_COUNTRY`, each optional.
     pub fn from_env() -> Result<BusinessDefaults, ConfigError> {
         let mut defaults = BusinessDefaults::default();
         if let Some(currency) = parsed("RELANCE_CURRENCY", |code| code.parse::<Currency>())? {
@@ -113,6 +122,12 @@ impl BusinessDefaults {
         }
         if let Some(zone) = parsed("RELANCE_TIME_ZONE", crate::domain::time::parse_time_zone)? {
             defaults.time_zone = zone;
+        }
+        if let Some(country) = parsed("RELANCE_COUNTRY", |code| {
+            let code = code.trim().to_ascii_uppercase();
+            if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) { Ok(code) } else { Err("a two-letter country code (FR)") }
+        })? {
+            defaults.country = country;
         }
         Ok(defaults)
     }

@@ -361,3 +361,35 @@ mod tests {
         assert_eq!(c.provider_id(Provider::Shopify), None);
     }
 }
+
+/// The most tags (or lists) a customer carries, and the longest one.
+pub const MAX_LABELS: usize = 50;
+pub const MAX_LABEL_CHARS: usize = 50;
+
+/// A tag, a list or a date field name that cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("{0:?} may hold letters, digits, spaces, '-' and '_', 1 to 50 of them")]
+    Invalid(String),
+    #[error("at most 50")]
+    TooMany,
+}
+
+/// A tag, a list name or a date field as every input takes it (the back office, the generic
+/// format, an import): trimmed, 1 to 50 letters, digits, spaces, `-` or `_`, so an audience
+/// filter written in the settings finds it again.
+pub fn label(value: &str) -> Result<String, LabelError> {
+    let value = value.trim();
+    let fits = (1..=MAX_LABEL_CHARS).contains(&value.chars().count());
+    if fits && value.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_')) {
+        Ok(value.to_string())
+    } else {
+        Err(LabelError::Invalid(value.to_string()))
+    }
+}
+
+/// A set of tags or lists: each a [`label`], at most [`MAX_LABELS`].
+pub fn labels<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<BTreeSet<String>, LabelError> {
+    let labels = values.into_iter().map(label).collect::<Result<BTreeSet<String>, LabelError>>()?;
+    if labels.len() > MAX_LABELS { Err(LabelError::TooMany) } else { Ok(labels) }
+}

@@ -11,6 +11,7 @@ pub mod contact;
 pub mod customer;
 pub mod follow_up;
 pub mod ids;
+pub mod import_run;
 pub mod invoice;
 pub mod money;
 pub mod notification;
@@ -27,12 +28,13 @@ pub use community::{
     Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer,
 };
 pub use contact::{ContactError, Email, Locale, PhoneE164};
-pub use customer::{Channel, Customer, OptOuts};
+pub use customer::{Channel, Customer, LabelError, OptOuts, label, labels};
 pub use follow_up::FollowUp;
 pub use ids::{
     CustomerId, EventId, HarvestId, InvalidId, InvoiceId, InvoiceNumber, LeadId, MessageId, MissionId, NewsId, PaymentId, PaymentMethodId,
     RefundId, SiteId, SubscriptionId,
 };
+pub use import_run::{ImportKind, ImportRun, ImportStatus, LineError};
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{

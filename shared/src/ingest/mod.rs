@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod archive;
 pub mod holded_import;
+pub mod import_file;
 pub mod replay;
 
 pub use apply::{Ingest, IngestError, Outcome};

@@ -156,14 +156,17 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
         let email = c.email.as_deref().map(Email::parse).transpose().map_err(bad)?;
         let phone = c.phone.as_deref().map(|p| PhoneE164::parse(p, c.country.as_deref())).transpose().map_err(bad)?;
         let locale = c.locale.as_deref().map(Locale::parse).transpose().map_err(bad)?;
-        let dates = c.dates.iter().map(|(field, date)| (field.clone(), *date)).collect();
+        let dates = c
+            .dates
+            .iter()
+            .map(|(field, date)| Ok((crate::domain::label(field)?, *date)))
+            .collect::<Result<Vec<_>, crate::domain::LabelError>>()
+            .map_err(|e| PayloadError::new(format!("customers[].dates: {e}")))?;
         let labels = |values: &Option<BTreeSet<String>>, field: &str| -> Result<Option<BTreeSet<String>>, PayloadError> {
             let Some(values) = values else { return Ok(None) };
-            let cleaned: BTreeSet<String> = values.iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
-            if cleaned.len() > 50 || cleaned.iter().any(|v| v.chars().count() > 50 || v.chars().any(char::is_control)) {
-                return Err(PayloadError::new(format!("customers[].{field}: at most 50, each at most 50 characters")));
-            }
-            Ok(Some(cleaned))
+            crate::domain::labels(values.iter().map(String::as_str))
+                .map(Some)
+                .map_err(|e| PayloadError::new(format!("customers[].{field}: {e}")))
         };
         facts.push(Fact::Customer(CustomerFacts {
             reference: reference(&c.id)?,

@@ -65,6 +65,8 @@ impl Key {
     pub const EVENTS: &'static str = "EVENTS";
     /// Members' messages to support, newest first, for the admins.
     pub const INBOX: &'static str = "INBOX";
+    /// The back office's file imports, by start.
+    pub const IMPORTS: &'static str = "IMPORTS";
 
     pub fn site(site: &SiteId) -> Key {
         Key { pk: Key::SITES.into(), sk: format!("SITE#{site}") }

@@ -20,6 +20,7 @@
 //! | Lookup by our id    | `ID#<record type>#<our id>`            | `ID`                    |
 //! | Archived delivery   | `ARCHIVE#<provider>#<UTC date>`        | `<received at>#<delivery id>` |
 //! | Audit entry         | `AUDIT#<record type>#<our id>`         | `AUDIT#<at>#<entry id>` |
+//! | File import         | `IMPORTS`                              | `IMPORT#<started>#<id>` |
 //!
 //! Two more attributes exist only where they mean something:
 //! - `due_shard` and `due_at` on a record whose follow-up has a next action: they put it in
@@ -58,6 +59,7 @@
 //!
 //! No code path uses the Scan API.
 
+mod batch_get;
 mod bulk;
 mod cursor;
 mod dynamo;

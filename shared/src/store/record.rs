@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    Account, Attendance, AuditEntry, Customer, CustomerId, Event, EventId, Harvest, InboxEntry, Invoice, Lead, Message, Mission,
+    Account, Attendance, AuditEntry, Customer, CustomerId, Event, EventId, Harvest, ImportRun, InboxEntry, Invoice, Lead, Message, Mission,
     MissionLink, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
 };
 
@@ -343,6 +343,16 @@ impl Record for AuditEntry {
             pk: Key::audit_partition(&self.record_type, &self.record_id),
             sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.at), self.entry_id),
         }
+    }
+    versioned!();
+}
+
+impl Record for ImportRun {
+    const TYPE: &'static str = "ImportRun";
+    const SK_PREFIX: &'static str = "IMPORT#";
+    /// All imports in one partition, by start: the newest read first.
+    fn key(&self) -> Key {
+        Key { pk: Key::IMPORTS.into(), sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.started_at), self.id) }
     }
     versioned!();
 }

@@ -193,6 +193,16 @@ fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
     })
 }
 
+/// The CSV file an import route is sent: a new customer, or an invoice file with no rows.
+fn file(path: &str) -> Option<Vec<u8>> {
+    let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
+    match path {
+        "/admin/import/customers" => Some(format!("id,name\nimported-{n},Imported {n}\n").into_bytes()),
+        "/admin/import/invoices" => Some(b"id,customer_id,number,currency,amount_due,issued_at\n".to_vec()),
+        _ => None,
+    }
+}
+
 /// The expected status of each cell.
 fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
     let admin = role == Role::Admin;
@@ -281,6 +291,10 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         ("patch", "/admin/missions/{id}") | ("patch", "/admin/leads/{id}") | ("patch", "/admin/invoices/{id}") => only(admin, 200),
         ("get", "/admin/customers") | ("get", "/admin/customers/{id}") | ("patch", "/admin/customers/{id}") => only(admin, 200),
         ("post", "/admin/customers") => only(admin, 201),
+        ("post", "/admin/import/customers") | ("post", "/admin/import/invoices") | ("get", "/admin/imports") => only(admin, 200),
+        ("get", "/admin/export/customers.csv") | ("get", "/admin/export/invoices.csv") | ("get", "/admin/export/notifications.csv") => {
+            only(admin, 200)
+        }
         // Changing or cancelling an event: its site's farmer and admins; members who see it
         // may not (403); an event one may not see is not found.
         ("patch", "/events/{id}") | ("post", "/events/{id}/cancel") => match () {
@@ -311,7 +325,18 @@ async fn every_route_for_every_role_on_own_and_other_records() {
                     continue; // there is no one else's "me"
                 }
                 let uri = concrete(path, role, whose, &north, &south);
-                let answer = relance_tests::api(&router, &method.to_uppercase(), &uri, &token, body(method, path, whose)).await;
+                let answer = match file(path) {
+                    Some(file) => {
+                        relance_tests::post(
+                            &router,
+                            &uri,
+                            &[("authorization", &format!("Bearer {token}")), ("content-type", "text/csv")],
+                            file,
+                        )
+                        .await
+                    }
+                    None => relance_tests::api(&router, &method.to_uppercase(), &uri, &token, body(method, path, whose)).await,
+                };
                 let (status, text) = (answer.status, String::from_utf8(answer.body).unwrap());
                 let want = expected(method, path, role, whose);
                 cells += 1;

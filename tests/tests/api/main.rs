@@ -17,6 +17,7 @@ mod community;
 mod data_safety;
 mod dispatch;
 mod dispatch_faults;
+mod files;
 mod functions;
 mod holded_import;
 mod local_stack;

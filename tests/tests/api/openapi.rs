@@ -36,6 +36,9 @@ async fn every_documented_operation_is_served_and_authenticated() {
                 operation["responses"].as_object().unwrap().iter().filter(|(code, _)| code.starts_with('2')).collect();
             assert!(!successes.is_empty(), "{method} {path} documents its success");
             for (code, response) in successes {
+                if response["content"]["text/csv"].is_object() {
+                    continue; // a file to download: its columns are the import's, tested there
+                }
                 let reference = response["content"]["application/json"]["schema"]["$ref"].as_str();
                 let name = reference.and_then(|r| r.strip_prefix("#/components/schemas/"));
                 let schema = name.map(|n| &document["components"]["schemas"][n]);

@@ -381,21 +381,13 @@ pub struct CustomerDetails {
     pub reminders_paused: Option<bool>,
 }
 
-/// A label: letters, digits, spaces, `-` and `_`, at most 50.
+/// A tag, a list or a date field, by the rule every input shares.
 fn label(field: &str, value: &str) -> Result<String, ApiError> {
-    let value = text(field, value, 50)?;
-    if value.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_')) {
-        Ok(value)
-    } else {
-        Err(ApiError::bad_request(format!("{field}: {value:?} may hold letters, digits, spaces, '-' and '_'")))
-    }
+    relance::domain::label(value).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
 }
 
 fn labels(field: &str, values: &BTreeSet<String>) -> Result<BTreeSet<String>, ApiError> {
-    if values.len() > 50 {
-        return Err(ApiError::bad_request(format!("{field}: at most 50")));
-    }
-    values.iter().map(|v| label(field, v)).collect()
+    relance::domain::labels(values.iter().map(String::as_str)).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
 }
 
 impl CustomerDetails {
@@ -474,7 +466,7 @@ pub async fn create(
     let now = Utc::now();
     let mut customer =
         Customer::new(CustomerId::generate(), text("name", name, 200)?, state.defaults.locale.clone(), state.defaults.time_zone, now);
-    input.apply(&mut customer, state.defaults.locale.region())?;
+    input.apply(&mut customer, Some(state.defaults.phone_country()))?;
     reschedule_date_rules(None, &mut customer, &state, now);
     let id = customer.id.clone();
     state.store.commit(audit::creation(&state, &caller, id.as_str(), &mut customer, now)?).await?;
@@ -499,7 +491,7 @@ pub async fn update(
             return Err(ApiError::conflict_because("erased", "this customer was erased; their details cannot be set again"));
         }
         let mut after = before.clone();
-        input.apply(&mut after, state.defaults.locale.region())?;
+        input.apply(&mut after, Some(state.defaults.phone_country()))?;
         let now = Utc::now();
         reschedule_date_rules(Some(&before), &mut after, state, now);
         if after == before {

@@ -85,3 +85,35 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     }
     Ok(trimmed.to_string())
 }
+
+/// The largest file an import takes: a business's whole customer book fits many times over,
+/// and it stays inside what API Gateway passes a Lambda function (6 MB).
+pub const MAX_FILE: usize = 4 * 1024 * 1024;
+
+/// A CSV file sent as the request body (`Content-Type: text/csv`, as a spreadsheet saves it).
+pub struct CsvFile(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for CsvFile {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let media = request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let media = media.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if !matches!(media.as_str(), "text/csv" | "application/csv" | "text/plain" | "application/vnd.ms-excel") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the file with Content-Type: text/csv",
+            ));
+        }
+        match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(CsvFile(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the file is larger than {} MB; split it", MAX_FILE / (1024 * 1024)),
+            )),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod community;
 pub mod customers;
 pub mod dashboards;
+pub mod files;
 pub mod input;
 pub mod me;
 pub mod messages;
@@ -64,6 +65,20 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(audit::history))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(customers::get, customers::update))
+        .routes(with_file(routes!(files::import_customers)))
+        .routes(with_file(routes!(files::import_invoices)))
+        .routes(routes!(files::imports))
+        .routes(routes!(files::export_customers))
+        .routes(routes!(files::export_invoices))
+        .routes(routes!(files::export_notifications))
+}
+
+/// A route that takes a file: its body may be up to [`input::MAX_FILE`] (the others' limit is
+/// [`crate::MAX_BODY`]).
+fn with_file(
+    (schemas, paths, method): utoipa_axum::router::UtoipaMethodRouter<PortalState>,
+) -> utoipa_axum::router::UtoipaMethodRouter<PortalState> {
+    (schemas, paths, method.layer(axum::extract::DefaultBodyLimit::max(input::MAX_FILE)))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
