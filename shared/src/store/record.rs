@@ -332,6 +332,10 @@ impl Record for Lead {
     fn lookup_id(&self) -> Option<&str> {
         Some(self.id.as_str())
     }
+    /// Every lead, by submission: the back office's list of leads to decide.
+    fn ledger_entry(&self) -> Option<(String, DateTime<Utc>)> {
+        Some((Ledger::LEADS.into(), self.submitted_at))
+    }
 }
 
 impl Record for AuditEntry {
@@ -367,6 +371,8 @@ impl Ledger {
     pub const CUSTOMERS: &'static str = "CUSTOMERS";
     /// Every agency mission, by start.
     pub const MISSIONS: &'static str = "MISSIONS";
+    /// Every ambassador's lead, by submission.
+    pub const LEADS: &'static str = "LEADS";
 
     /// Invoices issued in `at`'s month.
     pub fn invoices(at: DateTime<Utc>) -> String {

@@ -285,9 +285,11 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         // The back office: gardens are listed to whoever may see them, kept by admins.
         ("get", "/sites") => 200,
         ("post", "/sites") | ("post", "/admin/missions") => only(admin, 201),
-        ("patch", "/sites/{id}") | ("put", "/sites/{id}/farmers") | ("get", "/admin/audit") | ("get", "/admin/missions") => {
-            only(admin, 200)
-        }
+        ("patch", "/sites/{id}")
+        | ("put", "/sites/{id}/farmers")
+        | ("get", "/admin/audit")
+        | ("get", "/admin/missions")
+        | ("get", "/admin/leads") => only(admin, 200),
         ("patch", "/admin/missions/{id}") | ("patch", "/admin/leads/{id}") | ("patch", "/admin/invoices/{id}") => only(admin, 200),
         ("get", "/admin/customers") | ("get", "/admin/customers/{id}") | ("patch", "/admin/customers/{id}") => only(admin, 200),
         ("post", "/admin/customers") => only(admin, 201),

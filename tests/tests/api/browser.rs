@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Datelike;
 use fantoccini::{Client, ClientBuilder, Locator};
 use relance::domain::{CustomerId, Notification};
 use relance::store::{Key, Store};
@@ -233,4 +234,226 @@ async fn members_admins_and_ambassadors_use_the_member_space_in_chromium() {
         screenshot(&desk, "sales-desktop").await;
         desk.close().await.unwrap();
     }
+}
+
+/// The local stack over a fresh table with nothing of the demo seed: the back office alone
+/// must make a business of it.
+async fn empty_stack() -> (Store, String) {
+    let store = relance_tests::fresh_store("browser-back-office").await;
+    let ladders = relance::schedule::Ladders::default();
+    let dispatch = Arc::new(relance_tests::dispatch_context(store.clone()).await);
+    let sdk = relance_tests::sdk().await;
+    let (table, feed_dispatch) = (store.table().to_string(), dispatch.clone());
+    tokio::spawn(async move {
+        let _ = relance_local::stream::feed(&sdk, &table, feed_dispatch, |_| {}).await;
+    });
+    let portal = relance_local::server::local_portal(store.clone(), "browser-test-secret").unwrap();
+    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), ladders, dispatch, portal).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (store, base)
+}
+
+/// A person with an account, as an invitation leaves them (the invitation form is the
+/// member pages' test's).
+async fn account(store: &Store, user: &str, customer: &str, name: &str, garden: Option<&str>) -> String {
+    let email = format!("{}@{}.example.org", customer, relance_tests::unique());
+    store.insert(&mut relance_tests::customer(customer, name, Some(&email))).await.unwrap();
+    let mut account = relance::domain::Account::new(user, Some(CustomerId::parse(customer).unwrap()));
+    account.garden = garden.map(|site| relance::domain::Plot { site: relance::domain::SiteId::parse(site).unwrap(), plot: "A1".into() });
+    store.insert(&mut account).await.unwrap();
+    email
+}
+
+async fn upload_file(client: &Client, base: &str, kind: &str, contents: &str) {
+    let path = std::env::temp_dir().join(format!("relance-{}.csv", ulid::Ulid::new()));
+    std::fs::write(&path, contents).unwrap();
+    client.goto(&format!("{base}/app/admin/import")).await.unwrap();
+    client.find(Locator::Css(&format!("#import-kind option[value='{kind}']"))).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("import-file")).await.unwrap().send_keys(path.to_str().unwrap()).await.unwrap();
+    client.find(Locator::Id("check-import")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
+}
+
+/// The page a form led to says it was done (or the test stops with what it says instead).
+async fn ok_note(client: &Client) {
+    let found = wait_for("the form's note", async || {
+        if client.find(Locator::Css(".note.ok")).await.is_ok() {
+            return Some(None);
+        }
+        match client.find(Locator::Css("main")).await {
+            Ok(main) if client.current_url().await.is_ok_and(|u| u.query().is_some_and(|q| q.contains("error="))) => {
+                Some(Some(main.text().await.unwrap_or_default()))
+            }
+            _ => None,
+        }
+    })
+    .await;
+    if let Some(page) = found {
+        panic!("the form was refused: {page}");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
+    let (store, base) = empty_stack().await;
+    let (_driver, client) = browser(390, 900).await; // a phone's width
+    sign_in(&client, &base, "admin").await;
+
+    // Import a customer file: the check names the bad row by line and column, and writes nothing.
+    let file =
+        "id;name;email;phone;lists\nrec-martin;Mme Martin;martin@bo.example.org;06 12 34 56 78;Clients\nrec-dupont;M. Dupont;dupont@;;\n";
+    upload_file(&client, &base, "customers", file).await;
+    let errors = client.find(Locator::Id("import-errors")).await.unwrap().text().await.unwrap();
+    assert!(errors.contains('3') && errors.contains("email"), "{errors}");
+    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
+    assert!(text(&client).await.contains("Rien n'a été importé"), "a file with a bad row imports nothing");
+    assert!(store.get::<relance::domain::Customer>(&Key::customer(&CustomerId::parse("rec-martin").unwrap())).await.unwrap().is_none());
+    // Corrected: checked, then imported.
+    upload_file(&client, &base, "customers", &file.replace("dupont@;", "dupont@bo.example.org;")).await;
+    assert_eq!(client.find(Locator::Id("count-created")).await.unwrap().text().await.unwrap(), "2");
+    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
+    assert!(text(&client).await.contains("Importé"));
+    screenshot(&client, "admin-import-phone").await;
+    let invoices = "id,customer_id,number,currency,amount_due,amount_paid,issued_at,due_date\ninv-m1,rec-martin,F-2026-001,EUR,120.00,120.00,2026-11-02,2026-11-30\n";
+    upload_file(&client, &base, "invoices", invoices).await;
+    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
+    assert!(text(&client).await.contains("Importé"));
+
+    // Find Mme Martin, set her tags and a date; her page shows the timeline and the change.
+    client.goto(&format!("{base}/app/admin/customers")).await.unwrap();
+    client.find(Locator::Id("q")).await.unwrap().send_keys("martin").await.unwrap();
+    client.find(Locator::Id("search-customers")).await.unwrap().click().await.unwrap();
+    let list = client.find(Locator::Id("customer-list")).await.unwrap().text().await.unwrap();
+    assert!(list.contains("Mme Martin") && !list.contains("Dupont"), "{list}");
+    client.find(Locator::Css("#customer-list a")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("customer-form")).await.unwrap();
+    let tags = client.find(Locator::Id("c-tags")).await.unwrap();
+    tags.clear().await.unwrap();
+    tags.send_keys("b2b, vip").await.unwrap();
+    client.find(Locator::Id("c-dates")).await.unwrap().send_keys("lease_start: 2026-09-01").await.unwrap();
+    client.find(Locator::Id("save-customer")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let saved: relance::domain::Customer = store.get(&Key::customer(&CustomerId::parse("rec-martin").unwrap())).await.unwrap().unwrap();
+    assert_eq!(saved.tags.iter().map(String::as_str).collect::<Vec<_>>(), ["b2b", "vip"]);
+    assert_eq!(saved.custom_dates["lease_start"].to_string(), "2026-09-01");
+    let timeline = client.find(Locator::Id("timeline")).await.unwrap().text().await.unwrap();
+    assert!(timeline.contains("Facture émise — F-2026-001") && timeline.contains("Facture réglée"), "{timeline}");
+    let history = client.find(Locator::Id("history")).await.unwrap().text().await.unwrap();
+    assert!(history.contains("admin : modification") && history.contains("tags"), "{history}");
+    screenshot(&client, "admin-customer-phone").await;
+
+    // Open a garden and give it its farmer, who then posts a harvest and cancels an event.
+    account(&store, "farmer-lea", "c-lea", "Léa", None).await;
+    client.goto(&format!("{base}/app/admin/sites")).await.unwrap();
+    client.find(Locator::Id("site-name")).await.unwrap().send_keys("Jardin des Lilas").await.unwrap();
+    client.find(Locator::Id("site-address")).await.unwrap().send_keys("3 rue des Lilas, Paris").await.unwrap();
+    client.find(Locator::Id("create-site")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let farmers = client.find(Locator::Css("input[id^='farmers-']")).await.unwrap();
+    let site = farmers.attr("id").await.unwrap().unwrap().trim_start_matches("farmers-").to_string();
+    farmers.send_keys("farmer-lea").await.unwrap();
+    client.find(Locator::Css("form[action$='/farmers'] button")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let sites = text(&client).await;
+    assert!(sites.contains("Maraîchers : Léa"), "{sites}");
+    let member_email = account(&store, "u-rose", "c-rose", "Rose", Some(&site)).await;
+
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "farmer-lea").await;
+    client.goto(&format!("{base}/app/farm")).await.unwrap();
+    client.find(Locator::Css("input[name='crop']")).await.unwrap().send_keys("Radis").await.unwrap();
+    client.find(Locator::Css("input[name='grams']")).await.unwrap().send_keys("1200").await.unwrap();
+    client.find(Locator::Css("form[action$='/harvests'] button")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let harvests: Vec<relance::domain::Harvest> =
+        store.list_all(&Key::site_partition(&relance::domain::SiteId::parse(&site).unwrap())).await.unwrap();
+    assert_eq!(harvests.iter().map(|h| h.crop.as_str()).collect::<Vec<_>>(), ["Radis"]);
+    // Typed keys depend on the browser's locale (month or day first): the value is set as the
+    // input holds it.
+    let starts = (chrono::Utc::now() + chrono::Duration::days(6)).format("%Y-%m-%dT10:00").to_string();
+    client.find(Locator::Css("input[name='title']")).await.unwrap().send_keys("Atelier semis").await.unwrap();
+    client.execute("document.querySelector(\"input[name='starts_at']\").value = arguments[0]", vec![json!(starts)]).await.unwrap();
+    client.find(Locator::Css("input[name='location']")).await.unwrap().send_keys("La serre").await.unwrap();
+    client.find(Locator::Css("form[action$='/events'] button")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let Ok(cancel) = client.find(Locator::Css("button[id^='cancel-']")).await else { panic!("{}", text(&client).await) };
+    let event = cancel.attr("id").await.unwrap().unwrap().trim_start_matches("cancel-").to_string();
+    // Rose registers (through the API, as her phone would).
+    let rose = portal::auth::local_token("browser-test-secret", "u-rose", None, &["member"], 1).unwrap();
+    let registered =
+        relance::http::https_client().post(format!("{base}/events/{event}/registrations")).bearer_auth(&rose).send().await.unwrap();
+    assert_eq!(registered.status(), 201, "{}", registered.text().await.unwrap());
+    client.refresh().await.unwrap();
+    client.find(Locator::Id(&format!("cancel-{event}"))).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let cancelled = wait_for("the cancellation email", async || {
+        relance_tests::sent_emails().await.into_iter().find(|m| {
+            m["destinations"]["ToAddresses"][0] == member_email.as_str()
+                && m["subject"].as_str().is_some_and(|s| s.starts_with("Annulé : Atelier semis"))
+        })
+    })
+    .await;
+    assert!(cancelled["body"].to_string().contains("est annulé") || cancelled["subject"] == "Annulé : Atelier semis", "{cancelled}");
+
+    // A mission for Mme Martin, sold by Nina: linking the paid invoice moves Nina's figure.
+    account(&store, "sales-nina", "c-nina", "Nina", None).await;
+    account(&store, "ambassador-omar", "c-omar", "Omar", None).await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "admin").await;
+    client.goto(&format!("{base}/app/admin/agency")).await.unwrap();
+    client.find(Locator::Id("m-client")).await.unwrap().send_keys("rec-martin").await.unwrap();
+    client.find(Locator::Id("m-title")).await.unwrap().send_keys("Refonte du site").await.unwrap();
+    client.find(Locator::Id("m-sales")).await.unwrap().send_keys("sales-nina").await.unwrap();
+    let first = chrono::Utc::now().date_naive().with_day(1).unwrap().to_string();
+    client.execute("document.getElementById('m-start').value = arguments[0]", vec![json!(first)]).await.unwrap();
+    client.find(Locator::Id("m-fee")).await.unwrap().send_keys("120.00").await.unwrap();
+    client.find(Locator::Id("create-mission")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    assert!(client.find(Locator::Id("missions")).await.unwrap().text().await.unwrap().contains("Refonte du site"));
+
+    let sales_figure = async |client: &Client| {
+        client.delete_all_cookies().await.unwrap();
+        sign_in(client, &base, "sales-nina").await;
+        client.goto(&format!("{base}/app/dashboard")).await.unwrap();
+        client.find(Locator::Css("#sales-title + figure")).await.unwrap().html(true).await.unwrap()
+    };
+    let before = sales_figure(&client).await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "admin").await;
+    client.goto(&format!("{base}/app/admin/agency")).await.unwrap();
+    client.find(Locator::Id("link-invoice")).await.unwrap().send_keys("inv-m1").await.unwrap();
+    client.find(Locator::Css("#link-mission option:nth-child(2)")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("link-invoice-button")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let after = sales_figure(&client).await;
+    assert_ne!(before, after, "the paid invoice now counts in the mission's actual");
+
+    // Omar brings a lead; won, with its commission, it shows on his dashboard.
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "ambassador-omar").await;
+    client.goto(&format!("{base}/app/dashboard")).await.unwrap();
+    client.find(Locator::Id("company")).await.unwrap().send_keys("Cave des Lilas").await.unwrap();
+    client.find(Locator::Id("contact_name")).await.unwrap().send_keys("Nadia").await.unwrap();
+    client.find(Locator::Id("lead-email")).await.unwrap().send_keys("nadia@cave.example.org").await.unwrap();
+    client.find(Locator::Css("form[action='/app/leads'] button")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "admin").await;
+    client.goto(&format!("{base}/app/admin/agency")).await.unwrap();
+    let row = client.find(Locator::XPath("//tr[th[text()='Cave des Lilas']]")).await.unwrap();
+    row.find(Locator::Css("option[value='won']")).await.unwrap().click().await.unwrap();
+    row.find(Locator::Css("input[name='commission']")).await.unwrap().send_keys("150.00").await.unwrap();
+    row.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    screenshot(&client, "admin-agency-phone").await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "ambassador-omar").await;
+    client.goto(&format!("{base}/app/dashboard")).await.unwrap();
+    let leads = client.find(Locator::Id("lead-list")).await.unwrap().text().await.unwrap();
+    assert!(leads.contains("Cave des Lilas") && leads.contains("150,00"), "{leads}");
 }

@@ -16,7 +16,8 @@ use utoipa::ToSchema;
 use crate::PortalState;
 use crate::api::audit;
 use crate::api::dashboards::{LeadView, MissionView};
-use crate::api::input::{Body, text};
+use crate::api::input::{Body, Params, text};
+use crate::api::me::PageQuery;
 use crate::auth::{Caller, Role};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -195,6 +196,33 @@ pub async fn update(
     .await?;
     let mission = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
     Ok(Json(AdminMission::of(&mission)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadList {
+    /// Newest first.
+    pub leads: Vec<AdminLead>,
+    pub next: Option<String>,
+}
+
+/// A lead as the back office decides it: with the ambassador who brought it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdminLead {
+    #[serde(flatten)]
+    pub lead: LeadView,
+    /// The ambassador (user id).
+    pub ambassador: String,
+}
+
+#[utoipa::path(get, path = "/admin/leads", tag = "admin", summary = "Every ambassador's leads, newest first",
+    params(PageQuery), responses((status = 200, body = LeadList)))]
+pub async fn leads(State(state): State<PortalState>, caller: Caller, Params(page): Params<PageQuery>) -> Result<Json<LeadList>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let listed = state.store.ledger_page::<Lead>(Ledger::LEADS, page.cursor()?.as_ref(), page.limit()).await?;
+    Ok(Json(LeadList {
+        leads: listed.records.iter().map(|l| AdminLead { lead: LeadView::of(l), ambassador: l.ambassador.clone() }).collect(),
+        next: listed.next.map(|c| c.as_str().to_string()),
+    }))
 }
 
 /// An admin's decision on a lead.

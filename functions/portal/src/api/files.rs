@@ -155,12 +155,30 @@ async fn plan_all<'a, R: FileRow>(
     Ok((planned, errors))
 }
 
+/// Imports `file` as a file of `kind` (the API's routes and the import page): 200 with what
+/// was done (or, dry run, would be), 422 when rows have errors and nothing was written.
+pub async fn run(
+    state: &PortalState,
+    caller: &Caller,
+    query: &ImportQuery,
+    kind: ImportKind,
+    file: &[u8],
+) -> Result<(StatusCode, ImportReport), ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    match kind {
+        ImportKind::Customers => {
+            import(state, caller, query, parse_customers(file, Some(state.defaults.phone_country())).map_err(file_error)?).await
+        }
+        ImportKind::Invoices => import(state, caller, query, parse_invoices(file).map_err(file_error)?).await,
+    }
+}
+
 async fn import<R: FileRow>(
     state: &PortalState,
     caller: &Caller,
     query: &ImportQuery,
     parsed: Parsed<R>,
-) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+) -> Result<(StatusCode, ImportReport), ApiError> {
     let now = Utc::now();
     let (planned, plan_errors) = plan_all(state, &parsed.rows, now).await?;
     // Each line refused while reading is a row too (at most one error per line).
@@ -180,10 +198,10 @@ async fn import<R: FileRow>(
         import_id: None,
     };
     if report.dry_run {
-        return Ok((StatusCode::OK, Json(report)));
+        return Ok((StatusCode::OK, report));
     }
     if !report.errors.is_empty() && !query.skip_errors.unwrap_or(false) {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)));
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, report));
     }
     let mut run = ImportRun::start(R::KIND, &caller.user, now);
     run.rows = report.rows;
@@ -200,7 +218,7 @@ async fn import<R: FileRow>(
             report.imported = true;
             report.created = run.created;
             report.updated = run.updated;
-            Ok((StatusCode::OK, Json(report)))
+            Ok((StatusCode::OK, report))
         }
         Err(e) => {
             run.status = ImportStatus::Failed;
@@ -312,8 +330,8 @@ pub async fn import_customers(
     caller.require_any(&[Role::Admin])?;
     // Read only once the caller may send it.
     let CsvFile(file) = CsvFile::from_request(request, &()).await?;
-    let parsed = parse_customers(&file, Some(state.defaults.phone_country())).map_err(file_error)?;
-    import(&state, &caller, &query, parsed).await
+    let (status, report) = run(&state, &caller, &query, ImportKind::Customers, &file).await?;
+    Ok((status, Json(report)))
 }
 
 #[utoipa::path(post, path = "/admin/import/invoices", tag = "admin", summary = "Import an invoice file (CSV)",
@@ -331,8 +349,8 @@ pub async fn import_invoices(
     caller.require_any(&[Role::Admin])?;
     // Read only once the caller may send it.
     let CsvFile(file) = CsvFile::from_request(request, &()).await?;
-    let parsed = parse_invoices(&file).map_err(file_error)?;
-    import(&state, &caller, &query, parsed).await
+    let (status, report) = run(&state, &caller, &query, ImportKind::Invoices, &file).await?;
+    Ok((status, Json(report)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

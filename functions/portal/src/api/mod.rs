@@ -61,6 +61,7 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(admin::resend_notification))
         .routes(routes!(agency::list, agency::create))
         .routes(routes!(agency::update))
+        .routes(routes!(agency::leads))
         .routes(routes!(agency::decide))
         .routes(routes!(audit::history))
         .routes(routes!(customers::list, customers::create))

@@ -54,6 +54,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("profile.html", include_str!("../../web/templates/profile.html")),
     ("farm.html", include_str!("../../web/templates/farm.html")),
     ("admin.html", include_str!("../../web/templates/admin.html")),
+    ("admin_nav.html", include_str!("../../web/templates/admin_nav.html")),
+    ("admin_customers.html", include_str!("../../web/templates/admin_customers.html")),
+    ("admin_customer.html", include_str!("../../web/templates/admin_customer.html")),
+    ("admin_import.html", include_str!("../../web/templates/admin_import.html")),
+    ("admin_sites.html", include_str!("../../web/templates/admin_sites.html")),
+    ("admin_agency.html", include_str!("../../web/templates/admin_agency.html")),
     ("dashboard.html", include_str!("../../web/templates/dashboard.html")),
     ("error.html", include_str!("../../web/templates/error.html")),
 ];
@@ -123,6 +129,23 @@ pub fn routes() -> Router<PortalState> {
         .route("/app/admin/pause", post(pages::pause_by_id))
         .route("/app/admin/notifications/{id}/resend", post(pages::resend))
         .route("/app/admin/users", post(pages::invite))
+        .route("/app/admin/customers", get(pages::admin_customers).post(pages::admin_create_customer))
+        .route("/app/admin/customers/{id}", get(pages::admin_customer).post(pages::admin_save_customer))
+        .route(
+            "/app/admin/import",
+            get(pages::admin_import)
+                .post(pages::admin_run_import)
+                // A file, sent as a form: up to the import's own limit.
+                .layer(axum::extract::DefaultBodyLimit::max(crate::api::input::MAX_FILE + 64 * 1024)),
+        )
+        .route("/app/admin/export/{file}", get(pages::admin_export))
+        .route("/app/admin/sites", get(pages::admin_sites).post(pages::admin_create_site))
+        .route("/app/admin/sites/{id}/farmers", post(pages::admin_set_farmers))
+        .route("/app/admin/agency", get(pages::admin_agency))
+        .route("/app/admin/missions", post(pages::admin_create_mission))
+        .route("/app/admin/invoices/link", post(pages::admin_link_invoice))
+        .route("/app/admin/leads/{id}", post(pages::admin_decide_lead))
+        .route("/app/farm/events/{id}/cancel", post(pages::cancel_event))
         .route("/app/dashboard", get(pages::dashboard))
         .route("/app/leads", post(pages::submit_lead))
         // The links in messages.

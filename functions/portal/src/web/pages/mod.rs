@@ -5,12 +5,14 @@
 
 mod administration;
 mod agency;
+mod back_office;
 mod farm;
 mod member;
 mod sign_in;
 
 pub use administration::*;
 pub use agency::*;
+pub use back_office::*;
 pub use farm::*;
 pub use member::*;
 pub use sign_in::*;
