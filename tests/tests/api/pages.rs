@@ -173,3 +173,25 @@ async fn the_home_page_warns_of_a_card_when_the_ladder_does() {
     let (_, _, page) = get(&home(vec![90, 30]), "/", &cookie).await;
     assert!(page.contains("••4242"), "90 days ahead it is: {page}");
 }
+
+#[tokio::test]
+async fn the_admin_home_shows_an_import_that_left_rows_out_and_the_exports_download() {
+    let store = relance_tests::fresh_store("pages-imports").await;
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
+    let token = relance_tests::token("u-admin", &["admin"]);
+    let cookie = format!("relance_session={token}");
+    let file = "id,name,email\nc-1,Ann,ann@pages.example\nc-2,Bob,bob@\n";
+    let request = Request::post("/admin/import/customers?skip_errors=true")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "text/csv")
+        .body(Body::from(file))
+        .unwrap();
+    assert_eq!(relance_tests::send(&router, request).await.status, 200);
+    let (status, _, html) = get(&router, "/app/admin", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Import du") && html.contains("1 lignes écartées"), "{html}");
+    let (status, _, csv) = get(&router, "/app/admin/export/customers.csv", &cookie).await;
+    assert_eq!((status, csv.lines().count()), (200, 2), "{csv}");
+    let member = format!("relance_session={}", relance_tests::token("u-member", &["member"]));
+    assert_eq!(get(&router, "/app/admin/export/customers.csv", &member).await.0, 403);
+}

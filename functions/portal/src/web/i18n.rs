@@ -301,6 +301,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("lead_lost", "perdue", "lost"),
     ("cancelled", "Annulé", "Cancelled"),
     ("cancel_event", "Annuler l'événement", "Cancel the event"),
+    ("import_failed_note", "Import du", "Import of"),
 ];
 
 /// The language the pages speak for `locale`: English for English, French for anything else

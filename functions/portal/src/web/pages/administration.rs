@@ -6,6 +6,13 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
     visitor.caller.require_any(&[Role::Admin])?;
     let caller = visitor.caller.clone();
     let follow_up = admin::follow_up(State(state.clone()), caller.clone(), page_query(50)).await?.0;
+    // Imports of the last week that failed or left rows out: someone fixes the file.
+    let week_ago = Utc::now() - chrono::Duration::days(7);
+    let imports: Vec<_> = crate::api::files::recent_imports(&state)
+        .await?
+        .into_iter()
+        .filter(|i| i.needs_a_person() && i.started_at >= week_ago)
+        .collect();
     let today = Utc::now().date_naive();
     let first = today.with_day(1).unwrap_or(today);
     let from = note.from.as_deref().and_then(|d| d.parse().ok()).unwrap_or(first);
@@ -33,7 +40,7 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         Some(who),
         "admin.html",
         &note,
-        json!({"follow_up": follow_up.items, "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
+        json!({"follow_up": follow_up.items, "imports": imports, "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
     )
     .await
 }
