@@ -74,9 +74,11 @@ impl ImportRun {
         }
     }
 
-    /// A person should look at it: it failed, or rows were left out.
-    pub fn needs_a_person(&self) -> bool {
+    /// A person should look at it: it failed, rows were left out, or it has said "running"
+    /// for longer than a request can last (the function was stopped before it could say so).
+    pub fn needs_a_person(&self, now: DateTime<Utc>) -> bool {
         matches!(self.status, ImportStatus::Failed | ImportStatus::DoneWithErrors)
+            || (self.status == ImportStatus::Running && now - self.started_at > chrono::Duration::minutes(2))
     }
 }
 
@@ -90,7 +92,10 @@ pub struct LineError {
 }
 
 impl LineError {
+    /// A message quoting a 4 MB cell would not fit the import's record: at most 300 characters.
     pub fn new(line: u64, column: &str, message: impl Into<String>) -> LineError {
-        LineError { line, column: Some(column.to_string()), message: message.into() }
+        let message: String = message.into();
+        let message = if message.chars().count() > 300 { format!("{}…", message.chars().take(300).collect::<String>()) } else { message };
+        LineError { line, column: Some(column.to_string()), message }
     }
 }

@@ -164,7 +164,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             .map_err(|e| PayloadError::new(format!("customers[].dates: {e}")))?;
         let labels = |values: &Option<BTreeSet<String>>, field: &str| -> Result<Option<BTreeSet<String>>, PayloadError> {
             let Some(values) = values else { return Ok(None) };
-            crate::domain::labels(values.iter().map(String::as_str))
+            crate::domain::labels(values.iter().map(String::as_str).filter(|v| !v.trim().is_empty()))
                 .map(Some)
                 .map_err(|e| PayloadError::new(format!("customers[].{field}: {e}")))
         };

@@ -90,15 +90,13 @@ async fn an_airtable_file_is_checked_imported_and_its_export_imports_to_nothing(
     assert_eq!(counts(&upload(&router, "/admin/import/customers", &admin, changed).await.json()), (0, 1, 2));
 
     // Invoices name their customer and, here, a mission kept in the back office.
-    let (status, client) = call(&router, "POST", "/admin/customers", &admin, Some(json!({"name": "Client"}))).await;
-    assert_eq!(status, 201);
     store.insert(&mut Account::new("u-sales", None)).await.unwrap();
     let (status, mission) = call(
         &router,
         "POST",
         "/admin/missions",
         &admin,
-        Some(json!({"client": client["customer"]["id"], "sales": "u-sales", "title": "Refonte", "starts_on": "2026-11-01",
+        Some(json!({"client": "rec-keller", "sales": "u-sales", "title": "Refonte", "starts_on": "2026-11-01",
             "monthly_fee": {"minor_units": 100_000, "currency": "EUR"}})),
     )
     .await;
@@ -112,6 +110,11 @@ async fn an_airtable_file_is_checked_imported_and_its_export_imports_to_nothing(
     );
     let report = upload(&router, "/admin/import/invoices", &admin, invoices.clone()).await.json();
     assert_eq!(lines_and_columns(&report), vec![(4, "customer_id".to_string())]);
+    // Keller's mission is not Mme Martin's to bill.
+    let foreign =
+        format!("id,customer_id,number,currency,amount_due,issued_at,mission_id\ninv-9,rec-martin,F-9,EUR,1.00,2026-11-01,{mission}\n");
+    let report = upload(&router, "/admin/import/invoices", &admin, foreign).await.json();
+    assert_eq!(lines_and_columns(&report), vec![(2, "mission_id".to_string())]);
     let answer = upload(&router, "/admin/import/invoices?skip_errors=true", &admin, invoices.clone()).await;
     assert_eq!((answer.status, counts(&answer.json())), (200, (2, 0, 0)), "{}", answer.json());
     let invoice: Invoice = store.get_by_id("inv-2").await.unwrap().unwrap();
@@ -135,15 +138,15 @@ async fn an_airtable_file_is_checked_imported_and_its_export_imports_to_nothing(
     // The exports give the same columns back; importing them changes nothing.
     let customers = download(&router, "/admin/export/customers.csv", &admin).await;
     let text = String::from_utf8(customers.clone()).unwrap();
-    assert!(text.starts_with("id,name,email,phone,locale,country,time_zone,business,tags,lists,date:lease_start\n"), "{text}");
+    assert!(text.starts_with("\u{feff}id,name,email,phone,locale,country,time_zone,business,tags,lists,date:lease_start\n"), "{text}");
     assert!(text.contains("'=HYPERLINK"), "a formula is neutralised: {text}");
     assert!(text.contains("'+33612345678"), "{text}");
-    assert_eq!(counts(&upload(&router, "/admin/import/customers", &admin, customers).await.json()), (0, 0, 4));
+    assert_eq!(counts(&upload(&router, "/admin/import/customers", &admin, customers).await.json()), (0, 0, 3));
     let invoices = download(&router, "/admin/export/invoices.csv?from=2026-01-01&to=2026-12-31", &admin).await;
     assert_eq!(String::from_utf8_lossy(&invoices).lines().count(), 3, "{}", String::from_utf8_lossy(&invoices));
     assert_eq!(counts(&upload(&router, "/admin/import/invoices", &admin, invoices).await.json()), (0, 0, 2));
     let notes = download(&router, "/admin/export/notifications.csv?from=2026-11-01&to=2026-11-30", &admin).await;
-    assert!(String::from_utf8_lossy(&notes).starts_with("id,customer_id,kind,step,channel,status,"));
+    assert!(String::from_utf8_lossy(&notes).starts_with("\u{feff}id,customer_id,kind,step,channel,status,"));
     assert_eq!(call(&router, "GET", "/admin/export/notifications.csv?from=2026-01-01&to=2027-06-01", &admin, None).await.0, 400);
 }
 
@@ -159,10 +162,14 @@ async fn a_file_that_cannot_be_read_is_refused_whole() {
     assert!(body["message"].as_str().unwrap().contains("line 2"), "{body}");
     let (status, code, _) = refused(upload(&router, "/admin/import/customers", &admin, "id,nom\nc-1,A\n").await);
     assert_eq!((status, code.as_str()), (400, "invalid_file"));
-    // A ragged row and an unclosed quote are line errors: nothing is written.
-    let answer = upload(&router, "/admin/import/customers", &admin, "id,name\nc-1,A\nc-2\nc-3,\"B\n").await;
+    // A ragged row is a line error: nothing is written.
+    let answer = upload(&router, "/admin/import/customers", &admin, "id,name\nc-1,A\nc-2\n").await;
     let report = answer.json();
     assert_eq!((answer.status, lines_and_columns(&report)), (422, vec![(3, String::new())]), "{report}");
+    // A quote never closed would swallow every row after it: the file is refused.
+    let (status, code, body) = refused(upload(&router, "/admin/import/customers", &admin, "id,name\nc-1,\"A\nc-2,B\n").await);
+    assert_eq!((status, code.as_str()), (400, "invalid_file"), "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("line 2:"), "{body}");
     assert_eq!(store.get::<Customer>(&Key::customer(&CustomerId::parse("c-1").unwrap())).await.unwrap(), None);
     // 50 MB is refused before it is read.
     let (status, code, _) = refused(upload(&router, "/admin/import/customers", &admin, vec![b'a'; 50 * 1024 * 1024]).await);

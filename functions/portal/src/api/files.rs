@@ -99,15 +99,23 @@ impl FileRow for InvoiceRow {
         let invoices = state.store.get_many::<Invoice>(&invoice_keys).await?;
         let customer_keys: Vec<Key> = rows.iter().map(|r| Key::customer(&r.customer_id)).collect();
         let customers = state.store.get_many::<Customer>(&customer_keys).await?;
-        let mission_ids: Vec<&str> = rows.iter().filter_map(|r| r.mission_id.as_ref()?.as_ref().map(|m| m.as_str())).collect();
-        let missions = if mission_ids.is_empty() { HashMap::new() } else { state.store.find_many_by_id::<Mission>(&mission_ids).await? };
+        // A mission is the client's own, in the client's partition (as `PATCH /admin/invoices` checks).
+        let mission_keys: Vec<Key> = rows
+            .iter()
+            .filter_map(|r| r.mission_id.as_ref()?.as_ref().map(|m| Key::of_customer::<Mission>(&r.customer_id, m.as_str())))
+            .collect();
+        let missions = if mission_keys.is_empty() { HashMap::new() } else { state.store.get_many::<Mission>(&mission_keys).await? };
         Ok(rows
             .iter()
             .map(|row| {
                 let existing = found.get(row.id.as_str()).and_then(|key| invoices.get(key));
                 let context = InvoiceContext {
                     customer: customers.get(&Key::customer(&row.customer_id)),
-                    mission_known: row.mission_id.as_ref().and_then(Option::as_ref).is_some_and(|m| missions.contains_key(m.as_str())),
+                    mission_known: row
+                        .mission_id
+                        .as_ref()
+                        .and_then(Option::as_ref)
+                        .is_some_and(|m| missions.contains_key(&Key::of_customer::<Mission>(&row.customer_id, m.as_str()))),
                     ladders: &state.ladders,
                     now,
                 };
@@ -128,6 +136,8 @@ const READ_BATCH: usize = 100;
 const WRITE_BATCH: usize = 96;
 /// The import's record is brought up to date after this many transactions.
 const PROGRESS_EVERY: usize = 10;
+/// How long an import writes before it stops (the portal's Lambda timeout is 29 s).
+const WRITE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// One row's planned change.
 struct Planned<'a, R: FileRow> {
@@ -210,14 +220,17 @@ async fn import<R: FileRow>(
     run.errors = report.errors.iter().take(KEPT_ERRORS).cloned().collect();
     state.store.insert(&mut run).await?;
     report.import_id = Some(run.id.clone());
-    match write_all(state, caller, &mut run, planned).await {
+    let mut late_errors = Vec::new();
+    match write_all(state, caller, &mut run, planned, &mut late_errors).await {
         Ok(()) => {
             run.status = if run.error_count > 0 { ImportStatus::DoneWithErrors } else { ImportStatus::Done };
             run.finished_at = Some(Utc::now());
             state.store.update(&mut run).await?;
             report.imported = true;
-            report.created = run.created;
-            report.updated = run.updated;
+            (report.created, report.updated, report.unchanged) = (run.created, run.updated, run.unchanged);
+            // Rows that another writer changed meanwhile, planned again and refused then.
+            report.errors.extend(late_errors);
+            report.errors.sort_by_key(|e| e.line);
             Ok((StatusCode::OK, report))
         }
         Err(e) => {
@@ -239,10 +252,20 @@ async fn write_all<R: FileRow>(
     caller: &Caller,
     run: &mut ImportRun,
     planned: Vec<Planned<'_, R>>,
+    late_errors: &mut Vec<LineError>,
 ) -> Result<(), ApiError> {
     let mut changes: Vec<Planned<'_, R>> = planned.into_iter().filter(|p| !matches!(p.change, Change::Unchanged)).collect();
     let mut transactions = 0;
+    let started = std::time::Instant::now();
     while !changes.is_empty() {
+        // Stop cleanly well before the function's time limit (29 s): what is written stays
+        // (each row is whole), and importing the same file again finishes it.
+        if started.elapsed() > WRITE_BUDGET {
+            return Err(ApiError::unavailable(format!(
+                "stopped after {} rows to stay within the time limit; import the same file again to finish",
+                run.created + run.updated
+            )));
+        }
         // As many rows as fit one transaction: the record and its audit entry, and for a new
         // record its id lookup when it has one (an invoice).
         let mut items = 0;
@@ -295,8 +318,9 @@ async fn write_all<R: FileRow>(
                     Err(e) => {
                         run.error_count += 1;
                         if run.errors.len() < KEPT_ERRORS {
-                            run.errors.push(e);
+                            run.errors.push(e.clone());
                         }
+                        late_errors.push(e);
                     }
                 }
             }
@@ -434,7 +458,9 @@ impl PeriodQuery {
             return Err(ApiError::bad_request(format!("to: at most {max_months} months after from")));
         }
         let start = from.and_time(NaiveTime::MIN).and_utc();
-        Ok((start, to.and_hms_opt(23, 59, 59).map_or(start, |end| end.and_utc())))
+        // The ledger's upper bound leaves out records at the bound itself: the next midnight.
+        let end = to.succ_opt().map_or(start, |next| next.and_time(NaiveTime::MIN).and_utc());
+        Ok((start, end))
     }
 }
 

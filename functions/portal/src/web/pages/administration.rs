@@ -11,7 +11,7 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
     let imports: Vec<_> = crate::api::files::recent_imports(&state)
         .await?
         .into_iter()
-        .filter(|i| i.needs_a_person() && i.started_at >= week_ago)
+        .filter(|i| i.needs_a_person(Utc::now()) && i.started_at >= week_ago)
         .collect();
     let today = Utc::now().date_naive();
     let first = today.with_day(1).unwrap_or(today);
