@@ -6,6 +6,7 @@
 //! With `RELANCE_SCREENSHOTS=<dir>` (`make screenshots`), the main pages are also saved as
 //! PNG at desktop and phone widths.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,11 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 struct Driver(Child);
 
 impl Drop for Driver {
+    /// Stops chromedriver and the Chromium it started: they share a process group of their
+    /// own, and killing chromedriver alone left each test's browser running (and busy).
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -38,6 +43,20 @@ async fn stack() -> (Store, String) {
     let store = relance_tests::fresh_store("browser").await;
     let ladders = relance_local::seed::demo_ladders();
     relance_local::seed::seed(&store, &ladders, chrono::Utc::now()).await.unwrap();
+    let base = serve(&store, ladders).await;
+    (store, base)
+}
+
+/// The local stack over a fresh table with nothing of the demo seed: the back office alone
+/// must make a business of it.
+async fn empty_stack() -> (Store, String) {
+    let store = relance_tests::fresh_store("browser-back-office").await;
+    let base = serve(&store, relance::schedule::Ladders::default()).await;
+    (store, base)
+}
+
+/// Serves `store` as `make run` does, the stream fed to dispatch; answers the base URL.
+async fn serve(store: &Store, ladders: relance::schedule::Ladders) -> String {
     let dispatch = Arc::new(relance_tests::dispatch_context(store.clone()).await);
     let sdk = relance_tests::sdk().await;
     let (table, feed_dispatch) = (store.table().to_string(), dispatch.clone());
@@ -49,14 +68,20 @@ async fn stack() -> (Store, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (store, base)
+    base
 }
 
 async fn browser(width: u32, height: u32) -> (Driver, Client) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     assert!(std::path::Path::new(CHROMEDRIVER).exists(), "{CHROMEDRIVER} is missing: make test installs chromium-driver");
     let port = free_port();
-    let child = Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
     let driver = Driver(child);
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -234,25 +259,6 @@ async fn members_admins_and_ambassadors_use_the_member_space_in_chromium() {
         screenshot(&desk, "sales-desktop").await;
         desk.close().await.unwrap();
     }
-}
-
-/// The local stack over a fresh table with nothing of the demo seed: the back office alone
-/// must make a business of it.
-async fn empty_stack() -> (Store, String) {
-    let store = relance_tests::fresh_store("browser-back-office").await;
-    let ladders = relance::schedule::Ladders::default();
-    let dispatch = Arc::new(relance_tests::dispatch_context(store.clone()).await);
-    let sdk = relance_tests::sdk().await;
-    let (table, feed_dispatch) = (store.table().to_string(), dispatch.clone());
-    tokio::spawn(async move {
-        let _ = relance_local::stream::feed(&sdk, &table, feed_dispatch, |_| {}).await;
-    });
-    let portal = relance_local::server::local_portal(store.clone(), "browser-test-secret").unwrap();
-    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), ladders, dispatch, portal).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (store, base)
 }
 
 /// A person with an account, as an invitation leaves them (the invitation form is the

@@ -339,6 +339,21 @@ async fn write_all<R: FileRow>(
     Ok(())
 }
 
+/// An import route's request: the role first, then the file (read only once the caller may
+/// send it), then [`run`].
+async fn receive(
+    state: &PortalState,
+    caller: &Caller,
+    query: &ImportQuery,
+    kind: ImportKind,
+    request: Request,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let CsvFile(file) = CsvFile::from_request(request, &()).await?;
+    let (status, report) = run(state, caller, query, kind, &file).await?;
+    Ok((status, Json(report)))
+}
+
 #[utoipa::path(post, path = "/admin/import/customers", tag = "admin", summary = "Import a customer file (CSV)",
     params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "Columns: id,name,email,phone,locale,country,time_zone,business,tags,lists and any date:<field>; tags and lists separated by |",
@@ -351,11 +366,7 @@ pub async fn import_customers(
     Params(query): Params<ImportQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    // Read only once the caller may send it.
-    let CsvFile(file) = CsvFile::from_request(request, &()).await?;
-    let (status, report) = run(&state, &caller, &query, ImportKind::Customers, &file).await?;
-    Ok((status, Json(report)))
+    receive(&state, &caller, &query, ImportKind::Customers, request).await
 }
 
 #[utoipa::path(post, path = "/admin/import/invoices", tag = "admin", summary = "Import an invoice file (CSV)",
@@ -370,11 +381,7 @@ pub async fn import_invoices(
     Params(query): Params<ImportQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    // Read only once the caller may send it.
-    let CsvFile(file) = CsvFile::from_request(request, &()).await?;
-    let (status, report) = run(&state, &caller, &query, ImportKind::Invoices, &file).await?;
-    Ok((status, Json(report)))
+    receive(&state, &caller, &query, ImportKind::Invoices, request).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -435,12 +442,11 @@ pub async fn export_customers(State(state): State<PortalState>, caller: Caller) 
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
-    /// The first day (UTC). By default: for invoices, the first of January last year; for
+    /// The first day (UTC). By default: for invoices, the first of January this year; for
     /// notifications, the first of this month.
     #[param(example = "2026-11-01")]
     pub from: Option<NaiveDate>,
-    /// The last day (UTC), by default today; at most 5 years after `from` for invoices, one
-    /// year for notifications.
+    /// The last day (UTC), by default today; less than a year after `from`.
     #[param(example = "2026-11-30")]
     pub to: Option<NaiveDate>,
 }
@@ -489,10 +495,11 @@ pub async fn export_invoices(
     Params(period): Params<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    // By default since the first of January last year: this year's and last year's books.
+    // By default this year's books, from the first of January; a file holds a year at most
+    // (one ledger query per month).
     let today = Utc::now().date_naive();
-    let last_year = NaiveDate::from_ymd_opt(today.year() - 1, 1, 1).unwrap_or(today);
-    let (start, end) = period.instants(last_year, 60)?;
+    let new_year = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let (start, end) = period.instants(new_year, 12)?;
     let mut invoices: Vec<Invoice> = by_month(&state, Ledger::invoices, start, end).await?;
     invoices.sort_by(|a, b| (a.issued_at, a.id.as_str()).cmp(&(b.issued_at, b.id.as_str())));
     Ok(csv("invoices.csv", import_file::write_invoices(&invoices)))

@@ -278,7 +278,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Columns: id,name,email,phone,locale,country,time_zone,business,tags,lists and date:<field>; invoices: id,customer_id,number,currency,amount_due,amount_paid,status,issued_at,due_date,mission_id. The file is checked first.",
     ),
     ("check_file", "Vérifier le fichier", "Check the file"),
-    ("invoices_period", "émises depuis le 1er janvier de l'an dernier", "issued since January 1st last year"),
+    ("invoices_period", "émises depuis le 1er janvier", "issued since January 1st"),
     ("notifications_period", "envoyés ce mois-ci", "sent this month"),
     ("recent_imports", "Imports récents", "Recent imports"),
     ("progress", "Avancement", "Progress"),
