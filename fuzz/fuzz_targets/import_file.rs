@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let exported = import_file::write_customers(&imported);
-        let again = import_file::parse_customers(&exported, Some("FR")).expect("an export reads back");
+        let again = import_file::parse_customers(&exported, Some("FR")).expect("an export reads back"); // ok: the property under test, a failure is a finding
         assert!(again.errors.is_empty(), "{:?}", again.errors);
         for (row, customer) in again.rows.iter().zip(&imported) {
             assert_eq!(row.plan(Some(customer), &defaults, &ladders, now).ok(), Some(Change::Unchanged));
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(parsed) = import_file::parse_invoices(data) {
         let customer = relance::domain::Customer::new(
-            relance::domain::CustomerId::parse("c").unwrap(),
+            relance::domain::CustomerId::parse("c").unwrap(), // ok: a constant id
             "C",
             Locale::french(),
             chrono_tz::Europe::Paris,
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         for row in &parsed.rows {
             if let Ok(Change::Created(invoice)) = row.plan(None, &context) {
                 let _ = row.plan(Some(&invoice), &context);
-                let back = import_file::parse_invoices(&import_file::write_invoices(std::slice::from_ref(&invoice))).expect("an export reads back");
+                let back = import_file::parse_invoices(&import_file::write_invoices(std::slice::from_ref(&invoice))).expect("an export reads back"); // ok: the property under test
                 assert!(back.errors.is_empty(), "{:?}", back.errors);
             }
         }

@@ -271,6 +271,16 @@ mod tests {
     }
 
     #[test]
+    fn tags_follow_the_one_label_rule_and_blank_ones_are_dropped() {
+        let with = |tags: &str| EXAMPLE.replace(r#""locale": "fr"}"#, &format!(r#""locale": "fr", "tags": {tags}}}"#));
+        let delivery = parse(with(r#"["b2b", " ", ""]"#).as_bytes()).unwrap();
+        let Fact::Customer(customer) = &delivery.facts[0] else { panic!() };
+        assert_eq!(customer.tags.as_ref().map(|t| t.iter().cloned().collect::<Vec<_>>()), Some(vec!["b2b".to_string()]));
+        let refused = parse(with(r#"["b2b;drop"]"#).as_bytes()).unwrap_err();
+        assert!(refused.0.starts_with("customers[].tags:"), "{}", refused.0);
+    }
+
+    #[test]
     fn is_signed_like_stripe() {
         let now: DateTime<Utc> = "2026-11-25T08:00:10Z".parse().unwrap();
         let header = sign(EXAMPLE.as_bytes(), "relance_secret", now.timestamp() - 10);
