@@ -9,6 +9,10 @@
 //! - **reminders sent** in the period, by kind;
 //! - **paid after each step**: of the period's paid invoices, how many were paid before any
 //!   reminder (step 0) or after the ladder reached step 1, 2…
+//! - **days sales outstanding** per currency: what is still owed on the period's invoices over
+//!   what they billed, times the period's days;
+//! - the **aging balance** and **what the reminders recovered** (`receivables.rs`), which the
+//!   caller adds from their own records.
 //!
 //! Rates are percentages with two decimals, computed from integers; amounts stay money.
 
@@ -17,6 +21,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::receivables::{Aging, Recovered, days_sales_outstanding};
 use crate::domain::{Currency, Invoice, InvoiceStatus, Money, MoneyError, Notification, Subscription};
 
 /// `numerator / denominator` as a percentage rounded half-up to two decimals; none of nothing.
@@ -51,6 +56,18 @@ pub struct Kpis {
     pub average_days_to_pay: Option<f64>,
     pub reminders_sent: BTreeMap<String, u32>,
     pub paid_after_step: Vec<StepShare>,
+    /// Days sales outstanding, per currency in the order of `billed`.
+    pub days_sales_outstanding: Vec<CurrencyDays>,
+    /// What is owed today by age, per currency (whatever the period).
+    pub aging: Vec<Aging>,
+    /// What the period's reminders recovered, month by month, per step and channel.
+    pub recovered: Vec<Recovered>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CurrencyDays {
+    pub currency: Currency,
+    pub days: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -112,6 +129,14 @@ impl Kpis {
                 rate: percent(unpaid.get(code).map_or(0, |m| m.minor_units()), total.minor_units()),
             })
             .collect();
+        let period_days = (to - from).num_days();
+        let days_sales_outstanding = billed
+            .iter()
+            .map(|(code, total)| CurrencyDays {
+                currency: total.currency(),
+                days: days_sales_outstanding(unpaid.get(code).copied().unwrap_or(Money::zero(total.currency())), *total, period_days),
+            })
+            .collect();
 
         let paid: Vec<&&Invoice> = billed_invoices.iter().filter(|i| i.status == InvoiceStatus::Paid).collect();
         let days: Vec<i64> = paid.iter().filter_map(|i| i.paid_at.map(|at| (at - i.issued_at).num_seconds().max(0))).collect();
@@ -153,6 +178,9 @@ impl Kpis {
             average_days_to_pay,
             reminders_sent,
             paid_after_step,
+            days_sales_outstanding,
+            aging: Vec::new(),
+            recovered: Vec::new(),
         })
     }
 }
@@ -276,6 +304,8 @@ mod tests {
         assert_eq!(k.unpaid_rate_by_amount[0].rate, Some(43.33));
         // 10 and 20 days.
         assert_eq!(k.average_days_to_pay, Some(15.0));
+        // 130.00 of 300.00 still owed over March's 31 days: 13.4 days.
+        assert_eq!(k.days_sales_outstanding, [CurrencyDays { currency: Currency::EUR, days: Some(13.4) }]);
         assert_eq!(
             k.paid_after_step,
             [StepShare { step: 0, invoices: 1, share: Some(50.0) }, StepShare { step: 2, invoices: 1, share: Some(50.0) }]

@@ -7,7 +7,9 @@
 pub mod agency;
 pub mod kpis;
 pub mod month;
+pub mod receivables;
 
 pub use agency::{AmbassadorDashboard, BonusRates, ClientDashboard, SalesDashboard};
 pub use kpis::Kpis;
 pub use month::{Month, Point, Series};
+pub use receivables::{AgeBucket, Aging, Recovered};

@@ -236,6 +236,21 @@ async fn kpis_read_through_the_ledger_index_match_the_hand_computed_ones() {
     assert_eq!(k["average_days_to_pay"].as_f64(), Some(15.0));
     assert_eq!(k["paid_after_step"], json!([{"step": 0, "invoices": 1, "share": 50.0}, {"step": 2, "invoices": 1, "share": 50.0}]));
     assert_eq!(k["reminders_sent"], json!({"invoice_overdue": 2, "payment_failed": 1}));
+    // 130.00 still owed of 300.00 billed over March's 31 days.
+    assert_eq!(k["days_sales_outstanding"], json!([{"currency": "EUR", "days": 13.4}]));
+    // Owed today, whatever the period: i3 (80.00), i4 (50.00 left), i6 and i7 (90.00 each),
+    // all due by April 2026, so more than 90 days late from July 2026 on.
+    let aging = &k["aging"][0];
+    assert_eq!((aging["currency"].as_str(), aging["total"]["minor_units"].as_i64()), (Some("EUR"), Some(31_000)), "{aging}");
+    let over_90 = aging["lines"].as_array().unwrap().iter().find(|l| l["bucket"] == "over_90").unwrap();
+    assert_eq!((over_90["invoices"].as_i64(), over_90["owed"]["minor_units"].as_i64()), (Some(4), Some(31_000)));
+    // i2 was paid in full 5 days after its reminder: the 50.00 it asked for is credited to it.
+    // The i3 and i4 reminders were followed by no payment; i7's went in April, after the period.
+    assert_eq!(
+        k["recovered"],
+        json!([{"month": "2026-03", "step": 1, "channel": "email", "reminders": 3, "paid": 1,
+            "amount": {"minor_units": 5_000, "currency": "EUR"}}])
+    );
 
     assert_eq!(call(&router, "GET", "/admin/kpis?from=2026-03-01&to=2026-03-31", &token("user-m", &["member"]), None).await.0, 403);
     assert_eq!(call(&router, "GET", "/admin/kpis?from=2026-03-31&to=2026-03-01", &admin, None).await.0, 400);

@@ -2,14 +2,14 @@
 //! admin's KPIs. Records are read through their owners' partitions and the ledger index;
 //! the figures are computed by `relance::reports`, tested on hand-computed data.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use relance::domain::*;
-use relance::reports::{AmbassadorDashboard, BonusRates, ClientDashboard, Kpis, Month, SalesDashboard, Series};
+use relance::reports::{Aging, AmbassadorDashboard, BonusRates, ClientDashboard, Kpis, Month, Recovered, SalesDashboard, Series};
 use relance::store::{Key, Ledger};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -339,7 +339,12 @@ pub struct Period {
 /// At most a year and a day per request: a year over year comparison is two calls.
 const MAX_KPI_DAYS: i64 = 366;
 
-/// The KPIs for `[from, to]` (whole UTC days).
+/// How far back the aging balance looks for invoices still owed: older debts are past their
+/// final notice long ago, in the admin's follow-up list, and written off or in court.
+const AGING_MONTHS: u32 = 24;
+
+/// The KPIs for `[from, to]` (whole UTC days), with what is owed today by age (invoices of
+/// the last 24 months) and what the period's reminders recovered.
 #[utoipa::path(get, path = "/admin/kpis", tag = "admin", summary = "The KPIs for a period", params(Period),
     responses((status = 200, body = Kpis)))]
 pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(period): Params<Period>) -> Result<Json<Kpis>, ApiError> {
@@ -353,16 +358,45 @@ pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(perio
     let start = Utc.from_utc_datetime(&period.from.and_hms_opt(0, 0, 0).unwrap_or_default());
     let day_after = period.to.checked_add_days(chrono::Days::new(1)).ok_or_else(|| ApiError::bad_request("to: too far in the future"))?;
     let end = Utc.from_utc_datetime(&day_after.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let mut invoices: Vec<Invoice> = Vec::new();
-    let mut sent: Vec<Notification> = Vec::new();
-    for month in Month::range(Month::of(period.from), Month::of(period.to)) {
+    let today = Utc::now().date_naive();
+    // Invoice ledger months: the period's, and the last two years' for what is owed today.
+    let aging_from = Month::of(today.checked_sub_months(chrono::Months::new(AGING_MONTHS)).unwrap_or(today));
+    let mut months: BTreeSet<Month> = Month::range(Month::of(period.from), Month::of(period.to)).into_iter().collect();
+    months.extend(Month::range(aging_from, Month::of(today)));
+    let mut by_id: HashMap<String, Invoice> = HashMap::new();
+    for month in months {
         let first = Utc.from_utc_datetime(&month.first_day().and_hms_opt(0, 0, 0).unwrap_or_default());
-        invoices.extend(state.store.ledger::<Invoice>(&Ledger::invoices(first), start, end).await?);
-        sent.extend(state.store.ledger::<Notification>(&Ledger::sent(first), start, end).await?);
+        let next = Utc.from_utc_datetime(&month.next().first_day().and_hms_opt(0, 0, 0).unwrap_or_default());
+        for invoice in state.store.ledger::<Invoice>(&Ledger::invoices(first), first, next).await? {
+            by_id.insert(invoice.id.as_str().to_string(), invoice);
+        }
     }
+    // Reminders sent in the period, and the week after it: a later reminder takes the credit
+    // for a payment from an earlier one.
+    let credit_end = end + chrono::Duration::days(relance::reports::receivables::RECOVERY_WINDOW_DAYS);
+    let mut sent: Vec<Notification> = Vec::new();
+    for month in Month::range(Month::of(period.from), Month::of_instant(credit_end)) {
+        let first = Utc.from_utc_datetime(&month.first_day().and_hms_opt(0, 0, 0).unwrap_or_default());
+        sent.extend(state.store.ledger::<Notification>(&Ledger::sent(first), start, credit_end).await?);
+    }
+    // Invoices older than the ledger months read, that a reminder is about.
+    let missing: BTreeSet<Key> = sent
+        .iter()
+        .filter(|n| n.target.kind == TargetKind::Invoice && !by_id.contains_key(&n.target.id))
+        .map(|n| Key::of_customer::<Invoice>(&n.customer_id, &n.target.id))
+        .collect();
+    let missing: Vec<Key> = missing.into_iter().collect();
+    for invoice in state.store.get_many::<Invoice>(&missing).await?.into_values() {
+        by_id.insert(invoice.id.as_str().to_string(), invoice);
+    }
+    let invoices: Vec<Invoice> = by_id.into_values().collect();
+    let issued: Vec<Invoice> = invoices.iter().filter(|i| i.issued_at >= start && i.issued_at < end).cloned().collect();
+    let in_period: Vec<Notification> = sent.iter().filter(|n| n.sent_at.is_some_and(|at| at < end)).cloned().collect();
     let epoch = Utc.from_utc_datetime(&NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default().and_hms_opt(0, 0, 0).unwrap_or_default());
     let subscriptions: Vec<Subscription> = state.store.ledger(Ledger::SUBSCRIPTIONS, epoch, end).await?;
-    let figures = Kpis::compute(start, end, &invoices, &subscriptions, &sent)
+    let mut figures = Kpis::compute(start, end, &issued, &subscriptions, &in_period)
         .map_err(|e| ApiError::conflict(format!("figures cannot be added up: {e}")))?;
+    figures.aging = Aging::compute(today, &invoices);
+    figures.recovered = Recovered::compute(start, end, &sent, &invoices);
     Ok(Json(figures))
 }
