@@ -31,6 +31,7 @@ async fn about(store: &Store, notification: &Notification) -> Result<About, Stor
         }
         TargetKind::Event => store.get_by_id::<relance::domain::Event>(id).await?.map_or(About::Nothing, About::Event),
         TargetKind::Message => About::Message,
+        TargetKind::Lead => store.get_by_id::<Lead>(id).await?.map_or(About::Nothing, About::Lead),
         _ => About::Nothing,
     })
 }

@@ -80,6 +80,8 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
                 posted_by: farmer.into(),
                 posted_at: at(-days_ago, 18),
                 version: 0,
+                available_from: add_days(today, -days_ago),
+                available_until: add_days(today, 7 - days_ago),
             })?;
         }
         load.add(&mut News {

@@ -58,6 +58,16 @@ pub enum LeadStatus {
 }
 
 impl LeadStatus {
+    /// As stored and as templates read it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::Submitted => "submitted",
+            LeadStatus::Qualified => "qualified",
+            LeadStatus::Won => "won",
+            LeadStatus::Lost => "lost",
+        }
+    }
+
     /// Won and lost are decisions; nothing moves a lead on from them.
     pub fn is_decided(self) -> bool {
         matches!(self, LeadStatus::Won | LeadStatus::Lost)

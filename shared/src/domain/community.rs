@@ -46,6 +46,31 @@ pub struct Harvest {
     pub posted_at: DateTime<Utc>,
     #[serde(default)]
     pub version: u64,
+    /// The first day members may come and pick it; none (older records): the day it was picked.
+    #[serde(default)]
+    pub available_from: Option<NaiveDate>,
+    /// The last day it may be picked; none (older records): the day it was picked.
+    #[serde(default)]
+    pub available_until: Option<NaiveDate>,
+}
+
+impl Harvest {
+    /// How long a harvest stays on offer at most: the current ones are read from the key
+    /// range of the harvests picked in that many days before today.
+    pub const MAX_DAYS_ON_OFFER: i64 = 60;
+
+    pub fn available_from(&self) -> NaiveDate {
+        self.available_from.unwrap_or(self.date)
+    }
+
+    pub fn available_until(&self) -> NaiveDate {
+        self.available_until.unwrap_or(self.date)
+    }
+
+    /// Members may come and pick it on `day` (the garden's day).
+    pub fn available_on(&self, day: NaiveDate) -> bool {
+        self.available_from() <= day && day <= self.available_until()
+    }
 }
 
 /// A piece of news, for everyone (`site` unset) or for one garden.

@@ -41,6 +41,9 @@ pub enum NotificationKind {
     MessageReceived,
     /// A business-defined date rule (a lease anniversary, a tax deadline).
     DateRule,
+    /// An ambassador's lead moved on (qualified, won with its commission, lost) or its
+    /// commission was paid: one notice per change.
+    LeadChanged,
     /// A message to the business's own team address.
     Internal,
 }
@@ -75,6 +78,7 @@ impl NotificationKind {
             NotificationKind::MessageReceived => "message_received",
             NotificationKind::Invitation => "invitation",
             NotificationKind::DateRule => "date_rule",
+            NotificationKind::LeadChanged => "lead_changed",
             NotificationKind::Internal => "internal",
         }
     }
@@ -91,6 +95,8 @@ pub enum TargetKind {
     Event,
     Order,
     Message,
+    /// An ambassador's lead.
+    Lead,
 }
 
 impl TargetKind {
@@ -103,6 +109,7 @@ impl TargetKind {
             TargetKind::Event => "event",
             TargetKind::Order => "order",
             TargetKind::Message => "message",
+            TargetKind::Lead => "lead",
         }
     }
 }

@@ -14,6 +14,8 @@ pub enum About {
     Event(Event),
     /// A message from support: the link opens the conversation.
     Message,
+    /// An ambassador's lead: its company, status and commission.
+    Lead(Lead),
     /// The customer themselves (date rules, orders, internal notes).
     Nothing,
 }
@@ -36,6 +38,7 @@ pub fn link(branding: &Branding, about: &About) -> String {
         About::Subscription(subscription) => format!("{base}/go/s/{}", subscription.id),
         About::Event(event) => format!("{base}/go/e/{}", event.id),
         About::Message => format!("{base}/go/m/-"),
+        About::Lead(lead) => format!("{base}/go/l/{}", lead.id),
         About::Nothing => format!("{base}/"),
     }
 }
@@ -50,6 +53,7 @@ pub fn sms_link(branding: &Branding, about: &About) -> String {
         About::Subscription(_) => format!("{base}/go/s"),
         About::Event(_) => format!("{base}/go/e"),
         About::Message => format!("{base}/go/m"),
+        About::Lead(_) => format!("{base}/go/l"),
         About::Nothing => format!("{base}/"),
     }
 }
@@ -94,6 +98,17 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
             context.event = event.title.clone();
             context.event_when = format::when(event.starts_at, tz, language);
             context.location = event.location.clone();
+        }
+        About::Lead(lead) => {
+            // The change the notice is about, as it was made (the lead may have moved on).
+            let change = notification.rule.as_deref().unwrap_or(lead.status.as_str());
+            context.lead = lead.company.clone();
+            context.commission_paid = change == "commission_paid";
+            context.lead_status = if context.commission_paid { LeadStatus::Won.as_str().to_string() } else { change.to_string() };
+            if let Some(commission) = lead.commission {
+                context.amount = format::money(commission, language, false);
+                context.amount_sms = format::money(commission, language, true);
+            }
         }
         About::Message | About::Nothing => {}
     }

@@ -11,6 +11,8 @@ use super::sms::{SEGMENT, gsm7_length, to_gsm7};
 use crate::domain::NotificationKind;
 
 const TEMPLATES: &[(&str, &str)] = &[
+    ("fr/lead_changed", include_str!("../../templates/fr/lead_changed.j2")),
+    ("en/lead_changed", include_str!("../../templates/en/lead_changed.j2")),
     ("fr/invoice_due_soon", include_str!("../../templates/fr/invoice_due_soon.j2")),
     ("en/invoice_due_soon", include_str!("../../templates/en/invoice_due_soon.j2")),
     ("fr/invoice_overdue", include_str!("../../templates/fr/invoice_overdue.j2")),
@@ -78,6 +80,11 @@ pub struct MessageContext {
     pub event: String,
     pub event_when: String,
     pub location: String,
+    /// An ambassador's lead: the company, the status the change gave it (`qualified`, `won`,
+    /// `lost`) and whether the change is the commission (in `amount`) paid.
+    pub lead: String,
+    pub lead_status: String,
+    pub commission_paid: bool,
     pub coupon: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -192,7 +199,8 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 16] = [
+    const KINDS: [NotificationKind; 17] = [
+        NotificationKind::LeadChanged,
         NotificationKind::Invitation,
         NotificationKind::EventConfirmation,
         NotificationKind::EventReminder,
@@ -230,6 +238,9 @@ mod tests {
             event: "Atelier compost et paillage d'hiver au jardin".into(),
             event_when: super::super::format::when("2026-12-05T09:00:00Z".parse().unwrap(), chrono_tz::Europe::Paris, language),
             location: "Jardin Nord, 12 rue des Lilas, Paris".into(),
+            lead: "Atelier de menuiserie Dupont-Lefèvre".into(),
+            lead_status: "won".into(),
+            commission_paid: false,
             coupon: Some("MERCI10".into()),
             email: Some("marie@example.org".into()),
             phone: None,

@@ -117,9 +117,10 @@ impl Record for Invoice {
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
         self.follow_up.next_action_at
     }
-    /// Past its final notice and still owed: a person takes over.
+    /// Past its final notice, or disputed by the customer, and still owed: a person takes
+    /// over (reminders wait for them, or for the dispute's outcome).
     fn waiting_for_a_person_since(&self) -> Option<DateTime<Utc>> {
-        (self.is_owed() && self.follow_up.needs_manual_action && !self.reminders_paused).then_some(self.issued_at)
+        (self.is_owed() && (self.follow_up.needs_manual_action || self.disputed) && !self.reminders_paused).then_some(self.issued_at)
     }
     fn lookup_id(&self) -> Option<&str> {
         Some(self.id.as_str())

@@ -38,7 +38,36 @@ async fn an_admin_opens_a_garden_and_its_farmer_posts_a_harvest() {
     assert_eq!((status, body["message"].as_str()), (400, Some("farmers: no account for user \"u-nobody\"")));
     let (status, site) = call(&router, "PUT", &format!("/sites/{id}/farmers"), &admin, Some(json!({"farmers": ["u-lea"]}))).await;
     assert_eq!((status, &site["farmer_names"]), (200, &json!(["Léa"])), "{site}");
-    assert_eq!(call(&router, "POST", &format!("/sites/{id}/harvests"), &lea, Some(harvest.clone())).await.0, 201);
+    let (status, posted) = call(&router, "POST", &format!("/sites/{id}/harvests"), &lea, Some(harvest.clone())).await;
+    assert_eq!(status, 201, "{posted}");
+    // On offer a week from the day it was picked unless she says otherwise.
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(posted["available_until"], json!(today + chrono::Duration::days(6)));
+    let later = json!({"date": today, "crop": "Courges", "grams": 9000, "available_from": today + chrono::Duration::days(2),
+        "available_until": today + chrono::Duration::days(20)});
+    assert_eq!(call(&router, "POST", &format!("/sites/{id}/harvests"), &lea, Some(later)).await.0, 201);
+    for (wrong, field) in [
+        (json!({"available_from": today - chrono::Duration::days(1)}), "available_from:"),
+        (
+            json!({"available_from": today + chrono::Duration::days(3), "available_until": today + chrono::Duration::days(2)}),
+            "available_until:",
+        ),
+        (json!({"available_until": today + chrono::Duration::days(61)}), "available_until:"),
+    ] {
+        let mut body = harvest.clone();
+        body.as_object_mut().unwrap().extend(wrong.as_object().unwrap().clone());
+        let (status, answer) = call(&router, "POST", &format!("/sites/{id}/harvests"), &lea, Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer["message"].as_str().unwrap().starts_with(field), "the error names the field: {answer}");
+    }
+    // What members may pick today: the radishes, not yet the squashes; both in the history.
+    let (status, current) = call(&router, "GET", &format!("/sites/{id}/harvests?current=true"), &admin, None).await;
+    assert_eq!(status, 200, "{current}");
+    let crops =
+        |page: &Value| page["harvests"].as_array().unwrap().iter().map(|h| h["crop"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(crops(&current), ["Radis"]);
+    let (_, all) = call(&router, "GET", &format!("/sites/{id}/harvests"), &admin, None).await;
+    assert_eq!(crops(&all).len(), 2, "{all}");
     // Only admins keep gardens.
     assert_eq!(call(&router, "PATCH", &format!("/sites/{id}"), &lea, Some(json!({"name": "Mine"}))).await.0, 403);
     let (status, site) = call(
@@ -151,6 +180,27 @@ async fn missions_and_leads_kept_by_an_admin_fill_the_dashboards() {
     assert_eq!(dashboard["owed"][0]["minor_units"].as_i64(), Some(0), "{dashboard}");
     let (status, body) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"status": "lost"}))).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("lead_decision")));
+
+    // Alix heard of each change once, by email, in her language.
+    let alix = CustomerId::parse("c-amb").unwrap();
+    let notices: Vec<Notification> = store.list_all(&relance::store::Key::customer_partition(&alix)).await.unwrap();
+    let notices: Vec<&Notification> = notices.iter().filter(|n| n.kind == NotificationKind::LeadChanged).collect();
+    assert_eq!(notices.len(), 3, "qualified, won, paid: {notices:?}");
+    let keys: Vec<relance::store::Key> =
+        notices.iter().map(|n| relance::store::Key::of_customer::<Notification>(&alix, n.id.as_str())).collect();
+    let context = relance_tests::dispatch_context(store.clone()).await;
+    let response = dispatch::handle(&context, relance_tests::stream_batch(&keys)).await;
+    assert!(response.batch_item_failures.is_empty());
+    let mut subjects: Vec<String> = relance_tests::sent_emails()
+        .await
+        .into_iter()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == "c-amb@example.org")
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Café Lune est devenu client", "Café Lune est qualifié", "Votre commission pour Café Lune est versée"]);
+    let won_mail = relance_tests::sent_emails().await.into_iter().find(|m| m["subject"] == "Café Lune est devenu client").unwrap();
+    assert!(won_mail["body"].as_str().unwrap().contains("150,00"), "the commission: {}", won_mail["body"]);
 
     // Who did it: the invoice's link and the lead's decisions are in the audit trail.
     let (_, audit) = call(&router, "GET", "/admin/audit?record=Invoice/inv-nord-1", &admin, None).await;

@@ -405,6 +405,18 @@ async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
     })
     .await;
     assert!(cancelled["body"].to_string().contains("est annulé") || cancelled["subject"] == "Annulé : Atelier semis", "{cancelled}");
+    // Rose's garden page lists the radishes among what she may come and pick.
+    let garden = relance::http::https_client()
+        .get(format!("{base}/app/garden"))
+        .header("cookie", format!("relance_session={rose}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let to_pick = garden.split("id=\"current-harvests\"").nth(1).unwrap().split("</ul>").next().unwrap();
+    assert!(to_pick.contains("Radis — 1200 g"), "{to_pick}");
 
     // A mission for Mme Martin, sold by Nina: linking the paid invoice moves Nina's figure.
     account(&store, "sales-nina", "c-nina", "Nina", None).await;

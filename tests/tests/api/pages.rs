@@ -187,9 +187,23 @@ async fn the_admin_home_shows_an_import_that_left_rows_out_and_the_exports_downl
         .body(Body::from(file))
         .unwrap();
     assert_eq!(relance_tests::send(&router, request).await.status, 200);
+    // An invoice 45 days late and a disputed one: the aging balance and the follow-up show them.
+    let ann = CustomerId::parse("c-1").unwrap();
+    let mut late = relance_tests::invoice(&ann, "inv-late", "F-LATE", 12_345);
+    late.due_date = chrono::Utc::now().date_naive() - chrono::Duration::days(45);
+    store.insert(&mut late).await.unwrap();
+    let mut disputed = relance_tests::invoice(&ann, "inv-disputed", "F-DISPUTED", 5_000);
+    disputed.disputed = true;
+    store.insert(&mut disputed).await.unwrap();
     let (status, _, html) = get(&router, "/app/admin", &cookie).await;
     assert_eq!(status, 200);
     assert!(html.contains("Import du") && html.contains("1 lignes écartées"), "{html}");
+    let aging = html.split("id=\"aging-eur\"").nth(1).expect("an aging table in euros");
+    let late_row = aging.split("data-bucket=\"31_60\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(late_row.contains("31 à 60 jours") && late_row.contains("123,45"), "{late_row}");
+    let follow = html.split("id=\"follow-inv-disputed\"").nth(1).expect("the disputed invoice waits for a person");
+    let follow = follow.split("</tr>").next().unwrap();
+    assert!(follow.contains("disputed by the customer") && follow.contains("/app/admin/customers/c-1"), "{follow}");
     let (status, _, csv) = get(&router, "/app/admin/export/customers.csv", &cookie).await;
     assert_eq!((status, csv.lines().count()), (200, 2), "{csv}");
     let member = format!("relance_session={}", relance_tests::token("u-member", &["member"]));

@@ -49,7 +49,7 @@ pub struct FollowUpPage {
 }
 
 /// What waits for a person, oldest first: notifications held (no channel) or failed, and
-/// invoices past their final notice and still owed, each with the reason.
+/// invoices past their final notice or disputed and still owed, each with the reason.
 #[utoipa::path(get, path = "/admin/follow-up", tag = "admin", summary = "Held notifications and invoices flagged for a person",
     params(PageQuery), responses((status = 200, body = FollowUpPage)))]
 pub async fn follow_up(
@@ -94,7 +94,11 @@ pub async fn follow_up(
                     customer_id: i.customer_id,
                     number: i.number,
                     due_date: i.due_date,
-                    reason: "final notice sent, still owed".into(),
+                    reason: if i.disputed {
+                        "disputed by the customer: no reminder until the dispute is settled".into()
+                    } else {
+                        "final notice sent, still owed".into()
+                    },
                     since: i.issued_at,
                 }
             }

@@ -97,15 +97,28 @@ pub async fn get_site(State(state): State<PortalState>, caller: Caller, Path(id)
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HarvestView {
     pub id: HarvestId,
+    /// The day it was picked.
     pub date: NaiveDate,
     pub crop: String,
+    /// The quantity on offer, in grams.
     pub grams: u64,
     pub note: String,
+    /// The days members may come and pick it, both included.
+    pub available_from: NaiveDate,
+    pub available_until: NaiveDate,
 }
 
 impl HarvestView {
     fn of(h: &Harvest) -> HarvestView {
-        HarvestView { id: h.id.clone(), date: h.date, crop: h.crop.clone(), grams: h.grams, note: h.note.clone() }
+        HarvestView {
+            id: h.id.clone(),
+            date: h.date,
+            crop: h.crop.clone(),
+            grams: h.grams,
+            note: h.note.clone(),
+            available_from: h.available_from(),
+            available_until: h.available_until(),
+        }
     }
 }
 
@@ -115,33 +128,98 @@ pub struct HarvestPage {
     pub next: Option<String>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HarvestQuery {
+    /// `true`: only what members may come and pick today (the garden's day), in one answer
+    /// without pages; `cursor` and `limit` do not apply.
+    pub current: Option<bool>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<i32>,
+}
+
 #[utoipa::path(get, path = "/sites/{id}/harvests", tag = "community", summary = "A garden's harvests, newest first",
-    params(("id" = String, Path, description = "The site's id", example = "belleville"), PageQuery), responses((status = 200, body = HarvestPage)))]
+    params(("id" = String, Path, description = "The site's id", example = "belleville"), HarvestQuery), responses((status = 200, body = HarvestPage)))]
 pub async fn list_harvests(
     State(state): State<PortalState>,
     caller: Caller,
     Path(id): Path<String>,
-    Params(page): Params<PageQuery>,
+    Params(query): Params<HarvestQuery>,
 ) -> Result<Json<HarvestPage>, ApiError> {
     let (viewer, _) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
-    let listed = state.store.list_latest::<Harvest>(&Key::site_partition(&site.id), page.cursor()?.as_ref(), page.limit()).await?;
+    let pk = Key::site_partition(&site.id);
+    if query.current == Some(true) {
+        // Harvests stay on offer at most 60 days after they were picked: the current ones
+        // are among those picked since, a key range (their sort key begins with the day).
+        let today = Utc::now().with_timezone(&site.time_zone.unwrap_or(state.defaults.time_zone)).date_naive();
+        let since = today - Duration::days(Harvest::MAX_DAYS_ON_OFFER);
+        let mut current = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = state.store.list_from::<Harvest>(&pk, &since.to_string(), cursor.as_ref(), 100).await?;
+            current.extend(page.records.into_iter().filter(|h| h.available_on(today)));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        current.reverse();
+        return Ok(Json(HarvestPage { harvests: current.iter().map(HarvestView::of).collect(), next: None }));
+    }
+    let page = PageQuery { cursor: query.cursor, limit: query.limit };
+    let listed = state.store.list_latest::<Harvest>(&pk, page.cursor()?.as_ref(), page.limit()).await?;
     Ok(Json(HarvestPage { harvests: listed.records.iter().map(HarvestView::of).collect(), next: next(listed.next) }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"date": "2026-11-28", "crop": "Tomates cerises", "grams": 4200}))]
+#[schema(example = json!({"date": "2026-11-28", "crop": "Tomates cerises", "grams": 4200, "available_until": "2026-12-02"}))]
 pub struct NewHarvest {
     /// The day it was picked: today or earlier (tomorrow is allowed, for a site in another time zone).
     pub date: NaiveDate,
     #[schema(schema_with = crate::api::input::text_schema::<100>)]
     pub crop: String,
+    /// The quantity on offer.
     #[schema(minimum = 1, maximum = 10_000_000)]
     pub grams: u64,
     /// Kept to its first 1,000 characters.
     #[serde(default)]
     pub note: String,
+    /// The first day members may pick it: the day it was picked or later (default: that day).
+    #[serde(default)]
+    pub available_from: Option<NaiveDate>,
+    /// The last day: at most 60 days after it was picked (default: a week from `available_from`).
+    #[serde(default)]
+    pub available_until: Option<NaiveDate>,
+}
+
+/// How long a harvest is on offer when the farmer does not say: a week.
+const DEFAULT_DAYS_ON_OFFER: i64 = 6;
+
+impl NewHarvest {
+    /// The days it is on offer, or a 400 naming the field that is wrong.
+    fn offer(&self) -> Result<(NaiveDate, NaiveDate), ApiError> {
+        let from = self.available_from.unwrap_or(self.date);
+        if from < self.date {
+            return Err(ApiError::bad_request("available_from: cannot be before the day it was picked"));
+        }
+        let until = self.available_until.unwrap_or(from + Duration::days(DEFAULT_DAYS_ON_OFFER));
+        if until < from {
+            return Err(ApiError::bad_request("available_until: cannot be before available_from"));
+        }
+        if until > self.date + Duration::days(Harvest::MAX_DAYS_ON_OFFER) {
+            return Err(ApiError::bad_request(format!(
+                "available_until: at most {} days after the day it was picked",
+                Harvest::MAX_DAYS_ON_OFFER
+            )));
+        }
+        Ok((from, until))
+    }
 }
 
 /// The heaviest harvest we believe is not a typo: ten tonnes.
@@ -168,6 +246,7 @@ pub async fn post_harvest(
     if input.grams == 0 || input.grams > MAX_GRAMS {
         return Err(ApiError::bad_request(format!("grams must be between 1 and {MAX_GRAMS}")));
     }
+    let (available_from, available_until) = input.offer()?;
     let mut harvest = Harvest {
         id: HarvestId::generate(),
         site_id: site.id,
@@ -178,6 +257,8 @@ pub async fn post_harvest(
         posted_by: caller.user.clone(),
         posted_at: now,
         version: 0,
+        available_from: Some(available_from),
+        available_until: Some(available_until),
     };
     state.store.insert(&mut harvest).await?;
     Ok((StatusCode::CREATED, Json(HarvestView::of(&harvest))))

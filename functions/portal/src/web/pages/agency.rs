@@ -101,6 +101,7 @@ pub async fn go(Path((kind, id)): Path<(String, String)>) -> Response {
         "c" => redirect("/app/invoices#cards"),
         "e" => redirect(&format!("/app/garden{}", place("event"))),
         "m" => redirect("/app/messages"),
+        "l" => redirect("/app/dashboard#lead-list"),
         _ => redirect("/"),
     }
 }

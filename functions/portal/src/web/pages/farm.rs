@@ -26,6 +26,9 @@ pub struct HarvestForm {
     date: NaiveDate,
     crop: String,
     grams: u64,
+    /// Empty: a week from the day it was picked.
+    #[serde(default)]
+    available_until: String,
 }
 
 pub async fn post_harvest(
@@ -35,7 +38,15 @@ pub async fn post_harvest(
     Path(site): Path<String>,
     Form(form): Form<HarvestForm>,
 ) -> Result<Response, PageError> {
-    let input = NewHarvest { date: form.date, crop: form.crop, grams: form.grams, note: String::new() };
+    let available_until = match form.available_until.trim() {
+        "" => None,
+        day => match day.parse() {
+            Ok(day) => Some(day),
+            Err(_) => return Ok(back("/app/farm", Err(ApiError::bad_request("available_until: a date, please")))),
+        },
+    };
+    let input =
+        NewHarvest { date: form.date, crop: form.crop, grams: form.grams, note: String::new(), available_from: None, available_until };
     submit(&headers, &form.csrf, "/app/farm", community::post_harvest(State(state), visitor.caller, Path(site), Body(input))).await
 }
 

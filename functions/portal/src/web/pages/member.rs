@@ -97,8 +97,13 @@ pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(no
     let mut data = json!({});
     if let Some(garden) = account.and_then(|a| a.garden) {
         let site = community::get_site(State(state.clone()), caller.clone(), Path(garden.site.to_string())).await?.0;
+        let recent = community::HarvestQuery { current: None, cursor: None, limit: Some(10) };
         let harvests =
-            community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), page_query(10)).await?.0;
+            community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), Params(recent)).await?.0;
+        let current = community::HarvestQuery { current: Some(true), cursor: None, limit: None };
+        let current =
+            community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), Params(current)).await?.0;
+        data["current"] = json!(current.harvests);
         data["site"] = json!(site);
         data["harvests"] = json!(harvests.harvests);
     }
