@@ -220,3 +220,30 @@ async fn ten_thousand_rows_import_in_batches() {
     let (_, page) = call(&router, "GET", "/admin/customers?limit=50", &admin, None).await;
     assert_eq!(page["customers"].as_array().unwrap().len(), 50);
 }
+
+/// A file that gives a customer the email they lacked sends what was held for want of it,
+/// once, as a change on the customer's page does; importing it again sends nothing more.
+#[tokio::test]
+async fn an_imported_email_sends_the_notices_held_for_want_of_one() {
+    let store = relance_tests::fresh_store("files-held").await;
+    let router = router(&store);
+    let admin = token("u-admin", &["admin"]);
+    let mut customer = relance_tests::customer("rec-sans", "M. Sans Contact", None);
+    store.insert(&mut customer).await.unwrap();
+    let mut invoice = relance_tests::invoice(&customer.id, "inv-sans", "F-SANS", 7_500);
+    store.insert(&mut invoice).await.unwrap();
+    let mut held = relance_tests::overdue_notice(&invoice, 1);
+    held.hold("no email and no mobile").unwrap();
+    store.insert(&mut held).await.unwrap();
+
+    let file = "id,email\nrec-sans,sans@files.example\n";
+    for _ in 0..2 {
+        let answer = upload(&router, "/admin/import/customers", &admin, file).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    let notes: Vec<Notification> = store.list_all(&Key::customer_partition(&customer.id)).await.unwrap();
+    let statuses: Vec<(NotificationStatus, bool)> = notes.iter().map(|n| (n.status, n.resent_as.is_some())).collect();
+    assert_eq!(notes.len(), 2, "the original and one copy: {statuses:?}");
+    assert!(statuses.contains(&(NotificationStatus::Pending, false)), "the copy waits for dispatch: {statuses:?}");
+    assert!(statuses.contains(&(NotificationStatus::Skipped, true)), "the original names its copy: {statuses:?}");
+}

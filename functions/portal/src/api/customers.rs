@@ -16,7 +16,7 @@ use relance::api_error::ApiError;
 use relance::domain::time::parse_time_zone;
 use relance::domain::*;
 use relance::schedule::decide;
-use relance::store::{Attempt, Key, Ledger, until_done};
+use relance::store::{Attempt, Key, Ledger, Transaction, until_done};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -473,6 +473,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(file(&state, customer).await?)))
 }
 
+/// The change gave the customer an email or a mobile they did not have (an address known to
+/// bounce does not count).
+pub fn newly_reachable(before: &Customer, after: &Customer) -> bool {
+    (after.email.is_some() && !after.email_undeliverable && before.email != after.email)
+        || (after.phone.is_some() && before.phone != after.phone)
+}
+
+/// What was held for want of contact details goes now, once: each held notification gets a
+/// copy for dispatch, and names it, which takes it out of the follow-up list. Adds the writes
+/// to `tx`; answers how many.
+pub async fn send_held(state: &PortalState, customer: &CustomerId, tx: &mut Transaction, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let notes: Vec<Notification> = state.store.list_all(&Key::customer_partition(customer)).await?;
+    let mut sent = 0;
+    for mut held in notes.into_iter().filter(|n| n.status == NotificationStatus::Held && n.resent_as.is_none()) {
+        let copy_id = held.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut copy = held.copy_for_resend(copy_id, now);
+        held.superseded_by(&copy.id).map_err(|e| ApiError::conflict(e.to_string()))?;
+        held.resent_as = Some(copy.id.clone());
+        tx.insert(&mut copy)?.update(&mut held)?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
 #[utoipa::path(patch, path = "/admin/customers/{id}", tag = "admin", summary = "Change a customer: contact, language, tags, lists, dates, pause",
     params(("id" = String, Path, description = "Our id for the customer")), request_body = CustomerDetails,
     responses((status = 200, body = CustomerFile)))]
@@ -498,19 +522,8 @@ pub async fn update(
             return Ok(Attempt::Done(after));
         }
         let mut tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
-        // New contact details: what was held for want of them goes now, once (the originals
-        // name their copy and leave the follow-up list).
-        let reachable = (after.email.is_some() && !after.email_undeliverable && before.email != after.email)
-            || (after.phone.is_some() && before.phone != after.phone);
-        if reachable {
-            let notes: Vec<Notification> = state.store.list_all(&Key::customer_partition(&after.id)).await?;
-            for mut held in notes.into_iter().filter(|n| n.status == NotificationStatus::Held && n.resent_as.is_none()) {
-                let copy_id = held.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                let mut copy = held.copy_for_resend(copy_id, now);
-                held.superseded_by(&copy.id).map_err(|e| ApiError::conflict(e.to_string()))?;
-                held.resent_as = Some(copy.id.clone());
-                tx.insert(&mut copy)?.update(&mut held)?;
-            }
+        if newly_reachable(&before, &after) {
+            send_held(state, &after.id, &mut tx, now).await?;
         }
         Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
     })

@@ -18,7 +18,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use relance::api_error::ApiError;
-use relance::domain::{Customer, ImportKind, ImportRun, ImportStatus, Invoice, LineError, Mission, Notification, import_run::KEPT_ERRORS};
+use relance::domain::{
+    Customer, CustomerId, ImportKind, ImportRun, ImportStatus, Invoice, LineError, Mission, Notification, import_run::KEPT_ERRORS,
+};
 use relance::ingest::import_file::{
     self, Change, CustomerRow, FileError, InvoiceContext, InvoiceRow, NewCustomer, Parsed, parse_customers, parse_invoices,
 };
@@ -27,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::PortalState;
-use crate::api::audit;
 use crate::api::input::{CsvFile, Params};
+use crate::api::{audit, customers};
 use crate::auth::{Caller, Role};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -69,6 +71,12 @@ trait FileRow: Sized + Sync {
         rows: &[&Self],
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Change<Self::Target>, LineError>>, ApiError>;
+
+    /// The customer a written change made reachable (a new email or mobile), whose held
+    /// notifications then go, as a change through the customer page sends them.
+    fn made_reachable(_change: &Change<Self::Target>) -> Option<CustomerId> {
+        None
+    }
 }
 
 impl FileRow for CustomerRow {
@@ -82,6 +90,13 @@ impl FileRow for CustomerRow {
         let stored = state.store.get_many::<Customer>(&keys).await?;
         let defaults = NewCustomer { locale: state.defaults.locale.clone(), time_zone: state.defaults.time_zone };
         Ok(rows.iter().zip(&keys).map(|(row, key)| row.plan(stored.get(key), &defaults, &state.ladders, now)).collect())
+    }
+
+    fn made_reachable(change: &Change<Customer>) -> Option<CustomerId> {
+        match change {
+            Change::Updated { before, after } if customers::newly_reachable(before, after) => Some(after.id.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -307,6 +322,9 @@ async fn write_all<R: FileRow>(
                 run.updated += updated;
                 run.unchanged += batch.len() - created - updated;
                 written = true;
+                for customer in batch.iter().filter_map(|p| R::made_reachable(&p.change)) {
+                    send_held(state, &customer, now).await?;
+                }
                 break;
             }
             // Someone changed one of these records meanwhile: plan them again from what is stored.
@@ -337,6 +355,23 @@ async fn write_all<R: FileRow>(
     }
     run.written = run.rows - run.error_count;
     Ok(())
+}
+
+/// Sends what was held for want of the contact details an imported row just gave. Another
+/// writer touching those notifications meanwhile leaves them held, in the follow-up list
+/// (where a person sends them again): the import itself is written and stays.
+async fn send_held(state: &PortalState, customer: &CustomerId, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let mut tx = state.store.transaction();
+    if customers::send_held(state, customer, &mut tx, now).await? == 0 {
+        return Ok(());
+    }
+    match state.store.commit(tx).await {
+        Err(relance::store::StoreError::Conflict(reason)) => {
+            tracing::warn!(customer = %customer.as_str(), %reason, "held notifications changed meanwhile; left in the follow-up list");
+            Ok(())
+        }
+        other => Ok(other?),
+    }
 }
 
 /// An import route's request: the role first, then the file (read only once the caller may
