@@ -367,6 +367,11 @@ async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
     ok_note(&client).await;
     let sites = text(&client).await;
     assert!(sites.contains("Maraîchers : Léa"), "{sites}");
+    // The garden's history: who gave it its farmer, from what to what.
+    client.find(Locator::LinkText("Modifications")).await.unwrap().click().await.unwrap();
+    let history = client.find(Locator::Id("history")).await.unwrap().text().await.unwrap();
+    assert!(history.contains("admin : modification") && history.contains("admin : création"), "{history}");
+    assert!(history.contains("farmers") && history.contains("[\"farmer-lea\"]"), "{history}");
     let member_email = account(&store, "u-rose", "c-rose", "Rose", Some(&site)).await;
 
     client.delete_all_cookies().await.unwrap();
@@ -463,7 +468,7 @@ async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
     client.delete_all_cookies().await.unwrap();
     sign_in(&client, &base, "admin").await;
     client.goto(&format!("{base}/app/admin/agency")).await.unwrap();
-    let row = client.find(Locator::XPath("//tr[th[text()='Cave des Lilas']]")).await.unwrap();
+    let row = client.find(Locator::XPath("//tr[th[contains(., 'Cave des Lilas')]]")).await.unwrap();
     row.find(Locator::Css("option[value='won']")).await.unwrap().click().await.unwrap();
     row.find(Locator::Css("input[name='commission']")).await.unwrap().send_keys("150.00").await.unwrap();
     row.find(Locator::Css("button")).await.unwrap().click().await.unwrap();

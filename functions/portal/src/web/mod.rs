@@ -60,6 +60,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_import.html", include_str!("../../web/templates/admin_import.html")),
     ("admin_sites.html", include_str!("../../web/templates/admin_sites.html")),
     ("admin_agency.html", include_str!("../../web/templates/admin_agency.html")),
+    ("admin_history.html", include_str!("../../web/templates/admin_history.html")),
     ("dashboard.html", include_str!("../../web/templates/dashboard.html")),
     ("error.html", include_str!("../../web/templates/error.html")),
 ];
@@ -142,6 +143,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/app/admin/sites", get(pages::admin_sites).post(pages::admin_create_site))
         .route("/app/admin/sites/{id}/farmers", post(pages::admin_set_farmers))
         .route("/app/admin/agency", get(pages::admin_agency))
+        .route("/app/admin/history", get(pages::admin_history))
         .route("/app/admin/missions", post(pages::admin_create_mission))
         .route("/app/admin/invoices/link", post(pages::admin_link_invoice))
         .route("/app/admin/leads/{id}", post(pages::admin_decide_lead))

@@ -213,6 +213,57 @@ pub async fn admin_run_import(
     import_page(&state, &visitor, &note, outcome).await
 }
 
+#[derive(Deserialize)]
+pub struct HistoryOf {
+    /// `Site/<id>`, as `GET /admin/audit` takes it.
+    record: String,
+}
+
+/// A value as the history shows it: text as itself, anything else as compact JSON, nothing
+/// as a dash.
+fn shown(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => "—".into(),
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The change history of a site, mission, lead, event or invoice: each change with who made
+/// it, when, and each field before and after.
+pub async fn admin_history(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    Query(of): Query<HistoryOf>,
+    Query(note): Query<Note>,
+) -> Result<Response, PageError> {
+    visitor.caller.require_any(&[Role::Admin])?;
+    let page = audit::history(
+        State(state.clone()),
+        visitor.caller.clone(),
+        Params(AuditQuery { record: of.record.clone(), cursor: None, limit: Some(50) }),
+    )
+    .await?
+    .0;
+    let entries: Vec<serde_json::Value> = page
+        .entries
+        .iter()
+        .map(|e| {
+            let fields: Vec<serde_json::Value> = e
+                .changed
+                .iter()
+                .map(|f| {
+                    let before = shown(e.before.as_ref().and_then(|b| b.get(f)));
+                    let after = shown(e.after.as_ref().and_then(|a| a.get(f)));
+                    json!({"field": f, "before": before, "after": after})
+                })
+                .collect();
+            json!({"at": e.at, "by": e.by, "action": e.action, "fields": fields})
+        })
+        .collect();
+    render(&state, &visitor, None, "admin_history.html", &note, json!({"record": of.record, "entries": entries})).await
+}
+
 pub async fn admin_sites(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
     visitor.caller.require_any(&[Role::Admin])?;
     let sites = sites::list(State(state.clone()), visitor.caller.clone()).await?.0;
