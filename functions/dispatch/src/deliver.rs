@@ -200,11 +200,15 @@ async fn send(
         Channel::Email => {
             let to = if internal { context.team_email.as_ref() } else { customer.reachable_email() };
             let to = to.ok_or_else(|| SendError::Permanent("no address".into()))?;
-            let tags = [
+            let mut tags = vec![
                 ("kind", notification.kind.as_str().to_string()),
                 ("step", notification.step.to_string()),
                 ("customer", customer.id.to_string()),
             ];
+            // SES's delivery, bounce and complaint reports name the notification by this tag.
+            if let Some(tag) = relance::notify::feedback::notification_tag(&notification.id) {
+                tags.push(("notification", tag));
+            }
             // Reminders about money owed are transactional; the rest can be unsubscribed from.
             let optional =
                 matches!(notification.kind, NotificationKind::DateRule | NotificationKind::ThankYou | NotificationKind::EventReminder);

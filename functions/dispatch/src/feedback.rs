@@ -1,13 +1,21 @@
-//! SES's feedback (bounces and complaints, through the configuration set's SNS topic).
+//! SES's feedback (deliveries, bounces and complaints, through the configuration set's SNS
+//! topic).
 
-use relance::domain::Customer;
+use relance::domain::{Customer, Notification};
 use relance::store::{Key, Store, StoreError};
 
-/// SES bounces and complaints (through the configuration set's SNS topic): the customer's
-/// address is marked undeliverable, so later notices go by SMS or are held.
+/// SES deliveries, bounces and complaints (through the configuration set's SNS topic): the
+/// email's notification records what became of it (the customer's timeline shows it), and
+/// on a bounce or a complaint the customer's address is marked undeliverable, so later
+/// notices go by SMS or are held. Answers how many addresses it marked.
 pub async fn handle_feedback(store: &Store, event: aws_lambda_events::event::sns::SnsEvent) -> Result<usize, StoreError> {
     let mut marked = 0;
     for record in &event.records {
+        if let Some(report) = relance::notify::feedback::report(&record.sns.message) {
+            let key = Key::of_customer::<Notification>(&report.customer, report.notification.as_str());
+            // A notification erased or never ours is not found: nothing to record it on.
+            store.modify::<Notification>(&key, |n| n.note_email_outcome(report.outcome)).await?;
+        }
         for feedback in relance::notify::feedback::parse(&record.sns.message) {
             // Only if the address that bounced is still the one on file.
             let mut newly_marked = false;

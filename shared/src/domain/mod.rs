@@ -38,11 +38,12 @@ pub use import_run::{ImportKind, ImportRun, ImportStatus, LineError};
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{
-    CLAIM_LIFETIME_MINUTES, ChannelDecision, Notification, NotificationId, NotificationKind, NotificationStatus, Target, TargetKind,
+    CLAIM_LIFETIME_MINUTES, ChannelDecision, EmailOutcome, EmailOutcomeKind, Notification, NotificationId, NotificationKind,
+    NotificationStatus, Target, TargetKind,
 };
 pub use payment::{Payment, PaymentError, PaymentStatus, Refund};
 pub use payment_method::{CardExpiry, Last4, PaymentMethod};
-pub use provider::{Provider, ProviderRef};
+pub use provider::{Provider, ProviderDelivery, ProviderRef};
 pub use subscription::{BillingInterval, Subscription, SubscriptionStatus};
 
 /// The OpenAPI schema of a value serde writes as one string (a currency code, a locale, a

@@ -207,6 +207,37 @@ pub struct InvalidTransition {
     pub to: NotificationStatus,
 }
 
+/// What became of a sent email once it left SES.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailOutcomeKind {
+    /// The recipient's mail server accepted it.
+    Delivered,
+    /// Refused for good (no such mailbox): the address is marked undeliverable.
+    Bounced,
+    /// The recipient marked it as spam: the address is not written to again.
+    Complained,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmailOutcome {
+    pub outcome: EmailOutcomeKind,
+    pub at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// Records SES's word on the email. A complaint or a bounce outweighs a delivery (a
+    /// complaint comes after the delivery; a late delivery report does not undo a bounce).
+    /// Answers whether anything changed.
+    pub fn note_email_outcome(&mut self, outcome: EmailOutcome) -> bool {
+        let replaces = self.email_outcome.is_none_or(|known| outcome.outcome > known.outcome);
+        if replaces {
+            self.email_outcome = Some(outcome);
+        }
+        replaces
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: NotificationId,
@@ -238,6 +269,9 @@ pub struct Notification {
     /// The copy a person sent in its place: it is sent again once, not once per click.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resent_as: Option<NotificationId>,
+    /// What the recipient's mail server did with a sent email, as SES reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_outcome: Option<EmailOutcome>,
 }
 
 /// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
@@ -276,6 +310,7 @@ impl Notification {
             sent_at: None,
             sending_since: None,
             resent_as: None,
+            email_outcome: None,
         })
     }
 
@@ -329,6 +364,7 @@ impl Notification {
             sent_at: None,
             sending_since: None,
             resent_as: None,
+            email_outcome: None,
             ..self.clone()
         }
     }

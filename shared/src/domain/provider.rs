@@ -81,3 +81,28 @@ mod tests {
         assert!(!is_stale(Some(t("2026-11-25T10:00:00Z")), t("2026-11-25T10:00:01Z")));
     }
 }
+
+/// A provider's delivery as one customer's history shows it: what the provider said
+/// happened (`invoice.paid`) and which of the customer's records it changed. Kept in the
+/// customer's partition for a year and a month, for the timeline ("did Stripe tell us?").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderDelivery {
+    pub customer_id: super::ids::CustomerId,
+    pub provider: Provider,
+    /// The provider's id for the delivery (Stripe's event id).
+    pub delivery_id: String,
+    /// The provider's name for what happened.
+    pub kind: String,
+    /// When the provider says it happened, and when we applied it.
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    /// What it changed, as a clerk reads it: `invoice F-2026-001`, `payment`, `card`.
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl ProviderDelivery {
+    /// How long a customer's timeline shows a delivery.
+    pub const KEPT_DAYS: i64 = 400;
+}

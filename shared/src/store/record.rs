@@ -10,7 +10,7 @@ use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
     Account, Attendance, AuditEntry, Customer, CustomerId, Event, EventId, Harvest, ImportRun, InboxEntry, Invoice, Lead, Message, Mission,
-    MissionLink, News, Notification, Payment, PaymentMethod, Registration, Site, Subscription,
+    MissionLink, News, Notification, Payment, PaymentMethod, ProviderDelivery, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
@@ -164,6 +164,22 @@ impl Record for Payment {
         Key::of_customer::<Self>(&self.customer_id, self.id.as_str())
     }
     versioned!();
+}
+
+impl Record for ProviderDelivery {
+    const TYPE: &'static str = "ProviderDelivery";
+    const SK_PREFIX: &'static str = "DELIVERY#";
+    /// In the customer's partition, by arrival: the timeline reads them with the rest.
+    fn key(&self) -> Key {
+        Key {
+            pk: Key::customer_partition(&self.customer_id),
+            sk: format!("{}{}#{}", Self::SK_PREFIX, format_instant(self.received_at), self.delivery_id),
+        }
+    }
+    versioned!();
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.received_at + chrono::Duration::days(ProviderDelivery::KEPT_DAYS))
+    }
 }
 
 impl Record for Notification {

@@ -249,7 +249,9 @@ async fn a_demo_run_logs_no_contact_detail_or_secret_and_only_deliveries_expire(
             kept.insert(kind_of(&item));
         }
     }
-    let expected: BTreeSet<String> = ["Delivery", "IdempotencyKey"].into_iter().map(String::from).collect();
+    // The archive of raw deliveries (90 days), their idempotency keys, and the customers'
+    // timeline notes of them (400 days).
+    let expected: BTreeSet<String> = ["Delivery", "IdempotencyKey", "ProviderDelivery"].into_iter().map(String::from).collect();
     assert_eq!(expiring, expected, "items with a TTL");
     for record in ["Customer", "Invoice", "Payment", "PaymentMethod", "Subscription", "Notification"] {
         assert!(kept.contains(record), "{record} items are kept for good ({kept:?})");

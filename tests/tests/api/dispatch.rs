@@ -182,25 +182,67 @@ async fn the_local_stream_feed_hands_new_notifications_to_dispatch() {
     assert_eq!(totals.lock().unwrap().emails, 1);
 }
 
-#[tokio::test]
-async fn a_bounce_stops_email_and_the_next_notice_goes_by_sms() {
-    let store = fresh_store("dispatch-bounce").await;
-    let context = dispatch_context(store.clone()).await;
-    let case = Case { name: "bounce", email: true, phone: true, sms_opt_out: false, amount: 12_000, locale: "fr" };
-    let (customer, invoice, _, number) = setup(&store, &case, 11).await;
+/// SES's report of an email, as the configuration set publishes it to the feedback topic and
+/// SNS hands it to dispatch: tagged by dispatch with the customer and the notification.
+fn ses_report(
+    kind: &str,
+    detail: serde_json::Value,
+    customer: &Customer,
+    notification: &Notification,
+) -> aws_lambda_events::event::sns::SnsEvent {
     let address = customer.email.clone().unwrap();
-    let message = serde_json::json!({"eventType": "Bounce",
-        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": address.as_str()}]},
-        "mail": {"messageId": "m1", "destination": [address.as_str()], "tags": {"customer": [customer.id.as_str()]}}});
-    let event: aws_lambda_events::event::sns::SnsEvent = serde_json::from_value(serde_json::json!({"Records": [{
+    let tag = relance::notify::feedback::notification_tag(&notification.id).unwrap();
+    let mut message = serde_json::json!({"eventType": kind,
+        "mail": {"messageId": "m1", "timestamp": "2026-11-25T10:00:00.000Z", "destination": [address.as_str()],
+            "tags": {"customer": [customer.id.as_str()], "notification": [tag]}}});
+    message[kind.to_lowercase()] = detail;
+    serde_json::from_value(serde_json::json!({"Records": [{
         "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:eu-west-3:123456789012:feedback:1",
         "Sns": {"Type": "Notification", "MessageId": "n1", "TopicArn": "arn:aws:sns:eu-west-3:123456789012:feedback",
                 "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T10:00:00.000Z",
                 "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://example.org/cert.pem",
                 "UnsubscribeUrl": "https://example.org/unsubscribe", "MessageAttributes": {}}}]}))
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_bounce_stops_email_and_the_next_notice_goes_by_sms() {
+    let store = fresh_store("dispatch-bounce").await;
+    let context = dispatch_context(store.clone()).await;
+    let case = Case { name: "bounce", email: true, phone: true, sms_opt_out: false, amount: 12_000, locale: "fr" };
+    let (customer, invoice, first, number) = setup(&store, &case, 11).await;
+    let address = customer.email.clone().unwrap();
+    dispatch::handle(&context, stream_batch(&[first.key()])).await;
+    assert!(sent_emails().await.iter().any(|m| m["destinations"]["ToAddresses"][0] == address.as_str()), "the first went by email");
+
+    // SES reports it delivered, then (the mailbox closed since) a later report bounces.
+    let delivered = ses_report("Delivery", serde_json::json!({"timestamp": "2026-11-25T10:00:02.000Z"}), &customer, &first);
+    assert_eq!(dispatch::handle_feedback(&store, delivered.clone()).await.unwrap(), 0, "a delivery marks no address");
+    let stored: Notification = store.get(&first.key()).await.unwrap().unwrap();
+    assert_eq!(stored.email_outcome.map(|o| o.outcome), Some(EmailOutcomeKind::Delivered));
+    let event = ses_report(
+        "Bounce",
+        serde_json::json!({"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": address.as_str()}]}),
+        &customer,
+        &first,
+    );
     assert_eq!(dispatch::handle_feedback(&store, event.clone()).await.unwrap(), 1);
     assert_eq!(dispatch::handle_feedback(&store, event).await.unwrap(), 0, "marked once");
+    dispatch::handle_feedback(&store, delivered).await.unwrap();
+    let stored: Notification = store.get(&first.key()).await.unwrap().unwrap();
+    assert_eq!(stored.email_outcome.map(|o| o.outcome), Some(EmailOutcomeKind::Bounced), "a late delivery report does not undo it");
+    // The customer's file says so, next to the message.
+    let router = portal::router(relance_tests::portal_state(&store));
+    let (_, file) = relance_tests::call(
+        &router,
+        "GET",
+        &format!("/admin/customers/{}", customer.id),
+        &relance_tests::token("u-admin", &["admin"]),
+        None,
+    )
+    .await;
+    let line = file["timeline"].as_array().unwrap().iter().find(|e| e["record"] == first.id.as_str()).unwrap().clone();
+    assert_eq!((line["status"].as_str(), line["outcome"].as_str()), (Some("sent"), Some("bounced")), "{line}");
     let stored: Customer = store.get(&customer.key()).await.unwrap().unwrap();
     assert!(stored.email_undeliverable);
 

@@ -131,6 +131,17 @@ async fn an_invoice_from_finalized_to_failed_to_paid() {
     assert_eq!(invoice.follow_up.next_action_at, None);
     assert!(!h.due().await.contains(&invoice.key()), "paying cancels pending reminders");
     assert_eq!(h.archived(Provider::Stripe).await.len(), 3);
+    // Each delivery is on the customer's timeline with what it changed.
+    let notes: Vec<ProviderDelivery> = h.store.list_all(&relance::store::Key::customer_partition(&customer.id)).await.unwrap();
+    let seen: Vec<(&str, &str, Vec<String>)> = notes.iter().map(|d| (d.delivery_id.as_str(), d.kind.as_str(), d.changed.clone())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("evt_1", "invoice.finalized", vec!["customer".to_string(), "invoice ABC-0001".to_string()]),
+            ("evt_2", "invoice.payment_failed", vec!["invoice ABC-0001".to_string()]),
+            ("evt_3", "invoice.paid", vec!["invoice ABC-0001".to_string()]),
+        ]
+    );
 }
 
 #[tokio::test]

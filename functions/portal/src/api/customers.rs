@@ -214,6 +214,8 @@ pub enum TimelineKind {
     CardAdded,
     CardRemoved,
     Notification,
+    /// A provider told us something about this customer (Stripe's `invoice.paid`).
+    ProviderDelivery,
 }
 
 /// One thing that happened, with what a person asks about it.
@@ -232,6 +234,9 @@ pub struct TimelineEntry {
     pub status: Option<NotificationStatus>,
     /// Why: a held notification's reason, a failure's error, a declined card's reason.
     pub reason: Option<String>,
+    /// For a sent email: delivered, bounced or complained, as SES reported it (none yet, or
+    /// for a text message, whose delivery SNS does not report back).
+    pub outcome: Option<EmailOutcomeKind>,
 }
 
 /// A customer with their standing and history.
@@ -244,7 +249,7 @@ pub struct CustomerFile {
 }
 
 fn entry(at: DateTime<Utc>, kind: TimelineKind, record: &str, summary: String) -> TimelineEntry {
-    TimelineEntry { at, kind, record: record.to_string(), summary, amount: None, channel: None, status: None, reason: None }
+    TimelineEntry { at, kind, record: record.to_string(), summary, amount: None, channel: None, status: None, reason: None, outcome: None }
 }
 
 /// The customer's history from their partition's records, newest first.
@@ -254,8 +259,13 @@ fn timeline(
     subscriptions: &[Subscription],
     cards: &[PaymentMethod],
     notes: &[Notification],
+    deliveries: &[ProviderDelivery],
 ) -> Vec<TimelineEntry> {
     let mut lines = Vec::new();
+    for d in deliveries {
+        let summary = format!("{} {}: {}", d.provider, d.kind, d.changed.join(", "));
+        lines.push(entry(d.received_at, TimelineKind::ProviderDelivery, &d.delivery_id, summary));
+    }
     for i in invoices {
         let status = serde_json::to_value(i.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         lines.push(TimelineEntry {
@@ -312,6 +322,7 @@ fn timeline(
             channel,
             status: Some(n.status),
             reason: held.or_else(|| n.error.clone()),
+            outcome: n.email_outcome.map(|o| o.outcome),
             ..entry(n.sent_at.unwrap_or(n.created_at), TimelineKind::Notification, n.id.as_str(), format!("{kind}, step {}", n.step))
         });
     }
@@ -331,9 +342,10 @@ async fn file(state: &PortalState, customer: Customer) -> Result<CustomerFile, A
     let subscriptions: Vec<Subscription> = state.store.list_all(&partition).await?;
     let cards: Vec<PaymentMethod> = state.store.list_all(&partition).await?;
     let notes: Vec<Notification> = state.store.list_all(&partition).await?;
+    let deliveries: Vec<ProviderDelivery> = state.store.list_all(&partition).await?;
     Ok(CustomerFile {
         standing: Standing::of(&customer, &invoices, Utc::now().date_naive()),
-        timeline: timeline(&invoices, &payments, &subscriptions, &cards, &notes),
+        timeline: timeline(&invoices, &payments, &subscriptions, &cards, &notes, &deliveries),
         customer: AdminCustomer::of(&customer),
     })
 }

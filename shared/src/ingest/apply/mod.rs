@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::BusinessDefaults;
-use crate::domain::{Customer, Invoice, Notification, Payment, PaymentMethod, ProviderRef, Subscription};
+use crate::domain::{Customer, CustomerId, Invoice, Notification, Payment, PaymentMethod, ProviderDelivery, ProviderRef, Subscription};
 use crate::facts::{Delivery, Fact};
 use crate::schedule::{Ladders, decide};
 use crate::store::{Attempt, IdempotencyKey, Key, Record, Store, StoreError, WRITE_ATTEMPTS, until_done};
@@ -116,7 +116,7 @@ impl Ingest {
                     expires_at: now + Duration::days(IDEMPOTENCY_DAYS),
                 })?;
             }
-            work.write_into(&mut tx)?;
+            work.write_into(&mut tx, delivery, mode)?;
             match self.store.commit(tx).await {
                 Err(StoreError::Duplicate(_)) => Ok::<_, IngestError>(Attempt::Done(Outcome::AlreadyApplied)),
                 written => Ok(Attempt::of(written.map(|()| Outcome::Applied))?),
@@ -132,6 +132,13 @@ struct Tracked<R> {
     record: R,
     is_new: bool,
     changed: bool,
+}
+
+impl<R> Tracked<R> {
+    /// Created or changed by this delivery: written, and in the delivery's note.
+    fn touched(&self) -> bool {
+        self.is_new || self.changed
+    }
 }
 
 type Records<R> = BTreeMap<Key, Tracked<R>>;
@@ -268,8 +275,44 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
-    /// Adds every decided write to `tx`.
-    fn write_into(mut self, tx: &mut crate::store::Transaction) -> Result<(), StoreError> {
+    /// What this delivery changed, per customer, as their timeline shows it.
+    fn changes_by_customer(&self) -> BTreeMap<CustomerId, Vec<String>> {
+        let mut changed: BTreeMap<CustomerId, Vec<String>> = BTreeMap::new();
+        for t in self.customers.values().filter(|t| t.touched()) {
+            changed.entry(t.record.id.clone()).or_default().push("customer".into());
+        }
+        for t in self.invoices.values().filter(|t| t.touched()) {
+            changed.entry(t.record.customer_id.clone()).or_default().push(format!("invoice {}", t.record.number));
+        }
+        for t in self.subscriptions.values().filter(|t| t.touched()) {
+            changed.entry(t.record.customer_id.clone()).or_default().push(format!("subscription {}", t.record.plan));
+        }
+        for t in self.cards.values().filter(|t| t.touched()) {
+            changed.entry(t.record.customer_id.clone()).or_default().push(format!("card ••{}", t.record.last4.as_str()));
+        }
+        for t in self.payments.values().filter(|t| t.touched()) {
+            changed.entry(t.record.customer_id.clone()).or_default().push("payment".into());
+        }
+        changed
+    }
+
+    /// Adds every decided write to `tx`, and to each customer it changed the delivery's note
+    /// for their timeline (a replay's delivery has its note from when it first came).
+    fn write_into(mut self, tx: &mut crate::store::Transaction, delivery: &Delivery, mode: Mode) -> Result<(), StoreError> {
+        let notes = if mode == Mode::Once { self.changes_by_customer() } else { BTreeMap::new() };
+        for (customer_id, changed) in notes {
+            let mut note = ProviderDelivery {
+                customer_id,
+                provider: delivery.provider,
+                delivery_id: delivery.id.clone(),
+                kind: delivery.kind.clone(),
+                occurred_at: delivery.occurred_at,
+                received_at: self.now,
+                changed,
+                version: 0,
+            };
+            tx.insert(&mut note)?;
+        }
         // A customer whose dates changed may have a date rule to follow up.
         for tracked in self.customers.values_mut().filter(|t| t.changed) {
             let next = decide::next_date_rule(&tracked.record, self.ladders, self.now);
