@@ -608,6 +608,26 @@ impl InvoiceRow {
             Some(invoice) => Some(invoice),
             None => None,
         };
+        // A provider's invoice (Stripe's, Braintree's) takes its number, amounts, status and
+        // due date from the provider: a file, perhaps exported before the last payment, must
+        // not set them back. Only the business's own fields (the mission) change here.
+        if let Some((invoice, provider)) = before.and_then(|i| i.provider_ref.as_ref().map(|r| (i, r.provider))) {
+            let differs = [
+                ("number", self.number.as_ref().is_some_and(|n| *n != invoice.number)),
+                ("currency", self.amount_due.is_some_and(|a| a.currency() != invoice.currency())),
+                ("amount_due", self.amount_due.is_some_and(|a| a != invoice.amount_due)),
+                ("amount_paid", self.amount_paid.is_some_and(|a| a != invoice.amount_paid)),
+                ("status", self.status.is_some_and(|s| s != invoice.status)),
+                ("due_date", self.due_date.is_some_and(|d| d != invoice.due_date)),
+            ];
+            if let Some((column, _)) = differs.iter().find(|(_, differs)| *differs) {
+                return Err(LineError::new(
+                    line,
+                    column,
+                    format!("this invoice comes from {provider}, which keeps its {column}: change it there (or leave the column out)"),
+                ));
+            }
+        }
         let mut after = match before {
             Some(invoice) => invoice.clone(),
             None => {
@@ -856,5 +876,31 @@ mod tests {
         assert_eq!(parsed.rows[1].plan(None, &context).unwrap_err().column.as_deref(), Some("mission_id"));
         let nobody = InvoiceContext { customer: None, ..context };
         assert_eq!(parsed.rows[0].plan(None, &nobody).unwrap_err().column.as_deref(), Some("customer_id"));
+    }
+
+    /// An export taken before Stripe recorded a payment, imported after it: the provider's
+    /// amounts stand, the row is refused naming the column; the row as it is now changes
+    /// nothing.
+    #[test]
+    fn a_providers_invoice_keeps_the_providers_amounts() {
+        let customer = customer();
+        let ladders = Ladders::default();
+        let context = InvoiceContext { customer: Some(&customer), mission_known: true, ladders: &ladders, now: now() };
+        let file = "id,customer_id,number,currency,amount_due,amount_paid,issued_at,due_date
+inv-1,c-1,F-1,EUR,100,0,2026-11-01,2026-11-30
+";
+        let stale = parse_invoices(file.as_bytes()).unwrap().rows.remove(0);
+        let Change::Created(mut stripe) = stale.plan(None, &context).unwrap() else { panic!() };
+        stripe.provider_ref = Some(crate::domain::ProviderRef::new(crate::domain::Provider::Stripe, "in_1").unwrap());
+        stripe.record_payment(Money::from_minor(10_000, crate::domain::Currency::EUR)).unwrap();
+        stripe.note_settlement(now());
+        let refused = stale.plan(Some(&stripe), &context).unwrap_err();
+        assert_eq!(refused.column.as_deref(), Some("amount_paid"), "{}", refused.message);
+        assert!(refused.message.contains("comes from stripe"), "{}", refused.message);
+        let now_file = parse_invoices(&write_invoices(std::slice::from_ref(&stripe))).unwrap().rows.remove(0);
+        assert_eq!(now_file.plan(Some(&stripe), &context).unwrap(), Change::Unchanged);
+        let mut linked = now_file.clone();
+        linked.mission_id = Some(Some(crate::domain::MissionId::parse("m-1").unwrap()));
+        assert!(matches!(linked.plan(Some(&stripe), &context).unwrap(), Change::Updated { .. }), "the mission is the business's own");
     }
 }
