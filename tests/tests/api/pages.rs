@@ -209,3 +209,68 @@ async fn the_admin_home_shows_an_import_that_left_rows_out_and_the_exports_downl
     let member = format!("relance_session={}", relance_tests::token("u-member", &["member"]));
     assert_eq!(get(&router, "/app/admin/export/customers.csv", &member).await.0, 403);
 }
+
+/// A multipart form as the import page's form posts it.
+fn import_form(cookie: &str, csrf: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Request<Body> {
+    let boundary = "relance-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields.iter().chain([("csrf", csrf)].iter()) {
+        body.extend(format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    if let Some(file) = file {
+        body.extend(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"customers.csv\"\r\ncontent-type: text/csv\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(file);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    Request::post("/app/admin/import")
+        .header("cookie", cookie)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// A file too large to carry back in the page is chosen again to import; its digest makes
+/// sure it is the file that was checked.
+#[tokio::test]
+async fn a_large_checked_file_is_chosen_again_and_must_be_the_same() {
+    let store = relance_tests::fresh_store("pages-large-import").await;
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
+    let csrf = "c".repeat(32);
+    let cookie = format!("relance_session={}; relance_csrf={csrf}", relance_tests::token("u-admin", &["admin"]));
+    // 10 good rows and 9,990 with a bad address: about 750 KB.
+    let mut file = String::from("id,name,email\n");
+    for n in 0..10_000 {
+        let email = if n < 10 { format!("big{n}@pages.example") } else { "not-an-address".to_string() };
+        file.push_str(&format!("big-{n},Client au nom assez long pour peser {n:>20},{email}\n"));
+    }
+    assert!(file.len() > 512 * 1024);
+    let check = import_form(&cookie, &csrf, &[("action", "check"), ("kind", "customers")], Some(file.as_bytes()));
+    let page = relance_tests::send(&router, check).await.text();
+    assert!(!page.contains("name=\"content\""), "not carried back");
+    let digest =
+        page.split("name=\"checked\" value=\"").nth(1).expect("the form to choose it again").split('"').next().unwrap().to_string();
+
+    let other = "id,name,email\nbig-0,Someone Else,else@pages.example\n";
+    let wrong = import_form(
+        &cookie,
+        &csrf,
+        &[("action", "import"), ("kind", "customers"), ("checked", &digest), ("skip_errors", "on")],
+        Some(other.as_bytes()),
+    );
+    let page = relance_tests::send(&router, wrong).await.text();
+    assert!(page.contains("not the file that was checked"), "{page}");
+    assert!(store.get::<Customer>(&relance::store::Key::customer(&CustomerId::parse("big-0").unwrap())).await.unwrap().is_none());
+
+    let same = import_form(
+        &cookie,
+        &csrf,
+        &[("action", "import"), ("kind", "customers"), ("checked", &digest), ("skip_errors", "on")],
+        Some(file.as_bytes()),
+    );
+    let page = relance_tests::send(&router, same).await.text();
+    assert!(page.contains("id=\"count-created\">10<"), "the good rows: {}", &page[..page.len().min(3000)]);
+}

@@ -297,6 +297,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("problem", "Problème", "Problem"),
     ("skip_errors", "Importer les lignes correctes et écarter les autres", "Import the good rows and leave the others out"),
     ("import_now", "Importer", "Import"),
+    (
+        "choose_again",
+        "Fichier volumineux : choisissez-le à nouveau pour l'importer (le même, vérifié ci-dessus)",
+        "A large file: choose it again to import it (the same one, checked above)",
+    ),
     ("import_file", "Importer un fichier", "Import a file"),
     ("file_holds", "Le fichier contient", "The file holds"),
     ("invoices_word", "Factures", "Invoices"),

@@ -170,8 +170,20 @@ async fn import_page(state: &PortalState, visitor: &Visitor, note: &Note, outcom
     render(state, visitor, None, "admin_import.html", note, json!({"imports": imports, "outcome": outcome})).await
 }
 
-/// The import form: a file (or, after the check, the file's text carried back) and what to
-/// do with it. `check` runs the dry run and shows it with the rows' errors; `import` writes.
+/// Past this size the checked file is not carried back in the page (escaped, it could pass
+/// the 6 MB a Lambda may answer): the admin chooses it again, and its digest proves it is
+/// the file that was checked.
+const CARRIED_BACK: usize = 512 * 1024;
+
+fn digest(content: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content))
+}
+
+/// The import form: a file (or, after the check, the file's text carried back, or the same
+/// file chosen again) and what to do with it. `check` runs the dry run and shows it with the
+/// rows' errors; `import` writes.
 pub async fn admin_run_import(
     State(state): State<PortalState>,
     visitor: Visitor,
@@ -180,6 +192,7 @@ pub async fn admin_run_import(
 ) -> Result<Response, PageError> {
     visitor.caller.require_any(&[Role::Admin])?;
     let (mut csrf, mut kind, mut content, mut action, mut skip_errors) = (String::new(), String::new(), Vec::new(), String::new(), false);
+    let mut checked = String::new();
     let unreadable = |e: axum::extract::multipart::MultipartError| PageError::from(ApiError::bad_request(e.body_text()));
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         match field.name().unwrap_or_default() {
@@ -187,6 +200,7 @@ pub async fn admin_run_import(
             "kind" => kind = field.text().await.map_err(unreadable)?,
             "action" => action = field.text().await.map_err(unreadable)?,
             "skip_errors" => skip_errors = true,
+            "checked" => checked = field.text().await.map_err(unreadable)?,
             // The file chosen, or its text carried from the check to the import.
             "file" | "content" => {
                 let bytes = field.bytes().await.map_err(unreadable)?;
@@ -202,11 +216,18 @@ pub async fn admin_run_import(
     let dry_run = action != "import";
     let query = ImportQuery { dry_run: Some(dry_run), skip_errors: Some(skip_errors) };
     let note = Note::default();
+    if !dry_run && !checked.is_empty() && checked != digest(&content) {
+        let refused = ApiError::bad_request("this is not the file that was checked: choose the same file, or check this one first");
+        return import_page(&state, &visitor, &note, json!({"kind": kind, "refused": refused.message()})).await;
+    }
     let outcome = match files::run(&state, &visitor.caller, &query, kind, &content).await {
         Ok((_, report)) => {
-            // The file's text goes back in the form only when it is readable text to import.
-            let text = if dry_run { String::from_utf8(content).ok() } else { None };
-            json!({"kind": kind, "report": report, "content": text})
+            // The file's text goes back in the form only when it is readable text to import,
+            // and small enough; a larger one is chosen again, and checked by its digest.
+            let small = content.len() <= CARRIED_BACK;
+            let digest = (dry_run && !small).then(|| digest(&content));
+            let text = if dry_run && small { String::from_utf8(content).ok() } else { None };
+            json!({"kind": kind, "report": report, "content": text, "digest": digest})
         }
         Err(e) => json!({"kind": kind, "refused": e.message()}),
     };
