@@ -274,3 +274,40 @@ async fn a_large_checked_file_is_chosen_again_and_must_be_the_same() {
     let page = relance_tests::send(&router, same).await.text();
     assert!(page.contains("id=\"count-created\">10<"), "the good rows: {}", &page[..page.len().min(3000)]);
 }
+
+/// Leads come 50 to a page, newest first; the next page is a link.
+#[tokio::test]
+async fn the_agency_page_pages_through_the_leads() {
+    let store = relance_tests::fresh_store("pages-leads").await;
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
+    let cookie = format!("relance_session={}", relance_tests::token("u-admin", &["admin"]));
+    let start = chrono::Utc::now() - chrono::Duration::days(60);
+    for n in 0..51 {
+        store
+            .insert(&mut Lead {
+                id: LeadId::generate(),
+                ambassador: "u-amb".into(),
+                company: format!("Société {n:02}"),
+                contact_name: "Contact".into(),
+                email: None,
+                phone: None,
+                note: String::new(),
+                status: LeadStatus::Submitted,
+                submitted_at: start + chrono::Duration::hours(n),
+                decided_at: None,
+                commission: None,
+                commission_paid_at: None,
+                version: 0,
+            })
+            .await
+            .unwrap();
+    }
+    let (status, _, first) = get(&router, "/app/admin/agency", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(first.contains("Société 50") && !first.contains("Société 00"), "newest first, 50 of them");
+    let next = first.split("id=\"next-leads\" href=\"").nth(1).expect("a next page").split('"').next().unwrap().replace("&amp;", "&");
+    let (status, _, second) = get(&router, &next, &cookie).await;
+    assert_eq!(status, 200);
+    assert!(second.contains("Société 00") && !second.contains("Société 50"), "the oldest on the second page");
+    assert!(!second.contains("id=\"next-leads\""), "and no third");
+}

@@ -328,10 +328,22 @@ pub async fn admin_set_farmers(
         .await
 }
 
-pub async fn admin_agency(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
+#[derive(Deserialize)]
+pub struct LeadsPage {
+    /// The leads' page to show (the `next` of the one before).
+    leads: Option<String>,
+}
+
+pub async fn admin_agency(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    Query(page): Query<LeadsPage>,
+    Query(note): Query<Note>,
+) -> Result<Response, PageError> {
     visitor.caller.require_any(&[Role::Admin])?;
     let missions = agency::list(State(state.clone()), visitor.caller.clone()).await?.0;
-    let leads = agency::leads(State(state.clone()), visitor.caller.clone(), page_query(50)).await?.0;
+    let page = Params(PageQuery { cursor: page.leads, limit: Some(50) });
+    let leads = agency::leads(State(state.clone()), visitor.caller.clone(), page).await?.0;
     let today = Utc::now().date_naive();
     render(
         &state,
@@ -339,7 +351,7 @@ pub async fn admin_agency(State(state): State<PortalState>, visitor: Visitor, Qu
         None,
         "admin_agency.html",
         &note,
-        json!({"missions": missions.missions, "leads": leads.leads, "today": today, "currency": state.defaults.currency}),
+        json!({"missions": missions.missions, "leads": leads.leads, "next_leads": leads.next, "today": today, "currency": state.defaults.currency}),
     )
     .await
 }
