@@ -277,6 +277,20 @@ mod tests {
     }
 
     #[test]
+    fn the_business_country_reads_national_phone_numbers_when_the_locale_has_no_region() {
+        with_env(&[("RELANCE_COUNTRY", " be "), ("RELANCE_DEFAULT_LOCALE", "fr")], || {
+            let defaults = BusinessDefaults::from_env().unwrap();
+            assert_eq!((defaults.country.as_str(), defaults.phone_country()), ("BE", "BE"));
+        });
+        with_env(&[("RELANCE_COUNTRY", "BE"), ("RELANCE_DEFAULT_LOCALE", "fr-CH")], || {
+            assert_eq!(BusinessDefaults::from_env().unwrap().phone_country(), "CH", "the locale's region first");
+        });
+        with_env(&[("RELANCE_COUNTRY", "Belgique")], || {
+            assert_eq!(invalid_names(BusinessDefaults::from_env()), "RELANCE_COUNTRY");
+        });
+    }
+
+    #[test]
     fn a_billing_portal_that_is_not_https_stops_the_start() {
         // It used to be dropped silently, and "renew" then had nowhere to go.
         with_env(&[("RELANCE_BILLING_PORTAL_URL", "http://billing.example.org")], || {
