@@ -38,6 +38,8 @@ impl Fault {
 pub struct FaultLog {
     pub calls: usize,
     pub injected: BTreeMap<String, usize>,
+    /// By fault and the operation it hit: `ResetMidResponse TransactWriteItems`.
+    pub injected_into: BTreeMap<String, usize>,
 }
 
 pub struct FaultProxy {
@@ -173,7 +175,15 @@ async fn serve(
             None
         };
         if let Some(fault) = fault {
-            *log.lock().unwrap().injected.entry(format!("{fault:?}")).or_default() += 1;
+            let operation = head
+                .lines()
+                .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("x-amz-target")).map(|(_, v)| v.trim()))
+                .and_then(|target| target.split('.').nth(1))
+                .unwrap_or("?")
+                .to_string();
+            let mut log = log.lock().unwrap();
+            *log.injected.entry(format!("{fault:?}")).or_default() += 1;
+            *log.injected_into.entry(format!("{fault:?} {operation}")).or_default() += 1;
         }
         match fault {
             None => client.write_all(&forward(upstream, &head, &body).await?).await?,

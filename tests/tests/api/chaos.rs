@@ -184,3 +184,69 @@ async fn dispatch_through_a_failing_dynamodb_sends_each_reminder_exactly_once() 
     assert!(log.injected.len() >= 5, "most kinds of fault were injected: {:?}", log.injected);
     assert_eq!(statuses.get("Sent"), Some(&keys.len()), "every outcome recorded: {statuses:?}");
 }
+
+/// A file import while DynamoDB misbehaves the same way: the admin imports the file again
+/// on any 5xx, as the answer tells them to. The table ends as an import without faults left
+/// it: every customer and invoice written once, each with one creation in its audit trail
+/// (a transaction applied but answered as failed is planned again, and finds its rows done).
+#[tokio::test]
+async fn an_import_through_a_failing_dynamodb_writes_each_row_once() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let run = relance_tests::unique();
+    let mut customers = String::from("id,name,email\n");
+    let mut invoices = String::from("id,customer_id,number,currency,amount_due,issued_at,due_date\n");
+    for i in 0..240 {
+        customers.push_str(&format!("imp-{run}-{i},Client {i},imp-{run}-{i}@example.org\n"));
+        if i % 3 == 0 {
+            invoices.push_str(&format!("inv-{run}-{i},imp-{run}-{i},F-{i},EUR,{}.50,2026-11-02,2026-11-30\n", 10 + i));
+        }
+    }
+    let admin = relance_tests::token("u-admin", &["admin"]);
+    let import = |router: axum::Router, path: &'static str, file: String| {
+        let admin = admin.clone();
+        async move {
+            let request = Request::post(path)
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "text/csv")
+                .body(Body::from(file))
+                .unwrap();
+            relance_tests::send(&router, request).await
+        }
+    };
+    let store = relance_tests::fresh_store("chaos-import").await;
+    let proxy = FaultProxy::start(&relance_tests::moto_url(), 3, &Fault::ALL, 1202).await;
+    let chaotic = portal::router(relance_tests::portal_state(&proxy.store(store.table()).await));
+    let mut statuses = BTreeMap::new();
+    for (path, file) in [("/admin/import/customers", &customers), ("/admin/import/invoices", &invoices)] {
+        let mut done = false;
+        for _ in 0..40 {
+            let answer = import(chaotic.clone(), path, file.clone()).await;
+            *statuses.entry(answer.status).or_insert(0) += 1;
+            assert!(answer.status == 200 || answer.status >= 500, "a fault is never the file's fault: {} {}", answer.status, answer.text());
+            if answer.status == 200 {
+                done = true;
+                break;
+            }
+        }
+        assert!(done, "{path} imported within 40 tries: {statuses:?}");
+    }
+    let log = proxy.log();
+    println!("import statuses {statuses:?}; {} DynamoDB calls, faults {:?}", log.calls, log.injected_into);
+    // The seed is chosen so that a transaction of rows is applied and answered as failed.
+    assert!(log.injected_into.get("ResetMidResponse TransactWriteItems").copied().unwrap_or(0) > 0, "{:?}", log.injected_into);
+
+    // Read back without faults: every row once, as the file says, created once.
+    let calm = portal::router(relance_tests::portal_state(&store));
+    for i in 0..240 {
+        let id = CustomerId::parse(&format!("imp-{run}-{i}")).unwrap();
+        let customer: Customer = store.get(&Key::customer(&id)).await.unwrap().unwrap_or_else(|| panic!("customer {i} was lost"));
+        assert_eq!(customer.email.as_ref().map(|e| e.as_str().to_string()), Some(format!("imp-{run}-{i}@example.org")));
+        let (_, audit) = relance_tests::call(&calm, "GET", &format!("/admin/audit?record=Customer/{id}"), &admin, None).await;
+        assert_eq!(audit["entries"].as_array().map(Vec::len), Some(1), "customer {i}: one creation, {audit}");
+        if i % 3 == 0 {
+            let invoice: Invoice = store.get_by_id(&format!("inv-{run}-{i}")).await.unwrap().unwrap_or_else(|| panic!("invoice {i} lost"));
+            assert_eq!(invoice.amount_due, Money::from_minor(1_050 + 100 * i as i64, Currency::EUR));
+        }
+    }
+}

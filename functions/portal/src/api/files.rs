@@ -233,14 +233,14 @@ async fn import<R: FileRow>(
     run.unchanged = report.unchanged;
     run.error_count = report.errors.len();
     run.errors = report.errors.iter().take(KEPT_ERRORS).cloned().collect();
-    state.store.insert(&mut run).await?;
+    save_run(state, &mut run).await?;
     report.import_id = Some(run.id.clone());
     let mut late_errors = Vec::new();
     match write_all(state, caller, &mut run, planned, &mut late_errors).await {
         Ok(()) => {
             run.status = if run.error_count > 0 { ImportStatus::DoneWithErrors } else { ImportStatus::Done };
             run.finished_at = Some(Utc::now());
-            state.store.update(&mut run).await?;
+            save_run(state, &mut run).await?;
             report.imported = true;
             (report.created, report.updated, report.unchanged) = (run.created, run.updated, run.unchanged);
             // Rows that another writer changed meanwhile, planned again and refused then.
@@ -252,12 +252,30 @@ async fn import<R: FileRow>(
             run.status = ImportStatus::Failed;
             run.failure = Some(e.message().to_string());
             run.finished_at = Some(Utc::now());
-            if let Err(store) = state.store.update(&mut run).await {
+            if let Err(store) = save_run(state, &mut run).await {
                 tracing::error!(error = %store, import = %run.id, "the failed import could not be recorded as failed");
             }
             Err(e)
         }
     }
+}
+
+/// Writes the import's own record. Only this import writes it, so a version conflict can
+/// only be its own earlier write, applied but answered as failed (a connection reset after
+/// DynamoDB applied it): the stored version is taken and the record written again.
+async fn save_run(state: &PortalState, run: &mut ImportRun) -> Result<(), ApiError> {
+    let mut result = if run.version == 0 { state.store.insert(run).await } else { state.store.update(run).await };
+    for _ in 0..WRITE_ATTEMPTS {
+        match result {
+            Err(relance::store::StoreError::Conflict(_)) => {
+                let stored: Option<ImportRun> = state.store.get(&run.key()).await?;
+                run.set_version(stored.map_or(0, |s| s.version));
+                result = if run.version == 0 { state.store.insert(run).await } else { state.store.update(run).await };
+            }
+            done => return Ok(done?),
+        }
+    }
+    Err(ApiError::unavailable("the import's record could not be saved; import the same file again"))
 }
 
 /// Writes the planned changes, a transaction at a time; a batch that lost a race to another
@@ -350,7 +368,7 @@ async fn write_all<R: FileRow>(
         run.written = run.created + run.updated + run.unchanged;
         transactions += 1;
         if transactions % PROGRESS_EVERY == 0 {
-            state.store.update(run).await?;
+            save_run(state, run).await?;
         }
     }
     run.written = run.rows - run.error_count;
