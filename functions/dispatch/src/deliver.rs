@@ -7,7 +7,7 @@ use relance::domain::notification::InvalidTransition;
 use relance::domain::*;
 use relance::notify::compose::{self, About};
 use relance::notify::send::SendError;
-use relance::store::{Key, Store, StoreError};
+use relance::store::{Key, Record, Store, StoreError};
 
 use crate::{DispatchContext, Outcome};
 
@@ -62,6 +62,29 @@ async fn settle(
         Err(StoreError::Conflict(_)) => Ok(Settled::NotOurs),
         Err(e) => Err(e),
     }
+}
+
+/// Records the send. SES's report of the email (a delivery, through the feedback topic) may
+/// have been recorded on the item between the claim and now, moving its version on: while
+/// the item is still this claim, the send is recorded on the fresh copy, report kept. Without
+/// this the item would stay `sending`, and the follow-up list would ask a person to send a
+/// delivered message again.
+async fn record_sent(store: &Store, notification: &mut Notification, message_id: String) -> Result<Settled, StoreError> {
+    let (claimed, channel) = (notification.sending_since, notification.channel.clone());
+    let mut settled = settle(store, notification, |n| n.mark_sent(message_id.clone(), Utc::now())).await?;
+    for _ in 0..relance::store::WRITE_ATTEMPTS {
+        if settled == Settled::Saved {
+            break;
+        }
+        let Some(mut fresh) = store.get::<Notification>(&notification.key()).await? else { break };
+        if fresh.status != NotificationStatus::Sending || fresh.sending_since != claimed {
+            break; // someone else's now
+        }
+        fresh.channel = channel.clone();
+        settled = settle(store, &mut fresh, |n| n.mark_sent(message_id.clone(), Utc::now())).await?;
+        *notification = fresh;
+    }
+    Ok(settled)
 }
 
 /// Records that the notification waits for a person, and why.
@@ -139,7 +162,7 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     let lost = |what: &str| tracing::warn!(notification = %id, outcome = what, "the outcome was not recorded: the item changed meanwhile");
     match result {
         Ok(message_id) => {
-            if settle(store, &mut notification, |n| n.mark_sent(message_id, Utc::now())).await? == Settled::NotOurs {
+            if record_sent(store, &mut notification, message_id).await? == Settled::NotOurs {
                 lost("sent");
             }
             Ok(Outcome::Sent(used))

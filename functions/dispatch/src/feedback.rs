@@ -11,11 +11,6 @@ use relance::store::{Key, Store, StoreError};
 pub async fn handle_feedback(store: &Store, event: aws_lambda_events::event::sns::SnsEvent) -> Result<usize, StoreError> {
     let mut marked = 0;
     for record in &event.records {
-        if let Some(report) = relance::notify::feedback::report(&record.sns.message) {
-            let key = Key::of_customer::<Notification>(&report.customer, report.notification.as_str());
-            // A notification erased or never ours is not found: nothing to record it on.
-            store.modify::<Notification>(&key, |n| n.note_email_outcome(report.outcome)).await?;
-        }
         for feedback in relance::notify::feedback::parse(&record.sns.message) {
             // Only if the address that bounced is still the one on file.
             let mut newly_marked = false;
@@ -31,6 +26,13 @@ pub async fn handle_feedback(store: &Store, event: aws_lambda_events::event::sns
                 tracing::info!(customer = %feedback.customer, kind = ?feedback.kind, "email marked undeliverable");
                 marked += 1;
             }
+        }
+        // After the address, which matters more: a failure here sends the event back (SNS
+        // retries it), and marking the address again changes nothing.
+        if let Some(report) = relance::notify::feedback::report(&record.sns.message) {
+            let key = Key::of_customer::<Notification>(&report.customer, report.notification.as_str());
+            // A notification erased or never ours is not found: nothing to record it on.
+            store.modify::<Notification>(&key, |n| n.note_email_outcome(report.outcome)).await?;
         }
     }
     Ok(marked)

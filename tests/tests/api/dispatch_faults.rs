@@ -25,6 +25,9 @@ struct Faults {
     /// Pass SendEmail on to moto (the email goes), then never answer: the sender is stopped
     /// between sending and recording.
     hang: bool,
+    /// After SendEmail, before answering it: record SES's delivery report on this
+    /// notification, as a fast feedback topic would before dispatch records the send.
+    report_first: Option<(Store, relance::store::Key)>,
 }
 
 async fn proxy(State(faults): State<Faults>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -47,6 +50,10 @@ async fn proxy(State(faults): State<Faults>, method: Method, uri: Uri, headers: 
     let answer = request.send().await.unwrap();
     if hang {
         std::future::pending::<()>().await;
+    }
+    if let (true, Some((store, key))) = (send_email, &faults.report_first) {
+        let delivered = EmailOutcome { outcome: EmailOutcomeKind::Delivered, at: Utc::now() };
+        store.modify::<Notification>(key, |n| n.note_email_outcome(delivered)).await.unwrap();
     }
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
     let mut builder = Response::builder().status(status);
@@ -95,7 +102,32 @@ fn emails_to(emails: &[serde_json::Value], customer: &Customer) -> usize {
 }
 
 fn faults(failures: usize, status: StatusCode, error_type: &'static str) -> Faults {
-    Faults { failures, status, error_type, seen: Arc::new(AtomicUsize::new(0)), upstream: relance_tests::moto_url(), hang: false }
+    Faults {
+        failures,
+        status,
+        error_type,
+        seen: Arc::new(AtomicUsize::new(0)),
+        upstream: relance_tests::moto_url(),
+        hang: false,
+        report_first: None,
+    }
+}
+
+/// SES's delivery report lands on the item before dispatch records the send (it moves the
+/// item's version on): the send is still recorded, with the report, and the message is in
+/// the sent ledger; nobody is asked to send a delivered email again.
+#[tokio::test]
+async fn a_delivery_report_faster_than_the_record_of_the_send_keeps_both() {
+    let store = fresh_store("faults-report-first").await;
+    let (customer, notification, _) = customer_with_invoice(&store, false).await;
+    let racing = Faults { report_first: Some((store.clone(), notification.key())), ..faults(0, StatusCode::OK, "") };
+    let context = through_proxy(store.clone(), racing).await;
+    let response = dispatch::handle(&context, stream_batch(&[notification.key()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &customer), 1);
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Sent, "{stored:?}");
+    assert_eq!(stored.email_outcome.map(|o| o.outcome), Some(EmailOutcomeKind::Delivered));
 }
 
 #[tokio::test]
