@@ -16,7 +16,7 @@ use relance::api_error::ApiError;
 use relance::domain::time::parse_time_zone;
 use relance::domain::*;
 use relance::schedule::decide;
-use relance::store::{Attempt, Key, Ledger, Transaction, until_done};
+use relance::store::{Attempt, Key, Ledger, until_done};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -492,19 +492,30 @@ pub fn newly_reachable(before: &Customer, after: &Customer) -> bool {
         || (after.phone.is_some() && before.phone != after.phone)
 }
 
+/// Held notifications released per transaction: each is three writes (the copy, its id
+/// lookup, the original naming it), within DynamoDB's 100 items.
+const HELD_PER_TRANSACTION: usize = 30;
+
 /// What was held for want of contact details goes now, once: each held notification gets a
-/// copy for dispatch, and names it, which takes it out of the follow-up list. Adds the writes
-/// to `tx`; answers how many.
-pub async fn send_held(state: &PortalState, customer: &CustomerId, tx: &mut Transaction, now: DateTime<Utc>) -> Result<usize, ApiError> {
+/// copy for dispatch, and names it, which takes it out of the follow-up list (so a second
+/// call finds nothing to send). Answers how many. On an error some may stay held: they are
+/// still in the follow-up list, where a person sends them.
+pub async fn send_held(state: &PortalState, customer: &CustomerId, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let notes: Vec<Notification> = state.store.list_all(&Key::customer_partition(customer)).await?;
+    let held: Vec<Notification> = notes.into_iter().filter(|n| n.status == NotificationStatus::Held && n.resent_as.is_none()).collect();
     let mut sent = 0;
-    for mut held in notes.into_iter().filter(|n| n.status == NotificationStatus::Held && n.resent_as.is_none()) {
-        let copy_id = held.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let mut copy = held.copy_for_resend(copy_id, now);
-        held.superseded_by(&copy.id).map_err(|e| ApiError::conflict(e.to_string()))?;
-        held.resent_as = Some(copy.id.clone());
-        tx.insert(&mut copy)?.update(&mut held)?;
-        sent += 1;
+    for chunk in held.chunks(HELD_PER_TRANSACTION) {
+        let mut tx = state.store.transaction();
+        for held in chunk {
+            let mut held = held.clone();
+            let copy_id = held.id.resend(now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let mut copy = held.copy_for_resend(copy_id, now);
+            held.superseded_by(&copy.id).map_err(|e| ApiError::conflict(e.to_string()))?;
+            held.resent_as = Some(copy.id.clone());
+            tx.insert(&mut copy)?.update(&mut held)?;
+        }
+        state.store.commit(tx).await?;
+        sent += chunk.len();
     }
     Ok(sent)
 }
@@ -531,15 +542,17 @@ pub async fn update(
         let now = Utc::now();
         reschedule_date_rules(Some(&before), &mut after, state, now);
         if after == before {
-            return Ok(Attempt::Done(after));
+            return Ok(Attempt::Done((after, false)));
         }
-        let mut tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
-        if newly_reachable(&before, &after) {
-            send_held(state, &after.id, &mut tx, now).await?;
-        }
-        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| after))
+        let tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
+        let reachable = newly_reachable(&before, &after);
+        Ok::<_, ApiError>(Attempt::of(state.store.commit(tx).await)?.map(|()| (after, reachable)))
     })
     .await?;
-    let customer = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
+    let (customer, reachable) = saved.ok_or_else(|| ApiError::conflict("changed meanwhile; read it again and retry"))?;
+    // New contact details: what was held for want of them goes now, once.
+    if reachable && let Err(e) = send_held(&state, &customer.id, Utc::now()).await {
+        tracing::warn!(customer = %customer.id.as_str(), error = %e.message(), "held notifications not sent; they stay in the follow-up list");
+    }
     Ok(Json(file(&state, customer).await?))
 }

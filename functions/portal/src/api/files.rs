@@ -264,13 +264,12 @@ async fn import<R: FileRow>(
 /// only be its own earlier write, applied but answered as failed (a connection reset after
 /// DynamoDB applied it): the stored version is taken and the record written again.
 async fn save_run(state: &PortalState, run: &mut ImportRun) -> Result<(), ApiError> {
-    let mut result = if run.version == 0 { state.store.insert(run).await } else { state.store.update(run).await };
     for _ in 0..WRITE_ATTEMPTS {
+        let result = if run.version == 0 { state.store.insert(run).await } else { state.store.update(run).await };
         match result {
             Err(relance::store::StoreError::Conflict(_)) => {
                 let stored: Option<ImportRun> = state.store.get(&run.key()).await?;
                 run.set_version(stored.map_or(0, |s| s.version));
-                result = if run.version == 0 { state.store.insert(run).await } else { state.store.update(run).await };
             }
             done => return Ok(done?),
         }
@@ -341,7 +340,7 @@ async fn write_all<R: FileRow>(
                 run.unchanged += batch.len() - created - updated;
                 written = true;
                 for customer in batch.iter().filter_map(|p| R::made_reachable(&p.change)) {
-                    send_held(state, &customer, now).await?;
+                    send_held(state, &customer, now).await;
                 }
                 break;
             }
@@ -375,20 +374,12 @@ async fn write_all<R: FileRow>(
     Ok(())
 }
 
-/// Sends what was held for want of the contact details an imported row just gave. Another
-/// writer touching those notifications meanwhile leaves them held, in the follow-up list
-/// (where a person sends them again): the import itself is written and stays.
-async fn send_held(state: &PortalState, customer: &CustomerId, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let mut tx = state.store.transaction();
-    if customers::send_held(state, customer, &mut tx, now).await? == 0 {
-        return Ok(());
-    }
-    match state.store.commit(tx).await {
-        Err(relance::store::StoreError::Conflict(reason)) => {
-            tracing::warn!(customer = %customer.as_str(), %reason, "held notifications changed meanwhile; left in the follow-up list");
-            Ok(())
-        }
-        other => Ok(other?),
+/// Sends what was held for want of the contact details an imported row just gave. A failure
+/// leaves them held, in the follow-up list (where a person sends them): the rows are written
+/// and stay, and the import goes on.
+async fn send_held(state: &PortalState, customer: &CustomerId, now: DateTime<Utc>) {
+    if let Err(e) = customers::send_held(state, customer, now).await {
+        tracing::warn!(customer = %customer.as_str(), error = %e.message(), "held notifications not sent; they stay in the follow-up list");
     }
 }
 
