@@ -627,6 +627,13 @@ impl InvoiceRow {
                     format!("this invoice comes from {provider}, which keeps its {column}: change it there (or leave the column out)"),
                 ));
             }
+            // Nothing of the provider's is touched, its stamp included: a late delivery of an
+            // earlier event must still be read as newer than the file.
+            let mut after = invoice.clone();
+            if let Some(mission) = &self.mission_id {
+                after.mission_id = mission.clone();
+            }
+            return Ok(if after == *invoice { Change::Unchanged } else { Change::Updated { before: invoice.clone(), after } });
         }
         let mut after = match before {
             Some(invoice) => invoice.clone(),
@@ -901,6 +908,9 @@ inv-1,c-1,F-1,EUR,100,0,2026-11-01,2026-11-30
         assert_eq!(now_file.plan(Some(&stripe), &context).unwrap(), Change::Unchanged);
         let mut linked = now_file.clone();
         linked.mission_id = Some(Some(crate::domain::MissionId::parse("m-1").unwrap()));
-        assert!(matches!(linked.plan(Some(&stripe), &context).unwrap(), Change::Updated { .. }), "the mission is the business's own");
+        let Change::Updated { after, .. } = linked.plan(Some(&stripe), &context).unwrap() else {
+            panic!("the mission is the business's own")
+        };
+        assert_eq!(after.provider_updated_at, stripe.provider_updated_at, "the provider's stamp stays the provider's");
     }
 }
