@@ -104,7 +104,7 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
             let change = notification.rule.as_deref().unwrap_or(lead.status.as_str());
             context.lead = lead.company.clone();
             context.commission_paid = change == "commission_paid";
-            context.lead_status = if context.commission_paid { LeadStatus::Won.as_str().to_string() } else { change.to_string() };
+            context.lead_status = change.to_string();
             if let Some(commission) = lead.commission {
                 context.amount = format::money(commission, language, false);
                 context.amount_sms = format::money(commission, language, true);

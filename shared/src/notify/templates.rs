@@ -80,8 +80,9 @@ pub struct MessageContext {
     pub event: String,
     pub event_when: String,
     pub location: String,
-    /// An ambassador's lead: the company, the status the change gave it (`qualified`, `won`,
-    /// `lost`) and whether the change is the commission (in `amount`) paid.
+    /// An ambassador's lead: the company, the change (`qualified`, `won`, `lost`,
+    /// `commission_changed`, `commission_paid`), and whether it is the commission (in
+    /// `amount`) paid.
     pub lead: String,
     pub lead_status: String,
     pub commission_paid: bool,
@@ -262,6 +263,23 @@ mod tests {
                 assert!(!message.sms.ends_with("..."), "{kind:?} {language} had to be cut: {}", message.sms);
                 assert_eq!(to_gsm7(&message.sms), message.sms, "GSM-7 only");
             }
+        }
+    }
+
+    #[test]
+    fn each_lead_change_has_its_own_words_and_a_one_segment_sms() {
+        let renderer = Renderer::new();
+        for language in ["fr", "en"] {
+            let mut subjects = std::collections::BTreeSet::new();
+            for change in ["qualified", "won", "lost", "commission_changed", "commission_paid"] {
+                let mut context = context(language);
+                context.lead_status = change.into();
+                context.commission_paid = change == "commission_paid";
+                let message = renderer.render(NotificationKind::LeadChanged, &[language], &context).unwrap();
+                assert!(gsm7_length(&message.sms) <= SEGMENT && !message.sms.ends_with("..."), "{change} {language}: {}", message.sms);
+                subjects.insert(message.subject);
+            }
+            assert_eq!(subjects.len(), 5, "{language}: {subjects:?}");
         }
     }
 

@@ -53,6 +53,7 @@ async fn an_admin_opens_a_garden_and_its_farmer_posts_a_harvest() {
             "available_until:",
         ),
         (json!({"available_until": today + chrono::Duration::days(61)}), "available_until:"),
+        (json!({"available_from": chrono::NaiveDate::MAX}), "available_from:"),
     ] {
         let mut body = harvest.clone();
         body.as_object_mut().unwrap().extend(wrong.as_object().unwrap().clone());
@@ -174,6 +175,9 @@ async fn missions_and_leads_kept_by_an_admin_fill_the_dashboards() {
     assert_eq!((status, &won["commission"]), (200, &json!({"minor_units": 15_000, "currency": "EUR"})));
     let (_, dashboard) = call(&router, "GET", "/dashboards/ambassador", &amb, None).await;
     assert_eq!((dashboard["owed"][0]["minor_units"].as_i64(), dashboard["leads_by_status"]["won"].as_i64()), (Some(15_000), Some(1)));
+    // A corrected commission is a change of its own, not a second win.
+    let (status, corrected) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"commission": "175.00"}))).await;
+    assert_eq!((status, corrected["commission"]["minor_units"].as_i64()), (200, Some(17_500)), "{corrected}");
     let (_, paid) = call(&router, "PATCH", &lead_path, &admin, Some(json!({"commission_paid": true}))).await;
     assert_eq!(paid["commission_paid"], true);
     let (_, dashboard) = call(&router, "GET", "/dashboards/ambassador", &amb, None).await;
@@ -185,7 +189,7 @@ async fn missions_and_leads_kept_by_an_admin_fill_the_dashboards() {
     let alix = CustomerId::parse("c-amb").unwrap();
     let notices: Vec<Notification> = store.list_all(&relance::store::Key::customer_partition(&alix)).await.unwrap();
     let notices: Vec<&Notification> = notices.iter().filter(|n| n.kind == NotificationKind::LeadChanged).collect();
-    assert_eq!(notices.len(), 3, "qualified, won, paid: {notices:?}");
+    assert_eq!(notices.len(), 4, "qualified, won, corrected, paid: {notices:?}");
     let keys: Vec<relance::store::Key> =
         notices.iter().map(|n| relance::store::Key::of_customer::<Notification>(&alix, n.id.as_str())).collect();
     let context = relance_tests::dispatch_context(store.clone()).await;
@@ -198,15 +202,24 @@ async fn missions_and_leads_kept_by_an_admin_fill_the_dashboards() {
         .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
         .collect();
     subjects.sort();
-    assert_eq!(subjects, ["Café Lune est devenu client", "Café Lune est qualifié", "Votre commission pour Café Lune est versée"]);
+    assert_eq!(
+        subjects,
+        [
+            "Café Lune est devenu client",
+            "Café Lune est qualifié",
+            "Votre commission pour Café Lune est corrigée",
+            "Votre commission pour Café Lune est versée"
+        ]
+    );
     let won_mail = relance_tests::sent_emails().await.into_iter().find(|m| m["subject"] == "Café Lune est devenu client").unwrap();
-    assert!(won_mail["body"].as_str().unwrap().contains("150,00"), "the commission: {}", won_mail["body"]);
+    // Sent after the correction, it gives the commission as it stands then.
+    assert!(won_mail["body"].as_str().unwrap().contains("175,00"), "the commission: {}", won_mail["body"]);
 
     // Who did it: the invoice's link and the lead's decisions are in the audit trail.
     let (_, audit) = call(&router, "GET", "/admin/audit?record=Invoice/inv-nord-1", &admin, None).await;
     assert_eq!(audit["entries"][0]["changed"], json!(["mission_id"]));
     let (_, audit) = call(&router, "GET", &format!("/admin/audit?record=Lead/{}", lead["id"].as_str().unwrap()), &admin, None).await;
-    assert_eq!(audit["entries"].as_array().map(Vec::len), Some(3), "qualified, won, paid: {audit}");
+    assert_eq!(audit["entries"].as_array().map(Vec::len), Some(4), "qualified, won, corrected, paid: {audit}");
 }
 
 #[tokio::test]

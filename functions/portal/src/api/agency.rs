@@ -274,12 +274,19 @@ pub async fn decide(
         }
         let mut tx = audit::change(state, caller, before.id.as_str(), &before, &mut after, now)?;
         // The ambassador hears of each change once. The notice names the change (the new
-        // status, or `commission_paid`): dispatch may read the lead after later changes. Its
+        // status, `commission_changed` or `commission_paid`): dispatch may read the lead after
+        // later changes. Its
         // step (in its id) is the lead's version after the change, so a retried request
         // cannot send it twice.
         let ambassador: Option<Account> = state.store.get(&Key::account(&before.ambassador)).await?;
         if let Some(customer_id) = ambassador.filter(|a| !a.closed).and_then(|a| a.customer_id) {
-            let change = if after.commission_paid_at != before.commission_paid_at { "commission_paid" } else { after.status.as_str() };
+            let change = if after.commission_paid_at != before.commission_paid_at {
+                "commission_paid"
+            } else if after.status != before.status {
+                after.status.as_str()
+            } else {
+                "commission_changed" // a won lead's commission corrected
+            };
             let target = Target { kind: TargetKind::Lead, id: before.id.to_string() };
             let step = u32::try_from(before.version.saturating_add(1)).unwrap_or(u32::MAX);
             let mut notice =

@@ -208,15 +208,20 @@ impl NewHarvest {
         if from < self.date {
             return Err(ApiError::bad_request("available_from: cannot be before the day it was picked"));
         }
-        let until = self.available_until.unwrap_or(from + Duration::days(DEFAULT_DAYS_ON_OFFER));
+        let max = Harvest::MAX_DAYS_ON_OFFER;
+        let last = self.date.checked_add_signed(Duration::days(max)).ok_or_else(|| ApiError::bad_request("date: out of range"))?;
+        if from > last {
+            return Err(ApiError::bad_request(format!("available_from: at most {max} days after the day it was picked")));
+        }
+        let until = match self.available_until {
+            Some(until) => until,
+            None => from.checked_add_signed(Duration::days(DEFAULT_DAYS_ON_OFFER)).unwrap_or(last).min(last),
+        };
         if until < from {
             return Err(ApiError::bad_request("available_until: cannot be before available_from"));
         }
-        if until > self.date + Duration::days(Harvest::MAX_DAYS_ON_OFFER) {
-            return Err(ApiError::bad_request(format!(
-                "available_until: at most {} days after the day it was picked",
-                Harvest::MAX_DAYS_ON_OFFER
-            )));
+        if until > last {
+            return Err(ApiError::bad_request(format!("available_until: at most {max} days after the day it was picked")));
         }
         Ok((from, until))
     }
