@@ -358,7 +358,8 @@ pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(perio
     let start = Utc.from_utc_datetime(&period.from.and_hms_opt(0, 0, 0).unwrap_or_default());
     let day_after = period.to.checked_add_days(chrono::Days::new(1)).ok_or_else(|| ApiError::bad_request("to: too far in the future"))?;
     let end = Utc.from_utc_datetime(&day_after.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let today = Utc::now().date_naive();
+    // Due dates are the business's days: so is "today" for the ages.
+    let today = Utc::now().with_timezone(&state.defaults.time_zone).date_naive();
     // Invoice ledger months: the period's, and the last two years' for what is owed today.
     let aging_from = Month::of(today.checked_sub_months(chrono::Months::new(AGING_MONTHS)).unwrap_or(today));
     let mut months: BTreeSet<Month> = Month::range(Month::of(period.from), Month::of(period.to)).into_iter().collect();
@@ -373,7 +374,9 @@ pub async fn kpis(State(state): State<PortalState>, caller: Caller, Params(perio
     }
     // Reminders sent in the period, and the week after it: a later reminder takes the credit
     // for a payment from an earlier one.
-    let credit_end = end + chrono::Duration::days(relance::reports::receivables::RECOVERY_WINDOW_DAYS);
+    let credit_end = end
+        .checked_add_signed(chrono::Duration::days(relance::reports::receivables::RECOVERY_WINDOW_DAYS))
+        .ok_or_else(|| ApiError::bad_request("to: too far in the future"))?;
     let mut sent: Vec<Notification> = Vec::new();
     for month in Month::range(Month::of(period.from), Month::of_instant(credit_end)) {
         let first = Utc.from_utc_datetime(&month.first_day().and_hms_opt(0, 0, 0).unwrap_or_default());
