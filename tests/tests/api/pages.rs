@@ -192,9 +192,12 @@ async fn the_admin_home_shows_an_import_that_left_rows_out_and_the_exports_downl
     let mut late = relance_tests::invoice(&ann, "inv-late", "F-LATE", 12_345);
     late.due_date = chrono::Utc::now().date_naive() - chrono::Duration::days(45);
     store.insert(&mut late).await.unwrap();
-    let mut disputed = relance_tests::invoice(&ann, "inv-disputed", "F-DISPUTED", 5_000);
-    disputed.disputed = true;
-    store.insert(&mut disputed).await.unwrap();
+    store.insert(&mut relance_tests::invoice(&ann, "inv-disputed", "F-DISPUTED", 5_000)).await.unwrap();
+    // The admin records the customer's dispute: reminders stop, the invoice waits for a person.
+    let api =
+        relance_tests::call(&router, "PATCH", "/admin/invoices/inv-disputed", &token, Some(serde_json::json!({"disputed": true}))).await;
+    assert_eq!(api.0, 200, "{}", api.1);
+    assert!(api.1["next_action_at"].is_null(), "{}", api.1);
     let (status, _, html) = get(&router, "/app/admin", &cookie).await;
     assert_eq!(status, 200);
     assert!(html.contains("Import du") && html.contains("1 lignes écartées"), "{html}");

@@ -169,10 +169,14 @@ pub struct InvoiceChange {
     #[serde(default, deserialize_with = "crate::api::input::present")]
     #[schema(value_type = Option<String>, nullable)]
     pub mission_id: Option<Option<String>>,
+    /// The customer disputes it (`true`): no reminder until the dispute is settled (`false`),
+    /// and meanwhile it waits in the follow-up list.
+    pub disputed: Option<bool>,
 }
 
-/// Links an invoice to the mission it bills: the client and sales dashboards count it there.
-#[utoipa::path(patch, path = "/admin/invoices/{id}", tag = "admin", summary = "Link an invoice to its mission",
+/// Links an invoice to the mission it bills (the client and sales dashboards count it
+/// there), or records that the customer disputes it.
+#[utoipa::path(patch, path = "/admin/invoices/{id}", tag = "admin", summary = "Link an invoice to its mission; record a dispute",
     params(("id" = String, Path, description = "The invoice's id")), request_body = InvoiceChange,
     responses((status = 200, body = InvoiceFollowUp)))]
 pub async fn change(
@@ -182,8 +186,26 @@ pub async fn change(
     Body(input): Body<InvoiceChange>,
 ) -> Result<Json<InvoiceFollowUp>, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    let disputed = input.disputed;
+    let dispute = move |invoice: &mut Invoice| {
+        if let Some(disputed) = disputed.filter(|d| *d != invoice.disputed) {
+            invoice.disputed = disputed;
+            if disputed {
+                invoice.follow_up.clear();
+            } else if invoice.accepts_reminders() {
+                // Settled in the business's favour: the ladder goes on from where it stood.
+                invoice.follow_up.schedule(Utc::now());
+            }
+        }
+    };
     let mission = match input.mission_id {
-        None => return change_invoice(&state, &caller, &id, |_| Ok(())).await,
+        None => {
+            return change_invoice(&state, &caller, &id, |invoice| {
+                dispute(invoice);
+                Ok(())
+            })
+            .await;
+        }
         Some(None) => None,
         Some(Some(mission)) => {
             let invoice = invoice_by_id(&state, &id).await?;
@@ -195,6 +217,7 @@ pub async fn change(
     };
     change_invoice(&state, &caller, &id, |invoice| {
         invoice.mission_id = mission.clone();
+        dispute(invoice);
         Ok(())
     })
     .await

@@ -34,13 +34,53 @@ pub async fn admin(State(state): State<PortalState>, visitor: Visitor, Query(not
         &sent.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
         &[Bars { name: words["reminders_sent"], values: sent.iter().map(|(_, v)| *v).collect(), colour: "#1f5f99" }],
     );
+    // What is owed by age, in the first currency owed (the business's own, as a rule).
+    let aging = kpis.as_ref().and_then(|k| k.aging.first()).map(|a| {
+        let labels: Vec<String> = a
+            .lines
+            .iter()
+            .map(|l| words.get(format!("age_{}", l.bucket.as_str()).as_str()).copied().unwrap_or_default().to_string())
+            .collect();
+        bar_chart(
+            &Chart { id: "aging-chart", title: words["aging"], lang: who.0, unit: Unit::Money(a.currency) },
+            &labels,
+            &[Bars { name: words["age_total"], values: a.lines.iter().map(|l| l.owed.minor_units()).collect(), colour: "#a33b20" }],
+        )
+    });
+    // What the reminders recovered, month by month and by channel, in that currency.
+    let recovered = kpis.as_ref().filter(|k| !k.recovered.is_empty()).map(|k| {
+        let currency = k.recovered[0].amount.currency();
+        let months: Vec<String> =
+            k.recovered.iter().map(|r| r.month.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let by = |channel: relance::domain::Channel| -> Vec<i64> {
+            months
+                .iter()
+                .map(|m| {
+                    k.recovered
+                        .iter()
+                        .filter(|r| r.month.to_string() == *m && r.channel == channel && r.amount.currency() == currency)
+                        .map(|r| r.amount.minor_units())
+                        .sum()
+                })
+                .collect()
+        };
+        bar_chart(
+            &Chart { id: "recovered-chart", title: words["recovered"], lang: who.0, unit: Unit::Money(currency) },
+            &months,
+            &[
+                Bars { name: words["channel_email"], values: by(relance::domain::Channel::Email), colour: "#1f5f99" },
+                Bars { name: words["channel_sms"], values: by(relance::domain::Channel::Sms), colour: "#2f6b3a" },
+            ],
+        )
+    });
     render(
         &state,
         &visitor,
         Some(who),
         "admin.html",
         &note,
-        json!({"follow_up": follow_up.items, "imports": imports, "kpis": kpis, "from": from, "to": to, "funnel": funnel, "reminders_chart": reminders}),
+        json!({"follow_up": follow_up.items, "imports": imports, "kpis": kpis, "from": from, "to": to, "funnel": funnel,
+            "reminders_chart": reminders, "aging_chart": aging, "recovered_chart": recovered}),
     )
     .await
 }

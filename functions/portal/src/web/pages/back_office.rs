@@ -238,6 +238,8 @@ pub async fn admin_run_import(
 pub struct HistoryOf {
     /// `Site/<id>`, as `GET /admin/audit` takes it.
     record: String,
+    /// The page of older changes (the `next` of the one before).
+    cursor: Option<String>,
 }
 
 /// A value as the history shows it: text as itself, anything else as compact JSON, nothing
@@ -262,7 +264,7 @@ pub async fn admin_history(
     let page = audit::history(
         State(state.clone()),
         visitor.caller.clone(),
-        Params(AuditQuery { record: of.record.clone(), cursor: None, limit: Some(50) }),
+        Params(AuditQuery { record: of.record.clone(), cursor: of.cursor.clone(), limit: Some(50) }),
     )
     .await?
     .0;
@@ -282,7 +284,7 @@ pub async fn admin_history(
             json!({"at": e.at, "by": e.by, "action": e.action, "fields": fields})
         })
         .collect();
-    render(&state, &visitor, None, "admin_history.html", &note, json!({"record": of.record, "entries": entries})).await
+    render(&state, &visitor, None, "admin_history.html", &note, json!({"record": of.record, "entries": entries, "next": page.next})).await
 }
 
 pub async fn admin_sites(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
@@ -404,7 +406,7 @@ pub async fn admin_link_invoice(
     Form(form): Form<LinkForm>,
 ) -> Result<Response, PageError> {
     let mission = Some(form.mission.trim().to_string()).filter(|m| !m.is_empty());
-    let change = admin::InvoiceChange { mission_id: Some(mission) };
+    let change = admin::InvoiceChange { mission_id: Some(mission), disputed: None };
     let action = admin::change(State(state), visitor.caller, Path(form.invoice.trim().to_string()), Body(change));
     submit(&headers, &form.csrf, "/app/admin/agency", action).await
 }
