@@ -113,7 +113,9 @@ fn quiet_hours(ladders: &Ladders, follow_up: &FollowUp, now: DateTime<Utc>, tz: 
     Some(Plan { notifications: Vec::new(), follow_up, held_because: Some("quiet hours") })
 }
 
-/// Climbs `rungs`, adding the notifications to `plan`.
+/// Climbs `rungs`, adding the notifications to `plan`. `told_today`: another message about
+/// the same record goes in this plan (a payment failure notice), and the ladder must not add
+/// a second one the same day; it holds when the final notice may go instead (the next day).
 #[allow(clippy::too_many_arguments)]
 fn apply_climb(
     plan: &mut Plan,
@@ -123,9 +125,26 @@ fn apply_climb(
     rule: Option<&str>,
     amount: Option<Money>,
     now: DateTime<Utc>,
+    told_today: Option<DateTime<Utc>>,
 ) -> Result<(), InvalidId> {
     match climb(rungs, plan.follow_up.step, now) {
         Climb::Wait { next } => plan.follow_up.next_action_at = next,
+        Climb::Step { send, .. } if told_today.is_some() && rungs[send as usize - 1].kind == NotificationKind::InvoiceFinalNotice => {
+            // The final notice is not stood in for: it goes on its own, the next day.
+            plan.follow_up.next_action_at = told_today;
+        }
+        Climb::Step { send, skipped, next } if told_today.is_some() => {
+            // The failure notice stands for the step due today; the ladder goes on from the next.
+            for step in skipped.into_iter().chain([send]) {
+                let kind = rungs[step as usize - 1].kind;
+                let mut covered =
+                    Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), step, amount, now)?;
+                let _ = covered.skip("the payment failure notice went the same day");
+                plan.notifications.push(covered);
+            }
+            plan.follow_up.step = send;
+            plan.follow_up.next_action_at = next;
+        }
         Climb::Step { send, skipped, next } => {
             for step in skipped {
                 let kind = rungs[step as usize - 1].kind;
@@ -196,8 +215,11 @@ pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: D
     let balance = Some(invoice.balance());
     let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
     // One failure notice per invoice and day: a second failure on another day is told too.
-    let failed_on = now.with_timezone(&tz).date_naive().to_string();
-    failure_notice(&mut plan, customer, &target, Some(&failed_on), balance, now)?;
+    let failed_on = now.with_timezone(&tz).date_naive();
+    failure_notice(&mut plan, customer, &target, Some(&failed_on.to_string()), balance, now)?;
+    // One message per invoice and day: with a failure notice, a final notice due today waits
+    // for tomorrow's reminder time.
+    let told_today = (!plan.notifications.is_empty()).then(|| moment(ladders, failed_on, 1, tz)).flatten();
     if invoice.autopay_retry_pending {
         // The provider retries the card itself; the ladder resumes when it gives up.
         plan.follow_up.next_action_at = None;
@@ -205,7 +227,7 @@ pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: D
         return Ok(plan);
     }
     let rungs = invoice_rungs(ladders, invoice.due_date, tz);
-    apply_climb(&mut plan, &rungs, customer, &target, None, balance, now)?;
+    apply_climb(&mut plan, &rungs, customer, &target, None, balance, now, told_today)?;
     Ok(plan)
 }
 
@@ -238,7 +260,7 @@ pub fn card(
     let expiry = format!("{:04}-{:02}", card.expiry.year(), card.expiry.month());
     let target = Target { kind: TargetKind::PaymentMethod, id: card.id.to_string() };
     let mut plan = Plan { notifications: Vec::new(), follow_up, held_because: None };
-    apply_climb(&mut plan, &rungs, customer, &target, Some(&expiry), None, now)?;
+    apply_climb(&mut plan, &rungs, customer, &target, Some(&expiry), None, now, None)?;
     Ok(plan)
 }
 
@@ -266,7 +288,7 @@ pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladde
         plan.follow_up.failure_pending = false; // paid again before the notice went
     }
     let rungs = renewal_rungs(ladders, subscription.current_period_start, subscription.current_period_end, tz);
-    apply_climb(&mut plan, &rungs, customer, &target, Some(&period), None, now)?;
+    apply_climb(&mut plan, &rungs, customer, &target, Some(&period), None, now, None)?;
     Ok(plan)
 }
 
@@ -412,6 +434,12 @@ mod tests {
         )
     }
 
+    /// The invoice as the scan leaves it after `plan`.
+    fn plan_applied(mut invoice: Invoice, plan: &Plan) -> Invoice {
+        invoice.follow_up = plan.follow_up.clone();
+        invoice
+    }
+
     fn kinds(plan: &Plan) -> Vec<(NotificationKind, u32, NotificationStatus)> {
         plan.notifications.iter().map(|n| (n.kind, n.step, n.status)).collect()
     }
@@ -501,11 +529,27 @@ mod tests {
         assert!(!plan.follow_up.failure_pending);
         assert_eq!(plan.follow_up.next_action_at, None, "the retry's outcome reschedules it");
 
-        // Retries exhausted (the provider says so): the failure notice, then the ladder.
+        // Retries exhausted (the provider says so): one message that day, the failure notice,
+        // which stands for the overdue reminder due; the ladder goes on from the next step.
         inv.autopay_retry_pending = false;
         inv.due_date = date(2026, 11, 20);
         let plan = super::invoice(&inv, &customer(), &ladders, now).unwrap();
-        assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending), (InvoiceDueSoon, 1, Skipped), (InvoiceOverdue, 2, Pending)]);
+        assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending), (InvoiceDueSoon, 1, Skipped), (InvoiceOverdue, 2, Skipped)]);
+        assert_eq!(plan.follow_up.step, 2);
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-11-27T08:00:00Z")), "the +7 reminder, on its day");
+        let covered = &plan.notifications[2];
+        assert_eq!(covered.error.as_deref(), Some("the payment failure notice went the same day"));
+
+        // A failure on the day the final notice is due: the notice today, the final notice
+        // tomorrow at the reminder time (never stood in for).
+        let mut late = invoice(date(2026, 10, 26));
+        late.follow_up.step = 4;
+        late.follow_up.failure_pending = true;
+        let plan = super::invoice(&late, &customer(), &ladders, now).unwrap();
+        assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending)]);
+        assert_eq!((plan.follow_up.step, plan.follow_up.next_action_at), (4, Some(utc("2026-11-26T08:00:00Z"))));
+        let plan = super::invoice(&plan_applied(late, &plan), &customer(), &ladders, utc("2026-11-26T08:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(InvoiceFinalNotice, 5, Pending)]);
     }
 
     #[test]
