@@ -314,3 +314,31 @@ async fn the_agency_page_pages_through_the_leads() {
     assert!(second.contains("Société 00") && !second.contains("Société 50"), "the oldest on the second page");
     assert!(!second.contains("id=\"next-leads\""), "and no third");
 }
+
+/// Every back-office page is the admins' alone: a member gets the forbidden page, nobody
+/// signed in goes to sign in, an admin gets the page.
+#[tokio::test]
+async fn the_back_office_pages_are_for_admins_only() {
+    let store = relance_tests::fresh_store("pages-admin-only").await;
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
+    store.insert(&mut relance_tests::customer("c-page", "Page", Some("page@pages.example"))).await.unwrap();
+    let admin = format!("relance_session={}", relance_tests::token("u-admin", &["admin"]));
+    let member = format!("relance_session={}", relance_tests::token("u-member", &["member"]));
+    let farmer = format!("relance_session={}", relance_tests::token("u-farmer", &["farmer"]));
+    for path in [
+        "/app/admin",
+        "/app/admin/customers",
+        "/app/admin/customers/c-page",
+        "/app/admin/import",
+        "/app/admin/export/customers.csv",
+        "/app/admin/sites",
+        "/app/admin/agency",
+        "/app/admin/history?record=Customer/c-page",
+    ] {
+        assert_eq!(get(&router, path, &admin).await.0, 200, "{path} as an admin");
+        assert_eq!(get(&router, path, &member).await.0, 403, "{path} as a member");
+        assert_eq!(get(&router, path, &farmer).await.0, 403, "{path} as a farmer");
+        let (status, location, _) = get(&router, path, "").await;
+        assert_eq!((status, location.as_str()), (303, "/sign-in"), "{path} signed out");
+    }
+}

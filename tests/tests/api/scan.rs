@@ -118,14 +118,20 @@ async fn a_scan_killed_mid_run_resumes_and_writes_each_reminder_once() {
     };
     let ladders = Ladders::default();
     // The first run goes through the fault proxy with every DynamoDB call delayed, so that it
-    // is surely in the middle of its work when it is killed, five seconds in.
+    // is surely in the middle of its work when it is killed: once its first reminders have
+    // landed (a fixed five seconds once saw none land on a loaded machine).
     let slow = relance_tests::faults::FaultProxy::start(&relance_tests::moto_url(), 1, &[relance_tests::faults::Fault::Delay], 7).await;
     let slow_store = slow.store(store.table()).await;
     let running = {
         let ladders = ladders.clone();
         tokio::spawn(async move { scan(&slow_store, &ladders, now(), false).await })
     };
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    for _ in 0..300 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if written(store.clone(), customers.clone()).await > 0 {
+            break;
+        }
+    }
     running.abort();
     let _ = running.await;
     // Requests it had already sent still land (as they would in DynamoDB): wait until the
