@@ -87,18 +87,50 @@ pub struct Ladders {
 pub enum LadderError {
     #[error("the invoice ladder has no steps")]
     NoInvoiceSteps,
-    #[error("{0} steps must be in strictly increasing order of days")]
-    Unordered(&'static str),
+    /// `ladder` names the list (`invoice`, `card`, `renewal`), `index` its first step out of
+    /// order.
+    #[error("{}: {}", unordered_field(.ladder, *.index), unordered_reason(.ladder))]
+    Unordered { ladder: &'static str, index: usize },
     #[error("the sending window must open before it closes, on at least one day")]
     EmptyWindow,
     #[error("the reminder time {0} is outside the sending window")]
     ReminderOutsideWindow(NaiveTime),
-    #[error("date rule {0:?}: names use letters, digits, '-' and '_'")]
-    BadRuleName(String),
-    #[error("two date rules are named {0:?}")]
-    DuplicateRule(String),
+    #[error("date rule {name:?}: names use letters, digits, '-' and '_'")]
+    BadRuleName { index: usize, name: String },
+    #[error("two date rules are named {name:?}")]
+    DuplicateRule { index: usize, name: String },
     #[error("sending window {0:?}: write hours as 08:00-20:00 and days as Mon,Tue,Wed")]
     BadWindow(String),
+}
+
+fn unordered_field(ladder: &str, index: usize) -> String {
+    match ladder {
+        "invoice" => format!("invoice[{index}].offset_days"),
+        "card" => format!("card_days_before_expiry[{index}]"),
+        _ => format!("renewal_days_before_end[{index}]"),
+    }
+}
+
+fn unordered_reason(ladder: &str) -> &'static str {
+    if ladder == "invoice" {
+        "steps go in strictly increasing order of days from the due date"
+    } else {
+        "days before the date go in strictly decreasing order (the first warning has the most days)"
+    }
+}
+
+impl LadderError {
+    /// Where in the settings' JSON the problem is, as a person editing them would point at
+    /// it (`invoice[2].offset_days`, `date_rules[0].name`): the `field` of a 400.
+    pub fn field(&self) -> String {
+        match self {
+            LadderError::NoInvoiceSteps => "invoice".into(),
+            LadderError::Unordered { ladder, index } => unordered_field(ladder, *index),
+            LadderError::EmptyWindow | LadderError::BadWindow(_) => "window".into(),
+            LadderError::ReminderOutsideWindow(_) => "reminder_time".into(),
+            LadderError::BadRuleName { index, .. } | LadderError::DuplicateRule { index, .. } => format!("date_rules[{index}].name"),
+        }
+    }
 }
 
 impl Default for Ladders {
@@ -147,17 +179,18 @@ impl Ladders {
         if self.invoice.is_empty() {
             return Err(LadderError::NoInvoiceSteps);
         }
-        let increasing = |days: &[i64]| days.windows(2).all(|w| w[0] < w[1]);
-        if !increasing(&self.invoice.iter().map(|s| s.offset_days).collect::<Vec<_>>()) {
-            return Err(LadderError::Unordered("invoice"));
+        // The index of the first step that breaks the order, if one does.
+        let first_out = |days: &[i64], ordered: fn(i64, i64) -> bool| days.windows(2).position(|w| !ordered(w[0], w[1])).map(|i| i + 1);
+        let invoice_days: Vec<i64> = self.invoice.iter().map(|s| s.offset_days).collect();
+        if let Some(index) = first_out(&invoice_days, |a, b| a < b) {
+            return Err(LadderError::Unordered { ladder: "invoice", index });
         }
         // Days *before* a date: the first warning has the most days.
-        let decreasing = |days: &[i64]| days.windows(2).all(|w| w[0] > w[1]);
-        if !decreasing(&self.card_days_before_expiry) {
-            return Err(LadderError::Unordered("card"));
+        if let Some(index) = first_out(&self.card_days_before_expiry, |a, b| a > b) {
+            return Err(LadderError::Unordered { ladder: "card", index });
         }
-        if !decreasing(&self.renewal_days_before_end) {
-            return Err(LadderError::Unordered("renewal"));
+        if let Some(index) = first_out(&self.renewal_days_before_end, |a, b| a > b) {
+            return Err(LadderError::Unordered { ladder: "renewal", index });
         }
         if self.window.opens >= self.window.closes || self.window.days.is_empty() {
             return Err(LadderError::EmptyWindow);
@@ -166,13 +199,13 @@ impl Ladders {
             return Err(LadderError::ReminderOutsideWindow(self.reminder_time));
         }
         let mut names = std::collections::BTreeSet::new();
-        for rule in &self.date_rules {
+        for (index, rule) in self.date_rules.iter().enumerate() {
             let ok = !rule.name.is_empty() && rule.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
-                return Err(LadderError::BadRuleName(rule.name.clone()));
+                return Err(LadderError::BadRuleName { index, name: rule.name.clone() });
             }
             if !names.insert(rule.name.clone()) {
-                return Err(LadderError::DuplicateRule(rule.name.clone()));
+                return Err(LadderError::DuplicateRule { index, name: rule.name.clone() });
             }
         }
         Ok(())
@@ -238,16 +271,23 @@ mod tests {
 
     #[test]
     fn broken_ladders_are_refused() {
+        // Each refusal names the place in the JSON a person would fix.
+        let field = |l: &Ladders| l.validate().map_err(|e| (e.field(), e.to_string())).unwrap_err();
         let mut l = Ladders::default();
-        l.invoice.swap(0, 1);
-        assert_eq!(l.validate(), Err(LadderError::Unordered("invoice")));
+        l.invoice[2].offset_days = 30; // -3, 1, 30, 15, 30
+        assert_eq!(field(&l).0, "invoice[3].offset_days", "{}", field(&l).1);
+        assert!(field(&l).1.starts_with("invoice[3].offset_days: steps go in strictly increasing order"), "{}", field(&l).1);
         let l = Ladders { card_days_before_expiry: vec![7, 30], ..Ladders::default() };
-        assert_eq!(l.validate(), Err(LadderError::Unordered("card")));
+        assert_eq!(field(&l).0, "card_days_before_expiry[1]");
+        let l = Ladders { renewal_days_before_end: vec![30, 15, 15], ..Ladders::default() };
+        assert_eq!(field(&l).0, "renewal_days_before_end[2]");
         let mut l = Ladders::default();
         l.window.days.clear();
         assert_eq!(l.validate(), Err(LadderError::EmptyWindow));
+        assert_eq!(field(&l).0, "window");
         let l = Ladders { reminder_time: NaiveTime::from_hms_opt(22, 0, 0).unwrap(), ..Ladders::default() };
         assert!(matches!(l.validate(), Err(LadderError::ReminderOutsideWindow(_))));
+        assert_eq!(field(&l).0, "reminder_time");
         let mut l = Ladders::default();
         let rule = DateRule {
             name: "lease 80".into(),
@@ -259,7 +299,8 @@ mod tests {
             notify_team: false,
         };
         l.date_rules.push(rule);
-        assert!(matches!(l.validate(), Err(LadderError::BadRuleName(_))));
+        assert!(matches!(l.validate(), Err(LadderError::BadRuleName { index: 0, .. })));
+        assert_eq!(field(&l).0, "date_rules[0].name");
         assert!(serde_json::from_str::<Ladders>(r#"{"invoice": []}"#).is_err());
     }
 }
