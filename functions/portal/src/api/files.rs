@@ -314,6 +314,10 @@ async fn write_all<R: FileRow>(
             take += 1;
         }
         let mut batch: Vec<Planned<'_, R>> = changes.drain(..take).collect();
+        // Customers the rows make reachable, as first planned: a transaction applied but
+        // answered as failed is planned again as unchanged, and its customers are still owed
+        // what was held for them (sending what is held is idempotent).
+        let mut reachable: std::collections::BTreeSet<CustomerId> = batch.iter().filter_map(|p| R::made_reachable(&p.change)).collect();
         let mut written = false;
         for _ in 0..WRITE_ATTEMPTS {
             let now = Utc::now();
@@ -339,8 +343,9 @@ async fn write_all<R: FileRow>(
                 run.updated += updated;
                 run.unchanged += batch.len() - created - updated;
                 written = true;
-                for customer in batch.iter().filter_map(|p| R::made_reachable(&p.change)) {
-                    send_held(state, &customer, now).await;
+                reachable.extend(batch.iter().filter_map(|p| R::made_reachable(&p.change)));
+                for customer in &reachable {
+                    send_held(state, customer, now).await;
                 }
                 break;
             }
@@ -374,11 +379,19 @@ async fn write_all<R: FileRow>(
     Ok(())
 }
 
-/// Sends what was held for want of the contact details an imported row just gave. A failure
-/// leaves them held, in the follow-up list (where a person sends them): the rows are written
-/// and stay, and the import goes on.
+/// Sends what was held for want of the contact details an imported row just gave, trying
+/// again on a store failure (sending what is held is idempotent: a released notice names its
+/// copy). Still failing, they stay held, in the follow-up list where a person sends them: the
+/// rows are written and stay, and the import goes on.
 async fn send_held(state: &PortalState, customer: &CustomerId, now: DateTime<Utc>) {
-    if let Err(e) = customers::send_held(state, customer, now).await {
+    let mut last = None;
+    for _ in 0..WRITE_ATTEMPTS {
+        match customers::send_held(state, customer, now).await {
+            Ok(_) => return,
+            Err(e) => last = Some(e),
+        }
+    }
+    if let Some(e) = last {
         tracing::warn!(customer = %customer.as_str(), error = %e.message(), "held notifications not sent; they stay in the follow-up list");
     }
 }
