@@ -5,7 +5,7 @@
 //! `Some(instant)` is found by the scan once `instant` has passed, a record with `None` is
 //! absent from the index and costs the scan nothing.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,12 @@ pub struct FollowUp {
     /// Date rules already applied, as `rule@date` (a customer's follow-up only).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub rules_done: std::collections::BTreeSet<String>,
+    /// The day (in the customer's zone) of the last ladder step decided. The ladder is the
+    /// owner's to change: after a change, the steps on or before this day count as done, so
+    /// none is sent twice, and `step` (the count of steps decided) keeps numbering the next
+    /// ones, so no notification id is used twice either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step_day: Option<NaiveDate>,
 }
 
 impl FollowUp {

@@ -26,18 +26,27 @@ pub struct Plan {
     pub held_because: Option<&'static str>,
 }
 
-/// One step of a ladder for one record.
+/// One step of a ladder for one record: the day it falls on (in the customer's zone) and
+/// the instant it falls due.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rung {
+    pub day: NaiveDate,
     pub at: DateTime<Utc>,
     pub kind: NotificationKind,
 }
 
+/// A rung to decide: its place in the ladder and the step number its notification carries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decided {
+    index: usize,
+    step: u32,
+}
+
 enum Climb {
-    /// Send step `send` (1-based); steps in `skipped` were overtaken.
+    /// Send `send`; the rungs in `skipped` were overtaken.
     Step {
-        send: u32,
-        skipped: Vec<u32>,
+        send: Decided,
+        skipped: Vec<Decided>,
         next: Option<DateTime<Utc>>,
     },
     Wait {
@@ -45,17 +54,35 @@ enum Climb {
     },
 }
 
-fn climb(rungs: &[Rung], done: u32, now: DateTime<Utc>) -> Climb {
-    let from = done as usize;
-    let due: Vec<usize> = (from..rungs.len()).filter(|i| rungs[*i].at <= now).collect();
-    match due.last() {
-        None => Climb::Wait { next: rungs.get(from).map(|r| r.at) },
-        Some(&last) => Climb::Step {
-            send: last as u32 + 1,
-            skipped: due[..due.len() - 1].iter().map(|i| *i as u32 + 1).collect(),
-            next: rungs.get(last + 1).map(|r| r.at),
-        },
+/// The first rung not yet decided. While the ladder is the one the steps were decided on,
+/// that is rung `step`; once the last step's day is known it is the first rung after that
+/// day, so a ladder changed since (a step added, moved or removed) neither repeats a step
+/// nor skips one still ahead.
+fn first_undecided(rungs: &[Rung], follow_up: &FollowUp) -> usize {
+    match follow_up.last_step_day {
+        Some(day) => rungs.iter().position(|r| r.day > day).unwrap_or(rungs.len()),
+        None => (follow_up.step as usize).min(rungs.len()),
     }
+}
+
+fn climb(rungs: &[Rung], follow_up: &FollowUp, now: DateTime<Utc>) -> Climb {
+    let from = first_undecided(rungs, follow_up);
+    // Step numbers go on from the count decided: unique per record whatever the ladder became.
+    let due: Vec<Decided> = (from..rungs.len())
+        .filter(|i| rungs[*i].at <= now)
+        .enumerate()
+        .map(|(k, index)| Decided { index, step: follow_up.step + k as u32 + 1 })
+        .collect();
+    match due.split_last() {
+        None => Climb::Wait { next: rungs.get(from).map(|r| r.at) },
+        Some((&last, overtaken)) => Climb::Step { send: last, skipped: overtaken.to_vec(), next: rungs.get(last.index + 1).map(|r| r.at) },
+    }
+}
+
+/// When the first rung not yet decided falls due, after a ladder change: where the record
+/// should next be looked at, if the new ladder has a step before the look already planned.
+pub fn next_rung(rungs: &[Rung], follow_up: &FollowUp) -> Option<DateTime<Utc>> {
+    rungs.get(first_undecided(rungs, follow_up)).map(|r| r.at)
 }
 
 /// `days` from `date`, at the ladders' reminder time in `tz`.
@@ -68,7 +95,12 @@ fn moment(ladders: &Ladders, date: NaiveDate, days: i64, tz: Tz) -> Option<DateT
 
 /// The steps of an invoice's ladder, from its due date, in the customer's zone `tz`.
 pub fn invoice_rungs(ladders: &Ladders, due_date: NaiveDate, tz: Tz) -> Vec<Rung> {
-    ladders.invoice.iter().filter_map(|s| moment(ladders, due_date, s.offset_days, tz).map(|at| Rung { at, kind: s.kind })).collect()
+    ladders.invoice.iter().filter_map(|s| rung(ladders, due_date, s.offset_days, tz, s.kind)).collect()
+}
+
+fn rung(ladders: &Ladders, date: NaiveDate, days: i64, tz: Tz, kind: NotificationKind) -> Option<Rung> {
+    let day = add_days(date, days)?;
+    Some(Rung { day, at: local_to_utc(day, ladders.reminder_time, tz), kind })
 }
 
 /// The warnings before a card's last valid day, and one after it when a renewal will need
@@ -77,10 +109,10 @@ pub fn card_rungs(ladders: &Ladders, last_valid_day: NaiveDate, renewing: bool, 
     let mut rungs: Vec<Rung> = ladders
         .card_days_before_expiry
         .iter()
-        .filter_map(|days| moment(ladders, last_valid_day, -days, tz).map(|at| Rung { at, kind: NotificationKind::CardExpiring }))
+        .filter_map(|days| rung(ladders, last_valid_day, -days, tz, NotificationKind::CardExpiring))
         .collect();
     if renewing {
-        rungs.extend(moment(ladders, last_valid_day, 1, tz).map(|at| Rung { at, kind: NotificationKind::CardExpired }));
+        rungs.extend(rung(ladders, last_valid_day, 1, tz, NotificationKind::CardExpired));
     }
     rungs
 }
@@ -93,8 +125,8 @@ pub fn renewal_rungs(ladders: &Ladders, start: DateTime<Utc>, end: DateTime<Utc>
     ladders
         .renewal_days_before_end
         .iter()
-        .filter_map(|days| add_days(end, -days).filter(|day| *day > start).map(|day| local_to_utc(day, ladders.reminder_time, tz)))
-        .map(|at| Rung { at, kind: NotificationKind::RenewalUpcoming })
+        .filter_map(|days| add_days(end, -days).filter(|day| *day > start))
+        .map(|day| Rung { day, at: local_to_utc(day, ladders.reminder_time, tz), kind: NotificationKind::RenewalUpcoming })
         .collect()
 }
 
@@ -127,47 +159,49 @@ fn apply_climb(
     now: DateTime<Utc>,
     told_today: Option<DateTime<Utc>>,
 ) -> Result<(), InvalidId> {
-    match climb(rungs, plan.follow_up.step, now) {
+    let notice = |decided: Decided| {
+        Notification::pending(
+            customer.id.clone(),
+            target.clone(),
+            rungs[decided.index].kind,
+            rule.map(str::to_string),
+            decided.step,
+            amount,
+            now,
+        )
+    };
+    match climb(rungs, &plan.follow_up, now) {
         Climb::Wait { next } => plan.follow_up.next_action_at = next,
-        Climb::Step { send, .. } if told_today.is_some() && rungs[send as usize - 1].kind == NotificationKind::InvoiceFinalNotice => {
+        Climb::Step { send, .. } if told_today.is_some() && rungs[send.index].kind == NotificationKind::InvoiceFinalNotice => {
             // The final notice is not stood in for: it goes on its own, the next day.
             plan.follow_up.next_action_at = told_today;
         }
-        Climb::Step { send, skipped, next } if told_today.is_some() => {
-            // The failure notice stands for the step due today; the ladder goes on from the next.
-            for step in skipped.into_iter().chain([send]) {
-                let kind = rungs[step as usize - 1].kind;
-                let mut covered =
-                    Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), step, amount, now)?;
-                let _ = covered.skip("the payment failure notice went the same day");
-                plan.notifications.push(covered);
-            }
-            plan.follow_up.step = send;
-            plan.follow_up.next_action_at = next;
-        }
         Climb::Step { send, skipped, next } => {
-            for step in skipped {
-                let kind = rungs[step as usize - 1].kind;
-                let mut overtaken =
-                    Notification::pending(customer.id.clone(), target.clone(), kind, rule.map(str::to_string), step, amount, now)?;
-                let _ = overtaken.skip("overtaken by a later step (missed runs)");
-                plan.notifications.push(overtaken);
+            // With a failure notice today, it stands for the step due today; the ladder goes
+            // on from the next.
+            let (overtaken, stood_for) = match told_today {
+                Some(_) => (skipped.into_iter().chain([send]).collect(), true),
+                None => (skipped, false),
+            };
+            for decided in overtaken {
+                let mut skipped = notice(decided)?;
+                let _ = skipped.skip(if stood_for {
+                    "the payment failure notice went the same day"
+                } else {
+                    "overtaken by a later step (missed runs)"
+                });
+                plan.notifications.push(skipped);
             }
-            let kind = rungs[send as usize - 1].kind;
-            plan.notifications.push(Notification::pending(
-                customer.id.clone(),
-                target.clone(),
-                kind,
-                rule.map(str::to_string),
-                send,
-                amount,
-                now,
-            )?);
-            plan.follow_up.step = send;
+            let kind = rungs[send.index].kind;
+            if !stood_for {
+                plan.notifications.push(notice(send)?);
+                if kind == NotificationKind::InvoiceFinalNotice {
+                    plan.follow_up.needs_manual_action = true;
+                }
+            }
+            plan.follow_up.step = send.step;
+            plan.follow_up.last_step_day = Some(rungs[send.index].day);
             plan.follow_up.next_action_at = next;
-            if kind == NotificationKind::InvoiceFinalNotice {
-                plan.follow_up.needs_manual_action = true;
-            }
         }
     }
     Ok(())
@@ -484,6 +518,34 @@ mod tests {
         inv.follow_up.step = 4;
         let plan = super::invoice(&inv, &customer(), &ladders, utc("2027-01-01T09:00:00Z")).unwrap();
         assert!(plan.follow_up.needs_manual_action, "the final notice flags the invoice");
+    }
+
+    #[test]
+    fn a_changed_ladder_neither_repeats_a_step_nor_skips_one_ahead() {
+        let due = date(2026, 12, 2);
+        let mut inv = invoice(due);
+        // Decided on the default ladder: the courtesy notice and due+1.
+        for now in ["2026-11-30T10:00:00Z", "2026-12-03T08:00:00Z"] {
+            let plan = super::invoice(&inv, &customer(), &Ladders::default(), utc(now)).unwrap();
+            inv = plan_applied(inv, &plan);
+        }
+        assert_eq!((inv.follow_up.step, inv.follow_up.last_step_day), (2, Some(date(2026, 12, 3))));
+        // The owner adds a step at due+3, and removes the one at due+1 (already sent).
+        let mut changed = Ladders::default();
+        changed.invoice.retain(|s| s.offset_days != 1);
+        changed.invoice.insert(1, super::super::ladder::Step { offset_days: 3, kind: InvoiceOverdue });
+        let rungs = invoice_rungs(&changed, due, chrono_tz::Europe::Paris);
+        assert_eq!(next_rung(&rungs, &inv.follow_up), Some(utc("2026-12-05T08:00:00Z")), "the new step is the next look");
+        let plan = super::invoice(&inv, &customer(), &changed, utc("2026-12-05T08:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(InvoiceOverdue, 3, Pending)], "a new number: step 3 was never used on this invoice");
+        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-09T08:00:00Z")));
+        inv = plan_applied(inv, &plan);
+        let plan = super::invoice(&inv, &customer(), &changed, utc("2026-12-09T08:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(InvoiceOverdue, 4, Pending)], "due+7 once, numbered after the others");
+        inv = plan_applied(inv, &plan);
+        // Back to the default ladder: due+1 and due+3 are behind the last step's day.
+        let plan = super::invoice(&inv, &customer(), &Ladders::default(), utc("2026-12-10T08:00:00Z")).unwrap();
+        assert_eq!((kinds(&plan), plan.follow_up.next_action_at), (vec![], Some(utc("2026-12-17T08:00:00Z"))));
     }
 
     #[test]
