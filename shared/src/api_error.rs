@@ -14,6 +14,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// The input field at fault, where one is (`invoice[2].offset_days`).
+    field: Option<String>,
 }
 
 /// What every error answer's body holds, for the OpenAPI document.
@@ -23,11 +25,24 @@ pub struct ErrorBody {
     /// A stable code: `not_found`, `event_full`, `invalid_signature`…
     pub error: String,
     pub message: String,
+    /// The input field at fault (`invoice[2].offset_days`), when the error is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), field: None }
+    }
+
+    /// Input refused for what one field holds: 400 with `code` (`invalid_settings`) and the
+    /// field's path, so a form can point at it.
+    pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError { field: Some(field.into()), ..ApiError::new(StatusCode::BAD_REQUEST, code, message) }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// Malformed input; the message names the field.
@@ -118,7 +133,7 @@ impl From<SignatureError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.code.to_string(), message: self.message })).into_response()
+        (self.status, Json(ErrorBody { error: self.code.to_string(), message: self.message, field: self.field })).into_response()
     }
 }
 

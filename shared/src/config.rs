@@ -148,6 +148,20 @@ pub fn ladders() -> Result<Ladders, ConfigError> {
     Ok(ladders)
 }
 
+/// The deployment's settings: the ladders ([`ladders`]) and `RELANCE_EMAIL_THRESHOLDS`. They
+/// are the first settings only: once the owner saves theirs from the back office, the stored
+/// ones win (`crate::settings`).
+pub fn initial_settings() -> Result<crate::settings::Settings, ConfigError> {
+    let policy = parsed("RELANCE_EMAIL_THRESHOLDS", ChannelPolicy::parse_thresholds)?.unwrap_or_default();
+    Ok(crate::settings::Settings::from_parts(&ladders()?, &policy))
+}
+
+/// The settings in force, read from the table (the deployment's until the owner saves some),
+/// each read kept for `keep`.
+pub fn live_settings(store: crate::store::Store, keep: std::time::Duration) -> Result<crate::settings::LiveSettings, ConfigError> {
+    Ok(crate::settings::LiveSettings::stored(store, initial_settings()?, keep))
+}
+
 /// What dispatch needs to send, besides the AWS clients.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -155,8 +169,6 @@ pub struct DispatchSettings {
     pub sender: String,
     /// Where internal notifications go (`RELANCE_TEAM_EMAIL`).
     pub team_email: Option<Email>,
-    /// From which amount a notice goes by email first (`RELANCE_EMAIL_THRESHOLDS`).
-    pub policy: ChannelPolicy,
     /// SES's sending rate (`RELANCE_SES_MAX_PER_SECOND`, 14 by default: SES's production
     /// default in most regions).
     pub max_emails_per_second: u32,
@@ -181,7 +193,6 @@ impl DispatchSettings {
         Ok(DispatchSettings {
             sender,
             team_email: parsed("RELANCE_TEAM_EMAIL", Email::parse)?,
-            policy: parsed("RELANCE_EMAIL_THRESHOLDS", ChannelPolicy::parse_thresholds)?.unwrap_or_default(),
             max_emails_per_second: max_emails_per_second.unwrap_or(14),
             configuration_set: var("RELANCE_SES_CONFIGURATION_SET"),
             sms_sender_id: var("RELANCE_SMS_SENDER_ID"),
@@ -312,7 +323,6 @@ mod tests {
     fn every_dispatch_setting_names_itself_when_invalid() {
         for (name, value) in [
             ("RELANCE_TEAM_EMAIL", "not an address"),
-            ("RELANCE_EMAIL_THRESHOLDS", "EUR=50"),
             ("RELANCE_SES_MAX_PER_SECOND", "0"),
             ("RELANCE_PORTAL_URL", "ftp://portal"),
             ("RELANCE_PORTAL_URL", "http://localhost.example.org"),
@@ -324,6 +334,7 @@ mod tests {
         }
         with_env(&[("RELANCE_SENDING_HOURS", "9h-18h")], || assert_eq!(invalid_names(ladders()), "RELANCE_SENDING_HOURS"));
         with_env(&[("RELANCE_LADDERS", "{")], || assert_eq!(invalid_names(ladders()), "RELANCE_LADDERS"));
+        with_env(&[("RELANCE_EMAIL_THRESHOLDS", "EUR=50")], || assert_eq!(invalid_names(initial_settings()), "RELANCE_EMAIL_THRESHOLDS"));
         with_env(&[("RELANCE_BONUS_RATES", "[]")], || assert_eq!(invalid_names(PortalSettings::from_env()), "RELANCE_BONUS_RATES"));
     }
 

@@ -12,6 +12,7 @@
 //! - [`reports`]: dashboard series and KPIs from records already read (pure).
 //! - [`store`]: the single DynamoDB table; its key design stays inside it.
 //! - [`ingest`]: facts applied to the table, once, in order.
+//! - [`settings`]: the owner's ladders, window, thresholds and date rules, stored and versioned.
 //! - [`config`]: every setting read from the environment, once, at cold start.
 //! - [`secrets`]: provider keys, from Secrets Manager in AWS and the environment locally.
 //! - [`telemetry`]: logging set-up.
@@ -29,5 +30,6 @@ pub mod providers;
 pub mod reports;
 pub mod schedule;
 pub mod secrets;
+pub mod settings;
 pub mod store;
 pub mod telemetry;

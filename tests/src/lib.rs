@@ -101,10 +101,16 @@ pub async fn dispatch_context(store: Store) -> dispatch::DispatchContext {
     let settings =
         relance::notify::send::SenderSettings { from: TEST_SENDER.into(), configuration_set: None, sms_sender_id: Some("Potagers".into()) };
     dispatch::DispatchContext {
+        // The table's settings, kept a minute as in AWS: a test that changes them builds its
+        // dispatch context afterwards.
+        settings: relance::settings::LiveSettings::stored(
+            store.clone(),
+            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+            relance::settings::CACHE_FOR,
+        ),
         store,
         senders: relance::notify::send::Senders::new(&sdk, settings),
         renderer: relance::notify::Renderer::new(),
-        policy: relance::notify::ChannelPolicy::default(),
         branding: relance::notify::compose::Branding {
             business: "Les Potagers de Belleville".into(),
             portal_url: "https://espace.example.org".into(),

@@ -6,6 +6,7 @@ use chrono::Utc;
 use relance::domain::notification::InvalidTransition;
 use relance::domain::*;
 use relance::notify::compose::{self, About};
+use relance::notify::owner_templates;
 use relance::notify::send::SendError;
 use relance::store::{Key, Record, Store, StoreError};
 
@@ -108,7 +109,8 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     if notification.kind == NotificationKind::Internal && context.team_email.is_none() {
         return hold(store, notification, "no team address configured (RELANCE_TEAM_EMAIL)".into()).await;
     }
-    let channel = match context.policy.choose(&notification, &customer) {
+    let settings = context.settings.current().await?;
+    let channel = match settings.policy.choose(&notification, &customer) {
         ChannelDecision::Held { reason } => return hold(store, notification, reason).await,
         ChannelDecision::Send { channel } => channel,
     };
@@ -125,9 +127,23 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         return hold(store, notification, reason).await;
     };
     let message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
-    let message = match context.renderer.render(notification.kind, &[&language], &message_context) {
-        Ok(message) => message,
-        Err(e) => return hold(store, notification, e.to_string()).await,
+    // The owner's words when they wrote some for this message; the default otherwise, or if
+    // theirs cannot render (recorded on the notification, so a person sees why).
+    let owners =
+        owner_templates::choose(&settings.templates, notification.kind, &language, notification.step, notification.rule.as_deref());
+    let owned = owners.and_then(|t| t.draft.as_ref()).map(|d| owner_templates::render(notification.kind, d, &message_context, &language));
+    let message = match owned {
+        Some(Ok(message)) => message,
+        other => {
+            if let Some(Err(e)) = other {
+                tracing::warn!(notification = %notification.id.as_str(), error = %e, "the owner's template did not render; the default goes");
+                notification.template_fallback = Some(e.to_string());
+            }
+            match context.renderer.render(notification.kind, &[&language], &message_context) {
+                Ok(message) => message,
+                Err(e) => return hold(store, notification, e.to_string()).await,
+            }
+        }
     };
 
     // Claim the item: only one dispatcher gets past this write.

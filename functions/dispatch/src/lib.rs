@@ -25,9 +25,10 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use relance::config::{ConfigError, DispatchSettings};
 use relance::domain::*;
+use relance::notify::Renderer;
 use relance::notify::compose::Branding;
 use relance::notify::send::{SenderSettings, Senders};
-use relance::notify::{ChannelPolicy, Renderer};
+use relance::settings::LiveSettings;
 use relance::store::{Key, Record, Store};
 
 pub use feedback::{handle_feedback, is_feedback};
@@ -38,7 +39,8 @@ pub struct DispatchContext {
     pub store: Store,
     pub senders: Senders,
     pub renderer: Renderer,
-    pub policy: ChannelPolicy,
+    /// The settings in force: the email thresholds that choose the channel.
+    pub settings: LiveSettings,
     pub branding: Branding,
     /// The business's language, when a template is missing in the customer's.
     pub default_language: String,
@@ -69,10 +71,10 @@ impl DispatchContext {
         let sender =
             SenderSettings { from: settings.sender, configuration_set: settings.configuration_set, sms_sender_id: settings.sms_sender_id };
         Ok(DispatchContext {
-            store,
+            store: store.clone(),
             senders: Senders::new(sdk, sender),
             renderer: Renderer::new(),
-            policy: settings.policy,
+            settings: relance::config::live_settings(store.clone(), relance::settings::CACHE_FOR)?,
             branding: Branding { business: settings.business_name, portal_url: settings.portal_url },
             default_language: settings.default_locale.language().to_string(),
             team_email: settings.team_email,

@@ -40,9 +40,9 @@ pub struct PortalState {
     pub directory: users::Directory,
     /// The business's locale and time zone, for the contacts of invited users.
     pub defaults: relance::config::BusinessDefaults,
-    /// The deployment's reminder ladders: the home page tells of an expiring card or a
-    /// renewal from the day the first reminder about it is due.
-    pub ladders: relance::schedule::Ladders,
+    /// The settings in force (the owner's, else the deployment's): the home page tells of an
+    /// expiring card or a renewal from the day the first reminder about it is due.
+    pub settings: relance::settings::LiveSettings,
     /// How people sign in to the web pages.
     pub web: web::WebSignIn,
 }
@@ -50,13 +50,17 @@ pub struct PortalState {
 impl PortalState {
     pub fn new(store: Store, identity: IdentitySource) -> PortalState {
         PortalState {
-            store,
+            store: store.clone(),
             identity,
             billing_portal_url: None,
             bonus_rates: relance::reports::BonusRates::default(),
             directory: users::Directory::Local,
             defaults: Default::default(),
-            ladders: Default::default(),
+            settings: relance::settings::LiveSettings::stored(
+                store.clone(),
+                relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+                relance::settings::CACHE_FOR,
+            ),
             web: web::WebSignIn::Off,
         }
     }
@@ -77,12 +81,13 @@ impl PortalState {
     }
 
     /// The portal's settings ([`relance::config::PortalSettings`]: billing page, bonus rates),
-    /// the business defaults and the ladders, from the environment; invalid values stop the start.
+    /// the business defaults and the deployment's settings, from the environment; invalid
+    /// values stop the start.
     pub fn with_settings_from_env(self) -> Result<PortalState, relance::config::ConfigError> {
         Ok(self.with_settings(
             &relance::config::PortalSettings::from_env()?,
             relance::config::BusinessDefaults::from_env()?,
-            relance::config::ladders()?,
+            relance::config::initial_settings()?,
         ))
     }
 
@@ -91,10 +96,10 @@ impl PortalState {
         mut self,
         settings: &relance::config::PortalSettings,
         defaults: relance::config::BusinessDefaults,
-        ladders: relance::schedule::Ladders,
+        initial: relance::settings::Settings,
     ) -> PortalState {
         self.defaults = defaults;
-        self.ladders = ladders;
+        self.settings = relance::settings::LiveSettings::stored(self.store.clone(), initial, relance::settings::CACHE_FOR);
         self.billing_portal_url = settings.billing_portal_url.clone();
         self.bonus_rates = settings.bonus_rates.clone();
         self

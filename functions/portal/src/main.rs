@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     // Behind API Gateway's JWT authorizer: identity comes from the checked token's claims.
     lambda_http::run(router(
         PortalState::new(store, IdentitySource::Authorizer)
-            .with_settings(&settings, BusinessDefaults::from_env()?, relance::config::ladders()?)
+            .with_settings(&settings, BusinessDefaults::from_env()?, relance::config::initial_settings()?)
             .with_directory(Directory::new(&sdk, settings.user_pool_id))
             // The pages sign in through Cognito's hosted UI when the template configured it.
             .with_web(settings.hosted_ui.as_ref().map(HostedUi::from_settings).map_or(WebSignIn::Off, WebSignIn::Cognito)),

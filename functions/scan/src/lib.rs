@@ -25,7 +25,9 @@ pub struct ScanContext {
     pub ingest: Ingest,
     /// Set when a Holded API key is configured.
     pub holded: Option<HoldedClient>,
-    pub ladders: relance::schedule::Ladders,
+    /// The settings in force, read afresh on every run (`relance::config::live_settings`
+    /// with no cache): a change made in the back office applies from the next run.
+    pub settings: relance::settings::LiveSettings,
 }
 
 /// The fields of the input the scan reads; anything else (the envelope) is ignored.
@@ -48,6 +50,9 @@ pub struct ScanSummary {
     pub scan: Option<run::ScanReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backfill: Option<run::BackfillReport>,
+    /// The settings changed since the last run: what was brought to the new ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescheduled: Option<run::RescheduleReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +75,14 @@ pub enum ScanError {
 pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at: DateTime<Utc>) -> Result<ScanSummary, ScanError> {
     let request: ScanRequest = serde_json::from_value(event)?;
     let now = request.now.unwrap_or(invoked_at);
+    let settings = context.settings.current().await?;
+    let ladders = &settings.ladders;
     match request.backfill.as_deref() {
         None => {}
         Some("date_rules") => {
-            let report = run::backfill_date_rules(&context.store, &context.ladders, now, request.dry_run).await?;
+            let report = run::backfill_date_rules(&context.store, ladders, now, request.dry_run).await?;
             tracing::info!(read = report.read, rescheduled = report.rescheduled, conflicts = report.conflicts, "date rule backfill done");
-            return Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: None, backfill: Some(report) });
+            return Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: None, backfill: Some(report), rescheduled: None });
         }
         Some(other) => return Err(ScanError::UnknownBackfill(other.to_string())),
     }
@@ -90,9 +97,11 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         Some(other) => return Err(ScanError::UnknownImport(other.to_string())),
     };
     if import.is_some() {
-        return Ok(ScanSummary { now, dry_run: request.dry_run, import, scan: None, backfill: None });
+        return Ok(ScanSummary { now, dry_run: request.dry_run, import, scan: None, backfill: None, rescheduled: None });
     }
-    let report = run::scan(&context.store, &context.ladders, now, request.dry_run).await?;
+    // Records already in the table follow a settings change before anything is decided on it.
+    let rescheduled = if request.dry_run { None } else { follow_settings(context, &settings, now).await? };
+    let report = run::scan(&context.store, ladders, now, request.dry_run).await?;
     tracing::info!(
         %now,
         dry_run = request.dry_run,
@@ -102,7 +111,45 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         held = ?report.held,
         "scan done"
     );
-    Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report), backfill: None })
+    Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report), backfill: None, rescheduled })
+}
+
+/// Reschedules the table for the settings in force if it has not been yet (see
+/// [`run::reschedule`]), and records that it has once no function can still be working from
+/// the settings before (they keep a read for `relance::settings::CACHE_FOR`): until then each
+/// run does it again, which finds nothing more to move but what was written meanwhile.
+async fn follow_settings(
+    context: &ScanContext,
+    settings: &relance::settings::Current,
+    now: DateTime<Utc>,
+) -> Result<Option<run::RescheduleReport>, relance::store::StoreError> {
+    use relance::settings::{CACHE_FOR, Rescheduled};
+    let store = &context.store;
+    let marker: Option<Rescheduled> = store.get(&Rescheduled::key()).await?;
+    if marker.as_ref().map_or(0, |m| m.settings_version) == settings.version {
+        return Ok(None);
+    }
+    let previous = marker.as_ref().map_or_else(|| context.settings.initial().ladders.clone(), |m| m.ladders.clone());
+    let mut report = run::reschedule(store, &previous, &settings.ladders, now).await?;
+    report.settings_version = settings.version;
+    tracing::info!(version = settings.version, read = report.read, moved = report.moved, "rescheduled for new settings");
+    let settled = settings.updated_at.is_none_or(|at| (now - at).to_std().is_ok_and(|age| age >= CACHE_FOR));
+    if settled {
+        let mut next = Rescheduled { settings_version: settings.version, ladders: settings.ladders.clone(), at: now, version: 0 };
+        let written = match marker {
+            Some(marker) => {
+                next.version = marker.version;
+                store.update(&mut next).await
+            }
+            None => store.insert(&mut next).await,
+        };
+        match written {
+            // Another run recorded it first: the same work, done.
+            Ok(()) | Err(relance::store::StoreError::Conflict(_) | relance::store::StoreError::Duplicate(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(report))
 }
 
 /// The Holded client, when a key is configured (`HOLDED_API_URL` points it at a stand-in).

@@ -12,11 +12,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_sdk_config().await;
     let store = Store::connect(&sdk, config.table);
     let secrets = Secrets::load(&sdk).await?;
-    let ladders = relance::config::ladders()?;
     let context = ScanContext {
-        ingest: Ingest::new(store.clone(), BusinessDefaults::from_env()?, ladders.clone()),
+        // The import applies many deliveries in a run: one read of the settings per minute.
+        ingest: Ingest::live(
+            store.clone(),
+            BusinessDefaults::from_env()?,
+            relance::config::live_settings(store.clone(), relance::settings::CACHE_FOR)?,
+        ),
         holded: holded_client(&secrets)?,
-        ladders,
+        settings: relance::config::live_settings(store.clone(), std::time::Duration::ZERO)?,
         store,
     };
     let context = &context;

@@ -416,3 +416,100 @@ pub async fn backfill_date_rules(
     }
     Ok(report)
 }
+
+/// What a reschedule after a settings change did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RescheduleReport {
+    /// The settings version the table now follows.
+    pub settings_version: u64,
+    /// Records read from the due index (all of it, whatever their date).
+    pub read: u64,
+    /// Records whose next look moved earlier, or whose last step got its day.
+    pub moved: u64,
+    /// The date rules changed: every customer's next date rule, again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_rules: Option<BackfillReport>,
+}
+
+/// Brings the records already in the table to the ladders in force, once per settings
+/// version: every record in the due index (future looks too) gets the day of its last step
+/// from the ladders it was decided on (`previous`), and a next look no later than the new
+/// ladder's next step; when the date rules changed, every customer's next date rule is set
+/// again. Records whose ladder ran out (no next look) are left as they are: a step added after
+/// the final notice does not reopen an invoice a person has taken over.
+pub async fn reschedule(store: &Store, previous: &Ladders, current: &Ladders, now: DateTime<Utc>) -> Result<RescheduleReport, StoreError> {
+    let mut report = RescheduleReport::default();
+    let everything = now + chrono::Duration::days(365 * 200);
+    for shard in 0..DUE_SHARDS {
+        let shard = format!("{shard:02}");
+        let mut cursor: Option<Cursor> = None;
+        let mut customers: HashMap<CustomerId, Customer> = HashMap::new();
+        loop {
+            let page = store.due_page(&shard, everything, cursor.as_ref(), PAGE).await?;
+            report.read += page.read;
+            customers.clear();
+            for item in &page.items {
+                let mut ignored = ScanReport::default();
+                let moved = match item.record_type.as_str() {
+                    "Invoice" => {
+                        let invoice: Invoice = item.decode()?;
+                        let Some(customer) = customer_of(store, &mut customers, &mut ignored, &invoice.customer_id).await? else {
+                            continue;
+                        };
+                        let tz = customer.time_zone;
+                        let rungs = |ladders: &Ladders| decide::invoice_rungs(ladders, invoice.due_date, tz);
+                        move_follow_up::<Invoice>(store, &item.key, rungs(previous), rungs(current)).await?
+                    }
+                    "Subscription" => {
+                        let subscription: Subscription = item.decode()?;
+                        let Some(customer) = customer_of(store, &mut customers, &mut ignored, &subscription.customer_id).await? else {
+                            continue;
+                        };
+                        let tz = customer.time_zone;
+                        let (start, end) = (subscription.current_period_start, subscription.current_period_end);
+                        let rungs = |ladders: &Ladders| decide::renewal_rungs(ladders, start, end, tz);
+                        move_follow_up::<Subscription>(store, &item.key, rungs(previous), rungs(current)).await?
+                    }
+                    "PaymentMethod" => {
+                        let card: PaymentMethod = item.decode()?;
+                        let Some(customer) = customer_of(store, &mut customers, &mut ignored, &card.customer_id).await? else { continue };
+                        let tz = customer.time_zone;
+                        // The warnings before expiry, then the one after it (when a renewal needs the card).
+                        let rungs = |ladders: &Ladders| decide::card_rungs(ladders, card.expiry.last_valid_day(), true, tz);
+                        move_follow_up::<PaymentMethod>(store, &item.key, rungs(previous), rungs(current)).await?
+                    }
+                    // Date rules are set again below when they changed; events follow their own start.
+                    _ => false,
+                };
+                report.moved += u64::from(moved);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    if previous.date_rules != current.date_rules || previous.reminder_time != current.reminder_time {
+        report.date_rules = Some(backfill_date_rules(store, current, now, false).await?);
+    }
+    Ok(report)
+}
+
+/// Saves the record's rescheduled follow-up, if it changed (re-read and done again on a lost race).
+async fn move_follow_up<R: FollowedUp>(
+    store: &Store,
+    key: &Key,
+    previous: Vec<relance::schedule::decide::Rung>,
+    current: Vec<relance::schedule::decide::Rung>,
+) -> Result<bool, StoreError> {
+    let mut moved = false;
+    store
+        .modify::<R>(key, |record| {
+            let follow_up = decide::rescheduled(record.follow_up(), &previous, &current);
+            moved = follow_up != *record.follow_up();
+            *record.follow_up_mut() = follow_up;
+            moved
+        })
+        .await?;
+    Ok(moved)
+}

@@ -10,6 +10,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let sdk = aws_sdk_config().await;
     let secrets = Secrets::load(&sdk).await?;
-    let ingest = Ingest::new(Store::connect(&sdk, config.table), BusinessDefaults::from_env()?, relance::config::ladders()?);
+    let store = Store::connect(&sdk, config.table);
+    let settings = relance::config::live_settings(store.clone(), relance::settings::CACHE_FOR)?;
+    let ingest = Ingest::live(store, BusinessDefaults::from_env()?, settings);
     lambda_http::run(router(WebhookState::new(ingest, secrets))).await
 }

@@ -84,7 +84,13 @@ async fn setup(sdk: &aws_config::SdkConfig, settings: &Settings) -> Result<(), S
 }
 
 async fn demo(store: &Store) -> Result<(), String> {
-    let summary = seed::seed(store, &ladders()?, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    let ladders = ladders()?;
+    let summary = seed::seed(store, &ladders, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    // The demo business's own settings (its welcome-workshop rule), saved as an owner saves
+    // theirs from the back office: what the functions read is the stored version.
+    if seed::save_settings(store, &ladders, chrono::Utc::now()).await.map_err(|e| e.to_string())? {
+        println!("demo business settings saved (version 1: the welcome workshop date rule)");
+    }
     if summary.already_seeded {
         println!("demo business already seeded");
     } else {
@@ -185,8 +191,9 @@ async fn replay(store: Store, args: &[String]) -> Result<(), String> {
         .parse()
         .map_err(|_| "the date must be YYYY-MM-DD".to_string())?;
     let defaults = relance::config::BusinessDefaults::from_env().map_err(|e| e.to_string())?;
-    // The same ladders as `make run`'s server: a replay schedules as the live path would.
-    let ingest = Ingest::new(store, defaults, ladders()?);
+    // The same settings as `make run`'s server: a replay schedules as the live path would.
+    let settings = relance::config::live_settings(store.clone(), relance::settings::CACHE_FOR).map_err(|e| e.to_string())?;
+    let ingest = Ingest::live(store, defaults, settings);
     let summary = replay_day(&ingest, provider, date, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
     Ok(())
@@ -242,7 +249,14 @@ async fn serve(sdk: &aws_config::SdkConfig, store: Store, settings: &Settings) -
     );
     axum::serve(
         listener,
-        server::router(store.clone(), secrets, defaults, ladders()?, dispatch, server::local_portal(store, &jwt_secret())?)?,
+        server::router(
+            store.clone(),
+            secrets,
+            defaults,
+            relance::config::live_settings(store.clone(), relance::settings::CACHE_FOR).map_err(|e| e.to_string())?,
+            dispatch,
+            server::local_portal(store, &jwt_secret())?,
+        )?,
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;

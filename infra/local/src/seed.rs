@@ -67,6 +67,22 @@ struct Member {
     payments: Vec<Payment>,
 }
 
+/// Saves `ladders` as the business's settings, unless settings were saved already: answers
+/// whether it did.
+pub async fn save_settings(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    if relance::settings::read(store).await?.is_some() {
+        return Ok(false);
+    }
+    let settings = relance::settings::Settings::from_parts(ladders, &relance::notify::ChannelPolicy::default());
+    let mut stored =
+        relance::settings::StoredSettings { settings, version: 0, updated_at: Some(now), updated_by: Some("demo seed".into()) };
+    match store.insert(&mut stored).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes the demo business, unless it is there already.
 pub async fn seed(store: &Store, ladders: &Ladders, now: DateTime<Utc>) -> Result<SeedSummary, StoreError> {
     if store.get::<Customer>(&Key::customer(&demo_customer_id(0))).await?.is_some() {

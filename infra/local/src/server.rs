@@ -13,7 +13,6 @@ use std::sync::Arc;
 use dispatch::DispatchContext;
 use relance::config::BusinessDefaults;
 use relance::ingest::Ingest;
-use relance::schedule::Ladders;
 use relance::secrets::Secrets;
 use relance::store::Store;
 use serde_json::{Value, json};
@@ -24,16 +23,16 @@ pub fn router(
     store: Store,
     secrets: Secrets,
     defaults: BusinessDefaults,
-    ladders: Ladders,
+    settings: relance::settings::LiveSettings,
     dispatch: Arc<DispatchContext>,
     portal: portal::PortalState,
 ) -> Result<Router, String> {
-    let ingest = Ingest::new(store.clone(), defaults, ladders.clone());
+    let ingest = Ingest::live(store.clone(), defaults, settings.clone());
     let scan = scan::ScanContext {
         store: store.clone(),
         ingest: ingest.clone(),
         holded: scan::holded_client(&secrets).map_err(|e| e.to_string())?,
-        ladders,
+        settings: relance::settings::LiveSettings::stored(store.clone(), settings.initial().settings.clone(), std::time::Duration::ZERO),
     };
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
     Ok(Router::new().merge(webhook::router(webhook::WebhookState::new(ingest, secrets))).merge(portal::router(portal)).merge(invoke))

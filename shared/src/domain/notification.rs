@@ -272,6 +272,9 @@ pub struct Notification {
     /// What the recipient's mail server did with a sent email, as SES reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_outcome: Option<EmailOutcome>,
+    /// The owner's template for this message could not render (why): the default went instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_fallback: Option<String>,
 }
 
 /// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
@@ -311,6 +314,7 @@ impl Notification {
             sending_since: None,
             resent_as: None,
             email_outcome: None,
+            template_fallback: None,
         })
     }
 

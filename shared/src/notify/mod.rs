@@ -4,6 +4,7 @@
 pub mod compose;
 pub mod feedback;
 pub mod format;
+pub mod owner_templates;
 pub mod policy;
 pub mod send;
 pub mod sms;

@@ -137,7 +137,6 @@ impl Renderer {
             let parts = format!("{{% import {name:?} as t %}}{{{{ t.subject() }}}}{PART}{{{{ t.text() }}}}{PART}{{{{ t.sms() }}}}");
             env.add_template_owned(format!("{name}{PARTS_SUFFIX}"), parts).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
-        env.add_template("layout.html", LAYOUT).unwrap_or_else(|e| panic!("layout: {e}"));
         Renderer { env }
     }
 
@@ -169,15 +168,42 @@ impl Renderer {
             }
         };
         let sms = fit_sms(&to_gsm7(&sms));
-        let paragraphs: Vec<&str> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
-        let button = if language == "fr" { "Accéder à mon espace" } else { "Go to my member space" };
-        let html = self
-            .env
-            .get_template("layout.html")
-            .and_then(|t| t.render(context! { lang => language, paragraphs, link => context.link, button, business => context.business }))
+        let html = layout(&language, &text, &context.link, &context.business)
             .map_err(|e| RenderError::Failed { name: "layout.html".into(), reason: e.to_string() })?;
         Ok(Message { language, subject, text, html, sms })
     }
+}
+
+/// The compiled-in text of `kind` in `language`, as an owner's draft to start from: the
+/// bodies of its `subject`, `text` and `sms` macros.
+pub fn default_draft(kind: NotificationKind, language: &str) -> Option<super::owner_templates::Draft> {
+    let name = format!("{language}/{}", kind.as_str());
+    let source = TEMPLATES.iter().find(|(n, _)| *n == name)?.1;
+    let body = |macro_name: &str| {
+        let open = format!("{{% macro {macro_name}() %}}");
+        let start = source.find(&open)? + open.len();
+        let end = start + source[start..].find("{% endmacro %}")?;
+        Some(source[start..end].to_string())
+    };
+    Some(super::owner_templates::Draft { subject: body("subject")?, html: None, text: body("text")?, sms: body("sms")? })
+}
+
+/// The languages the compiled-in texts are written in.
+pub const LANGUAGES: [&str; 2] = ["fr", "en"];
+
+/// The HTML body of a message written as text: its paragraphs in the shared, escaped layout,
+/// with the member-space link as a button (the defaults', and an owner's template without HTML).
+pub fn layout(language: &str, text: &str, link: &str, business: &str) -> Result<String, minijinja::Error> {
+    static LAYOUT_ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    let env = LAYOUT_ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // A layout that did not compile is an error at render (and in the unit tests), not a panic.
+        let _ = env.add_template("layout.html", LAYOUT);
+        env
+    });
+    let paragraphs: Vec<&str> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
+    let button = if language == "fr" { "Accéder à mon espace" } else { "Go to my member space" };
+    env.get_template("layout.html")?.render(context! { lang => language, paragraphs, link, button, business })
 }
 
 /// At most one segment: a longer text is cut, marked with `...`.
@@ -262,6 +288,22 @@ mod tests {
                 assert!(gsm7_length(&message.sms) <= SEGMENT, "{kind:?} {language}: {} chars: {}", gsm7_length(&message.sms), message.sms);
                 assert!(!message.sms.ends_with("..."), "{kind:?} {language} had to be cut: {}", message.sms);
                 assert_eq!(to_gsm7(&message.sms), message.sms, "GSM-7 only");
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_is_a_draft_an_owner_can_start_from() {
+        // What `GET /admin/templates` offers to edit passes the checks a save makes, and
+        // renders as the default does.
+        for kind in KINDS {
+            for language in LANGUAGES {
+                let draft = default_draft(kind, language).unwrap_or_else(|| panic!("{kind:?} {language}"));
+                super::super::owner_templates::validate(kind, &draft, &context(language))
+                    .unwrap_or_else(|e| panic!("{kind:?} {language}: {e}"));
+                let owned = super::super::owner_templates::render(kind, &draft, &context(language), language).unwrap();
+                let default = Renderer::new().render(kind, &[language], &context(language)).unwrap();
+                assert_eq!((owned.subject, owned.text, owned.html), (default.subject, default.text, default.html), "{kind:?} {language}");
             }
         }
     }

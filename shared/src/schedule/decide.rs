@@ -85,6 +85,24 @@ pub fn next_rung(rungs: &[Rung], follow_up: &FollowUp) -> Option<DateTime<Utc>> 
     rungs.get(first_undecided(rungs, follow_up)).map(|r| r.at)
 }
 
+/// A record's follow-up once the ladder changed from `previous` to `current` (both as rungs
+/// for this record): a step decided on the old ladder is placed by its day, and the record is
+/// looked at by the new ladder's next step if that comes before the look already planned (a
+/// later step is found when the scan looks and finds nothing due yet). Never earlier than
+/// `now`'s look for what is already due: the scan decides that on its next run.
+pub fn rescheduled(follow_up: &FollowUp, previous: &[Rung], current: &[Rung]) -> FollowUp {
+    let mut follow_up = follow_up.clone();
+    if follow_up.last_step_day.is_none() && follow_up.step > 0 {
+        follow_up.last_step_day = previous.get(follow_up.step as usize - 1).map(|rung| rung.day);
+    }
+    if follow_up.next_action_at.is_some()
+        && let Some(next) = next_rung(current, &follow_up)
+    {
+        follow_up.due_by(next);
+    }
+    follow_up
+}
+
 /// `days` from `date`, at the ladders' reminder time in `tz`.
 fn moment(ladders: &Ladders, date: NaiveDate, days: i64, tz: Tz) -> Option<DateTime<Utc>> {
     add_days(date, days).map(|d| local_to_utc(d, ladders.reminder_time, tz))

@@ -21,6 +21,7 @@
 //! | Archived delivery   | `ARCHIVE#<provider>#<UTC date>`        | `<received at>#<delivery id>` |
 //! | Audit entry         | `AUDIT#<record type>#<our id>`         | `AUDIT#<at>#<entry id>` |
 //! | File import         | `IMPORTS`                              | `IMPORT#<started>#<id>` |
+//! | Owner's settings    | `SETTINGS`                             | `SETTINGS`; `RESCHEDULED` (what the scan applied) |
 //!
 //! Two more attributes exist only where they mean something:
 //! - `due_shard` and `due_at` on a record whose follow-up has a next action: they put it in

@@ -378,6 +378,35 @@ impl Record for ImportRun {
     versioned!();
 }
 
+impl Record for crate::settings::StoredSettings {
+    const TYPE: &'static str = "Settings";
+    const SK_PREFIX: &'static str = "SETTINGS";
+    /// One item: the settings in force.
+    fn key(&self) -> Key {
+        Self::key()
+    }
+    versioned!();
+}
+
+impl Record for crate::notify::owner_templates::OwnerTemplate {
+    const TYPE: &'static str = "Template";
+    const SK_PREFIX: &'static str = "TEMPLATE#";
+    /// All of them in one partition: dispatch reads them in one Query (and keeps them a minute).
+    fn key(&self) -> Key {
+        Key { pk: Self::PARTITION.into(), sk: format!("{}{}", Self::SK_PREFIX, Self::id(self.kind, &self.language, &self.scope)) }
+    }
+    versioned!();
+}
+
+impl Record for crate::settings::Rescheduled {
+    const TYPE: &'static str = "Rescheduled";
+    const SK_PREFIX: &'static str = "RESCHEDULED";
+    fn key(&self) -> Key {
+        Self::key()
+    }
+    versioned!();
+}
+
 /// The ledger index's partitions.
 pub struct Ledger;
 

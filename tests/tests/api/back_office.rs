@@ -227,7 +227,8 @@ async fn an_admin_keeps_the_customer_file_and_new_contact_details_send_what_was_
     let store = relance_tests::fresh_store("back-office-customers").await;
     // A date rule for lease anniversaries, for customers in the "Clients" list only.
     let mut state = relance_tests::portal_state(&store);
-    state.ladders.date_rules.push(relance::schedule::DateRule {
+    let mut ladders = relance::schedule::Ladders::default();
+    ladders.date_rules.push(relance::schedule::DateRule {
         name: "lease-year".into(),
         date_field: "lease_start".into(),
         offset_days: 365,
@@ -236,6 +237,7 @@ async fn an_admin_keeps_the_customer_file_and_new_contact_details_send_what_was_
         audience_role: None,
         notify_team: false,
     });
+    state.settings = relance::settings::LiveSettings::fixed(ladders, Default::default());
     let router = portal::router(state);
     let admin = token("u-admin", &["admin"]);
 

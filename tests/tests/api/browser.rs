@@ -55,6 +55,10 @@ async fn empty_stack() -> (Store, String) {
     (store, base)
 }
 
+fn fixed(ladders: relance::schedule::Ladders) -> relance::settings::LiveSettings {
+    relance::settings::LiveSettings::fixed(ladders, Default::default())
+}
+
 /// Serves `store` as `make run` does, the stream fed to dispatch; answers the base URL.
 async fn serve(store: &Store, ladders: relance::schedule::Ladders) -> String {
     let dispatch = Arc::new(relance_tests::dispatch_context(store.clone()).await);
@@ -64,7 +68,8 @@ async fn serve(store: &Store, ladders: relance::schedule::Ladders) -> String {
         let _ = relance_local::stream::feed(&sdk, &table, feed_dispatch, |_| {}).await;
     });
     let portal = relance_local::server::local_portal(store.clone(), "browser-test-secret").unwrap();
-    let router = relance_local::server::router(store.clone(), Default::default(), Default::default(), ladders, dispatch, portal).unwrap();
+    let router =
+        relance_local::server::router(store.clone(), Default::default(), Default::default(), fixed(ladders), dispatch, portal).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -41,7 +41,7 @@ async fn scan_reads_now_and_dry_run_and_ignores_the_envelope() {
         ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
         store,
         holded: None,
-        ladders: Default::default(),
+        settings: relance::settings::LiveSettings::fixed(Default::default(), Default::default()),
     };
     let store = &context;
     let invoked_at = relance_tests::now();

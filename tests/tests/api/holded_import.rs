@@ -153,7 +153,7 @@ async fn the_scan_runs_the_import_when_asked() {
         ingest: Ingest::new(store.clone(), Default::default(), Default::default()),
         store,
         holded: Some(HoldedClient::new(&url, KEY)),
-        ladders: Default::default(),
+        settings: relance::settings::LiveSettings::fixed(Default::default(), Default::default()),
     };
     let summary = scan::handle(&context, json!({"import": "holded"}), chrono::Utc::now()).await.unwrap();
     let import = summary.import.unwrap();

@@ -104,7 +104,7 @@ async fn the_local_server_serves_health_and_the_invoke_api() {
         store.clone(),
         Default::default(),
         Default::default(),
-        Default::default(),
+        relance::settings::LiveSettings::fixed(Default::default(), Default::default()),
         dispatch,
         relance_local::server::local_portal(store, "test-jwt-secret").unwrap(),
     )

@@ -164,7 +164,8 @@ async fn the_home_page_warns_of_a_card_when_the_ladder_does() {
 
     let home = |card_days_before_expiry: Vec<i64>| {
         let mut state = relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] });
-        state.ladders = relance::schedule::Ladders { card_days_before_expiry, ..Default::default() };
+        let ladders = relance::schedule::Ladders { card_days_before_expiry, ..Default::default() };
+        state.settings = relance::settings::LiveSettings::fixed(ladders, Default::default());
         portal::router(state)
     };
     let (status, _, page) = get(&home(vec![30, 7]), "/", &cookie).await;

@@ -246,7 +246,7 @@ async fn a_new_date_rule_is_backfilled_over_existing_customers() {
         ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
         store: store.clone(),
         holded: None,
-        ladders,
+        settings: relance::settings::LiveSettings::fixed(ladders.clone(), Default::default()),
     };
     let before: DateTime<Utc> = "2026-11-10T10:00:00Z".parse().unwrap();
     let dry = scan::handle(&context, serde_json::json!({"backfill": "date_rules", "now": before, "dry_run": true}), before).await.unwrap();
@@ -257,7 +257,7 @@ async fn a_new_date_rule_is_backfilled_over_existing_customers() {
     assert_eq!(again.backfill.map(|b| b.rescheduled), Some(0), "nothing left to schedule");
     // 1 Sep + 80 days = 20 Nov, 09:00 in Paris.
     let due: DateTime<Utc> = "2026-11-20T09:00:00Z".parse().unwrap();
-    let report = scan(&store, &context.ladders, due, false).await.unwrap();
+    let report = scan(&store, &ladders, due, false).await.unwrap();
     assert_eq!(report.notifications.get("date_rule"), Some(&10));
     assert!(scan::handle(&context, serde_json::json!({"backfill": "everything"}), before).await.is_err());
 }

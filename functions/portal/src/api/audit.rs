@@ -16,7 +16,7 @@ use crate::api::input::Params;
 use crate::auth::{Caller, Role};
 
 /// The record types the back office changes, as `record=` names them.
-const AUDITED: &[&str] = &["Customer", "Site", "Event", "Mission", "Lead", "Invoice"];
+const AUDITED: &[&str] = &["Customer", "Site", "Event", "Mission", "Lead", "Invoice", "Template", "Settings"];
 
 /// The entry for `caller` changing `after` (from `before`, none for a creation).
 pub fn entry<R: Record>(caller: &Caller, id: &str, before: Option<&R>, after: &R, now: DateTime<Utc>) -> Result<AuditEntry, ApiError> {
@@ -61,7 +61,7 @@ pub fn change<R: Record>(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The record: its type and our id, `Site/belleville`.
-    #[param(pattern = "^(Customer|Site|Event|Mission|Lead|Invoice)/[!-\"$-.0-~]{1,200}$", example = "Site/belleville")]
+    #[param(pattern = "^(Customer|Site|Event|Mission|Lead|Invoice|Template|Settings)/[!-\"$-.0-~]{1,200}$", example = "Site/belleville")]
     pub record: String,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
@@ -104,9 +104,16 @@ pub async fn history(
         .split_once('/')
         .filter(|(t, id)| AUDITED.contains(t) && relance::domain::ids::check_key_part("record", id).is_ok())
         .ok_or_else(|| {
-            ApiError::bad_request("record: a type (Customer, Site, Event, Mission, Lead, Invoice) and an id, as Site/belleville")
+            ApiError::bad_request(
+                "record: a type (Customer, Site, Event, Mission, Lead, Invoice, Template, Settings) and an id, as Site/belleville",
+            )
         })?;
     let page = crate::api::me::PageQuery { cursor: query.cursor, limit: query.limit };
+    page_of(&state, record_type, id, &page).await.map(Json)
+}
+
+/// One page of a record's history, newest first.
+pub async fn page_of(state: &PortalState, record_type: &str, id: &str, page: &crate::api::me::PageQuery) -> Result<AuditPage, ApiError> {
     let listed =
         state.store.list_latest::<AuditEntry>(&Key::audit_partition(record_type, id), page.cursor()?.as_ref(), page.limit()).await?;
     let entries = listed
@@ -114,5 +121,5 @@ pub async fn history(
         .into_iter()
         .map(|e| AuditLine { changed: e.changed_fields(), at: e.at, by: e.by, action: e.action, before: e.before, after: e.after })
         .collect();
-    Ok(Json(AuditPage { entries, next: listed.next.map(|c| c.as_str().to_string()) }))
+    Ok(AuditPage { entries, next: listed.next.map(|c| c.as_str().to_string()) })
 }

@@ -459,10 +459,10 @@ impl CustomerDetails {
 }
 
 /// What the date rules read changed: they are planned again from `now`.
-fn reschedule_date_rules(before: Option<&Customer>, after: &mut Customer, state: &PortalState, now: DateTime<Utc>) {
+fn reschedule_date_rules(before: Option<&Customer>, after: &mut Customer, ladders: &relance::schedule::Ladders, now: DateTime<Utc>) {
     let read = |c: &Customer| (c.custom_dates.clone(), c.tags.clone(), c.lists.clone(), c.time_zone, c.business);
     if before.is_none_or(|b| read(b) != read(after)) {
-        after.follow_up.next_action_at = decide::next_date_rule(after, &state.ladders, now);
+        after.follow_up.next_action_at = decide::next_date_rule(after, ladders, now);
     }
 }
 
@@ -479,7 +479,7 @@ pub async fn create(
     let mut customer =
         Customer::new(CustomerId::generate(), text("name", name, 200)?, state.defaults.locale.clone(), state.defaults.time_zone, now);
     input.apply(&mut customer, Some(state.defaults.phone_country()))?;
-    reschedule_date_rules(None, &mut customer, &state, now);
+    reschedule_date_rules(None, &mut customer, &state.settings.current().await?.ladders, now);
     let id = customer.id.clone();
     state.store.commit(audit::creation(&state, &caller, id.as_str(), &mut customer, now)?).await?;
     Ok((StatusCode::CREATED, Json(file(&state, customer).await?)))
@@ -540,7 +540,7 @@ pub async fn update(
         let mut after = before.clone();
         input.apply(&mut after, Some(state.defaults.phone_country()))?;
         let now = Utc::now();
-        reschedule_date_rules(Some(&before), &mut after, state, now);
+        reschedule_date_rules(Some(&before), &mut after, &state.settings.current().await?.ladders, now);
         if after == before {
             return Ok(Attempt::Done((after, false)));
         }

@@ -89,7 +89,8 @@ impl FileRow for CustomerRow {
         let keys: Vec<Key> = rows.iter().map(|r| Key::customer(&r.id)).collect();
         let stored = state.store.get_many::<Customer>(&keys).await?;
         let defaults = NewCustomer { locale: state.defaults.locale.clone(), time_zone: state.defaults.time_zone };
-        Ok(rows.iter().zip(&keys).map(|(row, key)| row.plan(stored.get(key), &defaults, &state.ladders, now)).collect())
+        let settings = state.settings.current().await?;
+        Ok(rows.iter().zip(&keys).map(|(row, key)| row.plan(stored.get(key), &defaults, &settings.ladders, now)).collect())
     }
 
     fn made_reachable(change: &Change<Customer>) -> Option<CustomerId> {
@@ -119,6 +120,7 @@ impl FileRow for InvoiceRow {
             .iter()
             .filter_map(|r| r.mission_id.as_ref()?.as_ref().map(|m| Key::of_customer::<Mission>(&r.customer_id, m.as_str())))
             .collect();
+        let settings = state.settings.current().await?;
         let missions = if mission_keys.is_empty() { HashMap::new() } else { state.store.get_many::<Mission>(&mission_keys).await? };
         Ok(rows
             .iter()
@@ -131,7 +133,7 @@ impl FileRow for InvoiceRow {
                         .as_ref()
                         .and_then(Option::as_ref)
                         .is_some_and(|m| missions.contains_key(&Key::of_customer::<Mission>(&row.customer_id, m.as_str()))),
-                    ladders: &state.ladders,
+                    ladders: &settings.ladders,
                     now,
                 };
                 row.plan(existing, &context)

@@ -14,7 +14,9 @@ pub mod me;
 pub mod messages;
 pub mod openapi;
 pub mod profile;
+pub mod settings;
 pub mod sites;
+pub mod templates;
 pub mod users;
 
 use axum::Json;
@@ -64,6 +66,11 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(agency::leads))
         .routes(routes!(agency::decide))
         .routes(routes!(audit::history))
+        .routes(routes!(settings::get, settings::put))
+        .routes(routes!(settings::history))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::put, templates::reset))
+        .routes(routes!(templates::preview))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(customers::get, customers::update))
         .routes(with_file(routes!(files::import_customers)))

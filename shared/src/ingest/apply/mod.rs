@@ -38,6 +38,7 @@ use crate::config::BusinessDefaults;
 use crate::domain::{Customer, CustomerId, Invoice, Notification, Payment, PaymentMethod, ProviderDelivery, ProviderRef, Subscription};
 use crate::facts::{Delivery, Fact};
 use crate::schedule::{Ladders, decide};
+use crate::settings::LiveSettings;
 use crate::store::{Attempt, IdempotencyKey, Key, Record, Store, StoreError, WRITE_ATTEMPTS, until_done};
 
 use customer::Authority;
@@ -79,16 +80,21 @@ pub enum IngestError {
 pub struct Ingest {
     store: Store,
     defaults: BusinessDefaults,
-    /// For scheduling date rules when a customer's dates change.
-    ladders: Ladders,
+    /// The ladders in force: when a new record's first reminder falls due, and which date
+    /// rules apply to a customer's dates.
+    settings: LiveSettings,
 }
 
 impl Ingest {
-    /// `ladders` decide when a new record's first reminder falls due and which date rules
-    /// apply to customers' dates: required, so no caller can apply facts on ladders other
-    /// than the deployment's (the local replay once did).
+    /// On fixed `ladders` (tests, tools); the functions use [`Ingest::live`].
     pub fn new(store: Store, defaults: BusinessDefaults, ladders: Ladders) -> Ingest {
-        Ingest { store, defaults, ladders }
+        Ingest { store, defaults, settings: LiveSettings::fixed(ladders, Default::default()) }
+    }
+
+    /// On the settings in force: the owner's, read from the table (required, so no caller
+    /// can apply facts on ladders other than the business's; the local replay once did).
+    pub fn live(store: Store, defaults: BusinessDefaults, settings: LiveSettings) -> Ingest {
+        Ingest { store, defaults, settings }
     }
 
     pub fn store(&self) -> &Store {
@@ -103,8 +109,10 @@ impl Ingest {
         if delivery.facts.is_empty() {
             return Ok(Outcome::Ignored);
         }
+        let settings = self.settings.current().await?;
+        let ladders = &settings.ladders;
         let outcome = until_done(|_| async move {
-            let mut work = Work::new(&self.store, &self.defaults, &self.ladders, delivery.occurred_at, now);
+            let mut work = Work::new(&self.store, &self.defaults, ladders, delivery.occurred_at, now);
             for fact in &delivery.facts {
                 work.apply(fact).await?;
             }

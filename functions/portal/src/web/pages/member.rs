@@ -24,19 +24,21 @@ pub async fn home(
     let who = language(&state, &caller).await?;
     let mut attention = Attention::default();
     if BILLED.iter().any(|r| caller.has(*r)) {
+        let settings = state.settings.current().await.map_err(ApiError::from)?;
+        let ladders = &settings.ladders;
         if let Ok(Json(page)) = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await {
             attention.unpaid = page.invoices.into_iter().filter(|i| i.owed).collect();
         }
         if let Ok(Json(cards)) = me::payment_methods(State(state.clone()), caller.clone()).await {
             // The member's own calendar day, as the card reminders count days.
             let today = now.with_timezone(&zone_of(&state, &who.1)).date_naive();
-            attention.cards = cards.payment_methods.into_iter().filter(|c| state.ladders.card_is_expiring(c.expiry, today)).collect();
+            attention.cards = cards.payment_methods.into_iter().filter(|c| ladders.card_is_expiring(c.expiry, today)).collect();
         }
         if let Ok(Json(page)) = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await {
             attention.renewals = page
                 .subscriptions
                 .into_iter()
-                .filter(|s| !s.cancel_at_period_end && state.ladders.renewal_is_near(s.current_period_end, now))
+                .filter(|s| !s.cancel_at_period_end && ladders.renewal_is_near(s.current_period_end, now))
                 .collect();
         }
     }

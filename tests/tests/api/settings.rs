@@ -1,0 +1,136 @@
+//! The owner's settings through the API, on a fresh table: read, refused when wrong or stale,
+//! saved, and followed by the scan on records already in the table.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use relance::domain::*;
+use relance::store::{Key, Store};
+use relance_tests::{api, token};
+use serde_json::{Value, json};
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// `PUT /admin/settings` with `If-Match: version` (none: no header).
+async fn save(router: &axum::Router, admin: &str, version: Option<&str>, body: &Value) -> relance_tests::Answer {
+    let mut request = axum::http::Request::builder()
+        .method("PUT")
+        .uri("/admin/settings")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/json");
+    if let Some(version) = version {
+        request = request.header("if-match", version);
+    }
+    relance_tests::send(router, request.body(axum::body::Body::from(body.to_string())).unwrap()).await
+}
+
+async fn scan_at(context: &scan::ScanContext, now: &str) -> scan::ScanSummary {
+    scan::handle(context, json!({ "now": now }), at(now)).await.unwrap()
+}
+
+/// The invoice's notifications, as (kind, step, status).
+async fn reminders(store: &Store, customer: &CustomerId) -> Vec<(String, u32, NotificationStatus)> {
+    let notes: Vec<Notification> = store.list_all(&Key::customer_partition(customer)).await.unwrap();
+    notes.iter().map(|n| (n.kind.as_str().to_string(), n.step, n.status)).collect()
+}
+
+#[tokio::test]
+async fn an_owner_adds_a_ladder_step_and_the_invoice_already_in_the_table_gets_it_once() {
+    let store = relance_tests::fresh_store("settings-ladder").await;
+    let router = portal::router(relance_tests::portal_state(&store));
+    let admin = token("u-admin", &["admin"]);
+    let email = format!("settings-{}@example.org", ulid::Ulid::new()).to_lowercase();
+    let mut customer = relance_tests::customer("c-settings", "Camille Martin", Some(&email));
+    // Due Thursday 14 January 2027: courtesy notice Monday 11, due+1 Friday 15.
+    let mut invoice = relance_tests::invoice(&customer.id, "i-settings", "F-2027-001", 12_000);
+    invoice.due_date = NaiveDate::from_ymd_opt(2027, 1, 14).unwrap();
+    invoice.follow_up.schedule(at("2027-01-11T08:00:00Z"));
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut invoice).await.unwrap();
+    let context = scan::ScanContext {
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
+        store: store.clone(),
+        holded: None,
+        settings: relance::settings::LiveSettings::stored(
+            store.clone(),
+            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+            std::time::Duration::ZERO,
+        ),
+    };
+    scan_at(&context, "2027-01-11T09:00:00Z").await;
+    scan_at(&context, "2027-01-15T09:00:00Z").await;
+    assert_eq!(reminders(&store, &customer.id).await.len(), 2, "the courtesy notice and due+1, on the deployment's ladder");
+
+    // The deployment's settings, as version 0.
+    let read = api(&router, "GET", "/admin/settings", &admin, None).await;
+    assert_eq!((read.status, read.headers["etag"].to_str().unwrap()), (200, "\"0\""));
+    let file = read.json();
+    assert_eq!((file["version"].as_u64(), file["source"].as_str()), (Some(0), Some("default")));
+    assert_eq!(file["settings"]["email_thresholds"], json!({"EUR": 5000}));
+    let mut settings = file["settings"].clone();
+
+    // Refused, naming what to fix, and nothing saved.
+    assert_eq!(save(&router, &admin, None, &settings).await.status, 428, "no If-Match");
+    let mut unordered = settings.clone();
+    unordered["invoice"][2]["offset_days"] = json!(30);
+    let refused = save(&router, &admin, Some("\"0\""), &unordered).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(
+        (refused.json()["error"].as_str(), refused.json()["field"].as_str()),
+        (Some("invalid_settings"), Some("invoice[3].offset_days"))
+    );
+    let mut misspelt = settings.clone();
+    misspelt["invoice"][1]["offset_days"] = json!("one");
+    assert_eq!(save(&router, &admin, Some("\"0\""), &misspelt).await.json()["field"], json!("invoice[1].offset_days"));
+    assert_eq!(api(&router, "GET", "/admin/settings", &admin, None).await.json()["version"], json!(0));
+    let member = token("u-member", &["member"]);
+    assert_eq!(save(&router, &member, Some("\"0\""), &settings).await.status, 403);
+
+    // A step at due+4 (Monday 18), between the one sent and due+7.
+    settings["invoice"].as_array_mut().unwrap().insert(2, json!({"offset_days": 4, "kind": "invoice_overdue"}));
+    let saved = save(&router, &admin, Some("\"0\""), &settings).await;
+    assert_eq!((saved.status, saved.headers["etag"].to_str().unwrap()), (200, "\"1\""), "{}", saved.text());
+    assert_eq!(saved.json()["source"], json!("custom"));
+    // A second admin, still on version 0, cannot overwrite it.
+    let stale = save(&router, &admin, Some("\"0\""), &settings).await;
+    assert_eq!((stale.status, stale.json()["error"].as_str()), (412, Some("stale_version")));
+    let history = api(&router, "GET", "/admin/settings/history", &admin, None).await.json();
+    assert_eq!(history["entries"].as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history["entries"][0]["by"], json!("u-admin"));
+
+    // The next scan brings the invoice to the new ladder: its next look is the new step.
+    let summary = scan_at(&context, "2027-01-15T09:30:00Z").await;
+    let rescheduled = summary.rescheduled.expect("the settings changed since the last run");
+    assert_eq!((rescheduled.settings_version, rescheduled.moved), (1, 1));
+    let stored: Invoice = store.get(&Key::of_customer::<Invoice>(&customer.id, "i-settings")).await.unwrap().unwrap();
+    assert_eq!(stored.follow_up.next_action_at, Some(at("2027-01-18T08:00:00Z")));
+    assert!(scan_at(&context, "2027-01-15T10:00:00Z").await.rescheduled.is_none(), "once per version");
+    scan_at(&context, "2027-01-18T09:00:00Z").await;
+    scan_at(&context, "2027-01-21T09:00:00Z").await;
+    scan_at(&context, "2027-01-21T12:00:00Z").await;
+    let pending = NotificationStatus::Pending;
+    assert_eq!(
+        reminders(&store, &customer.id).await,
+        vec![
+            ("invoice_due_soon".into(), 1, pending),
+            ("invoice_overdue".into(), 2, pending),
+            ("invoice_overdue".into(), 3, pending),
+            ("invoice_overdue".into(), 4, pending),
+        ],
+        "the new step once, due+7 once, nothing sent twice"
+    );
+
+    // And they go out: four emails to Camille, the reminders numbered in order.
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    let notes: Vec<Notification> = store.list_all(&Key::customer_partition(&customer.id)).await.unwrap();
+    let keys: Vec<Key> = notes.iter().map(relance::store::Record::key).collect();
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&keys)).await;
+    let subjects: Vec<String> = relance_tests::sent_emails()
+        .await
+        .iter()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str())
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    assert!(subjects[3].starts_with("Relance n°3"), "{subjects:?}");
+}
