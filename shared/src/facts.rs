@@ -119,6 +119,9 @@ pub struct SubscriptionFacts {
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub cancel_at_period_end: bool,
+    /// Renewed by the customer paying an invoice, not by a charge (Stripe's `collection_method:
+    /// send_invoice`).
+    pub manual_renewal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

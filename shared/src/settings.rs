@@ -48,6 +48,10 @@ pub struct Settings {
     /// first; below it, by text message. A currency without one holds its notices.
     #[schema(value_type = BTreeMap<String, i64>, example = json!({"EUR": 5000}))]
     pub email_thresholds: BTreeMap<Currency, i64>,
+    /// Late-payment penalties and the 40 € indemnity for business customers (article L441-10
+    /// of the Code de commerce), stated in the final notice; none: off.
+    #[serde(default)]
+    pub late_payment: Option<crate::domain::LatePaymentTerms>,
 }
 
 /// Why settings were refused: where in the document (`invoice[2].offset_days`) and what.
@@ -69,6 +73,7 @@ impl Settings {
             reminder_time: ladders.reminder_time,
             window: ladders.window.clone(),
             email_thresholds: policy.email_from.iter().map(|(currency, amount)| (*currency, amount.minor_units())).collect(),
+            late_payment: None,
         }
     }
 

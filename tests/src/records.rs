@@ -54,6 +54,7 @@ pub fn subscription(id: &str, customer: &CustomerId) -> Subscription {
         current_period_start: now() - Duration::days(10),
         current_period_end: now() + Duration::days(20),
         cancel_at_period_end: false,
+        manual_renewal: false,
         payment_method_id: None,
         provider_ref: None,
         follow_up: FollowUp::default(),

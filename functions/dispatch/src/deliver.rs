@@ -106,10 +106,13 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     let Some(customer) = store.get::<Customer>(&Key::customer(&notification.customer_id)).await? else {
         return hold(store, notification, "customer not found".into()).await;
     };
-    if notification.kind == NotificationKind::Internal && context.team_email.is_none() {
+    let settings = context.settings.current().await?;
+    // A date rule's team note goes to the rule's own address (the workshop), else the team's.
+    let rule_team = notification.rule.as_deref().and_then(|r| settings.ladders.rule_of(r)).and_then(|r| r.team_email.clone());
+    let team = rule_team.or_else(|| context.team_email.clone());
+    if notification.kind == NotificationKind::Internal && team.is_none() {
         return hold(store, notification, "no team address configured (RELANCE_TEAM_EMAIL)".into()).await;
     }
-    let settings = context.settings.current().await?;
     let channel = match settings.policy.choose(&notification, &customer) {
         ChannelDecision::Held { reason } => return hold(store, notification, reason).await,
         ChannelDecision::Send { channel } => channel,
@@ -126,7 +129,17 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         let reason = format!("no {} template", notification.kind.as_str());
         return hold(store, notification, reason).await;
     };
-    let message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
+    let mut message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
+    let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
+    compose::late_payment(
+        &mut message_context,
+        &notification,
+        &customer,
+        &about,
+        settings.settings.late_payment.as_ref(),
+        today,
+        &language,
+    );
     // The owner's words when they wrote some for this message; the default otherwise, or if
     // theirs cannot render (recorded on the notification, so a person sees why).
     let owners =
@@ -151,7 +164,7 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         return Ok(Outcome::AlreadyHandled);
     }
     *emailed |= channel == Channel::Email;
-    let mut result = send(context, &notification, &customer, channel, &message).await;
+    let mut result = send(context, &notification, &customer, team.as_ref(), channel, &message).await;
     let mut used = channel;
     if let Err(SendError::Permanent(reason)) = &result {
         // One try on the other channel, if the customer can be reached there.
@@ -168,7 +181,7 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
             used = other;
             notification.channel = Some(ChannelDecision::Send { channel: other });
             *emailed |= other == Channel::Email;
-            result = send(context, &notification, &customer, other, &message).await;
+            result = send(context, &notification, &customer, team.as_ref(), other, &message).await;
         }
     }
     // Once sent, the outcome is what happened, whether or not its record lands: a store
@@ -231,13 +244,14 @@ async fn send(
     context: &DispatchContext,
     notification: &Notification,
     customer: &Customer,
+    team: Option<&Email>,
     channel: Channel,
     message: &relance::notify::Message,
 ) -> Result<String, SendError> {
     let internal = notification.kind == NotificationKind::Internal;
     match channel {
         Channel::Email => {
-            let to = if internal { context.team_email.as_ref() } else { customer.reachable_email() };
+            let to = if internal { team } else { customer.reachable_email() };
             let to = to.ok_or_else(|| SendError::Permanent("no address".into()))?;
             let mut tags = vec![
                 ("kind", notification.kind.as_str().to_string()),

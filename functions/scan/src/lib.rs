@@ -100,7 +100,15 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         return Ok(ScanSummary { now, dry_run: request.dry_run, import, scan: None, backfill: None, rescheduled: None });
     }
     // Records already in the table follow a settings change before anything is decided on it.
-    let rescheduled = if request.dry_run { None } else { follow_settings(context, &settings, now).await? };
+    let rescheduled = if request.dry_run {
+        None
+    } else {
+        // A failure here leaves the reschedule for the next run; the reminders due now still go.
+        follow_settings(context, &settings, now).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "rescheduling for new settings failed; tried again next run");
+            None
+        })
+    };
     let report = run::scan(&context.store, ladders, now, request.dry_run).await?;
     tracing::info!(
         %now,
@@ -133,7 +141,7 @@ async fn follow_settings(
     let mut report = run::reschedule(store, &previous, &settings.ladders, now).await?;
     report.settings_version = settings.version;
     tracing::info!(version = settings.version, read = report.read, moved = report.moved, "rescheduled for new settings");
-    let settled = settings.updated_at.is_none_or(|at| (now - at).to_std().is_ok_and(|age| age >= CACHE_FOR));
+    let settled = report.errors == 0 && settings.updated_at.is_none_or(|at| (now - at).to_std().is_ok_and(|age| age >= CACHE_FOR));
     if settled {
         let mut next = Rescheduled { settings_version: settings.version, ladders: settings.ladders.clone(), at: now, version: 0 };
         let written = match marker {

@@ -426,6 +426,8 @@ pub struct RescheduleReport {
     pub read: u64,
     /// Records whose next look moved earlier, or whose last step got its day.
     pub moved: u64,
+    /// Records that could not be read or written (logged): the reschedule runs again next time.
+    pub errors: u64,
     /// The date rules changed: every customer's next date rule, again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_rules: Option<BackfillReport>,
@@ -449,39 +451,14 @@ pub async fn reschedule(store: &Store, previous: &Ladders, current: &Ladders, no
             report.read += page.read;
             customers.clear();
             for item in &page.items {
-                let mut ignored = ScanReport::default();
-                let moved = match item.record_type.as_str() {
-                    "Invoice" => {
-                        let invoice: Invoice = item.decode()?;
-                        let Some(customer) = customer_of(store, &mut customers, &mut ignored, &invoice.customer_id).await? else {
-                            continue;
-                        };
-                        let tz = customer.time_zone;
-                        let rungs = |ladders: &Ladders| decide::invoice_rungs(ladders, invoice.due_date, tz);
-                        move_follow_up::<Invoice>(store, &item.key, rungs(previous), rungs(current)).await?
+                match reschedule_one(store, previous, current, item, &mut customers).await {
+                    Ok(moved) => report.moved += u64::from(moved),
+                    // One bad record must not hold up the others, nor the scan after it.
+                    Err(e) => {
+                        tracing::warn!(key = %item.key.sk, error = %e, "record not rescheduled; tried again next run");
+                        report.errors += 1;
                     }
-                    "Subscription" => {
-                        let subscription: Subscription = item.decode()?;
-                        let Some(customer) = customer_of(store, &mut customers, &mut ignored, &subscription.customer_id).await? else {
-                            continue;
-                        };
-                        let tz = customer.time_zone;
-                        let (start, end) = (subscription.current_period_start, subscription.current_period_end);
-                        let rungs = |ladders: &Ladders| decide::renewal_rungs(ladders, start, end, tz);
-                        move_follow_up::<Subscription>(store, &item.key, rungs(previous), rungs(current)).await?
-                    }
-                    "PaymentMethod" => {
-                        let card: PaymentMethod = item.decode()?;
-                        let Some(customer) = customer_of(store, &mut customers, &mut ignored, &card.customer_id).await? else { continue };
-                        let tz = customer.time_zone;
-                        // The warnings before expiry, then the one after it (when a renewal needs the card).
-                        let rungs = |ladders: &Ladders| decide::card_rungs(ladders, card.expiry.last_valid_day(), true, tz);
-                        move_follow_up::<PaymentMethod>(store, &item.key, rungs(previous), rungs(current)).await?
-                    }
-                    // Date rules are set again below when they changed; events follow their own start.
-                    _ => false,
-                };
-                report.moved += u64::from(moved);
+                }
             }
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -493,6 +470,45 @@ pub async fn reschedule(store: &Store, previous: &Ladders, current: &Ladders, no
         report.date_rules = Some(backfill_date_rules(store, current, now, false).await?);
     }
     Ok(report)
+}
+
+/// One record of the due index brought to the new ladders: whether it changed.
+async fn reschedule_one(
+    store: &Store,
+    previous: &Ladders,
+    current: &Ladders,
+    item: &DueItem,
+    customers: &mut HashMap<CustomerId, Customer>,
+) -> Result<bool, StoreError> {
+    let mut ignored = ScanReport::default();
+    let moved = match item.record_type.as_str() {
+        "Invoice" => {
+            let invoice: Invoice = item.decode()?;
+            let Some(customer) = customer_of(store, customers, &mut ignored, &invoice.customer_id).await? else { return Ok(false) };
+            let tz = customer.time_zone;
+            let rungs = |ladders: &Ladders| decide::invoice_rungs(ladders, invoice.due_date, tz);
+            move_follow_up::<Invoice>(store, &item.key, rungs(previous), rungs(current)).await?
+        }
+        "Subscription" => {
+            let subscription: Subscription = item.decode()?;
+            let Some(customer) = customer_of(store, customers, &mut ignored, &subscription.customer_id).await? else { return Ok(false) };
+            let tz = customer.time_zone;
+            let (start, end) = (subscription.current_period_start, subscription.current_period_end);
+            let rungs = |ladders: &Ladders| decide::renewal_rungs(ladders, start, end, tz);
+            move_follow_up::<Subscription>(store, &item.key, rungs(previous), rungs(current)).await?
+        }
+        "PaymentMethod" => {
+            let card: PaymentMethod = item.decode()?;
+            let Some(customer) = customer_of(store, customers, &mut ignored, &card.customer_id).await? else { return Ok(false) };
+            let tz = customer.time_zone;
+            // The warnings before expiry, then the one after it (when a renewal needs the card).
+            let rungs = |ladders: &Ladders| decide::card_rungs(ladders, card.expiry.last_valid_day(), true, tz);
+            move_follow_up::<PaymentMethod>(store, &item.key, rungs(previous), rungs(current)).await?
+        }
+        // Date rules are set again below when they changed; events follow their own start.
+        _ => false,
+    };
+    Ok(moved)
 }
 
 /// Saves the record's rescheduled follow-up, if it changed (re-read and done again on a lost race).

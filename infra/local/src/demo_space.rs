@@ -119,6 +119,7 @@ pub fn add(load: &mut BulkLoad, now: DateTime<Utc>) -> Result<(), StoreError> {
             starts_at,
             location: "Jardin de Belleville".into(),
             audience,
+            kind: None,
             capacity,
             registered: 0,
             created_by: "admin".into(),

@@ -54,6 +54,7 @@ pub fn demo_ladders() -> Ladders {
         audience_list: None,
         audience_role: None,
         notify_team: true,
+        ..Default::default()
     });
     ladders
 }
@@ -213,6 +214,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         current_period_start: at_nine(period_start_date),
         current_period_end: at_nine(period_end_date),
         cancel_at_period_end: index % 30 == 9,
+        // Businesses and a third of the members renew by paying an invoice themselves.
+        manual_renewal: b2b || index.is_multiple_of(3),
         payment_method_id: None,
         provider_ref: ProviderRef::new(Provider::Stripe, format!("sub_demo{:04}", index + 1)).ok(),
         follow_up: FollowUp::default(),
@@ -220,7 +223,7 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         started_at: None,
         ended_at: None,
     };
-    if subscription.renews() {
+    if subscription.needs_renewal_reminders() {
         // As the webhook does: the renewal ladder is looked at from 30 days before the end of
         // the period (or its start, for monthly plans); the scan picks the step.
         let first_look = at_nine(add_days(period_end_date, -30).unwrap_or(period_start_date)).max(at_nine(period_start_date));

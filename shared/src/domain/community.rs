@@ -107,6 +107,10 @@ pub struct Event {
     pub starts_at: DateTime<Utc>,
     pub location: String,
     pub audience: Audience,
+    /// What sort of event it is (`welcome_workshop`): registering records it on the
+    /// customer, where date rules' stop conditions read it.
+    #[serde(default)]
+    pub kind: Option<String>,
     /// Places available; `None` is unlimited.
     pub capacity: Option<u32>,
     /// Places taken: moved in the same transaction as each registration.
@@ -314,6 +318,7 @@ mod tests {
             starts_at: at("2026-12-05T09:00:00Z"),
             location: "Jardin Nord".into(),
             audience,
+            kind: None,
             capacity,
             registered: 0,
             created_by: "farmer".into(),

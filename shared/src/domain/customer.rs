@@ -90,6 +90,10 @@ pub struct Customer {
     /// A business (B2B) rather than a consumer: the tone of its messages, its payment terms.
     #[serde(default)]
     pub business: bool,
+    /// The kinds of events the customer registered to (`welcome_workshop`), as each
+    /// registration records it: what a date rule's stop condition reads.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub registered_kinds: BTreeSet<String>,
 }
 
 impl Customer {
@@ -117,6 +121,7 @@ impl Customer {
             follow_up: FollowUp::default(),
             external_id: None,
             business: false,
+            registered_kinds: BTreeSet::new(),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod follow_up;
 pub mod ids;
 pub mod import_run;
 pub mod invoice;
+pub mod late_payment;
 pub mod money;
 pub mod notification;
 pub mod payment;
@@ -36,6 +37,7 @@ pub use ids::{
 };
 pub use import_run::{ImportKind, ImportRun, ImportStatus, LineError};
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
+pub use late_payment::{LatePaymentCharges, LatePaymentTerms};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{
     CLAIM_LIFETIME_MINUTES, ChannelDecision, EmailOutcome, EmailOutcomeKind, Notification, NotificationId, NotificationKind,

@@ -52,9 +52,14 @@ pub struct Subscription {
     pub status: SubscriptionStatus,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
-    /// The customer asked to stop at the end of this period: no renewal reminders.
+    /// The customer asked to stop at the end of this period: it will not renew by itself, so
+    /// they are told before it ends (and may change their mind).
     #[serde(default)]
     pub cancel_at_period_end: bool,
+    /// Renewed by the customer's own payment (an invoice to pay, a transfer), not charged by
+    /// the provider: without reminders it would lapse.
+    #[serde(default)]
+    pub manual_renewal: bool,
     pub payment_method_id: Option<PaymentMethodId>,
     pub provider_ref: Option<ProviderRef>,
     #[serde(default)]
@@ -71,10 +76,18 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// True when the subscription will renew at the end of the current period, so renewal
-    /// reminders make sense.
+    /// True when the subscription will renew by itself at the end of the current period (the
+    /// provider charges the card on file): a renewal will need the card, and nobody needs
+    /// telling about it.
     pub fn renews(&self) -> bool {
-        self.status.is_live() && !self.cancel_at_period_end
+        self.status.is_live() && !self.cancel_at_period_end && !self.manual_renewal
+    }
+
+    /// Live, but will not renew by itself (set to cancel, or renewed by hand): the renewal
+    /// ladder tells the customer before the period ends. A subscription that renews by itself
+    /// gets no "nothing to do" message.
+    pub fn needs_renewal_reminders(&self) -> bool {
+        self.status.is_live() && !self.renews()
     }
 
     /// The customer or the provider cancelled: no more renewal reminders.
@@ -136,6 +149,7 @@ impl Subscription {
         self.current_period_start = latest.current_period_start;
         self.current_period_end = latest.current_period_end;
         self.cancel_at_period_end = latest.cancel_at_period_end;
+        self.manual_renewal = latest.manual_renewal;
         self.provider_updated_at = Some(at);
         if self.settle_follow_up() && (renewed || self.follow_up.next_action_at.is_none()) {
             // A new period starts its own renewal reminders.
@@ -169,7 +183,7 @@ impl Subscription {
     /// The provider announces a renewal or a trial end at `at`: a renewal notice is due by
     /// then, if the subscription renews. Returns whether one was made due.
     pub fn renewal_due_by(&mut self, at: DateTime<Utc>) -> bool {
-        if !self.renews() {
+        if !self.needs_renewal_reminders() {
             return false;
         }
         self.follow_up.due_by(at);
@@ -193,16 +207,17 @@ impl Subscription {
     }
 
     /// Drops what the current status ends: a failure notice not sent yet once no longer past
-    /// due (paid again before the notice went), every reminder once it no longer renews.
-    /// Returns whether it still renews.
+    /// due (paid again before the notice went), every reminder once it is over, the renewal
+    /// reminders once it renews by itself. Returns whether renewal reminders are owed.
     fn settle_follow_up(&mut self) -> bool {
         if self.status != SubscriptionStatus::PastDue {
             self.follow_up.failure_pending = false;
         }
-        if !self.renews() {
+        let reminders = self.needs_renewal_reminders();
+        if !self.status.is_live() || (!reminders && !self.follow_up.failure_pending) {
             self.follow_up.clear();
         }
-        self.renews()
+        reminders
     }
 }
 
@@ -227,6 +242,7 @@ mod tests {
             current_period_start: "2026-11-01T00:00:00Z".parse().unwrap(),
             current_period_end: "2026-12-01T00:00:00Z".parse().unwrap(),
             cancel_at_period_end: false,
+            manual_renewal: false,
             payment_method_id: None,
             provider_ref: None,
             follow_up: FollowUp::default(),
@@ -242,7 +258,12 @@ mod tests {
         assert!(sub.renews());
         sub.cancel_at_period_end = true;
         assert!(!sub.renews());
+        assert!(sub.needs_renewal_reminders(), "set to cancel: told before it ends");
         sub.cancel_at_period_end = false;
+        sub.manual_renewal = true;
+        assert!(!sub.renews() && sub.needs_renewal_reminders(), "renewed by hand: told before it ends");
+        sub.manual_renewal = false;
+        assert!(!sub.needs_renewal_reminders(), "renews by itself: nothing to tell");
         sub.status = SubscriptionStatus::PastDue;
         assert!(sub.renews());
         sub.follow_up.schedule("2026-11-20T08:00:00Z".parse().unwrap());
@@ -253,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_new_period_starts_its_renewal_reminders_afresh() {
-        let mut sub = subscription();
+        let mut sub = Subscription { manual_renewal: true, ..subscription() };
         sub.follow_up.step = 2;
         sub.follow_up.schedule(t("2026-11-28T08:00:00Z"));
         let same_period = sub.clone();
@@ -274,18 +295,18 @@ mod tests {
         assert_eq!((sub.follow_up.step, sub.follow_up.next_action_at), (0, Some(t("2026-12-25T08:00:00Z"))));
         assert_eq!(sub.provider_updated_at, Some(t("2026-12-01T00:05:00Z")));
 
-        // An older description changes nothing; a cancellation stops the reminders.
-        let mut cancelling = next.clone();
-        cancelling.cancel_at_period_end = true;
-        assert!(!sub.apply_provider_state(&cancelling, None, t("2026-11-30T00:00:00Z")));
-        assert!(sub.renews());
-        assert!(sub.apply_provider_state(&cancelling, None, t("2026-12-02T00:00:00Z")));
+        // An older description changes nothing; renewing by itself stops the reminders.
+        let mut automatic = next.clone();
+        automatic.manual_renewal = false;
+        assert!(!sub.apply_provider_state(&automatic, None, t("2026-11-30T00:00:00Z")));
+        assert!(sub.needs_renewal_reminders());
+        assert!(sub.apply_provider_state(&automatic, None, t("2026-12-02T00:00:00Z")));
         assert_eq!(sub.follow_up.next_action_at, None);
     }
 
     #[test]
     fn paid_again_after_past_due_the_renewal_reminders_resume_now() {
-        let mut sub = subscription();
+        let mut sub = Subscription { manual_renewal: true, ..subscription() };
         sub.status = SubscriptionStatus::PastDue;
         sub.follow_up.step = 1;
         sub.follow_up.failure_pending = true;
@@ -301,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_renewal_announced_is_due_by_then() {
-        let mut sub = subscription();
+        let mut sub = Subscription { cancel_at_period_end: true, ..subscription() };
         sub.follow_up.schedule(t("2026-11-28T08:00:00Z"));
         assert!(sub.renewal_due_by(t("2026-11-25T10:00:00Z")));
         assert_eq!(sub.follow_up.next_action_at, Some(t("2026-11-25T10:00:00Z")));

@@ -110,7 +110,13 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
                 context.amount_sms = format::money(commission, language, true);
             }
         }
-        About::Message | About::Nothing => {}
+        About::Message | About::Nothing => {
+            // A date rule's day (`welcome-7-2026-12-02`): the planned date its messages name.
+            let day = notification.rule.as_deref().and_then(|r| r.get(r.len().saturating_sub(10)..));
+            if let Some(day) = day.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) {
+                context.due_date = format::date(day, language);
+            }
+        }
     }
     context
 }
@@ -118,4 +124,28 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// States a business customer's late-payment charges in the final notice, when the owner
+/// turned them on (`terms`): penalties to `today` (the customer's day), the fixed indemnity,
+/// and the total. Consumers never get them.
+pub fn late_payment(
+    context: &mut MessageContext,
+    notification: &Notification,
+    customer: &Customer,
+    about: &About,
+    terms: Option<&LatePaymentTerms>,
+    today: chrono::NaiveDate,
+    language: &str,
+) {
+    let (Some(terms), About::Invoice(invoice)) = (terms, about) else { return };
+    if notification.kind != NotificationKind::InvoiceFinalNotice || !customer.business {
+        return;
+    }
+    let balance = invoice.balance();
+    let Ok(Some(charges)) = terms.charges(balance, invoice.due_date, today) else { return };
+    let Ok(total) = charges.total_with(balance) else { return };
+    context.penalties = format::money(charges.penalties, language, false);
+    context.indemnity = format::money(charges.indemnity, language, false);
+    context.total_due = format::money(total, language, false);
 }

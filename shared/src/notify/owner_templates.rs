@@ -22,8 +22,13 @@ use crate::domain::NotificationKind;
 /// far below a loop that would hold dispatch up.
 const FUEL: u64 = 20_000;
 
-/// The functions minijinja offers every template (they read nothing outside it).
-const BUILT_IN: &[&str] = &["range", "dict", "namespace", "cycler", "joiner", "lipsum"];
+/// The tags a message may use: choices, nothing that repeats or assigns (a loop, a `set`
+/// doubling a text), so a message is never much longer than what it was written with.
+const TAGS: &[&str] = &["if", "elif", "else", "endif", "raw", "endraw"];
+
+/// The filters a message may use: none of them makes a text longer than a few times its value.
+const FILTERS: &[&str] =
+    &["upper", "lower", "title", "capitalize", "trim", "default", "d", "length", "escape", "e", "truncate", "striptags"];
 
 /// The longest a part may be, in characters.
 const MAX_PART: usize = 20_000;
@@ -96,16 +101,10 @@ impl OwnerTemplate {
         match &self.scope {
             Scope::All => Some(1),
             Scope::Step(s) if *s == step => Some(2),
-            Scope::Rule(name) if rule.and_then(rule_name) == Some(name.as_str()) => Some(2),
+            Scope::Rule(name) if rule.and_then(crate::schedule::DateRule::name_in) == Some(name.as_str()) => Some(2),
             _ => None,
         }
     }
-}
-
-/// A date rule's name in a notification's `rule` (`welcome-2026-12-02` → `welcome`).
-fn rule_name(rule: &str) -> Option<&str> {
-    let cut = rule.len().checked_sub(11)?;
-    (rule.get(cut..cut + 1) == Some("-")).then(|| &rule[..cut])
 }
 
 /// The best of `templates` for a notification, if the owner wrote one.
@@ -144,18 +143,21 @@ pub fn variables(kind: NotificationKind) -> Vec<&'static str> {
         NotificationKind::InvoiceDueSoon
         | NotificationKind::InvoiceOverdue
         | NotificationKind::InvoiceFinalNotice
-        | NotificationKind::PaymentFailed => [&money[..], &["number", "due_date", "reminder_number", "plan", "period_end"]].concat(),
+        | NotificationKind::PaymentFailed => {
+            let late: &[&str] = if kind == NotificationKind::InvoiceFinalNotice { &["penalties", "indemnity", "total_due"] } else { &[] };
+            [&money[..], &["number", "due_date", "reminder_number", "plan", "period_end"], late].concat()
+        }
         NotificationKind::ThankYou => [&money[..], &["number", "coupon"]].concat(),
         NotificationKind::CardExpiring | NotificationKind::CardExpired => vec!["card", "expiry"],
         NotificationKind::RenewalUpcoming => [&money[..], &["plan", "period_end"]].concat(),
-        NotificationKind::DateRule => vec!["rule"],
+        NotificationKind::DateRule => vec!["rule", "due_date"],
         NotificationKind::EventConfirmation
         | NotificationKind::EventReminder
         | NotificationKind::EventChanged
         | NotificationKind::EventCancelled => vec!["event", "event_when", "location"],
         NotificationKind::LeadChanged => [&money[..], &["lead", "lead_status", "commission_paid"]].concat(),
         NotificationKind::MessageReceived | NotificationKind::Invitation => vec![],
-        NotificationKind::Internal => vec!["rule", "number", "amount", "plan", "event"],
+        NotificationKind::Internal => vec!["rule", "due_date", "number", "amount", "plan", "event"],
     });
     names
 }
@@ -174,6 +176,36 @@ fn scoped(kind: NotificationKind, context: &MessageContext) -> minijinja::Value 
     minijinja::Value::from_serialize(&kept)
 }
 
+/// What in `source` a message may not use, if anything: a tag other than [`TAGS`], a filter
+/// other than [`FILTERS`], or `*` (a text repeated a million times).
+fn beyond_a_message(source: &str) -> Option<String> {
+    for (open, close) in [("{%", "%}"), ("{{", "}}")] {
+        let mut rest = source;
+        while let Some(start) = rest.find(open) {
+            let after = &rest[start + open.len()..];
+            let end = after.find(close).unwrap_or(after.len());
+            let inner = after[..end].trim_matches(['-', '+', '~']).trim();
+            if open == "{%" {
+                let tag = inner.split_whitespace().next().unwrap_or_default();
+                if !TAGS.contains(&tag) {
+                    return Some(format!("{{% {tag} %}} is not available in a message (only if, elif, else)"));
+                }
+            }
+            if inner.contains('*') {
+                return Some("`*` is not available in a message".into());
+            }
+            for piece in inner.split('|').skip(1) {
+                let filter: String = piece.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if !FILTERS.contains(&filter.as_str()) {
+                    return Some(format!("the filter |{filter} is not available in a message (only {})", FILTERS.join(", ")));
+                }
+            }
+            rest = &after[end..];
+        }
+    }
+    None
+}
+
 /// A sandbox with the draft's parts, and nothing else.
 fn environment(draft: &Draft) -> Result<Environment<'static>, TemplateError> {
     let mut env = Environment::new();
@@ -183,6 +215,9 @@ fn environment(draft: &Draft) -> Result<Environment<'static>, TemplateError> {
     for (part, source) in parts(draft) {
         if source.chars().count() > MAX_PART {
             return Err(refused(part, format!("at most {MAX_PART} characters")));
+        }
+        if let Some(reason) = beyond_a_message(source) {
+            return Err(refused(part, reason));
         }
         env.add_template_owned(part, source.to_string()).map_err(|e| refused(part, describe(&e)))?;
     }
@@ -214,11 +249,8 @@ pub fn validate(kind: NotificationKind, draft: &Draft, sample: &MessageContext) 
     let allowed = variables(kind);
     for (part, _) in parts(draft) {
         let template = env.get_template(part).map_err(|e| refused(part, describe(&e)))?;
-        let mut unknown: Vec<String> = template
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|v| !allowed.contains(&v.as_str()) && !BUILT_IN.contains(&v.as_str()))
-            .collect();
+        let mut unknown: Vec<String> =
+            template.undeclared_variables(false).into_iter().filter(|v| !allowed.contains(&v.as_str())).collect();
         unknown.sort();
         if let Some(first) = unknown.first() {
             return Err(refused(part, format!("unknown variable {{{{ {first} }}}}; this message may use: {}", allowed.join(", "))));
@@ -345,11 +377,24 @@ mod tests {
     }
 
     #[test]
-    fn a_loop_runs_out_of_fuel_instead_of_stalling_dispatch() {
-        let d = draft("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}{{ link }}", "{{ sms_link }}");
-        let e = validate(NotificationKind::InvoiceOverdue, &d, &sample()).unwrap_err();
-        assert_eq!(e.part, "text");
-        assert!(e.message.contains("fuel"), "{e}");
+    fn nothing_that_repeats_or_grows_a_text_is_accepted() {
+        // A loop, a doubling, a repetition: each could stall dispatch or exhaust its memory.
+        for (text, what) in [
+            ("{% for i in range(100000) %}x{% endfor %}", "for"),
+            ("{% set a = name ~ name %}{{ a }}", "set"),
+            ("{{ name * 99999999 }}", "*"),
+            ("{{ name|replace('', name) }}", "replace"),
+            ("{{ name|center(999999999) }}", "center"),
+            ("{{ lipsum(10000) }}", "lipsum"),
+            ("{% macro m() %}x{% endmacro %}", "macro"),
+        ] {
+            let e = validate(NotificationKind::InvoiceOverdue, &draft(text, "{{ sms_link }}"), &sample()).unwrap_err();
+            assert_eq!(e.part, "text", "{text}");
+            assert!(e.message.contains(what), "{text}: {e}");
+        }
+        // What messages need still is: choices, the allowed filters.
+        let ok = draft("{% if amount %}{{ name|upper }} : {{ amount }}{% else %}—{% endif %}{{ email|default('') }}", "{{ sms_link }}");
+        validate(NotificationKind::InvoiceOverdue, &ok, &sample()).unwrap();
     }
 
     #[test]
@@ -367,7 +412,8 @@ mod tests {
         assert_eq!(choose(&all, NotificationKind::InvoiceOverdue, "fr", 3, None).map(|t| &t.scope), Some(&Scope::Step(3)));
         assert_eq!(choose(&all, NotificationKind::InvoiceOverdue, "fr", 2, None).map(|t| &t.scope), Some(&Scope::All));
         assert!(choose(&all, NotificationKind::InvoiceOverdue, "en", 2, None).is_none());
-        assert_eq!(rule_name("welcome-2026-12-02"), Some("welcome"));
+        assert_eq!(crate::schedule::DateRule::name_in("welcome-7-2026-12-02"), Some("welcome-7"));
+        assert_eq!(crate::schedule::DateRule::name_in("welcome"), None);
         let mut rule = template(Scope::Rule("welcome".into()));
         rule.kind = NotificationKind::DateRule;
         assert!(rule.fit(NotificationKind::DateRule, "fr", 1, Some("welcome-2026-12-02")).is_some());

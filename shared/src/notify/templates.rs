@@ -87,6 +87,11 @@ pub struct MessageContext {
     pub lead_status: String,
     pub commission_paid: bool,
     pub coupon: Option<String>,
+    /// A business customer's late-payment penalties, the fixed indemnity and the total with
+    /// them (the final notice, when the owner turned penalties on); empty otherwise.
+    pub penalties: String,
+    pub indemnity: String,
+    pub total_due: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     /// The member space page to act from (pay, renew, update the card).
@@ -274,6 +279,25 @@ mod tests {
             // As long as real links get: the portal's address and a record's 26-character id.
             link: "https://espace.potagers-belleville.fr/go/i/01JD5Z4Q6W3XKCE2V1M9T8R7YB".into(),
             sms_link: "https://espace.potagers-belleville.fr/go/i".into(),
+            ..MessageContext::default()
+        }
+    }
+
+    /// A business's final notice with penalties turned on.
+    #[test]
+    fn the_final_notice_states_penalties_only_when_there_are_some() {
+        let renderer = Renderer::new();
+        for language in ["fr", "en"] {
+            let plain = renderer.render(NotificationKind::InvoiceFinalNotice, &[language], &context(language)).unwrap();
+            assert!(!plain.text.contains("L441-10"), "{}", plain.text);
+            let mut late = context(language);
+            (late.penalties, late.indemnity, late.total_due) = ("14,36 €".into(), "40,00 €".into(), "1 288,92 €".into());
+            let stated = renderer.render(NotificationKind::InvoiceFinalNotice, &[language], &late).unwrap();
+            assert!(
+                stated.text.contains("L441-10") && stated.text.contains("14,36 €") && stated.text.contains("1 288,92 €"),
+                "{}",
+                stated.text
+            );
         }
     }
 

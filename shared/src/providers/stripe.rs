@@ -291,6 +291,7 @@ fn subscription(object: &Value) -> Result<SubscriptionFacts, PayloadError> {
         current_period_start: period("current_period_start")?,
         current_period_end: period("current_period_end")?,
         cancel_at_period_end: field(object, "cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false),
+        manual_renewal: text(object, "collection_method").as_deref() == Some("send_invoice"),
     })
 }
 

@@ -223,6 +223,7 @@ mod tests {
             current_period_start: at(started),
             current_period_end: at("2026-05-01T00:00:00Z"),
             cancel_at_period_end: false,
+            manual_renewal: false,
             payment_method_id: None,
             provider_ref: None,
             follow_up: FollowUp::default(),

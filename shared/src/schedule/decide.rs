@@ -58,9 +58,21 @@ enum Climb {
 /// that is rung `step`; once the last step's day is known it is the first rung after that
 /// day, so a ladder changed since (a step added, moved or removed) neither repeats a step
 /// nor skips one still ahead.
+///
+/// A step is known by its day: one moved to another day is a new step. One exception: a
+/// final notice moved before the last step decided still goes (once), since it is what hands
+/// the invoice to a person.
 fn first_undecided(rungs: &[Rung], follow_up: &FollowUp) -> usize {
     match follow_up.last_step_day {
-        Some(day) => rungs.iter().position(|r| r.day > day).unwrap_or(rungs.len()),
+        Some(day) => match rungs.iter().position(|r| r.day > day) {
+            Some(next) => next,
+            None if !follow_up.needs_manual_action
+                && rungs.last().is_some_and(|r| r.kind == NotificationKind::InvoiceFinalNotice && r.day < day) =>
+            {
+                rungs.len() - 1
+            }
+            None => rungs.len(),
+        },
         None => (follow_up.step as usize).min(rungs.len()),
     }
 }
@@ -89,14 +101,18 @@ pub fn next_rung(rungs: &[Rung], follow_up: &FollowUp) -> Option<DateTime<Utc>> 
 /// for this record): a step decided on the old ladder is placed by its day, and the record is
 /// looked at by the new ladder's next step if that comes before the look already planned (a
 /// later step is found when the scan looks and finds nothing due yet). Never earlier than
-/// `now`'s look for what is already due: the scan decides that on its next run.
+/// `now`'s look for what is already due: the scan decides that on its next run. A look the
+/// old ladder would have planned as well is left alone (it may wait on purpose: the final
+/// notice held to the day after a payment failure notice).
 pub fn rescheduled(follow_up: &FollowUp, previous: &[Rung], current: &[Rung]) -> FollowUp {
     let mut follow_up = follow_up.clone();
     if follow_up.last_step_day.is_none() && follow_up.step > 0 {
         follow_up.last_step_day = previous.get(follow_up.step as usize - 1).map(|rung| rung.day);
     }
+    let next = next_rung(current, &follow_up);
     if follow_up.next_action_at.is_some()
-        && let Some(next) = next_rung(current, &follow_up)
+        && next != next_rung(previous, &follow_up)
+        && let Some(next) = next
     {
         follow_up.due_by(next);
     }
@@ -316,12 +332,13 @@ pub fn card(
     Ok(plan)
 }
 
-/// A subscription: the failure notice when past due, and renewal notices before the end of
-/// each period (only those that fall after the period's first day).
+/// A subscription: the failure notice when past due, and, when it will not renew by itself
+/// (set to cancel, renewed by hand), renewal notices before the end of each period (only
+/// those that fall after the period's first day). One that renews by itself gets none.
 pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladders, now: DateTime<Utc>) -> Result<Plan, InvalidId> {
     let follow_up = subscription.follow_up.clone();
-    if !subscription.renews() {
-        return Ok(stop(follow_up, "not renewing"));
+    if !subscription.status.is_live() {
+        return Ok(stop(follow_up, "ended"));
     }
     if customer.reminders_stopped() {
         return Ok(stop(follow_up, "customer paused"));
@@ -339,6 +356,11 @@ pub fn renewal(subscription: &Subscription, customer: &Customer, ladders: &Ladde
     } else {
         plan.follow_up.failure_pending = false; // paid again before the notice went
     }
+    if subscription.renews() {
+        plan.follow_up.next_action_at = None;
+        plan.held_because = plan.notifications.is_empty().then_some("renews by itself");
+        return Ok(plan);
+    }
     let rungs = renewal_rungs(ladders, subscription.current_period_start, subscription.current_period_end, tz);
     apply_climb(&mut plan, &rungs, customer, &target, Some(&period), None, now, None)?;
     Ok(plan)
@@ -353,7 +375,9 @@ fn rule_applies(rule: &DateRule, customer: &Customer) -> Option<NaiveDate> {
     let tag_ok = rule.audience_tag.as_ref().is_none_or(|t| customer.tags.contains(t));
     let list_ok = rule.audience_list.as_ref().is_none_or(|l| customer.lists.contains(l));
     let role_ok = rule.audience_role.as_ref().is_none_or(|r| customer.roles.contains(r));
-    (tag_ok && list_ok && role_ok).then_some(date)
+    let kind_ok = rule.audience_business.is_none_or(|business| customer.business == business);
+    let stopped = rule.stop_when.as_ref().is_some_and(|stop| stop.holds(customer));
+    (tag_ok && list_ok && role_ok && kind_ok && !stopped).then_some(date)
 }
 
 /// The next instant a date rule falls due for `customer`, for scheduling.
@@ -561,6 +585,15 @@ mod tests {
         let plan = super::invoice(&inv, &customer(), &changed, utc("2026-12-09T08:00:00Z")).unwrap();
         assert_eq!(kinds(&plan), vec![(InvoiceOverdue, 4, Pending)], "due+7 once, numbered after the others");
         inv = plan_applied(inv, &plan);
+        // The final notice moved before the last step decided still goes, once.
+        let mut early = Ladders::default();
+        early.invoice.truncate(2);
+        early.invoice.push(super::super::ladder::Step { offset_days: 5, kind: InvoiceFinalNotice });
+        let plan = super::invoice(&inv, &customer(), &early, utc("2026-12-10T08:00:00Z")).unwrap();
+        assert_eq!(kinds(&plan), vec![(InvoiceFinalNotice, 5, Pending)]);
+        assert!(plan.follow_up.needs_manual_action);
+        let after = plan_applied(inv.clone(), &plan);
+        assert!(super::invoice(&after, &customer(), &early, utc("2026-12-11T08:00:00Z")).unwrap().notifications.is_empty());
         // Back to the default ladder: due+1 and due+3 are behind the last step's day.
         let plan = super::invoice(&inv, &customer(), &Ladders::default(), utc("2026-12-10T08:00:00Z")).unwrap();
         assert_eq!((kinds(&plan), plan.follow_up.next_action_at), (vec![], Some(utc("2026-12-17T08:00:00Z"))));
@@ -721,6 +754,7 @@ mod tests {
             current_period_start: utc(start),
             current_period_end: utc(end),
             cancel_at_period_end: false,
+            manual_renewal: false,
             payment_method_id: None,
             provider_ref: None,
             follow_up: FollowUp::default(),
@@ -731,29 +765,39 @@ mod tests {
     }
 
     #[test]
-    fn renewal_notices_in_the_renewal_period_and_none_when_cancelling() {
+    fn renewal_notices_only_when_it_will_not_renew_by_itself() {
         let ladders = Ladders::default();
-        let sub = subscription("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
-        // Period ends 1 January 2027 (Paris): notices 2 Dec, 17 Dec, 29 Dec.
-        let plan = super::renewal(&sub, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
-        assert_eq!(kinds(&plan), vec![(RenewalUpcoming, 1, Pending)]);
-        assert_eq!(plan.notifications[0].id.as_str(), "subscription.s1.renewal_upcoming.2027-01-01.1");
-        assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-17T08:00:00Z")));
-        let mut cancelling = sub.clone();
+        let auto = subscription("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        // It renews by itself: no "nothing to do" message (there used to be three a period).
+        let plan = super::renewal(&auto, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
+        assert_eq!((kinds(&plan), plan.held_because, plan.follow_up.next_action_at), (vec![], Some("renews by itself"), None));
+        // Set to cancel, or renewed by hand: the alert, then two reminders.
+        let mut cancelling = auto.clone();
         cancelling.cancel_at_period_end = true;
-        let plan = super::renewal(&cancelling, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
-        assert_eq!(plan.held_because, Some("not renewing"));
+        let mut manual = auto.clone();
+        manual.manual_renewal = true;
+        for sub in [cancelling, manual] {
+            // Period ends 1 January 2027 (Paris): notices 2 Dec, 17 Dec, 29 Dec.
+            let plan = super::renewal(&sub, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap();
+            assert_eq!(kinds(&plan), vec![(RenewalUpcoming, 1, Pending)]);
+            assert_eq!(plan.notifications[0].id.as_str(), "subscription.s1.renewal_upcoming.2027-01-01.1");
+            assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-17T08:00:00Z")));
+        }
+        let mut ended = auto.clone();
+        ended.status = SubscriptionStatus::Canceled;
+        assert_eq!(super::renewal(&ended, &customer(), &ladders, utc("2026-12-02T09:00:00Z")).unwrap().held_because, Some("ended"));
         // A three-week period: the notice 30 days before would fall before the period began.
         // (And a 30-day period's 30-day notice would fall on its first day: not sent either.)
-        let monthly = subscription("2026-12-01T00:00:00Z", "2026-12-31T00:00:00Z");
+        let manual = |start, end| Subscription { manual_renewal: true, ..subscription(start, end) };
+        let monthly = manual("2026-12-01T00:00:00Z", "2026-12-31T00:00:00Z");
         let plan = super::renewal(&monthly, &customer(), &ladders, utc("2026-12-01T09:00:00Z")).unwrap();
         assert!(plan.notifications.is_empty());
-        let short = subscription("2026-12-20T00:00:00Z", "2027-01-10T00:00:00Z");
+        let short = manual("2026-12-20T00:00:00Z", "2027-01-10T00:00:00Z");
         let plan = super::renewal(&short, &customer(), &ladders, utc("2026-12-21T09:00:00Z")).unwrap();
         assert!(plan.notifications.is_empty());
         assert_eq!(plan.follow_up.next_action_at, Some(utc("2026-12-26T08:00:00Z")));
-        // Past due: the failure notice first.
-        let mut past_due = sub.clone();
+        // Past due: the failure notice, whether or not it renews by itself.
+        let mut past_due = auto.clone();
         past_due.status = SubscriptionStatus::PastDue;
         past_due.follow_up.failure_pending = true;
         let plan = super::renewal(&past_due, &customer(), &ladders, utc("2026-06-02T09:00:00Z")).unwrap();
@@ -771,6 +815,7 @@ mod tests {
             audience_list: None,
             audience_role: None,
             notify_team: true,
+            ..Default::default()
         });
         let mut rider = customer();
         rider.custom_dates.insert("lease_start".into(), date(2026, 9, 1));
@@ -803,6 +848,7 @@ mod tests {
             audience_list: None,
             audience_role: Some(Role::MemberB2b),
             notify_team: false,
+            ..Default::default()
         });
         assert_eq!(ladders.validate(), Ok(()));
         let mut business = customer();
@@ -828,6 +874,7 @@ mod tests {
             starts_at: utc("2026-12-05T09:00:00Z"),
             location: "Jardin Nord".into(),
             audience: Audience::Public,
+            kind: None,
             capacity: None,
             registered: 1,
             created_by: "farmer".into(),

@@ -10,14 +10,16 @@ use crate::domain::{CardExpiry, NotificationKind};
 
 /// One step: `offset_days` from the ladder's reference date (negative: before it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Step {
     pub offset_days: i64,
     pub kind: NotificationKind,
 }
 
-/// A date rule: a date field of a customer, shifted by `offset_days`, sends `kind` to the
-/// customers the audience filter keeps (and, optionally, tells the team).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A date rule: a date field of a customer, shifted by `offset_days`, sends its message (the
+/// owner writes it as the `date_rule` template of the rule's name) to the customers the
+/// audience keeps, unless its stop condition holds, and optionally tells a team.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DateRule {
     /// Names the rule in notification ids: letters, digits, `-` and `_`.
@@ -33,9 +35,43 @@ pub struct DateRule {
     /// Only customers whose member-space users hold this role (`member_b2b`, `client`…).
     #[serde(default)]
     pub audience_role: Option<crate::domain::Role>,
+    /// Only businesses (`true`) or only consumers (`false`); none: both.
+    #[serde(default)]
+    pub audience_business: Option<bool>,
+    /// Once this holds for a customer, the rule sends them nothing more (the member registered
+    /// to the welcome workshop the reminders were about).
+    #[serde(default)]
+    pub stop_when: Option<StopWhen>,
     /// Also send the team an internal notification with the customer's details.
     #[serde(default)]
     pub notify_team: bool,
+    /// Where that notification goes (the bike workshop, not the general inbox); none: the
+    /// business's team address.
+    #[serde(default)]
+    pub team_email: Option<crate::domain::Email>,
+}
+
+/// What ends a date rule for a customer; any one that is set and holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopWhen {
+    /// The customer registered to an event of this kind (`welcome_workshop`).
+    #[serde(default)]
+    pub registered_to: Option<String>,
+    /// The customer has this tag.
+    #[serde(default)]
+    pub tagged: Option<String>,
+    /// This date field of the customer is set (`workshop_done`).
+    #[serde(default)]
+    pub field_set: Option<String>,
+}
+
+impl StopWhen {
+    pub fn holds(&self, customer: &crate::domain::Customer) -> bool {
+        self.registered_to.as_ref().is_some_and(|kind| customer.registered_kinds.contains(kind))
+            || self.tagged.as_ref().is_some_and(|tag| customer.tags.contains(tag))
+            || self.field_set.as_ref().is_some_and(|field| customer.custom_dates.contains_key(field))
+    }
 }
 
 /// When messages may go out, in the customer's time zone.
@@ -101,6 +137,10 @@ pub enum LadderError {
     DuplicateRule { index: usize, name: String },
     #[error("sending window {0:?}: write hours as 08:00-20:00 and days as Mon,Tue,Wed")]
     BadWindow(String),
+    #[error("invoice[{index}].kind: an invoice ladder sends invoice_due_soon, invoice_overdue or invoice_final_notice")]
+    NotAnInvoiceMessage { index: usize },
+    #[error("{ladder}[{index}]: days before the date are 0 or more")]
+    NegativeDaysBefore { ladder: &'static str, index: usize },
 }
 
 fn unordered_field(ladder: &str, index: usize) -> String {
@@ -129,6 +169,8 @@ impl LadderError {
             LadderError::EmptyWindow | LadderError::BadWindow(_) => "window".into(),
             LadderError::ReminderOutsideWindow(_) => "reminder_time".into(),
             LadderError::BadRuleName { index, .. } | LadderError::DuplicateRule { index, .. } => format!("date_rules[{index}].name"),
+            LadderError::NotAnInvoiceMessage { index } => format!("invoice[{index}].kind"),
+            LadderError::NegativeDaysBefore { ladder, index } => format!("{ladder}[{index}]"),
         }
     }
 }
@@ -157,7 +199,23 @@ impl Default for Ladders {
     }
 }
 
+impl DateRule {
+    /// The rule's name in a notification's `rule`, which adds the day it fell on
+    /// (`welcome-7-2026-12-02` → `welcome-7`).
+    pub fn name_in(notification_rule: &str) -> Option<&str> {
+        let cut = notification_rule.len().checked_sub(11)?;
+        let (name, day) = (notification_rule.get(..cut)?, notification_rule.get(cut + 1..)?);
+        (notification_rule.get(cut..cut + 1) == Some("-") && NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok()).then_some(name)
+    }
+}
+
 impl Ladders {
+    /// The date rule a notification's `rule` names, if it is one of these.
+    pub fn rule_of(&self, notification_rule: &str) -> Option<&DateRule> {
+        let name = DateRule::name_in(notification_rule)?;
+        self.date_rules.iter().find(|r| r.name == name)
+    }
+
     /// The card is in its warning period on `today` (its first warning is due; with no
     /// warning before expiry, from its last valid day on): what the member is told about, on
     /// the pages as by the reminders.
@@ -181,6 +239,19 @@ impl Ladders {
         }
         // The index of the first step that breaks the order, if one does.
         let first_out = |days: &[i64], ordered: fn(i64, i64) -> bool| days.windows(2).position(|w| !ordered(w[0], w[1])).map(|i| i + 1);
+        let invoice_message = |k: NotificationKind| {
+            matches!(k, NotificationKind::InvoiceDueSoon | NotificationKind::InvoiceOverdue | NotificationKind::InvoiceFinalNotice)
+        };
+        if let Some(index) = self.invoice.iter().position(|s| !invoice_message(s.kind)) {
+            return Err(LadderError::NotAnInvoiceMessage { index });
+        }
+        for (ladder, days) in
+            [("card_days_before_expiry", &self.card_days_before_expiry), ("renewal_days_before_end", &self.renewal_days_before_end)]
+        {
+            if let Some(index) = days.iter().position(|d| *d < 0) {
+                return Err(LadderError::NegativeDaysBefore { ladder, index });
+            }
+        }
         let invoice_days: Vec<i64> = self.invoice.iter().map(|s| s.offset_days).collect();
         if let Some(index) = first_out(&invoice_days, |a, b| a < b) {
             return Err(LadderError::Unordered { ladder: "invoice", index });
@@ -297,6 +368,7 @@ mod tests {
             audience_list: None,
             audience_role: None,
             notify_team: false,
+            ..Default::default()
         };
         l.date_rules.push(rule);
         assert!(matches!(l.validate(), Err(LadderError::BadRuleName { index: 0, .. })));

@@ -6,4 +6,4 @@ pub mod ladder;
 mod window;
 
 pub use decide::Plan;
-pub use ladder::{DateRule, LadderError, Ladders, SendingWindow, Step};
+pub use ladder::{DateRule, LadderError, Ladders, SendingWindow, Step, StopWhen};

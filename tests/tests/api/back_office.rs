@@ -236,6 +236,7 @@ async fn an_admin_keeps_the_customer_file_and_new_contact_details_send_what_was_
         audience_list: Some("Clients".into()),
         audience_role: None,
         notify_team: false,
+        ..Default::default()
     });
     state.settings = relance::settings::LiveSettings::fixed(ladders, Default::default());
     let router = portal::router(state);

@@ -15,6 +15,7 @@ mod browser;
 mod chaos;
 mod community;
 mod data_safety;
+mod date_rules;
 mod dispatch;
 mod dispatch_faults;
 mod files;

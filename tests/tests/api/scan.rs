@@ -241,6 +241,7 @@ async fn a_new_date_rule_is_backfilled_over_existing_customers() {
         audience_list: None,
         audience_role: None,
         notify_team: false,
+        ..Default::default()
     });
     let context = scan::ScanContext {
         ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),

@@ -134,3 +134,74 @@ async fn an_owner_adds_a_ladder_step_and_the_invoice_already_in_the_table_gets_i
     assert_eq!(subjects.len(), 4, "{subjects:?}");
     assert!(subjects[3].starts_with("Relance n°3"), "{subjects:?}");
 }
+
+/// French law for business customers: with penalties turned on in the settings, the final
+/// notice to a business states the penalties to the day and the 40 € indemnity; a consumer's
+/// says nothing of them.
+#[tokio::test]
+async fn a_business_final_notice_states_penalties_and_the_indemnity_and_a_consumers_does_not() {
+    let store = relance_tests::fresh_store("settings-penalties").await;
+    let router = portal::router(relance_tests::portal_state(&store));
+    let admin = token("u-admin", &["admin"]);
+    let mut settings = api(&router, "GET", "/admin/settings", &admin, None).await.json()["settings"].clone();
+    settings["late_payment"] = json!({"rate_basis_points": 1415});
+    assert_eq!(save(&router, &admin, Some("\"0\""), &settings).await.status, 200);
+    let run = relance_tests::unique();
+    let mut ids = Vec::new();
+    let mut emails = Vec::new();
+    for business in [true, false] {
+        let email = format!("penalties-{business}-{run}@example.org");
+        let mut customer = relance_tests::customer(&format!("c-pen-{business}-{run}"), "Atelier Dupont", Some(&email));
+        customer.business = business;
+        // 1 234,56 € due 1 October 2026, its final notice due 30 days later, still owed.
+        let mut invoice = relance_tests::invoice(&customer.id, &format!("i-pen-{business}-{run}"), "F-2026-030", 123_456);
+        invoice.due_date = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        invoice.follow_up.step = 4;
+        invoice.follow_up.schedule(at("2026-10-31T08:00:00Z"));
+        store.insert(&mut customer).await.unwrap();
+        store.insert(&mut invoice).await.unwrap();
+        ids.push(customer.id.clone());
+        emails.push(email);
+    }
+    let context = scan::ScanContext {
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
+        store: store.clone(),
+        holded: None,
+        settings: relance::settings::LiveSettings::stored(
+            store.clone(),
+            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+            std::time::Duration::ZERO,
+        ),
+    };
+    let before = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    scan_at(&context, "2026-11-02T09:00:00Z").await;
+    let mut keys = Vec::new();
+    for id in &ids {
+        let notes: Vec<Notification> = store.list_all(&Key::customer_partition(id)).await.unwrap();
+        assert_eq!(notes.iter().map(|n| n.kind).collect::<Vec<_>>(), [NotificationKind::InvoiceFinalNotice]);
+        keys.extend(notes.iter().map(relance::store::Record::key));
+    }
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&keys)).await;
+    let body = |address: String| async move {
+        let sent = relance_tests::sent_emails().await;
+        sent.iter()
+            .find(|m| m["destinations"]["ToAddresses"][0] == address.as_str())
+            .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+    };
+    // The penalties are counted to the day the notice goes (today, in Paris: it may have
+    // turned midnight during the test), at 14.15 % a year on 1 234,56 €.
+    let after = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let business = body(emails[0].clone()).await.expect("the business's final notice");
+    let terms = relance::domain::LatePaymentTerms { rate_basis_points: 1415, indemnity_minor: 4000 };
+    let due = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let stated = [before, after].iter().any(|day| {
+        let charges = terms.charges(relance_tests::eur(123_456), due, *day).unwrap().unwrap();
+        let penalties = relance::notify::format::money(charges.penalties, "fr", false);
+        let total = relance::notify::format::money(charges.total_with(relance_tests::eur(123_456)).unwrap(), "fr", false);
+        business.contains(&penalties) && business.contains(&total)
+    });
+    assert!(stated && business.contains("L441-10") && business.contains("40,00"), "{business}");
+    let consumer = body(emails[1].clone()).await.expect("the consumer's final notice");
+    assert!(!consumer.contains("L441-10"), "consumers never get penalties: {consumer}");
+}

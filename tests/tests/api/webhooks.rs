@@ -452,6 +452,7 @@ async fn customer_dates_and_subscription_starts_schedule_date_rules() {
             audience_list: None,
             audience_role: None,
             notify_team: false,
+            ..Default::default()
         });
     }
     let ingest = Ingest::new(store.clone(), Default::default(), ladders);
@@ -490,6 +491,7 @@ async fn the_generic_format_sets_tags_lists_and_an_invoices_mission() {
         audience_list: Some("Clients".into()),
         audience_role: None,
         notify_team: false,
+        ..Default::default()
     });
     let ingest = Ingest::new(store.clone(), Default::default(), ladders);
     let h = Harness { store: store.clone(), router: relance_tests::webhook_router(ingest, secrets()) };

@@ -454,6 +454,17 @@ pub struct NewEvent {
     /// Leave it out for no limit.
     #[schema(minimum = 1)]
     pub capacity: Option<u32>,
+    /// What sort of event it is (`welcome_workshop`), for date rules that stop once a member
+    /// registered to one.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub kind: Option<String>,
+}
+
+/// An event's kind: letters, digits, `-` and `_`.
+fn event_kind(kind: &str) -> Result<String, ApiError> {
+    let ok = !kind.is_empty() && kind.len() <= 64 && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(kind.to_string()) } else { Err(ApiError::bad_request("kind: letters, digits, - and _ (welcome_workshop)")) }
 }
 
 #[utoipa::path(post, path = "/events", tag = "community", summary = "Create an event (farmers: their site; admins: any)",
@@ -489,6 +500,7 @@ pub async fn create_event(
         starts_at: input.starts_at,
         location: text("location", &input.location, 300)?,
         audience: input.audience,
+        kind: input.kind.as_deref().map(event_kind).transpose()?,
         capacity: input.capacity,
         registered: 0,
         created_by: caller.user.clone(),
@@ -598,6 +610,14 @@ pub async fn register(
                 };
                 tx.insert(&mut a)?;
             }
+        }
+        // The kind of event the customer registered to, for date rules that stop on it.
+        let mut customer = customer;
+        if let (Some(kind), Some(c)) = (&event.kind, customer.as_mut())
+            && c.deleted_at.is_none()
+            && c.registered_kinds.insert(kind.clone())
+        {
+            tx.update(c)?;
         }
         let confirmation = match customer.filter(|c| c.deleted_at.is_none()) {
             Some(customer) => {

@@ -39,7 +39,7 @@ pub struct SettingsFile {
     pub settings: Settings,
 }
 
-fn file(stored: StoredSettings) -> SettingsFile {
+pub fn file(stored: StoredSettings) -> SettingsFile {
     let source = if stored.version == 0 { "default" } else { "custom" };
     SettingsFile {
         version: stored.version,
@@ -56,7 +56,7 @@ fn answer(status: StatusCode, file: SettingsFile) -> Response {
 }
 
 /// The stored settings, or the deployment's as version 0.
-async fn in_force(state: &PortalState) -> Result<StoredSettings, ApiError> {
+pub async fn in_force(state: &PortalState) -> Result<StoredSettings, ApiError> {
     Ok(match relance::settings::read(&state.store).await? {
         Some(stored) => stored,
         None => StoredSettings { settings: state.settings.initial().settings.clone(), version: 0, updated_at: None, updated_by: None },
@@ -108,13 +108,21 @@ pub async fn put(State(state): State<PortalState>, caller: Caller, headers: Head
     caller.require_any(&[Role::Admin])?;
     let read = if_match(&headers)?;
     let settings = Settings::parse(&body).map_err(|e| ApiError::invalid("invalid_settings", e.field.clone(), e.to_string()))?;
-    let before = in_force(&state).await?;
+    Ok(answer(StatusCode::OK, save(&state, &caller, read, settings).await?))
+}
+
+/// Saves `settings` over version `read` (checked: 412 when someone saved since), with its
+/// audit entry: the API's `PUT` and the settings page.
+pub async fn save(state: &PortalState, caller: &Caller, read: u64, settings: Settings) -> Result<SettingsFile, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    settings.validate().map_err(|e| ApiError::invalid("invalid_settings", e.field.clone(), e.to_string()))?;
+    let before = in_force(state).await?;
     if before.version != read {
         return Err(stale(before.version));
     }
     let now = Utc::now();
     let mut after = StoredSettings { settings, version: before.version, updated_at: Some(now), updated_by: Some(caller.user.clone()) };
-    let mut entry = audit::entry(&caller, AUDIT_ID, (before.version > 0).then_some(&before), &after, now)?;
+    let mut entry = audit::entry(caller, AUDIT_ID, (before.version > 0).then_some(&before), &after, now)?;
     let mut tx = state.store.transaction();
     if before.version == 0 {
         tx.insert(&mut after)?;
@@ -126,13 +134,13 @@ pub async fn put(State(state): State<PortalState>, caller: Caller, headers: Head
         Ok(()) => {}
         // Another admin's save landed between our read and our write.
         Err(relance::store::StoreError::Conflict(_) | relance::store::StoreError::Duplicate(_)) => {
-            return Err(stale(in_force(&state).await?.version));
+            return Err(stale(in_force(state).await?.version));
         }
         Err(e) => return Err(e.into()),
     }
     state.settings.forget();
     tracing::info!(version = after.version, "settings saved");
-    Ok(answer(StatusCode::OK, file(after)))
+    Ok(file(after))
 }
 
 #[utoipa::path(get, path = "/admin/settings/history", tag = "admin", summary = "Every saved version of the settings: who, when, before and after",

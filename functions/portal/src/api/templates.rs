@@ -162,6 +162,9 @@ fn sample(language: &str) -> MessageContext {
         lead_status: "won".into(),
         commission_paid: false,
         coupon: Some("MERCI10".into()),
+        penalties: relance::notify::format::money(Money::from_minor(1436, Currency::EUR), language, false),
+        indemnity: relance::notify::format::money(Money::from_minor(4000, Currency::EUR), language, false),
+        total_due: relance::notify::format::money(Money::from_minor(128_892, Currency::EUR), language, false),
         email: Some("marie-helene.dupont-lefevre@example.org".into()),
         phone: Some("+33612345678".into()),
         link: "https://espace.potagers-belleville.fr/go/i/01JD5Z4Q6W3XKCE2V1M9T8R7YB".into(),
@@ -300,11 +303,13 @@ pub async fn preview(
     } else {
         state.defaults.locale.language().to_string()
     };
-    let context = compose::context(&notification, &customer, &about, &branding(), &language);
+    let mut context = compose::context(&notification, &customer, &about, &branding(), &language);
+    let settings = state.settings.current().await?;
+    let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
+    compose::late_payment(&mut context, &notification, &customer, &about, settings.settings.late_payment.as_ref(), today, &language);
     let message = owner_templates::render(kind, &request.draft, &context, &language)
         .map_err(|e| ApiError::invalid("invalid_template", e.part, e.to_string()))?;
     let (sms_encoding, sms_segments) = sms::segments(&message.sms);
-    let settings = state.settings.current().await?;
     let channel = match settings.policy.choose(&notification, &customer) {
         ChannelDecision::Send { channel: Channel::Email } => "email".to_string(),
         ChannelDecision::Send { channel: Channel::Sms } => "sms".to_string(),

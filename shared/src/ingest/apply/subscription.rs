@@ -37,6 +37,7 @@ impl Work<'_> {
             current_period_start: facts.current_period_start,
             current_period_end: facts.current_period_end,
             cancel_at_period_end: facts.cancel_at_period_end,
+            manual_renewal: facts.manual_renewal,
             payment_method_id: None,
             provider_ref: Some(facts.reference.clone()),
             follow_up: FollowUp::default(),

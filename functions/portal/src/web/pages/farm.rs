@@ -82,6 +82,7 @@ pub async fn create_event(
         location: form.location,
         audience: Audience::Site { site: relance::domain::SiteId::parse(&site).map_err(|_| PageError::from(ApiError::not_found()))? },
         capacity,
+        kind: None,
     };
     let result = community::create_event(State(state), visitor.caller, Body(input)).await.map(|_| ());
     Ok(back("/app/farm", result))
