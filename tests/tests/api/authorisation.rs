@@ -75,6 +75,7 @@ async fn world() -> (Store, axum::Router, EventId, EventId) {
             starts_at: Utc::now() + Duration::days(10),
             location: site.into(),
             audience: Audience::Site { site: SiteId::parse(site).unwrap() },
+            kind: None,
             capacity: None,
             registered: 0,
             created_by: "admin".into(),

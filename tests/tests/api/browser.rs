@@ -485,3 +485,78 @@ async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
     let leads = client.find(Locator::Id("lead-list")).await.unwrap().text().await.unwrap();
     assert!(leads.contains("Cave des Lilas") && leads.contains("150,00"), "{leads}");
 }
+
+/// The owner changes the words and the rules from the pages alone: a template edited beside
+/// its preview for a real customer (with the UCS-2 warning), refused when it names an unknown
+/// variable, saved; a ladder step added and a date rule created on the settings page.
+#[tokio::test]
+async fn an_owner_edits_a_template_beside_its_preview_adds_a_ladder_step_and_a_date_rule_in_chromium() {
+    let (store, base) = empty_stack().await;
+    let mut customer = relance_tests::customer("c-editor", "Camille Martin", Some("camille-editor@example.org"));
+    store.insert(&mut customer).await.unwrap();
+    let mut invoice = relance_tests::invoice(&customer.id, "i-editor", "F-2026-099", 12_000);
+    store.insert(&mut invoice).await.unwrap();
+    let (_driver, client) = browser(1280, 900).await;
+    sign_in(&client, &base, "admin").await;
+
+    // The first overdue reminder's French text, beside Camille's preview.
+    client.goto(&format!("{base}/app/admin/templates?kind=invoice_overdue&locale=fr&step=2")).await.unwrap();
+    let fill = async |id: &str, value: &str| {
+        let field = client.find(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    };
+    fill("t-subject", "{{ business }} : facture {{ number }} à régler").await;
+    fill("t-text", "Bonjour {{ prenom }},\n\nIl reste {{ amount }} à régler.").await;
+    fill("t-sms", "Fenêtre : {{ amount_sms }} à régler, {{ sms_link }}").await;
+    fill("t-customer", "c-editor").await;
+    fill("t-invoice", "i-editor").await;
+    client.find(Locator::Id("save-template")).await.unwrap().click().await.unwrap();
+    let refused = client.wait().for_element(Locator::Id("template-refused")).await.unwrap().text().await.unwrap();
+    assert!(refused.contains("text") && refused.contains("prenom"), "the part and the variable: {refused}");
+    fill("t-text", "Bonjour {{ name }},\n\nIl reste {{ amount }} à régler.").await;
+    client.find(Locator::Id("preview-template")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("template-preview")).await.unwrap();
+    let subject = client.find(Locator::Id("preview-subject")).await.unwrap().text().await.unwrap();
+    assert!(subject.contains("F-2026-099"), "{subject}");
+    let preview = client.find(Locator::Id("preview-text")).await.unwrap().text().await.unwrap();
+    assert!(preview.contains("Camille Martin") && preview.contains("120,00"), "{preview}");
+    let warning = client.find(Locator::Id("ucs2-warning")).await.unwrap().text().await.unwrap();
+    assert!(warning.contains("UCS-2"), "ê is outside GSM-7: {warning}");
+    screenshot(&client, "admin-template-editor").await;
+    fill("t-sms", "Rappel : {{ amount_sms }} a regler, {{ sms_link }}").await;
+    client.find(Locator::Id("save-template")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    assert_eq!(client.find(Locator::Id("template-source")).await.unwrap().text().await.unwrap(), "custom");
+    let saved: Vec<relance::notify::owner_templates::OwnerTemplate> =
+        store.list_all(relance::notify::owner_templates::OwnerTemplate::PARTITION).await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].draft.as_ref().unwrap().text, "Bonjour {{ name }},\n\nIl reste {{ amount }} à régler.");
+
+    // A step ten days after the due date, and a date rule with its workshop's address.
+    client.goto(&format!("{base}/app/admin/settings")).await.unwrap();
+    client.find(Locator::Id("new-step-days")).await.unwrap().send_keys("10").await.unwrap();
+    for (id, value) in [
+        ("rule-name", "lease-80"),
+        ("rule-field", "lease_start"),
+        ("rule-days", "80"),
+        ("rule-list", "Clients"),
+        ("rule-team", "atelier@example.org"),
+    ] {
+        client.find(Locator::Id(id)).await.unwrap().send_keys(value).await.unwrap();
+    }
+    client.find(Locator::Id("save-settings")).await.unwrap().click().await.unwrap();
+    ok_note(&client).await;
+    let stored = relance::settings::read(&store).await.unwrap().expect("saved");
+    let days: Vec<i64> = stored.settings.invoice.iter().map(|s| s.offset_days).collect();
+    assert_eq!(days, [-3, 1, 7, 10, 15, 30], "the new step in its place");
+    let rule = &stored.settings.date_rules[0];
+    assert_eq!(
+        (rule.name.as_str(), rule.audience_list.as_deref(), rule.team_email.as_ref().map(|e| e.as_str())),
+        ("lease-80", Some("Clients"), Some("atelier@example.org"))
+    );
+    let steps = client.find(Locator::Id("invoice-steps")).await.unwrap().text().await.unwrap();
+    assert!(steps.contains("Relance"), "{steps}");
+    assert!(client.find(Locator::Id("date-rule-list")).await.unwrap().text().await.unwrap().contains("lease-80"));
+    screenshot(&client, "admin-settings").await;
+}

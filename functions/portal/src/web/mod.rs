@@ -61,6 +61,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_sites.html", include_str!("../../web/templates/admin_sites.html")),
     ("admin_agency.html", include_str!("../../web/templates/admin_agency.html")),
     ("admin_history.html", include_str!("../../web/templates/admin_history.html")),
+    ("admin_settings.html", include_str!("../../web/templates/admin_settings.html")),
+    ("admin_templates.html", include_str!("../../web/templates/admin_templates.html")),
     ("dashboard.html", include_str!("../../web/templates/dashboard.html")),
     ("error.html", include_str!("../../web/templates/error.html")),
 ];
@@ -144,6 +146,8 @@ pub fn routes() -> Router<PortalState> {
         .route("/app/admin/sites/{id}/farmers", post(pages::admin_set_farmers))
         .route("/app/admin/agency", get(pages::admin_agency))
         .route("/app/admin/history", get(pages::admin_history))
+        .route("/app/admin/settings", get(pages::admin_settings).post(pages::admin_save_settings))
+        .route("/app/admin/templates", get(pages::admin_templates).post(pages::admin_template_action))
         .route("/app/admin/missions", post(pages::admin_create_mission))
         .route("/app/admin/invoices/link", post(pages::admin_link_invoice))
         .route("/app/admin/leads/{id}", post(pages::admin_decide_lead))

@@ -8,6 +8,7 @@ mod agency;
 mod back_office;
 mod farm;
 mod member;
+mod owner_settings;
 mod sign_in;
 
 pub use administration::*;
@@ -15,6 +16,7 @@ pub use agency::*;
 pub use back_office::*;
 pub use farm::*;
 pub use member::*;
+pub use owner_settings::*;
 pub use sign_in::*;
 
 use axum::extract::{Path, Query, State};
