@@ -122,6 +122,20 @@ pub async fn dispatch_context(store: Store) -> dispatch::DispatchContext {
     }
 }
 
+/// The scan over `store` as it runs in AWS: the table's settings, read on every run.
+pub fn scan_context(store: &Store) -> scan::ScanContext {
+    scan::ScanContext {
+        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
+        store: store.clone(),
+        holded: None,
+        settings: relance::settings::LiveSettings::stored(
+            store.clone(),
+            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+            std::time::Duration::ZERO,
+        ),
+    }
+}
+
 /// A DynamoDB stream batch announcing new items with these keys, as Lambda delivers it.
 pub fn stream_batch(keys: &[relance::store::Key]) -> aws_lambda_events::event::dynamodb::Event {
     let records: Vec<(relance::store::Key, String)> = keys.iter().enumerate().map(|(i, k)| (k.clone(), format!("{}", 100 + i))).collect();

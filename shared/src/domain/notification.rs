@@ -49,6 +49,27 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
+    /// Every kind, money owed first: the templates list, and what tests go through.
+    pub const ALL: [NotificationKind; 17] = [
+        NotificationKind::InvoiceDueSoon,
+        NotificationKind::InvoiceOverdue,
+        NotificationKind::InvoiceFinalNotice,
+        NotificationKind::PaymentFailed,
+        NotificationKind::CardExpiring,
+        NotificationKind::CardExpired,
+        NotificationKind::RenewalUpcoming,
+        NotificationKind::DateRule,
+        NotificationKind::ThankYou,
+        NotificationKind::EventConfirmation,
+        NotificationKind::EventReminder,
+        NotificationKind::EventChanged,
+        NotificationKind::EventCancelled,
+        NotificationKind::MessageReceived,
+        NotificationKind::Invitation,
+        NotificationKind::LeadChanged,
+        NotificationKind::Internal,
+    ];
+
     /// A reminder about money owed on an invoice: moot once the invoice stops accepting
     /// reminders (paid, paused, disputed).
     pub fn is_about_money_owed(self) -> bool {

@@ -118,6 +118,45 @@ pub enum RenderError {
     Failed { name: String, reason: String },
 }
 
+impl MessageContext {
+    /// Long, real-looking values in `language`: what a template the owner saves is checked
+    /// against (its SMS's segments), and what the default texts are tested with (each SMS
+    /// must still fit one segment).
+    pub fn sample(language: &str) -> MessageContext {
+        use super::format;
+        let amount = crate::domain::Money::from_minor(123_456, crate::domain::Currency::EUR);
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let event_at = day(2026, 12, 5).and_hms_opt(9, 0, 0).unwrap_or_default().and_utc();
+        MessageContext {
+            business: "Les Potagers de Belleville".into(),
+            name: "Marie-Hélène Dupont-Lefèvre".into(),
+            amount: format::money(amount, language, false),
+            amount_sms: format::money(amount, language, true),
+            number: "PB-2026-0042".into(),
+            due_date: format::date(day(2026, 12, 2), language),
+            reminder_number: 2,
+            card: "Visa ••4242".into(),
+            expiry: "12/2026".into(),
+            plan: "Jardin d'entreprise".into(),
+            period_end: format::date(day(2027, 1, 1), language),
+            rule: "atelier-bienvenue".into(),
+            event: "Atelier compost et paillage d'hiver au jardin".into(),
+            event_when: format::when(event_at, chrono_tz::Europe::Paris, language),
+            location: "Jardin Nord, 12 rue des Lilas, Paris".into(),
+            lead: "Atelier de menuiserie Dupont-Lefèvre".into(),
+            lead_status: "won".into(),
+            commission_paid: false,
+            coupon: Some("MERCI10".into()),
+            email: Some("marie@example.org".into()),
+            phone: None,
+            // As long as real links get: the portal's address and a record's 26-character id.
+            link: "https://espace.potagers-belleville.fr/go/i/01JD5Z4Q6W3XKCE2V1M9T8R7YB".into(),
+            sms_link: "https://espace.potagers-belleville.fr/go/i".into(),
+            ..MessageContext::default()
+        }
+    }
+}
+
 pub struct Renderer {
     env: Environment<'static>,
 }
@@ -231,56 +270,10 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 17] = [
-        NotificationKind::LeadChanged,
-        NotificationKind::Invitation,
-        NotificationKind::EventConfirmation,
-        NotificationKind::EventReminder,
-        NotificationKind::EventChanged,
-        NotificationKind::EventCancelled,
-        NotificationKind::MessageReceived,
-        NotificationKind::InvoiceDueSoon,
-        NotificationKind::InvoiceOverdue,
-        NotificationKind::InvoiceFinalNotice,
-        NotificationKind::PaymentFailed,
-        NotificationKind::CardExpiring,
-        NotificationKind::CardExpired,
-        NotificationKind::RenewalUpcoming,
-        NotificationKind::DateRule,
-        NotificationKind::ThankYou,
-        NotificationKind::Internal,
-    ];
+    const KINDS: [NotificationKind; 17] = NotificationKind::ALL;
 
-    /// Realistic, long-ish values: the SMS must still fit one segment.
     fn context(language: &str) -> MessageContext {
-        let amount = crate::domain::Money::from_minor(123_456, crate::domain::Currency::EUR);
-        MessageContext {
-            business: "Les Potagers de Belleville".into(),
-            name: "Marie-Hélène Dupont-Lefèvre".into(),
-            amount: super::super::format::money(amount, language, false),
-            amount_sms: super::super::format::money(amount, language, true),
-            number: "PB-2026-0042".into(),
-            due_date: super::super::format::date(chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(), language),
-            reminder_number: 2,
-            card: "Visa ••4242".into(),
-            expiry: "12/2026".into(),
-            plan: "Jardin d'entreprise".into(),
-            period_end: super::super::format::date(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(), language),
-            rule: "atelier-bienvenue".into(),
-            event: "Atelier compost et paillage d'hiver au jardin".into(),
-            event_when: super::super::format::when("2026-12-05T09:00:00Z".parse().unwrap(), chrono_tz::Europe::Paris, language),
-            location: "Jardin Nord, 12 rue des Lilas, Paris".into(),
-            lead: "Atelier de menuiserie Dupont-Lefèvre".into(),
-            lead_status: "won".into(),
-            commission_paid: false,
-            coupon: Some("MERCI10".into()),
-            email: Some("marie@example.org".into()),
-            phone: None,
-            // As long as real links get: the portal's address and a record's 26-character id.
-            link: "https://espace.potagers-belleville.fr/go/i/01JD5Z4Q6W3XKCE2V1M9T8R7YB".into(),
-            sms_link: "https://espace.potagers-belleville.fr/go/i".into(),
-            ..MessageContext::default()
-        }
+        MessageContext::sample(language)
     }
 
     /// A business's final notice with penalties turned on.

@@ -12,22 +12,9 @@ fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
-fn scan_context(store: &Store) -> scan::ScanContext {
-    scan::ScanContext {
-        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
-        store: store.clone(),
-        holded: None,
-        settings: relance::settings::LiveSettings::stored(
-            store.clone(),
-            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
-            std::time::Duration::ZERO,
-        ),
-    }
-}
-
 /// Scans at `now`, then dispatches what is pending for `customers`.
 async fn scan_and_send(store: &Store, customers: &[CustomerId], now: &str) {
-    scan::handle(&scan_context(store), json!({ "now": now }), at(now)).await.unwrap();
+    scan::handle(&relance_tests::scan_context(store), json!({ "now": now }), at(now)).await.unwrap();
     let mut keys = Vec::new();
     for customer in customers {
         let notes: Vec<Notification> = store.list_all(&Key::customer_partition(customer)).await.unwrap();

@@ -90,16 +90,7 @@ async fn an_owner_rewrites_the_first_reminder_in_french_and_the_next_scan_sends_
     assert_eq!(history["entries"].as_array().map(Vec::len), Some(1), "{history}");
 
     // The next scan and dispatch send the owner's words.
-    let context = scan::ScanContext {
-        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
-        store: store.clone(),
-        holded: None,
-        settings: relance::settings::LiveSettings::stored(
-            store.clone(),
-            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
-            std::time::Duration::ZERO,
-        ),
-    };
+    let context = relance_tests::scan_context(&store);
     scan::handle(&context, json!({"now": "2027-01-15T09:00:00Z"}), at("2027-01-15T09:00:00Z")).await.unwrap();
     let dispatch = relance_tests::dispatch_context(store.clone()).await;
     let notes: Vec<Notification> = store.list_all(&Key::customer_partition(&customer.id)).await.unwrap();

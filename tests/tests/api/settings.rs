@@ -47,16 +47,7 @@ async fn an_owner_adds_a_ladder_step_and_the_invoice_already_in_the_table_gets_i
     invoice.follow_up.schedule(at("2027-01-11T08:00:00Z"));
     store.insert(&mut customer).await.unwrap();
     store.insert(&mut invoice).await.unwrap();
-    let context = scan::ScanContext {
-        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
-        store: store.clone(),
-        holded: None,
-        settings: relance::settings::LiveSettings::stored(
-            store.clone(),
-            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
-            std::time::Duration::ZERO,
-        ),
-    };
+    let context = relance_tests::scan_context(&store);
     scan_at(&context, "2027-01-11T09:00:00Z").await;
     scan_at(&context, "2027-01-15T09:00:00Z").await;
     assert_eq!(reminders(&store, &customer.id).await.len(), 2, "the courtesy notice and due+1, on the deployment's ladder");
@@ -163,16 +154,7 @@ async fn a_business_final_notice_states_penalties_and_the_indemnity_and_a_consum
         ids.push(customer.id.clone());
         emails.push(email);
     }
-    let context = scan::ScanContext {
-        ingest: relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()),
-        store: store.clone(),
-        holded: None,
-        settings: relance::settings::LiveSettings::stored(
-            store.clone(),
-            relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
-            std::time::Duration::ZERO,
-        ),
-    };
+    let context = relance_tests::scan_context(&store);
     let before = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
     scan_at(&context, "2026-11-02T09:00:00Z").await;
     let mut keys = Vec::new();

@@ -22,25 +22,7 @@ use crate::api::input::{Body, Params};
 use crate::auth::{Caller, Role};
 
 /// Every kind an owner may write for.
-const KINDS: [NotificationKind; 17] = [
-    NotificationKind::InvoiceDueSoon,
-    NotificationKind::InvoiceOverdue,
-    NotificationKind::InvoiceFinalNotice,
-    NotificationKind::PaymentFailed,
-    NotificationKind::CardExpiring,
-    NotificationKind::CardExpired,
-    NotificationKind::RenewalUpcoming,
-    NotificationKind::DateRule,
-    NotificationKind::ThankYou,
-    NotificationKind::EventConfirmation,
-    NotificationKind::EventReminder,
-    NotificationKind::EventChanged,
-    NotificationKind::EventCancelled,
-    NotificationKind::MessageReceived,
-    NotificationKind::Invitation,
-    NotificationKind::LeadChanged,
-    NotificationKind::Internal,
-];
+const KINDS: [NotificationKind; 17] = NotificationKind::ALL;
 
 /// One template as the editor lists it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,36 +121,17 @@ fn target(kind: &str, locale: &str, query: &ScopeQuery) -> Result<(NotificationK
     Ok((kind, locale.to_string(), scope))
 }
 
-/// Long, real-looking values a saved template must fit (the SMS's segments are counted on them).
+/// Long, real-looking values a saved template must fit (the SMS's segments are counted on
+/// them), with a business's late-payment charges stated.
 fn sample(language: &str) -> MessageContext {
-    let amount = Money::from_minor(123_456, Currency::EUR);
+    let money = |minor| relance::notify::format::money(Money::from_minor(minor, Currency::EUR), language, false);
     MessageContext {
-        business: "Les Potagers de Belleville".into(),
-        name: "Marie-Hélène Dupont-Lefèvre".into(),
-        amount: relance::notify::format::money(amount, language, false),
-        amount_sms: relance::notify::format::money(amount, language, true),
-        number: "PB-2026-0042".into(),
-        due_date: relance::notify::format::date(chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap_or_default(), language),
-        reminder_number: 2,
-        card: "Visa ••4242".into(),
-        expiry: "12/2026".into(),
-        plan: "Jardin d'entreprise".into(),
-        period_end: relance::notify::format::date(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default(), language),
-        rule: "atelier-bienvenue-2026-12-02".into(),
-        event: "Atelier compost et paillage d'hiver au jardin".into(),
-        event_when: "samedi 5 décembre 2026 à 10:00".into(),
-        location: "Jardin Nord, 12 rue des Lilas, Paris".into(),
-        lead: "Atelier de menuiserie Dupont-Lefèvre".into(),
-        lead_status: "won".into(),
-        commission_paid: false,
-        coupon: Some("MERCI10".into()),
-        penalties: relance::notify::format::money(Money::from_minor(1436, Currency::EUR), language, false),
-        indemnity: relance::notify::format::money(Money::from_minor(4000, Currency::EUR), language, false),
-        total_due: relance::notify::format::money(Money::from_minor(128_892, Currency::EUR), language, false),
-        email: Some("marie-helene.dupont-lefevre@example.org".into()),
         phone: Some("+33612345678".into()),
-        link: "https://espace.potagers-belleville.fr/go/i/01JD5Z4Q6W3XKCE2V1M9T8R7YB".into(),
-        sms_link: "https://espace.potagers-belleville.fr/go/i".into(),
+        rule: "atelier-bienvenue-2026-12-02".into(),
+        penalties: money(1436),
+        indemnity: money(4000),
+        total_due: money(128_892),
+        ..MessageContext::sample(language)
     }
 }
 
