@@ -459,6 +459,13 @@ mod tests {
         assert_eq!(sub.interval, BillingInterval::Month);
         assert!(sub.cancel_at_period_end);
         assert_eq!(sub.current_period_end, at(976287773), "read from the subscription item (2025+ API)");
+        assert!(!sub.manual_renewal, "charged automatically");
+        // Renewed by the customer paying an invoice: it will not renew by itself.
+        let mut by_invoice: Value = serde_json::from_slice(fixture!("stripe_mock_subscription.json")).unwrap();
+        by_invoice["collection_method"] = "send_invoice".into();
+        let delivery = parse(&event("customer.subscription.updated", &serde_json::to_vec(&by_invoice).unwrap())).unwrap();
+        let Fact::Subscription(sub) = &delivery.facts[0] else { panic!("{:?}", delivery.facts) };
+        assert!(sub.manual_renewal);
 
         // A payment method on a customer, as payment_method.attached delivers it.
         let mut pm: Value = serde_json::from_slice(fixture!("stripe_mock_payment_method.json")).unwrap();

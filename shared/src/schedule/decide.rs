@@ -838,6 +838,41 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_for_businesses_only_and_its_stop_conditions() {
+        let mut ladders = Ladders::default();
+        ladders.date_rules.push(DateRule {
+            name: "welcome-7".into(),
+            date_field: "subscription_start".into(),
+            offset_days: 7,
+            audience_business: Some(true),
+            stop_when: Some(super::super::ladder::StopWhen {
+                registered_to: Some("welcome_workshop".into()),
+                tagged: Some("atelier-fait".into()),
+                field_set: Some("workshop_done".into()),
+            }),
+            ..Default::default()
+        });
+        let mut business = customer();
+        business.business = true;
+        business.custom_dates.insert("subscription_start".into(), date(2026, 11, 2));
+        let at = utc("2026-11-09T09:00:00Z");
+        let sent = |c: &Customer| !date_rules(c, &ladders, at).unwrap().notifications.is_empty();
+        assert!(sent(&business));
+        let consumer = Customer { business: false, ..business.clone() };
+        assert!(!sent(&consumer), "businesses only");
+        let mut registered = business.clone();
+        registered.registered_kinds.insert("welcome_workshop".into());
+        let mut tagged = business.clone();
+        tagged.tags.insert("atelier-fait".into());
+        let mut dated = business.clone();
+        dated.custom_dates.insert("workshop_done".into(), date(2026, 11, 5));
+        for stopped in [registered, tagged, dated] {
+            assert!(!sent(&stopped), "{:?}", (stopped.registered_kinds, stopped.tags));
+            assert_eq!(next_date_rule(&stopped, &ladders, utc("2026-11-03T00:00:00Z")), None, "and not scheduled either");
+        }
+    }
+
+    #[test]
     fn a_role_audience_reaches_only_customers_whose_users_hold_the_role() {
         let mut ladders = Ladders::default();
         ladders.date_rules.push(DateRule {

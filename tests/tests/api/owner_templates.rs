@@ -106,3 +106,34 @@ async fn an_owner_rewrites_the_first_reminder_in_french_and_the_next_scan_sends_
     let (status, reset) = call(&router, "DELETE", path, &admin, None).await;
     assert_eq!((status, reset["source"].as_str(), reset["version"].as_u64()), (200, Some("default"), Some(2)), "{reset}");
 }
+
+/// A stored template that cannot render after all (written before a check existed, or by
+/// hand): the default goes, and the notification says why.
+#[tokio::test]
+async fn a_template_that_cannot_render_at_send_time_falls_back_to_the_default_and_says_so() {
+    use relance::notify::owner_templates::{Draft, OwnerTemplate, Scope};
+    let store = relance_tests::fresh_store("owner-templates-fallback").await;
+    let email = format!("fallback-{}@example.org", ulid::Ulid::new()).to_lowercase();
+    let mut customer = relance_tests::customer("c-fallback", "Camille Martin", Some(&email));
+    let mut invoice = relance_tests::invoice(&customer.id, "i-fallback", "F-2026-008", 12_000);
+    let notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
+    let mut broken = OwnerTemplate {
+        kind: NotificationKind::InvoiceOverdue,
+        language: "fr".into(),
+        scope: Scope::All,
+        draft: Some(Draft { subject: "{{ nom }}".into(), html: None, text: "x".into(), sms: "y".into() }),
+        updated_at: chrono::Utc::now(),
+        updated_by: "someone".into(),
+        version: 0,
+    };
+    store.insert(&mut broken).await.unwrap();
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[notification.key()])).await;
+    let sent: Vec<serde_json::Value> =
+        relance_tests::sent_emails().await.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str()).collect();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0]["subject"].as_str().unwrap().contains("F-2026-008"), "the default's subject: {}", sent[0]);
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Sent);
+    assert!(stored.template_fallback.as_deref().is_some_and(|why| why.contains("subject")), "{:?}", stored.template_fallback);
+}
