@@ -107,11 +107,20 @@ async fn browser(width: u32, height: u32) -> (Driver, Client) {
 async fn sign_in(client: &Client, base: &str, user: &str) {
     client.goto(&format!("{base}/sign-in")).await.unwrap();
     client.find(Locator::Id(&format!("sign-in-{user}"))).await.unwrap().click().await.unwrap();
+    // The sign-in page has a heading too: wait until the browser has left it, so that the
+    // session cookie is set before the test goes anywhere else.
+    wait_for("the page after signing in", async || {
+        let url = client.current_url().await.ok()?;
+        (url.path() != "/sign-in").then_some(())
+    })
+    .await;
     client.wait().for_element(Locator::Css("main h1")).await.unwrap();
 }
 
+/// The page's main text; a page still loading (its `main` not there yet, or replaced while
+/// read) is read again.
 async fn text(client: &Client) -> String {
-    client.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
+    wait_for("the page's main text", async || client.find(Locator::Css("main")).await.ok()?.text().await.ok()).await
 }
 
 async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -287,23 +296,34 @@ async fn upload_file(client: &Client, base: &str, kind: &str, contents: &str) {
     client.wait().for_element(Locator::Id("import-report")).await.unwrap();
 }
 
-/// The page a form led to says it was done (or the test stops with what it says instead).
-async fn ok_note(client: &Client) {
-    let found = wait_for("the form's note", async || {
-        if client.find(Locator::Css(".note.ok")).await.is_ok() {
-            return Some(None);
-        }
-        match client.find(Locator::Css("main")).await {
-            Ok(main) if client.current_url().await.is_ok_and(|u| u.query().is_some_and(|q| q.contains("error="))) => {
-                Some(Some(main.text().await.unwrap_or_default()))
-            }
-            _ => None,
-        }
+/// Confirms the checked file and waits for the import's own report to say `outcome`: the
+/// checking page has a report too, so waiting for the element alone may read the old page
+/// while the browser is still leaving it.
+async fn confirm_import(client: &Client, outcome: &str) {
+    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
+    wait_for(outcome, async || {
+        let main = client.find(Locator::Css("main #import-report")).await.ok()?;
+        main.text().await.ok().filter(|t| t.contains(outcome)).map(|_| ())
     })
     .await;
-    if let Some(page) = found {
-        panic!("the form was refused: {page}");
+}
+
+/// The page a form led to says it was done (or the test stops with what it says instead).
+async fn ok_note(client: &Client) {
+    for _ in 0..100 {
+        if client.find(Locator::Css(".note.ok")).await.is_ok() {
+            return;
+        }
+        if let Ok(main) = client.find(Locator::Css("main")).await
+            && client.current_url().await.is_ok_and(|u| u.query().is_some_and(|q| q.contains("error=")))
+        {
+            panic!("the form was refused: {}", main.text().await.unwrap_or_default());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let url = client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+    let page = client.source().await.unwrap_or_default();
+    panic!("timed out waiting for the form's note at {url}: {}", page.chars().take(3000).collect::<String>());
 }
 
 #[tokio::test]
@@ -318,22 +338,16 @@ async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
     upload_file(&client, &base, "customers", file).await;
     let errors = client.find(Locator::Id("import-errors")).await.unwrap().text().await.unwrap();
     assert!(errors.contains('3') && errors.contains("email"), "{errors}");
-    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
-    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
-    assert!(text(&client).await.contains("Rien n'a été importé"), "a file with a bad row imports nothing");
+    confirm_import(&client, "Rien n'a été importé").await;
     assert!(store.get::<relance::domain::Customer>(&Key::customer(&CustomerId::parse("rec-martin").unwrap())).await.unwrap().is_none());
     // Corrected: checked, then imported.
     upload_file(&client, &base, "customers", &file.replace("dupont@;", "dupont@bo.example.org;")).await;
     assert_eq!(client.find(Locator::Id("count-created")).await.unwrap().text().await.unwrap(), "2");
-    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
-    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
-    assert!(text(&client).await.contains("Importé"));
+    confirm_import(&client, "Importé").await;
     screenshot(&client, "admin-import-phone").await;
     let invoices = "id,customer_id,number,currency,amount_due,amount_paid,issued_at,due_date\ninv-m1,rec-martin,F-2026-001,EUR,120.00,120.00,2026-11-02,2026-11-30\n";
     upload_file(&client, &base, "invoices", invoices).await;
-    client.find(Locator::Id("confirm-import")).await.unwrap().click().await.unwrap();
-    client.wait().for_element(Locator::Id("import-report")).await.unwrap();
-    assert!(text(&client).await.contains("Importé"));
+    confirm_import(&client, "Importé").await;
 
     // Find Mme Martin, set her tags and a date; her page shows the timeline and the change.
     client.goto(&format!("{base}/app/admin/customers")).await.unwrap();
