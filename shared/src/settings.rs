@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Currency, Money};
 use crate::notify::ChannelPolicy;
 use crate::notify::owner_templates::OwnerTemplate;
-use crate::schedule::{DateRule, Ladders, SendingWindow, Step};
+use crate::schedule::{CalendarRule, DateRule, Ladders, SendingWindow, Step};
 use crate::store::{Key, Store, StoreError};
 
 /// How long a function keeps the settings it read: a change reaches dispatch, the webhook and
@@ -52,6 +52,15 @@ pub struct Settings {
     /// of the Code de commerce), stated in the final notice; none: off.
     #[serde(default)]
     pub late_payment: Option<crate::domain::LatePaymentTerms>,
+    /// Attach a formal notice ("mise en demeure", a PDF of the invoice, the amounts with any
+    /// late-payment charges, and the date) to the final notice when it goes by email; its
+    /// copy is kept with the notification.
+    #[serde(default)]
+    pub formal_notice: bool,
+    /// The business's own deadlines (VAT, taxes): reminders to the team, about no customer.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub calendar: Vec<CalendarRule>,
 }
 
 /// Why settings were refused: where in the document (`invoice[2].offset_days`) and what.
@@ -74,6 +83,8 @@ impl Settings {
             window: ladders.window.clone(),
             email_thresholds: policy.email_from.iter().map(|(currency, amount)| (*currency, amount.minor_units())).collect(),
             late_payment: None,
+            formal_notice: false,
+            calendar: Vec::new(),
         }
     }
 
@@ -110,6 +121,12 @@ impl Settings {
     /// The ladders' own rules ([`Ladders::validate`]), and thresholds that are amounts.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.ladders().validate().map_err(|e| SettingsError { field: e.field(), message: e.to_string() })?;
+        for (index, rule) in self.calendar.iter().enumerate() {
+            rule.validate().map_err(|e| SettingsError { field: format!("calendar[{index}].{}", e.field), message: e.message })?;
+            if self.calendar[..index].iter().any(|r| r.name == rule.name) {
+                return Err(SettingsError { field: format!("calendar[{index}].name"), message: "another deadline has this name".into() });
+            }
+        }
         for (index, rule) in self.date_rules.iter().enumerate() {
             if crate::domain::ids::check_key_part("date_field", &rule.date_field).is_err() {
                 return Err(SettingsError {

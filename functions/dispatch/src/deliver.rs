@@ -6,8 +6,9 @@ use chrono::Utc;
 use relance::domain::notification::InvalidTransition;
 use relance::domain::*;
 use relance::notify::compose::{self, About};
-use relance::notify::owner_templates;
-use relance::notify::send::SendError;
+use relance::notify::send::{Attachment, SendError};
+use relance::notify::{formal_notice, owner_templates};
+use relance::schedule::calendar;
 use relance::store::{Key, Record, Store, StoreError};
 
 use crate::{DispatchContext, Outcome};
@@ -88,6 +89,19 @@ async fn record_sent(store: &Store, notification: &mut Notification, message_id:
     Ok(settled)
 }
 
+/// Keeps the formal notice's copy: a second try of the same notification replaces a copy
+/// that differs (another day's date), so the copy is always the last one made.
+async fn keep_copy(store: &Store, mut copy: FormalNoticeCopy) -> Result<(), StoreError> {
+    match store.get::<FormalNoticeCopy>(&copy.key()).await? {
+        Some(kept) if kept.sha256 == copy.sha256 => Ok(()),
+        Some(kept) => {
+            copy.version = kept.version;
+            store.update(&mut copy).await
+        }
+        None => store.insert(&mut copy).await,
+    }
+}
+
 /// Records that the notification waits for a person, and why.
 async fn hold(store: &Store, mut notification: Notification, reason: String) -> Result<Outcome, Retry> {
     Ok(match settle(store, &mut notification, |n| n.hold(reason.clone())).await? {
@@ -103,14 +117,36 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     if notification.status != NotificationStatus::Pending {
         return Ok(Outcome::AlreadyHandled);
     }
-    let Some(customer) = store.get::<Customer>(&Key::customer(&notification.customer_id)).await? else {
-        return hold(store, notification, "customer not found".into()).await;
-    };
     let settings = context.settings.current().await?;
-    // A date rule's team note goes to the rule's own address (the workshop), else the team's.
-    let rule_team = notification.rule.as_deref().and_then(|r| settings.ladders.rule_of(r)).and_then(|r| r.team_email.clone());
+    // A deadline of the business's calendar is about no customer: the business stands in.
+    let deadline = match notification.kind {
+        NotificationKind::TeamDeadline => {
+            let rule = notification.rule.as_deref().and_then(|r| calendar::rule_of(&settings.settings.calendar, r));
+            let Some(rule) = rule.cloned() else {
+                return hold(store, notification, "the deadline is no longer in the settings".into()).await;
+            };
+            Some(rule)
+        }
+        _ => None,
+    };
+    let customer = match &deadline {
+        Some(_) => {
+            let locale = Locale::parse(&context.default_language).unwrap_or_else(|_| Locale::french());
+            Customer::new(notification.customer_id.clone(), context.branding.business.clone(), locale, chrono_tz::UTC, Utc::now())
+        }
+        None => match store.get::<Customer>(&Key::customer(&notification.customer_id)).await? {
+            Some(customer) => customer,
+            None => return hold(store, notification, "customer not found".into()).await,
+        },
+    };
+    // A date rule's team note goes to the rule's own address (the workshop), a deadline to
+    // its own, else the team's.
+    let rule_team = match &deadline {
+        Some(rule) => rule.team_email.clone(),
+        None => notification.rule.as_deref().and_then(|r| settings.ladders.rule_of(r)).and_then(|r| r.team_email.clone()),
+    };
     let team = rule_team.or_else(|| context.team_email.clone());
-    if notification.kind == NotificationKind::Internal && team.is_none() {
+    if notification.kind.goes_to_the_team() && team.is_none() {
         return hold(store, notification, "no team address configured (RELANCE_TEAM_EMAIL)".into()).await;
     }
     let channel = match settings.policy.choose(&notification, &customer) {
@@ -130,6 +166,9 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         return hold(store, notification, reason).await;
     };
     let mut message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
+    if let Some(rule) = &deadline {
+        message_context.note = rule.note.clone();
+    }
     let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
     compose::late_payment(
         &mut message_context,
@@ -159,12 +198,37 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         }
     };
 
+    // The formal notice, when the owner attaches one to the final notice: its copy is kept
+    // before anything is claimed or sent, so what went out can always be shown.
+    let formal_notice = match (&about, channel) {
+        (About::Invoice(invoice), Channel::Email)
+            if notification.kind == NotificationKind::InvoiceFinalNotice && settings.settings.formal_notice =>
+        {
+            let letter = formal_notice::Letter {
+                context: &message_context,
+                language: &language,
+                dated: relance::notify::format::date(today, &language),
+                reference: notification.id.as_str(),
+            };
+            let pdf = match formal_notice::pdf(&letter) {
+                Ok(pdf) => pdf,
+                Err(e) => return hold(store, notification, e.to_string()).await,
+            };
+            let file_name = formal_notice::file_name(&language, invoice.number.as_str());
+            keep_copy(store, formal_notice::copy(&notification, invoice, file_name.clone(), &pdf, Utc::now())).await?;
+            notification.formal_notice = Some(file_name.clone());
+            Some((file_name, pdf))
+        }
+        _ => None,
+    };
+    let attachment = formal_notice.as_ref().map(|(file_name, pdf)| Attachment { file_name, content_type: "application/pdf", bytes: pdf });
+
     // Claim the item: only one dispatcher gets past this write.
     if settle(store, &mut notification, |n| n.begin_sending(channel, Utc::now())).await? == Settled::NotOurs {
         return Ok(Outcome::AlreadyHandled);
     }
     *emailed |= channel == Channel::Email;
-    let mut result = send(context, &notification, &customer, team.as_ref(), channel, &message).await;
+    let mut result = send(context, &notification, &customer, team.as_ref(), channel, &message, attachment.as_ref()).await;
     let mut used = channel;
     if let Err(SendError::Permanent(reason)) = &result {
         // One try on the other channel, if the customer can be reached there.
@@ -176,12 +240,16 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
             Channel::Email => customer.reachable_email().is_some(),
             Channel::Sms => customer.reachable_phone().is_some(),
         };
-        if reachable && notification.kind != NotificationKind::Internal {
+        if reachable && !notification.kind.goes_to_the_team() {
             tracing::info!(notification = %notification.id.as_str(), %reason, "falling back to the other channel");
             used = other;
             notification.channel = Some(ChannelDecision::Send { channel: other });
+            if other == Channel::Sms {
+                // A text message cannot carry the formal notice; its copy stays, unsent.
+                notification.formal_notice = None;
+            }
             *emailed |= other == Channel::Email;
-            result = send(context, &notification, &customer, team.as_ref(), other, &message).await;
+            result = send(context, &notification, &customer, team.as_ref(), other, &message, None).await;
         }
     }
     // Once sent, the outcome is what happened, whether or not its record lands: a store
@@ -222,7 +290,7 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
 /// the customer was paused, the invoice was paid, or the event was called off or is over,
 /// since the notification was written.
 fn moot(notification: &Notification, customer: &Customer, about: &About) -> Option<&'static str> {
-    if customer.reminders_stopped() && notification.kind != NotificationKind::Internal {
+    if customer.reminders_stopped() && !notification.kind.goes_to_the_team() {
         return Some("customer paused");
     }
     match about {
@@ -247,8 +315,9 @@ async fn send(
     team: Option<&Email>,
     channel: Channel,
     message: &relance::notify::Message,
+    attachment: Option<&Attachment<'_>>,
 ) -> Result<String, SendError> {
-    let internal = notification.kind == NotificationKind::Internal;
+    let internal = notification.kind.goes_to_the_team();
     match channel {
         Channel::Email => {
             let to = if internal { team } else { customer.reachable_email() };
@@ -266,7 +335,10 @@ async fn send(
             let optional =
                 matches!(notification.kind, NotificationKind::DateRule | NotificationKind::ThankYou | NotificationKind::EventReminder);
             let unsubscribe = optional.then(|| format!("{}/me/preferences", context.branding.portal_url.trim_end_matches('/')));
-            context.senders.email(to, message, &tags, unsubscribe.as_deref()).await
+            match attachment {
+                Some(attachment) => context.senders.email_with_attachment(to, message, &tags, attachment).await,
+                None => context.senders.email(to, message, &tags, unsubscribe.as_deref()).await,
+            }
         }
         Channel::Sms => {
             let to = customer.reachable_phone().ok_or_else(|| SendError::Permanent("no mobile".into()))?;

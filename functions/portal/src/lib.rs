@@ -45,6 +45,9 @@ pub struct PortalState {
     pub settings: relance::settings::LiveSettings,
     /// How people sign in to the web pages.
     pub web: web::WebSignIn,
+    /// SES and SNS, for an admin's test of a template sent to themselves; none: not set up
+    /// (`RELANCE_SENDER` unset), and a test send answers 503.
+    pub senders: Option<relance::notify::send::Senders>,
 }
 
 impl PortalState {
@@ -62,7 +65,13 @@ impl PortalState {
                 relance::settings::CACHE_FOR,
             ),
             web: web::WebSignIn::Off,
+            senders: None,
         }
+    }
+
+    pub fn with_senders(mut self, senders: relance::notify::send::Senders) -> PortalState {
+        self.senders = Some(senders);
+        self
     }
 
     pub fn with_web(mut self, web: web::WebSignIn) -> PortalState {

@@ -109,7 +109,10 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
             None
         })
     };
-    let report = run::scan(&context.store, ladders, now, request.dry_run).await?;
+    let mut report = run::scan(&context.store, ladders, now, request.dry_run).await?;
+    let calendar = &settings.settings.calendar;
+    report.team_deadlines =
+        run::calendar(&context.store, calendar, ladders.reminder_time, context.ingest.defaults().time_zone, now, request.dry_run).await?;
     tracing::info!(
         %now,
         dry_run = request.dry_run,
@@ -117,6 +120,7 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         notifications = ?report.notifications,
         skipped_steps = report.skipped_steps,
         held = ?report.held,
+        team_deadlines = report.team_deadlines,
         "scan done"
     );
     Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report), backfill: None, rescheduled })

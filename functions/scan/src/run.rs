@@ -36,6 +36,8 @@ pub struct ScanReport {
     pub held: BTreeMap<String, u32>,
     /// Records another writer changed under us; decided again from a fresh read.
     pub retried: u32,
+    /// Reminders of the business's own deadlines written to the team (the calendar).
+    pub team_deadlines: u32,
     /// In a dry run, the notifications that would be written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_write: Vec<Planned>,
@@ -528,4 +530,39 @@ async fn move_follow_up<R: FollowedUp>(
         })
         .await?;
     Ok(moved)
+}
+
+/// The team's reminders of the business's own deadlines due by now: today's from the reminder
+/// time on (in the business's zone), and yesterday's if no scan wrote them then. Each is
+/// written once, by its id; a dry run writes nothing and counts what it would.
+pub async fn calendar(
+    store: &Store,
+    rules: &[relance::schedule::CalendarRule],
+    reminder_time: chrono::NaiveTime,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<u32, StoreError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let mut written = 0;
+    for day in [today.pred_opt(), Some(today)].into_iter().flatten() {
+        if relance::domain::time::local_to_utc(day, reminder_time, tz) > now {
+            continue;
+        }
+        for rule in rules {
+            for (deadline, before) in rule.reminders_on(day) {
+                let Ok(mut reminder) = relance::schedule::calendar::reminder(rule, deadline, before, now) else { continue };
+                if dry_run {
+                    written += u32::from(store.get::<Notification>(&reminder.key()).await?.is_none());
+                    continue;
+                }
+                match store.insert(&mut reminder).await {
+                    Ok(()) => written += 1,
+                    Err(StoreError::Duplicate(_) | StoreError::Conflict(_)) => {} // written by an earlier run
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(written)
 }

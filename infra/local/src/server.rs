@@ -34,8 +34,13 @@ pub fn router(
         holded: scan::holded_client(&secrets).map_err(|e| e.to_string())?,
         settings: relance::settings::LiveSettings::stored(store.clone(), settings.initial().settings.clone(), std::time::Duration::ZERO),
     };
+    // An admin's test of a template goes as dispatch sends: from the same address, to moto.
+    let senders = dispatch.senders.clone();
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
-    Ok(Router::new().merge(webhook::router(webhook::WebhookState::new(ingest, secrets))).merge(portal::router(portal)).merge(invoke))
+    Ok(Router::new()
+        .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
+        .merge(portal::router(portal.with_senders(senders)))
+        .merge(invoke))
 }
 
 /// The portal as `make run` serves it: local HS256 tokens, settings from the environment.

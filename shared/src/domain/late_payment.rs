@@ -57,6 +57,22 @@ impl LatePaymentTerms {
     }
 }
 
+/// What an invoice of a customer owes in late-payment charges on `today` (their day): only a
+/// business customer's, only while the invoice is owed and past due, only when the owner
+/// turned the terms on. The final notice, the invoice pages and the export all ask this.
+pub fn charges_for(
+    terms: Option<&LatePaymentTerms>,
+    customer: &super::Customer,
+    invoice: &super::Invoice,
+    today: NaiveDate,
+) -> Option<LatePaymentCharges> {
+    let terms = terms?;
+    if !customer.business || !invoice.is_owed() {
+        return None;
+    }
+    terms.charges(invoice.balance(), invoice.due_date, today).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

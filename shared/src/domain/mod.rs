@@ -37,11 +37,11 @@ pub use ids::{
 };
 pub use import_run::{ImportKind, ImportRun, ImportStatus, LineError};
 pub use invoice::{Invoice, InvoiceError, InvoiceStatus};
-pub use late_payment::{LatePaymentCharges, LatePaymentTerms};
+pub use late_payment::{LatePaymentCharges, LatePaymentTerms, charges_for};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{
-    CLAIM_LIFETIME_MINUTES, ChannelDecision, EmailOutcome, EmailOutcomeKind, Notification, NotificationId, NotificationKind,
-    NotificationStatus, Target, TargetKind,
+    CLAIM_LIFETIME_MINUTES, ChannelDecision, EmailOutcome, EmailOutcomeKind, FormalNoticeCopy, Notification, NotificationId,
+    NotificationKind, NotificationStatus, Target, TargetKind,
 };
 pub use payment::{Payment, PaymentError, PaymentStatus, Refund};
 pub use payment_method::{CardExpiry, Last4, PaymentMethod};

@@ -46,11 +46,14 @@ pub enum NotificationKind {
     LeadChanged,
     /// A message to the business's own team address.
     Internal,
+    /// A deadline of the business's own calendar (the VAT return): to the team, about no
+    /// customer.
+    TeamDeadline,
 }
 
 impl NotificationKind {
     /// Every kind, money owed first: the templates list, and what tests go through.
-    pub const ALL: [NotificationKind; 17] = [
+    pub const ALL: [NotificationKind; 18] = [
         NotificationKind::InvoiceDueSoon,
         NotificationKind::InvoiceOverdue,
         NotificationKind::InvoiceFinalNotice,
@@ -68,6 +71,7 @@ impl NotificationKind {
         NotificationKind::Invitation,
         NotificationKind::LeadChanged,
         NotificationKind::Internal,
+        NotificationKind::TeamDeadline,
     ];
 
     /// A reminder about money owed on an invoice: moot once the invoice stops accepting
@@ -101,7 +105,13 @@ impl NotificationKind {
             NotificationKind::DateRule => "date_rule",
             NotificationKind::LeadChanged => "lead_changed",
             NotificationKind::Internal => "internal",
+            NotificationKind::TeamDeadline => "team_deadline",
         }
+    }
+
+    /// Written to the business's team (their address, by email), not to a customer.
+    pub fn goes_to_the_team(self) -> bool {
+        matches!(self, NotificationKind::Internal | NotificationKind::TeamDeadline)
     }
 }
 
@@ -296,6 +306,10 @@ pub struct Notification {
     /// The owner's template for this message could not render (why): the default went instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_fallback: Option<String>,
+    /// The formal notice (PDF) this email carried, by its file name: its copy is the
+    /// [`FormalNoticeCopy`] of this notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formal_notice: Option<String>,
 }
 
 /// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
@@ -336,6 +350,7 @@ impl Notification {
             resent_as: None,
             email_outcome: None,
             template_fallback: None,
+            formal_notice: None,
         })
     }
 
@@ -463,6 +478,23 @@ impl Notification {
         self.error = Some(reason.into());
         Ok(())
     }
+}
+
+/// A formal notice as it was sent: the PDF's bytes, kept beside the notification that carried
+/// it, so the owner can show what the customer received and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormalNoticeCopy {
+    pub customer_id: CustomerId,
+    pub notification_id: NotificationId,
+    /// The invoice it is about.
+    pub invoice_id: String,
+    pub file_name: String,
+    pub created_at: DateTime<Utc>,
+    /// The PDF, base64, and its SHA-256 (hex): the fingerprint to quote if it is disputed.
+    pub pdf: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub version: u64,
 }
 
 #[cfg(test)]

@@ -481,6 +481,27 @@ fn write(rows: Vec<Vec<String>>) -> Vec<u8> {
 pub const INVOICE_COLUMNS: &[&str] =
     &["id", "customer_id", "number", "currency", "amount_due", "amount_paid", "status", "issued_at", "due_date", "mission_id"];
 
+/// The export's columns after [`INVOICE_COLUMNS`]: a business customer's late-payment charges
+/// to the day of the export. An import reads past them (they are computed, not kept).
+pub const INVOICE_EXPORT_COLUMNS: &[&str] = &["late_penalties", "recovery_indemnity", "total_with_charges"];
+
+/// What an invoice file may hold: the columns read, then the export's computed ones.
+const INVOICE_FILE_COLUMNS: &[&str] = &[
+    "id",
+    "customer_id",
+    "number",
+    "currency",
+    "amount_due",
+    "amount_paid",
+    "status",
+    "issued_at",
+    "due_date",
+    "mission_id",
+    "late_penalties",
+    "recovery_indemnity",
+    "total_with_charges",
+];
+
 /// One row of an invoice file. Amounts need the `currency` column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvoiceRow {
@@ -512,7 +533,7 @@ fn status_name(status: InvoiceStatus) -> &'static str {
 /// Reads an invoice file.
 pub fn parse_invoices(bytes: &[u8]) -> Result<Parsed<InvoiceRow>, FileError> {
     let table = read_table(bytes)?;
-    let columns = Columns::of(&table, INVOICE_COLUMNS, false)?;
+    let columns = Columns::of(&table, INVOICE_FILE_COLUMNS, false)?;
     if !columns.has("customer_id") {
         return Err(FileError::MissingColumn("customer_id"));
     }
@@ -697,8 +718,15 @@ impl InvoiceRow {
 
 /// The invoice file of `invoices`: the import's columns, cells neutralised.
 pub fn write_invoices(invoices: &[Invoice]) -> Vec<u8> {
-    let mut rows = vec![INVOICE_COLUMNS.iter().map(|c| c.to_string()).collect()];
+    write_invoices_with(invoices, |_| None)
+}
+
+/// The invoice file, with each invoice's late-payment charges (`charges`, none for most).
+pub fn write_invoices_with(invoices: &[Invoice], charges: impl Fn(&Invoice) -> Option<crate::domain::LatePaymentCharges>) -> Vec<u8> {
+    let mut rows = vec![INVOICE_COLUMNS.iter().chain(INVOICE_EXPORT_COLUMNS).map(|c| c.to_string()).collect()];
     for i in invoices {
+        let late = charges(i);
+        let total = late.and_then(|c| c.total_with(i.balance()).ok());
         rows.push(vec![
             i.id.as_str().to_string(),
             i.customer_id.as_str().to_string(),
@@ -710,6 +738,9 @@ pub fn write_invoices(invoices: &[Invoice]) -> Vec<u8> {
             crate::store::format_instant(i.issued_at),
             i.due_date.to_string(),
             i.mission_id.as_ref().map(|m| m.as_str().to_string()).unwrap_or_default(),
+            late.map(|c| c.penalties.to_decimal_string()).unwrap_or_default(),
+            late.map(|c| c.indemnity.to_decimal_string()).unwrap_or_default(),
+            total.map(|t| t.to_decimal_string()).unwrap_or_default(),
         ]);
     }
     write(rows)

@@ -139,13 +139,14 @@ pub fn late_payment(
     language: &str,
 ) {
     let (Some(terms), About::Invoice(invoice)) = (terms, about) else { return };
-    if notification.kind != NotificationKind::InvoiceFinalNotice || !customer.business {
+    if notification.kind != NotificationKind::InvoiceFinalNotice {
         return;
     }
-    let balance = invoice.balance();
-    let Ok(Some(charges)) = terms.charges(balance, invoice.due_date, today) else { return };
-    let Ok(total) = charges.total_with(balance) else { return };
+    let Some(charges) = charges_for(Some(terms), customer, invoice, today) else { return };
+    let Ok(total) = charges.total_with(invoice.balance()) else { return };
     context.penalties = format::money(charges.penalties, language, false);
     context.indemnity = format::money(charges.indemnity, language, false);
     context.total_due = format::money(total, language, false);
+    context.penalty_rate = format::percent(terms.rate_basis_points, language);
+    context.days_late = charges.days_late;
 }

@@ -50,6 +50,15 @@ pub fn money(amount: Money, language: &str, sms_safe: bool) -> String {
     }
 }
 
+/// A yearly rate given in hundredths of a percent: `14,15 %` in French, `14.15%` in English.
+pub fn percent(basis_points: u32, language: &str) -> String {
+    let (whole, hundredths) = (basis_points / 100, basis_points % 100);
+    match language {
+        "fr" => format!("{whole},{hundredths:02}\u{a0}%"),
+        _ => format!("{whole}.{hundredths:02}%"),
+    }
+}
+
 /// A date as written in letters: `2 décembre 2026`, `2 December 2026`.
 pub fn date(day: NaiveDate, language: &str) -> String {
     const FR: [&str; 12] =
@@ -85,6 +94,13 @@ mod tests {
         let at: DateTime<Utc> = "2026-12-05T09:00:00Z".parse().unwrap();
         assert_eq!(when(at, chrono_tz::Europe::Paris, "fr"), "5 décembre 2026 à 10:00");
         assert_eq!(when(at, chrono_tz::America::New_York, "en"), "5 December 2026 at 04:00");
+    }
+
+    #[test]
+    fn rates_read_as_each_language_writes_them() {
+        assert_eq!(percent(1415, "fr"), "14,15\u{a0}%");
+        assert_eq!(percent(1005, "en"), "10.05%");
+        assert_eq!(percent(7, "en"), "0.07%");
     }
 
     #[test]

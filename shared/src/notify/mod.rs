@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod feedback;
+pub mod formal_notice;
 pub mod format;
 pub mod owner_templates;
 pub mod policy;

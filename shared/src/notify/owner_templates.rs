@@ -27,8 +27,8 @@ const FUEL: u64 = 20_000;
 const TAGS: &[&str] = &["if", "elif", "else", "endif", "raw", "endraw"];
 
 /// The filters a message may use: none of them makes a text longer than a few times its value.
-const FILTERS: &[&str] =
-    &["upper", "lower", "title", "capitalize", "trim", "default", "d", "length", "escape", "e", "truncate", "striptags"];
+/// (Only minijinja's own: `truncate` and `striptags` live in minijinja-contrib, not here.)
+const FILTERS: &[&str] = &["upper", "lower", "title", "capitalize", "trim", "default", "d", "length", "escape", "e"];
 
 /// The longest a part may be, in characters.
 const MAX_PART: usize = 20_000;
@@ -158,6 +158,7 @@ pub fn variables(kind: NotificationKind) -> Vec<&'static str> {
         NotificationKind::LeadChanged => [&money[..], &["lead", "lead_status", "commission_paid"]].concat(),
         NotificationKind::MessageReceived | NotificationKind::Invitation => vec![],
         NotificationKind::Internal => vec!["rule", "due_date", "number", "amount", "plan", "event"],
+        NotificationKind::TeamDeadline => vec!["rule", "due_date", "note"],
     });
     names
 }
@@ -346,6 +347,15 @@ mod tests {
         assert!(message.html.contains("&lt;b&gt;Eve&lt;") && !message.html.contains("<b>"), "{}", message.html);
         assert!(message.text.contains("<b>Eve</b>"), "the text part is plain text");
         assert_eq!(message.subject, "Facture PB-2026-0042");
+    }
+
+    #[test]
+    fn every_filter_offered_to_an_owner_works() {
+        for filter in FILTERS {
+            let text = format!("Bonjour {{{{ name|{filter} }}}} {{{{ link }}}}");
+            let d = draft(&text, "{{ business }} {{ sms_link }}");
+            validate(NotificationKind::InvoiceOverdue, &d, &sample()).unwrap_or_else(|e| panic!("|{filter}: {e}"));
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Channel, ChannelDecision, Currency, Customer, Money, Notification, NotificationKind};
+use crate::domain::{Channel, ChannelDecision, Currency, Customer, Money, Notification};
 
 /// The amount from which a notice goes by email first, per currency. A currency without a
 /// threshold is never converted from another: its notices are held until one is configured.
@@ -51,7 +51,7 @@ impl ChannelPolicy {
                 .map(|channel| ChannelDecision::Send { channel })
                 .unwrap_or_else(|| held(NO_CHANNEL.to_string()))
         };
-        if notification.kind == NotificationKind::Internal {
+        if notification.kind.goes_to_the_team() {
             // The team is written to by email, whatever the customer's channels.
             return ChannelDecision::Send { channel: Channel::Email };
         }
@@ -72,6 +72,7 @@ impl ChannelPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::NotificationKind;
     use crate::domain::*;
 
     fn customer(email: bool, phone: bool) -> Customer {

@@ -3,7 +3,8 @@
 //! an invalid number, a suppressed recipient).
 
 use aws_sdk_sesv2::error::ProvideErrorMetadata;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as SesMessage, MessageHeader, MessageTag};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as SesMessage, MessageHeader, MessageTag, RawMessage};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::templates::Message;
@@ -28,6 +29,14 @@ pub struct SenderSettings {
     pub from: String,
     pub configuration_set: Option<String>,
     pub sms_sender_id: Option<String>,
+}
+
+/// A file sent with an email.
+#[derive(Debug, Clone, Copy)]
+pub struct Attachment<'a> {
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
 }
 
 #[derive(Clone, Debug)]
@@ -98,12 +107,46 @@ impl Senders {
                 .headers(header("List-Unsubscribe", &format!("<{link}>"))?)
                 .headers(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")?);
         }
+        self.send_email(to, EmailContent::builder().simple(simple.build()).build(), tags).await
+    }
+
+    /// Sends an email with HTML and text parts and a file attached (the formal notice): a
+    /// MIME message SES sends as it is.
+    pub async fn email_with_attachment(
+        &self,
+        to: &Email,
+        message: &Message,
+        tags: &[(&str, String)],
+        attachment: &Attachment<'_>,
+    ) -> Result<String, SendError> {
+        let from = self.settings.from.trim();
+        // `Les Potagers <relance@example.org>` or a bare address.
+        let builder = match from.rsplit_once('<') {
+            Some((name, address)) if !name.trim().is_empty() => {
+                mail_builder::MessageBuilder::new().from((name.trim().trim_matches('"'), address.trim_end_matches('>').trim()))
+            }
+            Some((_, address)) => mail_builder::MessageBuilder::new().from(address.trim_end_matches('>').trim()),
+            None => mail_builder::MessageBuilder::new().from(from),
+        };
+        let raw = builder
+            .to(to.as_str())
+            .subject(message.subject.as_str())
+            .text_body(message.text.as_str())
+            .html_body(message.html.as_str())
+            .attachment(attachment.content_type, attachment.file_name, attachment.bytes)
+            .write_to_vec()
+            .map_err(|e| SendError::Permanent(format!("the message did not build: {e}")))?;
+        let raw = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| SendError::Permanent(e.to_string()))?;
+        self.send_email(to, EmailContent::builder().raw(raw).build(), tags).await
+    }
+
+    async fn send_email(&self, to: &Email, content: EmailContent, tags: &[(&str, String)]) -> Result<String, SendError> {
         let mut request = self
             .ses
             .send_email()
             .from_email_address(&self.settings.from)
             .destination(Destination::builder().to_addresses(to.as_str()).build())
-            .content(EmailContent::builder().simple(simple.build()).build())
+            .content(content)
             .set_configuration_set_name(self.settings.configuration_set.clone());
         for (name, value) in tags {
             let tag = MessageTag::builder().name(*name).value(value).build().map_err(|e| SendError::Permanent(e.to_string()))?;

@@ -33,6 +33,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("en/thank_you", include_str!("../../templates/en/thank_you.j2")),
     ("fr/internal", include_str!("../../templates/fr/internal.j2")),
     ("en/internal", include_str!("../../templates/en/internal.j2")),
+    ("fr/team_deadline", include_str!("../../templates/fr/team_deadline.j2")),
+    ("en/team_deadline", include_str!("../../templates/en/team_deadline.j2")),
     ("fr/event_confirmation", include_str!("../../templates/fr/event_confirmation.j2")),
     ("en/event_confirmation", include_str!("../../templates/en/event_confirmation.j2")),
     ("fr/event_reminder", include_str!("../../templates/fr/event_reminder.j2")),
@@ -92,6 +94,11 @@ pub struct MessageContext {
     pub penalties: String,
     pub indemnity: String,
     pub total_due: String,
+    /// The penalties' yearly rate (`14,15 %`) and the days they ran for.
+    pub penalty_rate: String,
+    pub days_late: i64,
+    /// A calendar deadline's note: what the team has to do.
+    pub note: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     /// The member space page to act from (pay, renew, update the card).
@@ -270,7 +277,7 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 17] = NotificationKind::ALL;
+    const KINDS: [NotificationKind; 18] = NotificationKind::ALL;
 
     fn context(language: &str) -> MessageContext {
         MessageContext::sample(language)

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use super::keys::Key;
 use super::keys::format_instant;
 use crate::domain::{
-    Account, Attendance, AuditEntry, Customer, CustomerId, Event, EventId, Harvest, ImportRun, InboxEntry, Invoice, Lead, Message, Mission,
-    MissionLink, News, Notification, Payment, PaymentMethod, ProviderDelivery, Registration, Site, Subscription,
+    Account, Attendance, AuditEntry, Customer, CustomerId, Event, EventId, FormalNoticeCopy, Harvest, ImportRun, InboxEntry, Invoice, Lead,
+    Message, Mission, MissionLink, News, Notification, Payment, PaymentMethod, ProviderDelivery, Registration, Site, Subscription,
 };
 
 pub trait Record: Serialize + DeserializeOwned {
@@ -155,6 +155,16 @@ impl Record for PaymentMethod {
     fn next_action_at(&self) -> Option<DateTime<Utc>> {
         self.follow_up.next_action_at
     }
+}
+
+impl Record for FormalNoticeCopy {
+    const TYPE: &'static str = "FormalNotice";
+    const SK_PREFIX: &'static str = "FORMALNOTICE#";
+    /// In the customer's partition, by the notification that carried it.
+    fn key(&self) -> Key {
+        Key::of_customer::<Self>(&self.customer_id, self.notification_id.as_str())
+    }
+    versioned!();
 }
 
 impl Record for Payment {

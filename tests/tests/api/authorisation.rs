@@ -161,6 +161,7 @@ fn concrete(path: &str, role: Role, whose: Whose, north: &EventId, south: &Event
         .replace("{member}", "u-other")
         .replace("/admin/kpis", "/admin/kpis?from=2026-01-01&to=2026-01-31")
         .replace("/admin/audit", "/admin/audit?record=Site/north")
+        .replace("/revert", "/revert?version=1")
 }
 
 fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
@@ -197,6 +198,8 @@ fn body(method: &str, path: &str, whose: Whose) -> Option<Value> {
         }
         ("post", "/admin/templates/preview") => json!({"kind": "invoice_overdue", "customer_id": customer(Role::Admin),
             "draft": {"subject": "Facture", "text": "Bonjour {{ name }}", "sms": "{{ sms_link }}"}}),
+        ("post", "/admin/templates/test") => json!({"kind": "invoice_overdue", "customer_id": customer(Role::Admin),
+            "draft": {"subject": "Facture", "text": "Bonjour {{ name }}", "sms": "{{ sms_link }}"}, "channel": "email"}),
         _ => return None,
     })
 }
@@ -319,7 +322,13 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         ("get", "/admin/templates")
         | ("put", "/admin/templates/{kind}/{locale}")
         | ("delete", "/admin/templates/{kind}/{locale}")
-        | ("post", "/admin/templates/preview") => only(admin, 200),
+        | ("post", "/admin/templates/preview")
+        | ("get", "/admin/templates/{kind}/{locale}/history")
+        | ("post", "/admin/templates/{kind}/{locale}/revert") => only(admin, 200),
+        // This portal has no sender set up: an admin is told, not silently answered.
+        ("post", "/admin/templates/test") => only(admin, 503),
+        // The notification exists but carried no formal notice.
+        ("get", "/admin/notifications/{id}/formal-notice") => only(admin, 404),
         other => panic!("no row in the authorisation matrix for {other:?}: add one"),
     }
 }

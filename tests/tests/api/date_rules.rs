@@ -183,3 +183,71 @@ async fn renewal_reminders_go_only_to_subscriptions_that_will_not_renew_by_thems
         assert!(subjects.iter().all(|s| s.contains("prend fin le 29 janvier 2027")), "{subjects:?}");
     }
 }
+
+/// The business's own calendar: a monthly VAT deadline on the 19th and a yearly one, reminded
+/// to the accountant's address 7 days and 1 day before, from the reminder time on in Paris,
+/// once each however many scans run, about no customer; a deadline that is not due is not.
+#[tokio::test]
+async fn the_business_calendar_reminds_the_team_of_its_deadlines_once_each() {
+    let store = relance_tests::fresh_store("calendar").await;
+    let router = portal::router(relance_tests::portal_state(&store));
+    let admin = token("u-admin", &["admin"]);
+    let accountant = format!("compta-{}@example.org", relance_tests::unique());
+    let (_, file) = call(&router, "GET", "/admin/settings", &admin, None).await;
+    let mut settings = file["settings"].clone();
+    settings["calendar"] = json!([
+        {"name": "tva", "every": "month", "day": 19, "days_before": [7, 1], "note": "Déclarer et payer la TVA (CA3)",
+         "team_email": accountant},
+        {"name": "cfe", "every": "year", "day": 15, "month": 12, "days_before": [30], "note": "Payer la CFE"},
+    ]);
+    let put = |body: Value, version: &str| {
+        let request = axum::http::Request::builder()
+            .method("PUT")
+            .uri("/admin/settings")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .header("if-match", version.to_string())
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        relance_tests::send(&router, request)
+    };
+    let mut wrong = settings.clone();
+    wrong["calendar"][1]["month"] = json!(13);
+    let refused = put(wrong, "\"0\"").await;
+    assert_eq!((refused.status, refused.json()["field"].as_str()), (400, Some("calendar[1].month")), "{}", refused.text());
+    let saved = put(settings, "\"0\"").await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+
+    let calendar = CustomerId::parse(relance::schedule::calendar::CALENDAR).unwrap();
+    let scan = |now: &'static str| {
+        let store = store.clone();
+        async move { scan::handle(&relance_tests::scan_context(&store), json!({ "now": now }), at(now)).await.unwrap() }
+    };
+    let reminders = || async { store.list_all::<Notification>(&Key::customer_partition(&calendar)).await.unwrap() };
+    // 12 December, 8:00 in Paris: before the reminder time (9:00), nothing yet.
+    assert_eq!(scan("2026-12-12T07:00:00Z").await.scan.unwrap().team_deadlines, 0);
+    assert!(reminders().await.is_empty());
+    // 9:30: the VAT deadline of the 19th, 7 days ahead; the CFE (15 December) was due on
+    // 15 November, long gone, and is not sent late.
+    assert_eq!(scan("2026-12-12T08:30:00Z").await.scan.unwrap().team_deadlines, 1);
+    assert_eq!(scan("2026-12-12T09:30:00Z").await.scan.unwrap().team_deadlines, 0, "once, however many scans");
+    let written = reminders().await;
+    assert_eq!(written.len(), 1);
+    assert_eq!((written[0].kind, written[0].rule.as_deref()), (NotificationKind::TeamDeadline, Some("tva-2026-12-19")));
+
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[written[0].key()])).await;
+    let sent: Notification = store.get(&written[0].key()).await.unwrap().unwrap();
+    assert_eq!(sent.status, NotificationStatus::Sent, "{sent:?}");
+    let emails = relance_tests::sent_emails().await;
+    let to_accountant: Vec<_> = emails.iter().filter(|m| m["destinations"]["ToAddresses"][0] == accountant.as_str()).collect();
+    assert_eq!(to_accountant.len(), 1);
+    assert!(to_accountant[0]["subject"].as_str().unwrap().contains("19 décembre 2026"), "{}", to_accountant[0]);
+    assert!(to_accountant[0]["body"].as_str().unwrap().contains("Déclarer et payer la TVA (CA3)"), "{}", to_accountant[0]);
+
+    // No scan ran on the 18th: the first one on the 19th still tells of the deadline that day.
+    assert_eq!(scan("2026-12-19T05:00:00Z").await.scan.unwrap().team_deadlines, 1);
+    let written = reminders().await;
+    assert_eq!(written.len(), 2);
+    assert!(written.iter().any(|n| n.step == 2 && n.rule.as_deref() == Some("tva-2026-12-19")), "the day-before one: {written:?}");
+}

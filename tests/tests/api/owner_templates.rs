@@ -137,3 +137,114 @@ async fn a_template_that_cannot_render_at_send_time_falls_back_to_the_default_an
     assert_eq!(stored.status, NotificationStatus::Sent);
     assert!(stored.template_fallback.as_deref().is_some_and(|why| why.contains("subject")), "{:?}", stored.template_fallback);
 }
+
+/// A template's versions: each save is in its history with the version it made; a save over
+/// a version someone else replaced is refused (412); an earlier version comes back as a new
+/// one, the default included.
+#[tokio::test]
+async fn a_template_s_history_lists_every_version_and_one_comes_back_in_one_call() {
+    let store = relance_tests::fresh_store("owner-templates-history").await;
+    let router = portal::router(relance_tests::portal_state(&store));
+    let admin = token("u-admin", &["admin"]);
+    let path = "/admin/templates/card_expiring/en";
+    let draft = |words: &str| {
+        json!({"subject": format!("{words}: your {{{{ card }}}}"), "text": format!("Hello {{{{ name }}}}, {words}. {{{{ link }}}}"),
+            "sms": format!("{{{{ business }}}}: {words} {{{{ sms_link }}}}")})
+    };
+    let put = |body: serde_json::Value, version: Option<&str>| {
+        let mut request = axum::http::Request::builder()
+            .method("PUT")
+            .uri(path)
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json");
+        if let Some(version) = version {
+            request = request.header("if-match", version);
+        }
+        relance_tests::send(&router, request.body(axum::body::Body::from(body.to_string())).unwrap())
+    };
+    let first = put(draft("first words"), Some("\"0\"")).await;
+    assert_eq!((first.status, first.json()["version"].as_u64()), (200, Some(1)), "{}", first.json());
+    let second = put(draft("second words"), Some("1")).await;
+    assert_eq!(second.json()["version"].as_u64(), Some(2));
+    // An editor who read version 1 is told, not allowed to overwrite the second save.
+    let stale = put(draft("a late edit"), Some("1")).await;
+    assert_eq!((stale.status, stale.json()["error"].as_str()), (412, Some("stale_version")), "{}", stale.json());
+    assert_eq!(call(&router, "DELETE", path, &admin, None).await.0, 200);
+
+    let (status, history) = call(&router, "GET", &format!("{path}/history"), &admin, None).await;
+    assert_eq!(status, 200, "{history}");
+    let versions: Vec<_> = history["entries"].as_array().unwrap().iter().map(|e| e["after"]["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [3, 2, 1], "newest first: {history}");
+    assert!(history["entries"][0]["after"]["draft"].is_null(), "version 3 is the default again");
+    assert!(history["entries"][1]["changed"].as_array().unwrap().contains(&json!("draft")));
+
+    // Back to version 1's words, as version 4; then back to the default (version 3).
+    let (status, back) = call(&router, "POST", &format!("{path}/revert?version=1"), &admin, None).await;
+    assert_eq!((status, back["version"].as_u64(), back["source"].as_str()), (200, Some(4), Some("custom")), "{back}");
+    assert!(back["draft"]["text"].as_str().unwrap().contains("first words"), "{back}");
+    let settings = relance::settings::LiveSettings::stored(
+        store.clone(),
+        relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+        std::time::Duration::ZERO,
+    );
+    let current = settings.current().await.unwrap();
+    let chosen = relance::notify::owner_templates::choose(&current.templates, NotificationKind::CardExpiring, "en", 1, None).unwrap();
+    assert!(chosen.draft.as_ref().unwrap().text.contains("first words"), "dispatch reads version 1's words again");
+    let (_, back) = call(&router, "POST", &format!("{path}/revert?version=3"), &admin, None).await;
+    assert_eq!((back["version"].as_u64(), back["source"].as_str()), (Some(5), Some("default")), "{back}");
+    let (status, missing) = call(&router, "POST", &format!("{path}/revert?version=40"), &admin, None).await;
+    assert_eq!(status, 404, "{missing}");
+    let member = token("u-member", &["member"]);
+    assert_eq!(call(&router, "GET", &format!("{path}/history"), &member, None).await.0, 403);
+}
+
+/// `POST /admin/templates/test`: the draft, rendered for a real customer, goes to the signed-in
+/// admin's own email or phone (as moto's SES and SNS took them), never to the customer.
+#[tokio::test]
+async fn a_test_of_a_draft_goes_to_the_admin_s_own_email_and_phone_not_to_the_customer() {
+    let store = relance_tests::fresh_store("owner-templates-test").await;
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    let router = portal::router(relance_tests::portal_state(&store).with_senders(dispatch.senders.clone()));
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let (admin_email, customer_email) = (format!("owner-{run}@example.org"), format!("customer-{run}@example.org"));
+    let phone = "+33655501234";
+    let admin =
+        portal::auth::local_token_with_phone(relance_tests::JWT_SECRET, "u-owner", Some(&admin_email), Some(phone), &["admin"], 1).unwrap();
+    let mut customer = relance_tests::customer("c-test-send", "Camille Martin", Some(&customer_email));
+    let mut invoice = relance_tests::invoice(&customer.id, "i-test-send", "F-2027-099", 12_000);
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut invoice).await.unwrap();
+    let draft = json!({
+        "subject": "{{ business }} : facture {{ number }}",
+        "text": "Bonjour {{ name }}, il reste {{ amount }}. {{ link }}",
+        "sms": "{{ business }} : {{ amount_sms }} sur {{ number }}. {{ sms_link }}",
+    });
+    let body = |channel: &str| json!({"kind": "invoice_overdue", "draft": draft, "customer_id": "c-test-send", "invoice_id": "i-test-send", "channel": channel});
+    let (status, sent) = call(&router, "POST", "/admin/templates/test", &admin, Some(body("email"))).await;
+    assert_eq!((status, sent["to"].as_str()), (200, Some(admin_email.as_str())), "{sent}");
+    let (status, sent) = call(&router, "POST", "/admin/templates/test", &admin, Some(body("sms"))).await;
+    assert_eq!((status, sent["to"].as_str()), (200, Some(phone)), "{sent}");
+
+    let emails = relance_tests::sent_emails().await;
+    let to_admin: Vec<_> = emails.iter().filter(|m| m["destinations"]["ToAddresses"][0] == admin_email.as_str()).collect();
+    assert_eq!(to_admin.len(), 1);
+    assert!(to_admin[0]["subject"].as_str().unwrap().starts_with("[Test] "), "{}", to_admin[0]);
+    assert!(to_admin[0]["body"].as_str().unwrap().contains("Camille Martin"), "rendered for the customer: {}", to_admin[0]);
+    assert!(!emails.iter().any(|m| m["destinations"].to_string().contains(&customer_email)), "the customer got nothing");
+    let texts = relance_tests::sent_sms().await;
+    let to_phone: Vec<_> = texts.iter().filter(|m| m.to_string().contains(phone)).collect();
+    assert_eq!(to_phone.len(), 1, "{texts:?}");
+    assert!(to_phone[0].to_string().contains("F-2027-099"), "{}", to_phone[0]);
+
+    // An admin whose sign-in has no phone is told so; a draft that does not render names the part.
+    let plain = token("u-admin", &["admin"]);
+    let (status, refused) = call(&router, "POST", "/admin/templates/test", &plain, Some(body("sms"))).await;
+    assert_eq!((status, refused["field"].as_str()), (400, Some("channel")), "{refused}");
+    let mut broken = body("email");
+    broken["draft"]["text"] = json!("{{ prenom }}");
+    let (status, refused) = call(&router, "POST", "/admin/templates/test", &admin, Some(broken)).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_template")), "{refused}");
+    // Without a sender set up, 503 rather than a silent nothing.
+    let unsent = portal::router(relance_tests::portal_state(&store));
+    assert_eq!(call(&unsent, "POST", "/admin/templates/test", &admin, Some(body("email"))).await.0, 503);
+}

@@ -187,3 +187,86 @@ async fn a_business_final_notice_states_penalties_and_the_indemnity_and_a_consum
     let consumer = body(emails[1].clone()).await.expect("the consumer's final notice");
     assert!(!consumer.contains("L441-10"), "consumers never get penalties: {consumer}");
 }
+
+/// The final step can carry a formal notice: with it turned on, a business's final notice is
+/// emailed with the PDF attached (the email as moto's SES took it, read as a mail client
+/// would), the PDF states the invoice, the charges and the total, and the copy kept with the
+/// notification is byte for byte what was sent, with its fingerprint.
+#[tokio::test]
+async fn a_final_notice_carries_the_formal_notice_as_a_pdf_and_the_same_copy_is_kept() {
+    use base64::Engine;
+    use mail_parser::MimeHeaders;
+    let store = relance_tests::fresh_store("settings-formal-notice").await;
+    let router = portal::router(relance_tests::portal_state(&store));
+    let admin = token("u-admin", &["admin"]);
+    let mut settings = api(&router, "GET", "/admin/settings", &admin, None).await.json()["settings"].clone();
+    settings["late_payment"] = json!({"rate_basis_points": 1415});
+    settings["formal_notice"] = json!(true);
+    assert_eq!(save(&router, &admin, Some("\"0\""), &settings).await.status, 200);
+    let run = relance_tests::unique();
+    let email = format!("formal-notice-{run}@example.org");
+    let mut customer = relance_tests::customer(&format!("c-fn-{run}"), "Atelier Dupont", Some(&email));
+    customer.business = true;
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("i-fn-{run}"), "F-2026-031", 123_456);
+    invoice.due_date = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    invoice.follow_up.step = 4;
+    invoice.follow_up.schedule(at("2026-10-31T08:00:00Z"));
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut invoice).await.unwrap();
+    let before = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    scan_at(&relance_tests::scan_context(&store), "2026-11-02T09:00:00Z").await;
+    let notes: Vec<Notification> = store.list_all(&Key::customer_partition(&customer.id)).await.unwrap();
+    assert_eq!(notes.iter().map(|n| n.kind).collect::<Vec<_>>(), [NotificationKind::InvoiceFinalNotice]);
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[relance::store::Record::key(&notes[0])])).await;
+    let after = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+
+    let sent: Notification = store.get(&relance::store::Record::key(&notes[0])).await.unwrap().unwrap();
+    assert_eq!(sent.status, NotificationStatus::Sent, "{sent:?}");
+    assert_eq!(sent.formal_notice.as_deref(), Some("mise-en-demeure-F-2026-031.pdf"));
+
+    // The email as SES took it: MIME with the text, the HTML and the PDF.
+    let raw = relance_tests::moto_data().await["ses"]["RawMessage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["destinations"].to_string().contains(&email))
+        .map(|m| m["raw_data"].as_str().unwrap().to_string())
+        .expect("the final notice went as a raw email");
+    let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).expect("a MIME message");
+    assert!(message.subject().unwrap_or_default().contains("F-2026-031"), "{:?}", message.subject());
+    assert!(message.body_text(0).unwrap().contains("L441-10"));
+    let attachment = message.attachments().next().expect("one attachment");
+    assert_eq!(attachment.attachment_name(), Some("mise-en-demeure-F-2026-031.pdf"));
+    assert!(attachment.is_content_type("application", "pdf"));
+    let pdf = attachment.contents().to_vec();
+
+    // What the PDF says, read by another library than the one that wrote it.
+    let document = lopdf::Document::load_mem(&pdf).expect("a PDF");
+    let text = document.extract_text(&[1]).unwrap().replace(['\u{a0}', '\u{202f}'], " ");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let terms = relance::domain::LatePaymentTerms { rate_basis_points: 1415, indemnity_minor: 4000 };
+    let stated = [before, after].iter().any(|day| {
+        let charges = terms.charges(relance_tests::eur(123_456), invoice.due_date, *day).unwrap().unwrap();
+        let total = relance::notify::format::money(charges.total_with(relance_tests::eur(123_456)).unwrap(), "fr", false);
+        text.contains(&total.replace('\u{202f}', " ")) && text.contains(&format!("{} jours", charges.days_late))
+    });
+    assert!(stated, "{text}");
+    for expected in ["Mise en demeure de payer", "F-2026-031", "1 234,56 €", "40,00 €", "L441-10", "14,15 %", sent.id.as_str()] {
+        assert!(text.contains(expected), "{expected:?} not in {text}");
+    }
+
+    // The copy kept is what went, and its fingerprint is given with it.
+    let path = format!("/admin/notifications/{}/formal-notice", sent.id.as_str());
+    let copy = api(&router, "GET", &path, &admin, None).await;
+    assert_eq!(copy.status, 200);
+    assert_eq!(copy.headers["content-type"], "application/pdf");
+    assert_eq!(copy.body, pdf, "the kept copy differs from the one sent");
+    let kept: FormalNoticeCopy = store.get(&Key::of_customer::<FormalNoticeCopy>(&customer.id, sent.id.as_str())).await.unwrap().unwrap();
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(&kept.pdf).unwrap(), pdf);
+    assert_eq!(copy.headers["x-content-sha256"], kept.sha256.as_str());
+    let member = token("u-member", &["member"]);
+    assert_eq!(api(&router, "GET", &path, &member, None).await.status, 403);
+    let none = format!("/admin/notifications/{}/formal-notice", "N-nothing-here");
+    assert_eq!(api(&router, "GET", &none, &admin, None).await.status, 404);
+}

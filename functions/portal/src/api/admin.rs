@@ -286,6 +286,41 @@ pub struct Resent {
     pub resent_from: NotificationId,
 }
 
+/// The formal notice a final notice carried, exactly as it was sent: the PDF kept with the
+/// notification, with its SHA-256 in `X-Content-SHA256` for the owner to quote.
+#[utoipa::path(get, path = "/admin/notifications/{id}/formal-notice", tag = "admin", summary = "The formal notice (PDF) a final notice carried",
+    params(("id" = String, Path, description = "The notification's id")),
+    responses((status = 200, content_type = "application/pdf", body = String, description = "The PDF as sent"),
+        (status = 404, description = "No such notification, or it carried none", body = relance::api_error::ErrorBody)))]
+pub async fn formal_notice(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    caller.require_any(&[Role::Admin])?;
+    let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
+    let key = state.store.find_by_id::<Notification>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
+    let copy_key =
+        relance::store::Key { pk: key.pk, sk: format!("{}{}", <FormalNoticeCopy as relance::store::Record>::SK_PREFIX, id.as_str()) };
+    let copy: FormalNoticeCopy = state.store.get(&copy_key).await?.ok_or_else(ApiError::not_found)?;
+    let pdf = base64::engine::general_purpose::STANDARD.decode(&copy.pdf).map_err(|e| {
+        tracing::error!(error = %e, notification = %id.as_str(), "a kept formal notice is not base64");
+        ApiError::unavailable("the kept copy cannot be read")
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", copy.file_name)),
+            (header::HeaderName::from_static("x-content-sha256"), copy.sha256),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
 /// Sends a notification again: a fresh pending copy that dispatch picks up (its id is the
 /// original's with `.resend-<second>`, so a double click resends once). A held or failed
 /// original leaves the follow-up list; one still pending or being sent is a 409.

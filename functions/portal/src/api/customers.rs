@@ -237,6 +237,9 @@ pub struct TimelineEntry {
     /// For a sent email: delivered, bounced or complained, as SES reported it (none yet, or
     /// for a text message, whose delivery SNS does not report back).
     pub outcome: Option<EmailOutcomeKind>,
+    /// For a final notice that carried a formal notice: its file name, the copy kept at
+    /// `GET /admin/notifications/{record}/formal-notice`.
+    pub formal_notice: Option<String>,
 }
 
 /// A customer with their standing and history.
@@ -249,7 +252,18 @@ pub struct CustomerFile {
 }
 
 fn entry(at: DateTime<Utc>, kind: TimelineKind, record: &str, summary: String) -> TimelineEntry {
-    TimelineEntry { at, kind, record: record.to_string(), summary, amount: None, channel: None, status: None, reason: None, outcome: None }
+    TimelineEntry {
+        at,
+        kind,
+        record: record.to_string(),
+        summary,
+        amount: None,
+        channel: None,
+        status: None,
+        reason: None,
+        outcome: None,
+        formal_notice: None,
+    }
 }
 
 /// The customer's history from their partition's records, newest first.
@@ -321,8 +335,10 @@ fn timeline(
             amount: n.amount,
             channel,
             status: Some(n.status),
-            reason: held.or_else(|| n.error.clone()),
+            // A message that went with the default text because the owner's failed says so.
+            reason: held.or_else(|| n.error.clone()).or_else(|| n.template_fallback.as_ref().map(|e| format!("default text sent: {e}"))),
             outcome: n.email_outcome.map(|o| o.outcome),
+            formal_notice: n.formal_notice.clone(),
             ..entry(n.sent_at.unwrap_or(n.created_at), TimelineKind::Notification, n.id.as_str(), format!("{kind}, step {}", n.step))
         });
     }

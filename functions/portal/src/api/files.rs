@@ -561,7 +561,25 @@ pub async fn export_invoices(
     let (start, end) = period.instants(new_year, 12)?;
     let mut invoices: Vec<Invoice> = by_month(&state, Ledger::invoices, start, end).await?;
     invoices.sort_by(|a, b| (a.issued_at, a.id.as_str()).cmp(&(b.issued_at, b.id.as_str())));
-    Ok(csv("invoices.csv", import_file::write_invoices(&invoices)))
+    // A business customer's late-payment charges to today, when the owner turned them on:
+    // their customers read in batches, only for the invoices still owed.
+    let terms = state.settings.current().await?.settings.late_payment;
+    let mut customers = HashMap::new();
+    if terms.is_some() {
+        let mut keys: Vec<Key> = invoices.iter().filter(|i| i.is_owed()).map(|i| Key::customer(&i.customer_id)).collect();
+        keys.sort();
+        keys.dedup();
+        for batch in keys.chunks(100) {
+            let read: HashMap<Key, Customer> = state.store.get_many(batch).await?;
+            customers.extend(read.into_values().map(|c| (c.id.clone(), c)));
+        }
+    }
+    let charges = |invoice: &Invoice| {
+        let customer = customers.get(&invoice.customer_id)?;
+        let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
+        relance::domain::charges_for(terms.as_ref(), customer, invoice, today)
+    };
+    Ok(csv("invoices.csv", import_file::write_invoices_with(&invoices, charges)))
 }
 
 #[utoipa::path(get, path = "/admin/export/notifications.csv", tag = "admin", summary = "What was sent in a period: each notification, its channel and outcome",

@@ -126,6 +126,10 @@ pub struct InvoiceView {
     pub issued_at: DateTime<Utc>,
     pub due_date: NaiveDate,
     pub reminders: Vec<ReminderView>,
+    /// A business customer's late-payment penalties and indemnity to today, when the owner
+    /// turned them on and the invoice is past due; and the balance with them.
+    pub late_payment: Option<LatePaymentCharges>,
+    pub total_with_charges: Option<Money>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,10 +167,16 @@ pub async fn invoices(
             }
         }
     }
+    // Only a business customer's invoices can carry late-payment charges.
+    let terms = if customer.business { state.settings.current().await?.settings.late_payment } else { None };
+    let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
     let mut views = Vec::new();
     for invoice in listed.records {
         let reminders = reminders_of.remove(invoice.id.as_str()).unwrap_or_default();
+        let late_payment = charges_for(terms.as_ref(), &customer, &invoice, today);
         views.push(InvoiceView {
+            total_with_charges: late_payment.and_then(|c| c.total_with(invoice.balance()).ok()),
+            late_payment,
             balance: invoice.balance(),
             owed: invoice.is_owed(),
             reminders: reminders

@@ -72,18 +72,24 @@ pub async fn get(State(state): State<PortalState>, caller: Caller) -> Result<Res
 
 /// The version `If-Match` names: `"3"`, `3` or `W/"3"`.
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
-    let value = headers.get(header::IF_MATCH).ok_or_else(|| {
+    if_match_given(headers)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
             "precondition_required",
             "If-Match: the version you read (GET /admin/settings's ETag), so that a save never overwrites another's",
         )
-    })?;
+    })
+}
+
+/// The version `If-Match` names, if the request has one.
+pub fn if_match_given(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
     value
         .to_str()
         .ok()
         .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
         .ok_or_else(|| ApiError::invalid("bad_request", "If-Match", "If-Match: a version number, as the ETag gave it (\"3\")"))
 }
 

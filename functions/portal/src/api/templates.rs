@@ -22,7 +22,7 @@ use crate::api::input::{Body, Params};
 use crate::auth::{Caller, Role};
 
 /// Every kind an owner may write for.
-const KINDS: [NotificationKind; 17] = NotificationKind::ALL;
+const KINDS: [NotificationKind; 18] = NotificationKind::ALL;
 
 /// One template as the editor lists it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,7 +97,7 @@ pub struct ScopeQuery {
     pub rule: Option<String>,
 }
 
-fn target(kind: &str, locale: &str, query: &ScopeQuery) -> Result<(NotificationKind, String, Scope), ApiError> {
+pub(crate) fn target(kind: &str, locale: &str, query: &ScopeQuery) -> Result<(NotificationKind, String, Scope), ApiError> {
     let kind = KINDS
         .into_iter()
         .find(|k| k.as_str() == kind)
@@ -139,20 +139,28 @@ fn check(kind: NotificationKind, locale: &str, draft: &Draft) -> Result<(), ApiE
     owner_templates::validate(kind, draft, &sample(locale)).map_err(|e| ApiError::invalid("invalid_template", e.part, e.to_string()))
 }
 
-/// Saves `draft` (none: back to the default) as a new version of the template, with its audit entry.
-async fn save(
+/// Saves `draft` (none: back to the default) as a new version of the template, with its audit
+/// entry (which carries the version it made, for `revert`). `read`: the version the editor
+/// read (`If-Match`), refused with 412 when someone saved since.
+pub(crate) async fn save(
     state: &PortalState,
     caller: &Caller,
     kind: NotificationKind,
     locale: String,
     scope: Scope,
     draft: Option<Draft>,
+    read: Option<u64>,
 ) -> Result<OwnerTemplate, ApiError> {
     let now = Utc::now();
     let mut after = OwnerTemplate { kind, language: locale, scope, draft, updated_at: now, updated_by: caller.user.clone(), version: 0 };
     let id = OwnerTemplate::id(kind, &after.language, &after.scope);
     let before: Option<OwnerTemplate> = state.store.get(&after.key()).await?;
-    let mut entry = audit::entry(caller, &id, before.as_ref(), &after, now)?;
+    let current = before.as_ref().map_or(0, |b| b.version);
+    if read.is_some_and(|read| read != current) {
+        return Err(stale(current));
+    }
+    let made = OwnerTemplate { version: current + 1, ..after.clone() };
+    let mut entry = audit::entry(caller, &id, before.as_ref(), &made, now)?;
     let mut tx = state.store.transaction();
     match &before {
         Some(before) => {
@@ -164,28 +172,61 @@ async fn save(
         }
     }
     tx.insert(&mut entry)?;
-    state.store.commit(tx).await?;
+    match state.store.commit(tx).await {
+        Ok(()) => {}
+        Err(relance::store::StoreError::Conflict(_) | relance::store::StoreError::Duplicate(_)) => {
+            let now_at = state.store.get::<OwnerTemplate>(&after.key()).await?.map_or(0, |t| t.version);
+            return Err(stale(now_at));
+        }
+        Err(e) => return Err(e.into()),
+    }
     state.settings.forget();
     Ok(after)
 }
 
+fn stale(version: u64) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PRECONDITION_FAILED,
+        "stale_version",
+        format!("this template was saved by someone else meanwhile (now version {version}): read it again and redo your change"),
+    )
+}
+
 #[utoipa::path(put, path = "/admin/templates/{kind}/{locale}", tag = "admin", summary = "Write a message's subject, text, SMS and HTML",
-    params(("kind" = String, Path, description = "The notification kind (invoice_overdue)"), ("locale" = String, Path, description = "fr or en"), ScopeQuery),
+    params(("kind" = String, Path, description = "The notification kind (invoice_overdue)"), ("locale" = String, Path, description = "fr or en"), ScopeQuery,
+        ("If-Match" = Option<String>, Header, description = "The version read (`version` in the list): refused with 412 if someone saved since")),
     request_body = Draft,
     responses((status = 200, body = TemplateLine),
-        (status = 400, description = "Refused: `error` is `invalid_template`, `field` the part (subject, html, text, sms)", body = relance::api_error::ErrorBody)))]
+        (status = 400, description = "Refused: `error` is `invalid_template`, `field` the part (subject, html, text, sms)", body = relance::api_error::ErrorBody),
+        (status = 412, description = "Saved by someone else since the version named", body = relance::api_error::ErrorBody)))]
 pub async fn put(
     State(state): State<PortalState>,
     caller: Caller,
     Path((kind, locale)): Path<(String, String)>,
     Params(query): Params<ScopeQuery>,
+    headers: axum::http::HeaderMap,
     Body(draft): Body<Draft>,
 ) -> Result<Json<TemplateLine>, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let (kind, locale, scope) = target(&kind, &locale, &query)?;
+    let read = crate::api::settings::if_match_given(&headers)?;
+    write(&state, &caller, &kind, &locale, &query, draft, read).await.map(Json)
+}
+
+/// Checks and saves the owner's `draft` over version `read` (if given): the API's `PUT` and the editor page.
+pub(crate) async fn write(
+    state: &PortalState,
+    caller: &Caller,
+    kind: &str,
+    locale: &str,
+    query: &ScopeQuery,
+    draft: Draft,
+    read: Option<u64>,
+) -> Result<TemplateLine, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let (kind, locale, scope) = target(kind, locale, query)?;
     check(kind, &locale, &draft)?;
-    let saved = save(&state, &caller, kind, locale, scope, Some(draft)).await?;
-    line(saved.kind, &saved.language, saved.scope.clone(), Some(&saved)).map(Json).ok_or_else(ApiError::not_found)
+    let saved = save(state, caller, kind, locale, scope, Some(draft), read).await?;
+    line(saved.kind, &saved.language, saved.scope.clone(), Some(&saved)).ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(delete, path = "/admin/templates/{kind}/{locale}", tag = "admin", summary = "Go back to the default text",
@@ -199,8 +240,95 @@ pub async fn reset(
 ) -> Result<Json<TemplateLine>, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let (kind, locale, scope) = target(&kind, &locale, &query)?;
-    let saved = save(&state, &caller, kind, locale, scope, None).await?;
+    let saved = save(&state, &caller, kind, locale, scope, None, None).await?;
     line(saved.kind, &saved.language, saved.scope.clone(), Some(&saved)).map(Json).ok_or_else(ApiError::not_found)
+}
+
+/// One template's page of history, or the version to go back to.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    #[param(minimum = 1, maximum = 50)]
+    pub step: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub rule: Option<String>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<i32>,
+}
+
+#[utoipa::path(get, path = "/admin/templates/{kind}/{locale}/history", tag = "admin", summary = "Every saved version of a template: who, when, the text before and after",
+    params(("kind" = String, Path, description = "The notification kind"), ("locale" = String, Path, description = "fr or en"), HistoryQuery),
+    responses((status = 200, body = audit::AuditPage)))]
+pub async fn history(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path((kind, locale)): Path<(String, String)>,
+    Params(query): Params<HistoryQuery>,
+) -> Result<Json<audit::AuditPage>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let (kind, locale, scope) = target(&kind, &locale, &ScopeQuery { step: query.step, rule: query.rule.clone() })?;
+    let page = crate::api::me::PageQuery { cursor: query.cursor, limit: query.limit };
+    audit::page_of(&state, OwnerTemplate::TYPE, &OwnerTemplate::id(kind, &locale, &scope), &page).await.map(Json)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RevertQuery {
+    /// The version to bring back, as the history names it (`after.version`).
+    #[param(minimum = 1)]
+    pub version: u64,
+    #[param(minimum = 1, maximum = 50)]
+    pub step: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub rule: Option<String>,
+}
+
+#[utoipa::path(post, path = "/admin/templates/{kind}/{locale}/revert", tag = "admin", summary = "Bring back an earlier version of a template, as a new version",
+    params(("kind" = String, Path, description = "The notification kind"), ("locale" = String, Path, description = "fr or en"), RevertQuery),
+    responses((status = 200, body = TemplateLine),
+        (status = 400, description = "That version no longer passes today's checks", body = relance::api_error::ErrorBody),
+        (status = 404, description = "No such version", body = relance::api_error::ErrorBody)))]
+pub async fn revert(
+    State(state): State<PortalState>,
+    caller: Caller,
+    Path((kind, locale)): Path<(String, String)>,
+    Params(query): Params<RevertQuery>,
+) -> Result<Json<TemplateLine>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let (kind, locale, scope) = target(&kind, &locale, &ScopeQuery { step: query.step, rule: query.rule.clone() })?;
+    let draft = version_of(&state, &OwnerTemplate::id(kind, &locale, &scope), query.version).await?;
+    if let Some(draft) = &draft {
+        check(kind, &locale, draft)?;
+    }
+    let saved = save(&state, &caller, kind, locale, scope, draft, None).await?;
+    line(saved.kind, &saved.language, saved.scope.clone(), Some(&saved)).map(Json).ok_or_else(ApiError::not_found)
+}
+
+/// The text version `version` of template `id` had (none: it was the default), from its audit trail.
+pub(crate) async fn version_of(state: &PortalState, id: &str, version: u64) -> Result<Option<Draft>, ApiError> {
+    let partition = Key::audit_partition(OwnerTemplate::TYPE, id);
+    let mut cursor = None;
+    loop {
+        let page = state.store.list_latest::<relance::domain::AuditEntry>(&partition, cursor.as_ref(), 50).await?;
+        for entry in page.records {
+            let Some(after) = entry.after else { continue };
+            if after.get("version").and_then(serde_json::Value::as_u64) == Some(version) {
+                let saved: OwnerTemplate = serde_json::from_value(after).map_err(|e| {
+                    tracing::error!(error = %e, template = id, "an audit entry of a template does not read back");
+                    ApiError::unavailable("that version cannot be read")
+                })?;
+                return Ok(saved.draft);
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Err(ApiError::not_found()),
+        }
+    }
 }
 
 /// A draft to see as one customer would get it.
@@ -240,6 +368,11 @@ pub async fn preview(
     Body(request): Body<PreviewRequest>,
 ) -> Result<Json<Preview>, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    Ok(Json(render_for(&state, &request).await?.0))
+}
+
+/// `request`'s draft rendered for its customer, and the message itself.
+async fn render_for(state: &PortalState, request: &PreviewRequest) -> Result<(Preview, relance::notify::Message), ApiError> {
     let (kind, _, _) = target(&request.kind, "fr", &ScopeQuery { step: None, rule: None })?;
     let customer_id = CustomerId::parse(&request.customer_id)
         .map_err(|_| ApiError::invalid("bad_request", "customer_id", "customer_id: our id for a customer"))?;
@@ -278,16 +411,86 @@ pub async fn preview(
         ChannelDecision::Send { channel: Channel::Sms } => "sms".to_string(),
         ChannelDecision::Held { reason } => format!("held: {reason}"),
     };
-    Ok(Json(Preview {
+    let preview = Preview {
         locale: language,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        sms: message.sms,
+        subject: message.subject.clone(),
+        text: message.text.clone(),
+        html: message.html.clone(),
+        sms: message.sms.clone(),
         sms_segments,
         sms_encoding,
         channel,
-    }))
+    };
+    Ok((preview, message))
+}
+
+/// A draft to send to oneself, rendered for one customer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    #[schema(value_type = String, example = "invoice_overdue")]
+    pub kind: String,
+    pub draft: Draft,
+    pub customer_id: String,
+    pub invoice_id: Option<String>,
+    pub step: Option<u32>,
+    /// `email` (the default): to the signed-in admin's email; `sms`: to their phone
+    /// (the `phone_number` of their sign-in).
+    #[schema(value_type = Option<String>, example = "email")]
+    pub channel: Option<Channel>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestSent {
+    #[schema(value_type = String)]
+    pub channel: Channel,
+    /// The admin's own address or number it went to.
+    pub to: String,
+    /// SES's or SNS's id for it.
+    pub message_id: String,
+}
+
+#[utoipa::path(post, path = "/admin/templates/test", tag = "admin", summary = "Send a draft, rendered for a customer, to oneself",
+    request_body = TestRequest,
+    responses((status = 200, body = TestSent),
+        (status = 400, description = "The draft does not render, or the signed-in admin has no email or phone", body = relance::api_error::ErrorBody),
+        (status = 503, description = "Sending is not set up for the back office (RELANCE_SENDER)", body = relance::api_error::ErrorBody)))]
+pub async fn test(State(state): State<PortalState>, caller: Caller, Body(request): Body<TestRequest>) -> Result<Json<TestSent>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let channel = request.channel.unwrap_or(Channel::Email);
+    let preview = PreviewRequest {
+        kind: request.kind,
+        draft: request.draft,
+        customer_id: request.customer_id,
+        invoice_id: request.invoice_id,
+        step: request.step,
+    };
+    let (_, mut message) = render_for(&state, &preview).await?;
+    let senders =
+        state.senders.as_ref().ok_or_else(|| ApiError::unavailable("sending is not set up for the back office (RELANCE_SENDER)"))?;
+    let sent =
+        match channel {
+            Channel::Email => {
+                let to =
+                    caller.email.as_deref().and_then(|e| Email::parse(e).ok()).ok_or_else(|| {
+                        ApiError::invalid("bad_request", "channel", "your sign-in has no email address to send the test to")
+                    })?;
+                message.subject = format!("[Test] {}", message.subject);
+                senders.email(&to, &message, &[("kind", "template_test".to_string())], None).await.map(|id| (to.to_string(), id))
+            }
+            Channel::Sms => {
+                let to =
+                    caller.phone.as_deref().and_then(|p| PhoneE164::parse(p, None).ok()).ok_or_else(|| {
+                        ApiError::invalid("bad_request", "channel", "your sign-in has no mobile number to send the test to")
+                    })?;
+                senders.sms(&to, &message.sms).await.map(|id| (to.to_string(), id))
+            }
+        };
+    let (to, message_id) = sent.map_err(|e| {
+        tracing::warn!(error = %e, "a template test did not go");
+        ApiError::unavailable(format!("the test did not go: {e}"))
+    })?;
+    Ok(Json(TestSent { channel, to, message_id }))
 }
 
 /// The name and member-space address messages carry, as dispatch reads them.

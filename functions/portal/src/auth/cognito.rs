@@ -40,6 +40,8 @@ struct IdClaims {
     sub: String,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    phone_number: Option<String>,
     #[serde(rename = "cognito:groups", default)]
     groups: Vec<String>,
     #[serde(default)]
@@ -141,7 +143,7 @@ impl HostedUi {
             return Err(ApiError::unauthenticated());
         }
         let roles: BTreeSet<Role> = data.claims.groups.iter().filter_map(|g| Role::parse(g)).collect();
-        Ok(Caller { user: data.claims.sub, email: data.claims.email, roles })
+        Ok(Caller { user: data.claims.sub, email: data.claims.email, phone: data.claims.phone_number, roles })
     }
 
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, ApiError> {

@@ -22,6 +22,8 @@ pub struct Caller {
     /// The identity provider's subject (`sub`).
     pub user: String,
     pub email: Option<String>,
+    /// The `phone_number` claim, when the user pool has one (an admin's test messages).
+    pub phone: Option<String>,
     pub roles: BTreeSet<Role>,
 }
 
@@ -51,6 +53,8 @@ pub struct LocalClaims {
     pub sub: String,
     #[serde(default)]
     pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
     #[serde(rename = "cognito:groups", default)]
     pub groups: Vec<String>,
     pub exp: i64,
@@ -69,9 +73,22 @@ pub fn local_token(
     roles: &[&str],
     hours: i64,
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    local_token_with_phone(secret, user, email, None, roles, hours)
+}
+
+/// The same with a `phone_number` claim.
+pub fn local_token_with_phone(
+    secret: &str,
+    user: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+    roles: &[&str],
+    hours: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let claims = LocalClaims {
         sub: user.to_string(),
         email: email.map(str::to_string),
+        phone_number: phone.map(str::to_string),
         groups: roles.iter().map(|r| r.to_string()).collect(),
         exp: (chrono::Utc::now() + chrono::Duration::hours(hours)).timestamp(),
         iss: LOCAL_ISSUER.into(),
@@ -107,7 +124,7 @@ pub fn verify_local(token: &str, secret: &str) -> Result<Caller, ApiError> {
     validation.set_audience(&[LOCAL_AUDIENCE]);
     let data = jsonwebtoken::decode::<LocalClaims>(token, &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()), &validation)
         .map_err(|_| ApiError::unauthenticated())?;
-    Ok(Caller { user: data.claims.sub, email: data.claims.email, roles: roles_from(data.claims.groups) })
+    Ok(Caller { user: data.claims.sub, email: data.claims.email, phone: data.claims.phone_number, roles: roles_from(data.claims.groups) })
 }
 
 fn from_authorizer(parts: &Parts) -> Result<Caller, ApiError> {
@@ -118,7 +135,7 @@ fn from_authorizer(parts: &Parts) -> Result<Caller, ApiError> {
     let claims = context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims).ok_or_else(ApiError::unauthenticated)?;
     let user = claims.get("sub").cloned().ok_or_else(ApiError::unauthenticated)?;
     let groups = claims.get("cognito:groups").map(|g| groups_claim(g)).unwrap_or_default();
-    Ok(Caller { user, email: claims.get("email").cloned(), roles: roles_from(groups) })
+    Ok(Caller { user, email: claims.get("email").cloned(), phone: claims.get("phone_number").cloned(), roles: roles_from(groups) })
 }
 
 impl FromRequestParts<PortalState> for Caller {

@@ -131,6 +131,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/app/admin/invoices/{id}/{action}", post(pages::invoice_action))
         .route("/app/admin/pause", post(pages::pause_by_id))
         .route("/app/admin/notifications/{id}/resend", post(pages::resend))
+        .route("/app/admin/notifications/{id}/formal-notice", get(pages::formal_notice))
         .route("/app/admin/users", post(pages::invite))
         .route("/app/admin/customers", get(pages::admin_customers).post(pages::admin_create_customer))
         .route("/app/admin/customers/{id}", get(pages::admin_customer).post(pages::admin_save_customer))

@@ -443,6 +443,11 @@ pub async fn cancel_event(
 }
 
 /// The export files, for a signed-in admin's browser (the API's routes take a bearer token).
+/// The formal notice a final notice carried, from the customer's timeline.
+pub async fn formal_notice(State(state): State<PortalState>, visitor: Visitor, Path(id): Path<String>) -> Result<Response, PageError> {
+    Ok(crate::api::admin::formal_notice(State(state), visitor.caller, Path(id)).await?)
+}
+
 pub async fn admin_export(State(state): State<PortalState>, visitor: Visitor, Path(file): Path<String>) -> Result<Response, PageError> {
     let (state, caller) = (State(state), visitor.caller);
     let period = || Params(files::PeriodQuery { from: None, to: None });

@@ -10,7 +10,7 @@ use relance::settings::Settings;
 
 use super::*;
 use crate::api::settings as settings_api;
-use crate::api::templates::{self, PreviewRequest, ScopeQuery};
+use crate::api::templates::{self, PreviewRequest, ScopeQuery, TestRequest};
 
 const WEEKDAYS: [Weekday; 7] = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
 const STEP_KINDS: [&str; 3] = ["invoice_due_soon", "invoice_overdue", "invoice_final_notice"];
@@ -48,6 +48,9 @@ async fn settings_page(
         "date_rules": serde_json::to_string_pretty(&settings.date_rules).unwrap_or_default(),
         "rules": settings.date_rules,
         "late_rate": settings.late_payment.map(|l| format!("{}.{:02}", l.rate_basis_points / 100, l.rate_basis_points % 100)),
+        "formal_notice": settings.formal_notice,
+        "calendar": serde_json::to_string_pretty(&settings.calendar).unwrap_or_default(),
+        "deadlines": settings.calendar,
         "refused": refused.as_ref().map(|e| json!({"field": e.field(), "message": e.message()})),
     });
     render(state, visitor, None, "admin_settings.html", note, data).await
@@ -114,6 +117,12 @@ fn from_form(form: &[(String, String)]) -> Result<Settings, ApiError> {
         .collect::<Result<Vec<_>, _>>()?;
     let policy = relance::notify::ChannelPolicy::parse_thresholds(value(form, "thresholds"))
         .map_err(|e| refused("email_thresholds", format!("email_thresholds: {e} (EUR:50.00)")))?;
+    let calendar_text = value(form, "calendar");
+    let calendar = if calendar_text.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(calendar_text).map_err(|e| refused("calendar", format!("calendar: {e}")))?
+    };
     let rules_text = value(form, "date_rules");
     let mut date_rules: Vec<DateRule> = if rules_text.is_empty() {
         Vec::new()
@@ -148,6 +157,8 @@ fn from_form(form: &[(String, String)]) -> Result<Settings, ApiError> {
         window: relance::schedule::SendingWindow { opens: time("opens")?, closes: time("closes")?, days },
         email_thresholds: policy.email_from.iter().map(|(currency, amount)| (*currency, amount.minor_units())).collect(),
         late_payment: late_payment(value(form, "late_rate"))?,
+        formal_notice: value(form, "formal_notice") == "on",
+        calendar,
     })
 }
 
@@ -206,8 +217,12 @@ pub struct TemplateForm {
     step: String,
     #[serde(default)]
     rule: String,
+    // A revert's form carries no text.
+    #[serde(default)]
     subject: String,
+    #[serde(default)]
     text: String,
+    #[serde(default)]
     sms: String,
     #[serde(default)]
     html: String,
@@ -215,6 +230,10 @@ pub struct TemplateForm {
     customer_id: String,
     #[serde(default)]
     invoice_id: String,
+    /// The template's version the editor showed (a save over a newer one is refused), or the
+    /// version to go back to.
+    #[serde(default)]
+    version: String,
     action: String,
 }
 
@@ -257,7 +276,18 @@ async fn templates_page(
         .find(|t| t.kind.as_str() == kind && t.locale == locale && t.scope == relance::notify::owner_templates::Scope::All);
     let selected = list.templates.iter().find(listed).or(kind_line);
     let draft = draft.or_else(|| selected.map(|t| t.draft.clone()));
+    let history =
+        match templates::target(kind, locale, &ScopeQuery { step: choice.step, rule: choice.rule.clone().filter(|r| !r.is_empty()) }) {
+            Ok((kind, locale, scope)) => {
+                let page = crate::api::me::PageQuery { cursor: None, limit: Some(10) };
+                let id = relance::notify::owner_templates::OwnerTemplate::id(kind, &locale, &scope);
+                crate::api::audit::page_of(state, "Template", &id, &page).await?.entries
+            }
+            Err(_) => Vec::new(),
+        };
     let data = json!({
+        "version": selected.filter(|t| listed(t)).map_or(0, |t| t.version),
+        "history": history,
         "templates": list.templates,
         "kind": kind,
         "locale": locale,
@@ -324,20 +354,37 @@ pub async fn admin_template_action(
             let done = templates::reset(State(state.clone()), caller, Path((form.kind.clone(), form.locale.clone())), Params(scope)).await;
             Ok(super::back(&back, done.map(|_| ())))
         }
-        _ => match templates::put(
-            State(state.clone()),
-            caller,
-            Path((form.kind.clone(), form.locale.clone())),
-            Params(scope),
-            Body(form.draft()),
-        )
-        .await
-        {
-            Ok(_) => Ok(redirect(&format!("{back}&done=1"))),
-            Err(e) if e.status() == axum::http::StatusCode::BAD_REQUEST => {
-                templates_page(&state, &visitor, &Note::default(), &choice, Some(form.draft()), None, Some(e), customer).await
+        "test" => {
+            let request = TestRequest {
+                kind: form.kind.clone(),
+                draft: form.draft(),
+                customer_id: customer.0.to_string(),
+                invoice_id: Some(customer.1.to_string()).filter(|i| !i.is_empty()),
+                step: scope.step,
+                channel: None,
+            };
+            match templates::test(State(state.clone()), caller, Body(request)).await {
+                Ok(_) => Ok(redirect(&format!("{back}&done=test"))),
+                Err(e) => templates_page(&state, &visitor, &Note::default(), &choice, Some(form.draft()), None, Some(e), customer).await,
             }
-            Err(e) => Err(e.into()),
-        },
+        }
+        "revert" => {
+            let version = form.version.trim().parse::<u64>().map_err(|_| PageError::from(ApiError::bad_request("version: a number")))?;
+            let query = templates::RevertQuery { version, step: scope.step, rule: scope.rule.clone() };
+            let done = templates::revert(State(state.clone()), caller, Path((form.kind.clone(), form.locale.clone())), Params(query)).await;
+            Ok(super::back(&back, done.map(|_| ())))
+        }
+        _ => {
+            match templates::write(&state, &caller, &form.kind, &form.locale, &scope, form.draft(), form.version.trim().parse().ok()).await
+            {
+                Ok(_) => Ok(redirect(&format!("{back}&done=1"))),
+                Err(e)
+                    if e.status() == axum::http::StatusCode::BAD_REQUEST || e.status() == axum::http::StatusCode::PRECONDITION_FAILED =>
+                {
+                    templates_page(&state, &visitor, &Note::default(), &choice, Some(form.draft()), None, Some(e), customer).await
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
     }
 }
