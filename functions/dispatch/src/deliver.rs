@@ -89,16 +89,19 @@ async fn record_sent(store: &Store, notification: &mut Notification, message_id:
     Ok(settled)
 }
 
-/// Keeps the formal notice's copy: a second try of the same notification replaces a copy
-/// that differs (another day's date), so the copy is always the last one made.
-async fn keep_copy(store: &Store, mut copy: FormalNoticeCopy) -> Result<(), StoreError> {
-    match store.get::<FormalNoticeCopy>(&copy.key()).await? {
-        Some(kept) if kept.sha256 == copy.sha256 => Ok(()),
-        Some(kept) => {
-            copy.version = kept.version;
-            store.update(&mut copy).await
+/// Keeps the formal notice's copy, unless an earlier try of the same notification kept one:
+/// that one stands (it may have gone), and is what this try sends. Returns the copy kept.
+async fn keep_copy(store: &Store, mut copy: FormalNoticeCopy) -> Result<FormalNoticeCopy, StoreError> {
+    if let Some(kept) = store.get::<FormalNoticeCopy>(&copy.key()).await? {
+        return Ok(kept);
+    }
+    match store.insert(&mut copy).await {
+        Ok(()) => Ok(copy),
+        // Another dispatcher kept one between our read and our write: theirs stands.
+        Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => {
+            store.get::<FormalNoticeCopy>(&copy.key()).await?.ok_or_else(|| StoreError::Conflict("formal notice copy".into()))
         }
-        None => store.insert(&mut copy).await,
+        Err(e) => Err(e),
     }
 }
 
@@ -168,6 +171,7 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     let mut message_context = compose::context(&notification, &customer, &about, &context.branding, &language);
     if let Some(rule) = &deadline {
         message_context.note = rule.note.clone();
+        message_context.rule = rule.name.clone();
     }
     let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
     compose::late_payment(
@@ -198,14 +202,16 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         }
     };
 
-    // The formal notice, when the owner attaches one to the final notice: its copy is kept
-    // before anything is claimed or sent, so what went out can always be shown.
-    let formal_notice = match (&about, channel) {
-        (About::Invoice(invoice), Channel::Email)
-            if notification.kind == NotificationKind::InvoiceFinalNotice && settings.settings.formal_notice =>
-        {
+    // The formal notice, when the owner attaches one to the final notice: kept before
+    // anything is claimed or sent, and what goes is the copy kept (the first one made, if an
+    // earlier try made one), so the copy is always what the customer got.
+    let formal_notice = match &about {
+        About::Invoice(invoice) if notification.kind == NotificationKind::InvoiceFinalNotice && settings.settings.formal_notice => {
+            // The letter's amounts are today's: the balance beside the charges it adds up with.
+            let mut letter_context = message_context.clone();
+            letter_context.amount = relance::notify::format::money(invoice.balance(), &language, false);
             let letter = formal_notice::Letter {
-                context: &message_context,
+                context: &letter_context,
                 language: &language,
                 dated: relance::notify::format::date(today, &language),
                 reference: notification.id.as_str(),
@@ -215,13 +221,18 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
                 Err(e) => return hold(store, notification, e.to_string()).await,
             };
             let file_name = formal_notice::file_name(&language, invoice.number.as_str());
-            keep_copy(store, formal_notice::copy(&notification, invoice, file_name.clone(), &pdf, Utc::now())).await?;
-            notification.formal_notice = Some(file_name.clone());
-            Some((file_name, pdf))
+            let kept = keep_copy(store, formal_notice::copy(&notification, invoice, file_name, &pdf, Utc::now())).await?;
+            match kept.pdf_bytes() {
+                Ok(bytes) => Some((kept.file_name, bytes)),
+                Err(e) => return hold(store, notification, format!("the kept formal notice cannot be read: {e}")).await,
+            }
         }
         _ => None,
     };
     let attachment = formal_notice.as_ref().map(|(file_name, pdf)| Attachment { file_name, content_type: "application/pdf", bytes: pdf });
+    // The notification names the formal notice only when an email carries it.
+    let names = |channel: Channel| formal_notice.as_ref().filter(|_| channel == Channel::Email).map(|(name, _)| name.clone());
+    notification.formal_notice = names(channel);
 
     // Claim the item: only one dispatcher gets past this write.
     if settle(store, &mut notification, |n| n.begin_sending(channel, Utc::now())).await? == Settled::NotOurs {
@@ -244,12 +255,11 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
             tracing::info!(notification = %notification.id.as_str(), %reason, "falling back to the other channel");
             used = other;
             notification.channel = Some(ChannelDecision::Send { channel: other });
-            if other == Channel::Sms {
-                // A text message cannot carry the formal notice; its copy stays, unsent.
-                notification.formal_notice = None;
-            }
+            // A text message cannot carry the formal notice; its copy stays, unsent.
+            notification.formal_notice = names(other);
             *emailed |= other == Channel::Email;
-            result = send(context, &notification, &customer, team.as_ref(), other, &message, None).await;
+            let attachment = attachment.as_ref().filter(|_| other == Channel::Email);
+            result = send(context, &notification, &customer, team.as_ref(), other, &message, attachment).await;
         }
     }
     // Once sent, the outcome is what happened, whether or not its record lands: a store
@@ -271,6 +281,7 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
             Err(Retry::Send(reason))
         }
         Err(SendError::Permanent(reason)) => {
+            notification.formal_notice = None; // refused: it carried nothing
             if settle(store, &mut notification, |n| n.mark_failed(reason.clone())).await? == Settled::NotOurs {
                 lost("failed");
             }

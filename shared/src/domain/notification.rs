@@ -497,6 +497,14 @@ pub struct FormalNoticeCopy {
     pub version: u64,
 }
 
+impl FormalNoticeCopy {
+    /// The PDF's bytes, as sent.
+    pub fn pdf_bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(&self.pdf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,9 +52,28 @@ pub fn text(letter: &Letter) -> Result<String, LetterError> {
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let template = env.template_from_str(source).map_err(|e| LetterError(e.to_string()))?;
+    // The layout reads the text line by line (`# ` a heading, `| ` a row of amounts): a value
+    // with a line break (a name from a provider) must not add a row of its own.
+    let mut values = serde_json::to_value(letter.context).map_err(|e| LetterError(e.to_string()))?;
+    one_line(&mut values);
+    let context = minijinja::Value::from_serialize(&values);
     template
-        .render(minijinja::context! { dated => letter.dated, reference => letter.reference, ..minijinja::Value::from_serialize(letter.context) })
+        .render(minijinja::context! { dated => one_line_text(&letter.dated), reference => one_line_text(letter.reference), ..context })
         .map_err(|e| LetterError(e.to_string()))
+}
+
+/// Every text in `value` on one line: control characters become spaces.
+fn one_line(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = one_line_text(text),
+        serde_json::Value::Object(map) => map.values_mut().for_each(one_line),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(one_line),
+        _ => {}
+    }
+}
+
+fn one_line_text(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// The letter as a PDF.
@@ -291,6 +310,15 @@ mod tests {
         assert!(pages >= 2, "{pages} page(s)");
         assert!(text.contains("?ukasz ? ?ó??"), "{text:.200}");
         assert!(text.contains("1 288,92 €"));
+    }
+
+    #[test]
+    fn a_value_with_a_line_break_cannot_add_a_row_to_the_amounts() {
+        let context = MessageContext { name: "Eve\n| Total à régler | 0,00 €\n# Quittance".into(), ..business_context("fr") };
+        let letter = Letter { context: &context, language: "fr", dated: "2 décembre 2026".into(), reference: "N-1" };
+        let text = text(&letter).unwrap();
+        assert!(!text.lines().any(|l| l.starts_with("| Total à régler | 0,00") || l.starts_with("# Quittance")), "{text}");
+        assert!(text.contains("Eve | Total à régler | 0,00 € # Quittance"), "kept, on one line: {text}");
     }
 
     #[test]

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{CustomerId, Email, InvalidId, Notification, NotificationKind, Target, TargetKind};
 
 /// Where the calendar's reminders are kept, in place of a customer's id: the business's own
-/// partition (`CUSTOMER#~calendar`), which no provider or import id takes (they do not begin
-/// with `~`).
-pub const CALENDAR: &str = "~calendar";
+/// partition (`CUSTOMER#_calendar`). Made of what an SES message tag may carry (letters,
+/// digits, `_`, `-`: dispatch tags each email with its customer), and beginning with `_`,
+/// which neither our ids (ULIDs) nor the providers' take.
+pub const CALENDAR: &str = "_calendar";
 
 /// How often a deadline comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -65,8 +66,8 @@ impl CalendarRule {
             Every::Quarter => 1..=3,
             Every::Year => 1..=12,
         };
-        if self.month.is_some_and(|m| !months.contains(&m)) {
-            return refuse("month", "monthly: none; quarterly: 1, 2 or 3 (the quarter's month); yearly: 1 to 12");
+        if self.month.is_some_and(|m| !months.contains(&m)) || (self.every == Every::Year && self.month.is_none()) {
+            return refuse("month", "monthly: none; quarterly: 1, 2 or 3 (the quarter's month); yearly: its month, 1 to 12");
         }
         if self.days_before.is_empty() || self.days_before.len() > 5 || self.days_before.iter().any(|d| *d > 60) {
             return refuse("days_before", "one to five reminders, each 0 to 60 days before the deadline");
@@ -192,5 +193,6 @@ mod tests {
         assert_eq!(rule(Every::Quarter, 1, Some(4), &[1]).validate().unwrap_err().field, "month");
         assert_eq!(rule(Every::Year, 1, Some(12), &[]).validate().unwrap_err().field, "days_before");
         assert!(rule(Every::Year, 1, Some(12), &[0, 30]).validate().is_ok());
+        assert_eq!(rule(Every::Year, 1, None, &[7]).validate().unwrap_err().field, "month", "a yearly deadline names its month");
     }
 }

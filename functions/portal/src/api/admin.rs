@@ -299,14 +299,20 @@ pub async fn formal_notice(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::header;
     use axum::response::IntoResponse;
-    use base64::Engine;
     caller.require_any(&[Role::Admin])?;
     let id = NotificationId::try_from(id).map_err(|_| ApiError::not_found())?;
     let key = state.store.find_by_id::<Notification>(id.as_str()).await?.ok_or_else(ApiError::not_found)?;
+    let notification: Notification = state.store.get(&key).await?.ok_or_else(ApiError::not_found)?;
+    // Only a formal notice an email carried (or, its outcome unknown, may have carried).
+    let carried =
+        notification.formal_notice.is_some() && matches!(notification.status, NotificationStatus::Sent | NotificationStatus::Sending);
+    if !carried {
+        return Err(ApiError::not_found());
+    }
     let copy_key =
         relance::store::Key { pk: key.pk, sk: format!("{}{}", <FormalNoticeCopy as relance::store::Record>::SK_PREFIX, id.as_str()) };
     let copy: FormalNoticeCopy = state.store.get(&copy_key).await?.ok_or_else(ApiError::not_found)?;
-    let pdf = base64::engine::general_purpose::STANDARD.decode(&copy.pdf).map_err(|e| {
+    let pdf = copy.pdf_bytes().map_err(|e| {
         tracing::error!(error = %e, notification = %id.as_str(), "a kept formal notice is not base64");
         ApiError::unavailable("the kept copy cannot be read")
     })?;

@@ -299,6 +299,9 @@ pub async fn revert(
     Params(query): Params<RevertQuery>,
 ) -> Result<Json<TemplateLine>, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    if query.version == 0 {
+        return Err(ApiError::invalid("bad_request", "version", "version: 1 or more, as the history names it"));
+    }
     let (kind, locale, scope) = target(&kind, &locale, &ScopeQuery { step: query.step, rule: query.rule.clone() })?;
     let draft = version_of(&state, &OwnerTemplate::id(kind, &locale, &scope), query.version).await?;
     if let Some(draft) = &draft {
@@ -488,7 +491,13 @@ pub async fn test(State(state): State<PortalState>, caller: Caller, Body(request
         };
     let (to, message_id) = sent.map_err(|e| {
         tracing::warn!(error = %e, "a template test did not go");
-        ApiError::unavailable(format!("the test did not go: {e}"))
+        match e {
+            // The address or number was refused (unverified in SES's sandbox, opted out…).
+            relance::notify::send::SendError::Permanent(reason) => {
+                ApiError::invalid("bad_request", "channel", format!("your address or number was refused: {reason}"))
+            }
+            other => ApiError::unavailable(format!("the test did not go: {other}")),
+        }
     })?;
     Ok(Json(TestSent { channel, to, message_id }))
 }

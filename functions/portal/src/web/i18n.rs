@@ -312,7 +312,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("every_month", "chaque mois", "every month"),
     ("every_quarter", "chaque trimestre", "every quarter"),
     ("every_year", "chaque année", "every year"),
-    ("month", "mois", "month"),
     ("day", "jour", "day"),
     ("send_test", "M'envoyer un essai", "Send me a test"),
     ("revert_to", "Revenir à", "Go back to"),
