@@ -39,7 +39,9 @@ pub enum Fact {
     PaymentFailed {
         invoice: Option<ProviderRef>,
         subscription: Option<ProviderRef>,
-        retry_pending: bool,
+        /// When the provider announced it will try the charge again (Stripe's
+        /// `next_payment_attempt`); none: it will not.
+        retry_at: Option<DateTime<Utc>>,
     },
     Subscription(SubscriptionFacts),
     /// A subscription we already know changed status (Braintree's notifications carry only
@@ -100,8 +102,8 @@ pub struct InvoiceFacts {
     pub issued_at: DateTime<Utc>,
     pub due_date: Option<NaiveDate>,
     pub subscription: Option<ProviderRef>,
-    /// The provider will retry the charge itself.
-    pub retry_pending: bool,
+    /// When the provider will retry the charge itself, if it announced it.
+    pub retry_at: Option<DateTime<Utc>>,
     /// The provider's hosted page where the customer pays this invoice, if it has one.
     pub payment_link: Option<String>,
     /// Our agency mission the invoice bills, when the sender names it (our generic format).

@@ -12,6 +12,11 @@ use super::ids::{CustomerId, InvoiceId, InvoiceNumber, MissionId, SubscriptionId
 use super::money::{Currency, Money, MoneyError};
 use super::provider::{ProviderRef, is_stale};
 
+/// How long after a provider's announced retry reminders still wait for its outcome.
+pub const RETRY_GRACE: chrono::Duration = chrono::Duration::days(1);
+/// How long a retry hold with no announced time lasts (one stored before the time was kept).
+pub const RETRY_HOLD_WITHOUT_TIME: chrono::Duration = chrono::Duration::days(8);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
@@ -65,9 +70,13 @@ pub struct Invoice {
     pub due_date: NaiveDate,
     pub subscription_id: Option<SubscriptionId>,
     pub provider_ref: Option<ProviderRef>,
-    /// The provider will retry the card itself: reminders wait for that retry's outcome.
+    /// The provider will retry the card itself: reminders wait for that retry's outcome, but
+    /// only until the retry's announced time and a grace day ([`Invoice::retry_hold_until`]).
     #[serde(default)]
     pub autopay_retry_pending: bool,
+    /// When the provider said it would try again (Stripe's `next_payment_attempt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopay_retry_at: Option<DateTime<Utc>>,
     /// The customer disputes the invoice: reminders stop until it is resolved.
     #[serde(default)]
     pub disputed: bool,
@@ -113,6 +122,7 @@ impl Invoice {
             subscription_id: None,
             provider_ref: None,
             autopay_retry_pending: false,
+            autopay_retry_at: None,
             disputed: false,
             reminders_paused: false,
             follow_up: FollowUp::default(),
@@ -171,6 +181,7 @@ impl Invoice {
         if self.status == InvoiceStatus::Paid {
             self.follow_up.clear();
             self.autopay_retry_pending = false;
+            self.autopay_retry_at = None;
         }
     }
 
@@ -221,6 +232,7 @@ impl Invoice {
         if status.is_closed() {
             self.follow_up.clear();
             self.autopay_retry_pending = false;
+            self.autopay_retry_at = None;
         }
         changed
     }
@@ -270,16 +282,32 @@ impl Invoice {
     /// Whether the provider will retry the card itself, as it says at `at` while the invoice is
     /// owed. Reminders wait for a pending retry; when the provider stops retrying, a ladder
     /// already begun resumes at `at`. Returns whether that changed.
-    pub fn apply_provider_retry(&mut self, retry_pending: bool, at: DateTime<Utc>) -> bool {
+    pub fn apply_provider_retry(&mut self, retry_at: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
         if !self.is_owed() {
             return false;
         }
+        let retry_pending = retry_at.is_some();
         if self.autopay_retry_pending && !retry_pending && self.follow_up.step > 0 {
             self.follow_up.due_by(at);
         }
-        let changed = self.autopay_retry_pending != retry_pending;
+        let changed = self.autopay_retry_pending != retry_pending || self.autopay_retry_at != retry_at;
         self.autopay_retry_pending = retry_pending;
+        self.autopay_retry_at = retry_at;
         changed
+    }
+
+    /// Until when reminders wait for the provider's own retry: its announced time and a grace
+    /// day for its outcome to reach us. With no news by then (a lost event, retries turned off
+    /// afterwards), the ladder resumes. A hold recorded before the time was kept lasts
+    /// [`RETRY_HOLD_WITHOUT_TIME`] from the provider's last word.
+    pub fn retry_hold_until(&self) -> Option<DateTime<Utc>> {
+        if !self.autopay_retry_pending {
+            return None;
+        }
+        match self.autopay_retry_at {
+            Some(retry) => retry.checked_add_signed(RETRY_GRACE),
+            None => self.provider_updated_at.and_then(|at| at.checked_add_signed(RETRY_HOLD_WITHOUT_TIME)),
+        }
     }
 
     /// Plans the first reminder (the ladder's first rung, `first`) of an owed invoice that has
@@ -293,14 +321,15 @@ impl Invoice {
     }
 
     /// A collection failed at `at`: the failure notice is due now, and the ladder waits while
-    /// the provider retries (`retry_pending`). Ignored unless the invoice is still owed, and
+    /// the provider retries (until `retry_at`). Ignored unless the invoice is still owed, and
     /// when older than the last facts applied: a failure that still had a retry coming must
     /// not undo a newer state. Returns whether it was recorded.
-    pub fn record_payment_failure(&mut self, retry_pending: bool, at: DateTime<Utc>) -> bool {
+    pub fn record_payment_failure(&mut self, retry_at: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
         if !self.is_owed() || is_stale(self.provider_updated_at, at) {
             return false;
         }
-        self.autopay_retry_pending = retry_pending;
+        self.autopay_retry_pending = retry_at.is_some();
+        self.autopay_retry_at = retry_at;
         self.follow_up.failure_pending = true;
         self.provider_updated_at = Some(at);
         self.follow_up.due_by(at);
@@ -476,23 +505,26 @@ mod tests {
     fn when_the_provider_stops_retrying_a_begun_ladder_resumes_now() {
         let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
         let mut inv = invoice(1000);
-        assert!(inv.apply_provider_retry(true, t("2026-12-01T10:00:00Z")));
+        assert!(inv.apply_provider_retry(Some(t("2026-12-05T10:00:00Z")), t("2026-12-01T10:00:00Z")));
         assert!(!inv.accepts_reminders());
-        assert!(!inv.apply_provider_retry(true, t("2026-12-02T10:00:00Z")));
+        assert!(!inv.apply_provider_retry(Some(t("2026-12-05T10:00:00Z")), t("2026-12-02T10:00:00Z")));
         inv.follow_up.step = 1;
         inv.follow_up.schedule(t("2026-12-10T08:00:00Z"));
-        assert!(inv.apply_provider_retry(false, t("2026-12-03T10:00:00Z")));
+        assert!(inv.apply_provider_retry(None, t("2026-12-03T10:00:00Z")));
         assert_eq!(inv.follow_up.next_action_at, Some(t("2026-12-03T10:00:00Z")));
 
         // Before the first step, the first rung stands.
         let mut inv = invoice(1000);
         inv.autopay_retry_pending = true;
-        assert!(inv.apply_provider_retry(false, t("2026-11-20T10:00:00Z")));
+        assert!(inv.apply_provider_retry(None, t("2026-11-20T10:00:00Z")));
         assert_eq!(inv.follow_up.next_action_at, Some(t("2026-11-27T08:00:00Z")));
 
         let mut inv = invoice(1000);
         inv.record_payment(eur(1000)).unwrap();
-        assert!(!inv.apply_provider_retry(true, t("2026-12-01T10:00:00Z")), "a paid invoice has nothing to retry");
+        assert!(
+            !inv.apply_provider_retry(Some(t("2026-12-05T10:00:00Z")), t("2026-12-01T10:00:00Z")),
+            "a paid invoice has nothing to retry"
+        );
         assert!(!inv.autopay_retry_pending);
     }
 
@@ -519,16 +551,16 @@ mod tests {
     fn a_failed_collection_makes_the_notice_due_unless_older_or_settled() {
         let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
         let mut inv = invoice(1000);
-        assert!(inv.record_payment_failure(true, t("2026-11-20T10:00:00Z")));
+        assert!(inv.record_payment_failure(Some(t("2026-11-23T10:00:00Z")), t("2026-11-20T10:00:00Z")));
         assert!(inv.follow_up.failure_pending && inv.autopay_retry_pending);
         assert_eq!(inv.follow_up.next_action_at, Some(t("2026-11-20T10:00:00Z")), "due now, before the first rung");
         assert_eq!(inv.provider_updated_at, Some(t("2026-11-20T10:00:00Z")));
-        assert!(!inv.record_payment_failure(false, t("2026-11-20T09:00:00Z")), "an older failure");
+        assert!(!inv.record_payment_failure(None, t("2026-11-20T09:00:00Z")), "an older failure");
         assert!(inv.autopay_retry_pending);
 
         let mut inv = invoice(1000);
         assert!(inv.apply_provider_state(eur(1000), eur(1000), InvoiceStatus::Paid, t("2026-11-25T10:00:00Z")));
-        assert!(!inv.record_payment_failure(false, t("2026-11-26T10:00:00Z")));
+        assert!(!inv.record_payment_failure(None, t("2026-11-26T10:00:00Z")));
         assert!(!inv.follow_up.failure_pending);
     }
 

@@ -159,7 +159,7 @@ pub fn parse(payload: &str, currency: Currency) -> Result<Delivery, PayloadError
         Ok(Fact::SubscriptionStatus { subscription: reference(&subscription()?.id)?, status })
     };
     let failed = || -> Result<Fact, PayloadError> {
-        Ok(Fact::PaymentFailed { invoice: None, subscription: Some(reference(&subscription()?.id)?), retry_pending: false })
+        Ok(Fact::PaymentFailed { invoice: None, subscription: Some(reference(&subscription()?.id)?), retry_at: None })
     };
     let facts = match notification.kind.as_str() {
         "check" => Vec::new(),
@@ -258,7 +258,7 @@ mod tests {
         );
         assert_eq!(
             read(fixture!("braintree_sample_subscription_went_past_due.bt_payload.txt")),
-            vec![Fact::PaymentFailed { invoice: None, subscription: Some(sub("sub_past_due_id")), retry_pending: false }]
+            vec![Fact::PaymentFailed { invoice: None, subscription: Some(sub("sub_past_due_id")), retry_at: None }]
         );
         assert_eq!(
             read(fixture!("braintree_sample_subscription_canceled.bt_payload.txt")),

@@ -202,7 +202,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             issued_at: i.issued_at,
             due_date: Some(i.due_date),
             subscription: None,
-            retry_pending: false,
+            retry_at: None,
             payment_link: match &i.payment_url {
                 Some(url) if url.starts_with("https://") => Some(url.clone()),
                 Some(_) => return Err(PayloadError::new("payment_url must be an https URL")),
@@ -227,7 +227,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             amount_refunded: money(p.amount_refunded.as_deref().unwrap_or("0"), currency)?,
         }));
         if p.status == GenericPaymentStatus::Failed {
-            facts.push(Fact::PaymentFailed { invoice, subscription: None, retry_pending: false });
+            facts.push(Fact::PaymentFailed { invoice, subscription: None, retry_at: None });
         }
     }
     Ok(Delivery { provider: Provider::Generic, id: document.id, kind: "document".into(), occurred_at: document.occurred_at, facts })

@@ -95,7 +95,7 @@ pub fn invoice(object: &Value, customer: Option<CustomerFacts>, default_currency
         issued_at: seconds(object, "date").ok_or_else(|| PayloadError::new("document date is missing"))?,
         due_date: seconds(object, "dueDate").map(|d| d.date_naive()),
         subscription: None,
-        retry_pending: false,
+        retry_at: None,
         payment_link: None,
     })
 }

@@ -231,7 +231,7 @@ fn order(object: &Value) -> Result<(Option<InvoiceFacts>, Option<CustomerFacts>)
         // A shop order is due when placed.
         due_date: Some(issued_at.date_naive()),
         subscription: None,
-        retry_pending: false,
+        retry_at: None,
         payment_link: None,
     };
     Ok((Some(invoice), Some(customer)))

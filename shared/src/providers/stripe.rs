@@ -105,7 +105,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             let failed = Fact::PaymentFailed {
                 invoice: Some(invoice.reference.clone()),
                 subscription: invoice.subscription.clone(),
-                retry_pending: invoice.retry_pending,
+                retry_at: invoice.retry_at,
             };
             vec![Fact::Invoice(invoice), failed]
         }
@@ -247,7 +247,7 @@ fn invoice(object: &Value) -> Result<InvoiceFacts, PayloadError> {
         issued_at: instant(integer(object, "created")?)?,
         due_date,
         subscription: invoice_subscription(object),
-        retry_pending: field(object, "next_payment_attempt").is_some(),
+        retry_at: field(object, "next_payment_attempt").and_then(Value::as_i64).map(instant).transpose()?,
         payment_link: text(object, "hosted_invoice_url").filter(|url| url.starts_with("https://")),
     })
 }
@@ -438,7 +438,7 @@ mod tests {
     fn reads_stripe_mock_invoices() {
         let delivery = parse(&event("invoice.payment_failed", fixture!("stripe_mock_invoice.json"))).unwrap();
         assert_eq!(delivery.occurred_at, at(1764057600));
-        let [Fact::Invoice(invoice), Fact::PaymentFailed { invoice: Some(failed), retry_pending: true, .. }] = &delivery.facts[..] else {
+        let [Fact::Invoice(invoice), Fact::PaymentFailed { invoice: Some(failed), retry_at: Some(_), .. }] = &delivery.facts[..] else {
             panic!("{:?}", delivery.facts)
         };
         assert_eq!(invoice.reference.id, "in_1Pgc6tB7WZ01zgkWu9fdqL6I");

@@ -288,9 +288,10 @@ pub fn invoice(invoice: &Invoice, customer: &Customer, ladders: &Ladders, now: D
     // One message per invoice and day: with a failure notice, a final notice due today waits
     // for tomorrow's reminder time.
     let told_today = (!plan.notifications.is_empty()).then(|| moment(ladders, failed_on, 1, tz)).flatten();
-    if invoice.autopay_retry_pending {
-        // The provider retries the card itself; the ladder resumes when it gives up.
-        plan.follow_up.next_action_at = None;
+    if let Some(until) = invoice.retry_hold_until().filter(|until| now < *until) {
+        // The provider retries the card itself; the ladder resumes when it gives up, or at
+        // the retry's time and a grace day if no news came by then.
+        plan.follow_up.next_action_at = Some(until);
         plan.held_because = plan.notifications.is_empty().then_some("automatic retry pending");
         return Ok(plan);
     }
@@ -631,16 +632,45 @@ mod tests {
     }
 
     #[test]
+    fn an_announced_retry_holds_the_ladder_only_until_its_time_and_a_grace_day() {
+        let ladders = Ladders::default();
+        let mut inv = invoice(date(2026, 11, 20));
+        inv.autopay_retry_pending = true;
+        inv.autopay_retry_at = Some(utc("2026-11-24T10:00:00Z"));
+        inv.provider_updated_at = Some(utc("2026-11-21T10:00:00Z"));
+        // Before the retry and its grace day: held, looked at again when it runs out.
+        let held = super::invoice(&inv, &customer(), &ladders, utc("2026-11-25T09:00:00Z")).unwrap();
+        assert!(held.notifications.is_empty());
+        assert_eq!(held.held_because, Some("automatic retry pending"));
+        assert_eq!(held.follow_up.next_action_at, Some(utc("2026-11-25T10:00:00Z")));
+        // No news by then (a lost event, retries turned off): the ladder resumes.
+        let resumed = super::invoice(&inv, &customer(), &ladders, utc("2026-11-25T10:00:00Z")).unwrap();
+        assert!(resumed.notifications.iter().any(|n| n.kind == InvoiceOverdue && n.status == Pending), "{:?}", kinds(&resumed));
+        // A hold stored before the time was kept lasts 8 days from the provider's last word.
+        inv.autopay_retry_at = None;
+        inv.provider_updated_at = Some(utc("2026-11-17T10:00:00Z"));
+        let legacy = super::invoice(&inv, &customer(), &ladders, utc("2026-11-24T10:00:00Z")).unwrap();
+        assert_eq!(legacy.follow_up.next_action_at, Some(utc("2026-11-25T10:00:00Z")));
+        let legacy = super::invoice(&inv, &customer(), &ladders, utc("2026-11-25T10:00:00Z")).unwrap();
+        assert!(legacy.notifications.iter().any(|n| n.kind == InvoiceOverdue), "{:?}", kinds(&legacy));
+    }
+
+    #[test]
     fn a_failed_payment_is_told_at_once_and_the_ladder_waits_for_the_retries() {
         let ladders = Ladders::default();
         let now = utc("2026-11-25T10:00:00Z");
         let mut inv = invoice(date(2026, 12, 20));
         inv.follow_up.failure_pending = true;
         inv.autopay_retry_pending = true;
+        inv.autopay_retry_at = Some(utc("2026-11-28T10:00:00Z"));
         let plan = super::invoice(&inv, &customer(), &ladders, now).unwrap();
         assert_eq!(kinds(&plan), vec![(PaymentFailed, 1, Pending)]);
         assert!(!plan.follow_up.failure_pending);
-        assert_eq!(plan.follow_up.next_action_at, None, "the retry's outcome reschedules it");
+        assert_eq!(
+            plan.follow_up.next_action_at,
+            Some(utc("2026-11-29T10:00:00Z")),
+            "the retry's outcome reschedules it; without news, the retry's time and a grace day"
+        );
 
         // Retries exhausted (the provider says so): one message that day, the failure notice,
         // which stands for the overdue reminder due; the ladder goes on from the next step.

@@ -586,3 +586,38 @@ async fn a_card_ladder_without_warnings_still_schedules_the_after_expiry_notice(
     // Expires end of August 2030: 1 September at 09:00 in Paris (UTC+2).
     assert_eq!(card.follow_up.next_action_at, Some("2030-09-01T07:00:00Z".parse().unwrap()));
 }
+
+/// Stripe's announced retry holds the ladder only until its time and a grace day: with no
+/// news by then (the final event lost, retries turned off after the fact), the scan sends the
+/// reminder that is due; before then, nothing goes.
+#[tokio::test]
+async fn an_announced_retry_with_no_news_lets_the_ladder_resume_a_day_after_it() {
+    let h = Harness::new("wh-retry-bound").await;
+    // Due 1 November 2026, failed on 20 November, Stripe to try again on 23 November 10:00.
+    let mut failed = stripe_invoice("open", 0);
+    failed["due_date"] = json!(1_793_491_200);
+    failed["next_payment_attempt"] = json!(1_795_428_000);
+    let (status, _) = h.stripe(&event("evt_r1", "invoice.payment_failed", "2026-11-20T10:00:00Z", failed)).await;
+    assert_eq!(status, 200);
+    let invoice = h.invoice("in_1").await;
+    assert_eq!(invoice.autopay_retry_at, Some("2026-11-23T10:00:00Z".parse().unwrap()));
+    let context = relance_tests::scan_context(&h.store);
+    let scan = |now: &'static str| {
+        let context = &context;
+        async move { scan::handle(context, json!({ "now": now }), now.parse().unwrap()).await.unwrap() }
+    };
+    let notes = || async {
+        let customer = h.invoice("in_1").await.customer_id;
+        h.store.list_all::<Notification>(&Key::customer_partition(&customer)).await.unwrap()
+    };
+    // The failure notice at once; the ladder waits, and its next look is the hold's end.
+    scan("2026-11-20T10:05:00Z").await;
+    assert_eq!(notes().await.iter().map(|n| n.kind).collect::<Vec<_>>(), [NotificationKind::PaymentFailed]);
+    assert_eq!(h.invoice("in_1").await.follow_up.next_action_at, Some("2026-11-24T10:00:00Z".parse().unwrap()));
+    scan("2026-11-24T09:00:00Z").await;
+    assert_eq!(notes().await.len(), 1, "still waiting for the retry's outcome");
+    // The retry's day and its grace day gone, no word from Stripe: the reminder due goes.
+    scan("2026-11-24T10:00:00Z").await;
+    let kinds: Vec<_> = notes().await.iter().filter(|n| n.status == NotificationStatus::Pending).map(|n| n.kind).collect();
+    assert!(kinds.contains(&NotificationKind::InvoiceOverdue), "{kinds:?}");
+}

@@ -36,7 +36,7 @@ impl Work<'_> {
             // number is replaced only when the provider gives one (its id names a new invoice).
             let number = number.filter(|_| facts.number.is_some());
             changed |= invoice.apply_provider_details(number, due_date, facts.payment_link.as_deref(), subscription_id);
-            changed |= invoice.apply_provider_retry(facts.retry_pending, at);
+            changed |= invoice.apply_provider_retry(facts.retry_at, at);
             changed |= invoice.link_mission(facts.mission.as_ref());
             changed |= first_reminder.is_some_and(|first| invoice.schedule_first_reminder(first));
         }
@@ -45,9 +45,13 @@ impl Work<'_> {
     }
 
     /// A collection failed on an invoice: its failure notice is due now.
-    pub(super) async fn invoice_payment_failed(&mut self, reference: &ProviderRef, retry_pending: bool) -> Result<(), StoreError> {
+    pub(super) async fn invoice_payment_failed(
+        &mut self,
+        reference: &ProviderRef,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), StoreError> {
         let at = self.at;
-        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| invoice.record_payment_failure(retry_pending, at))
+        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| invoice.record_payment_failure(retry_at, at))
             .await
     }
 }

@@ -262,9 +262,9 @@ impl<'a> Work<'a> {
             }
             Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
             Fact::Invoice(facts) => self.invoice(facts).await?,
-            Fact::PaymentFailed { invoice, subscription, retry_pending } => {
+            Fact::PaymentFailed { invoice, subscription, retry_at } => {
                 if let Some(reference) = invoice {
-                    self.invoice_payment_failed(reference, *retry_pending).await?;
+                    self.invoice_payment_failed(reference, *retry_at).await?;
                 }
                 if let Some(reference) = subscription {
                     // One failure, one notice: the invoice's when the provider has invoices.
