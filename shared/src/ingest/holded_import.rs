@@ -41,6 +41,15 @@ pub struct ImportSummary {
     pub unchanged: usize,
     /// Documents that could not be read, by Holded id, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Lists where Holded answered a page already seen (it ignored `page`): read up to there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeated_pages: Vec<String>,
+}
+
+/// A list as read: its items, each once, and whether the pager repeated itself.
+struct Listed {
+    items: Vec<Value>,
+    repeated: bool,
 }
 
 #[derive(Clone)]
@@ -57,9 +66,11 @@ impl HoldedClient {
         HoldedClient { http: crate::http::https_client(), base_url: base_url.into(), api_key: api_key.into() }
     }
 
-    /// Every item of a paginated list.
-    async fn list(&self, path: &str) -> Result<Vec<Value>, ImportError> {
+    /// Every item of a paginated list. A page holding only items already read means Holded
+    /// ignored `page` (it would answer the same page ten thousand times): the list stops there.
+    async fn list(&self, path: &str) -> Result<Listed, ImportError> {
         let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for page in 1..=MAX_PAGES {
             let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
             let response = self
@@ -83,17 +94,31 @@ impl HoldedClient {
             if batch.is_empty() {
                 break;
             }
-            items.extend(batch);
+            // Items without an id cannot be told apart: they count as new.
+            let fresh: Vec<Value> = batch
+                .into_iter()
+                .filter(|item| item.get("id").and_then(Value::as_str).is_none_or(|id| seen.insert(id.to_string())))
+                .collect();
+            if fresh.is_empty() {
+                tracing::warn!(path, page, "Holded answered a page already read: it ignores `page`; the list stops here");
+                return Ok(Listed { items, repeated: true });
+            }
+            items.extend(fresh);
         }
-        Ok(items)
+        Ok(Listed { items, repeated: false })
     }
 }
 
 /// Imports every contact and invoice; `now` stamps the facts (Holded's state as of now).
 pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>) -> Result<ImportSummary, ImportError> {
-    let contacts = client.list("/contacts").await?;
-    let documents = client.list("/documents/invoice").await?;
-    let mut summary = ImportSummary { contacts: contacts.len(), invoices: documents.len(), ..ImportSummary::default() };
+    let (contacts, documents) = (client.list("/contacts").await?, client.list("/documents/invoice").await?);
+    let repeated_pages = [("/contacts", &contacts), ("/documents/invoice", &documents)]
+        .iter()
+        .filter(|(_, listed)| listed.repeated)
+        .map(|(path, _)| path.to_string())
+        .collect();
+    let (contacts, documents) = (contacts.items, documents.items);
+    let mut summary = ImportSummary { contacts: contacts.len(), invoices: documents.len(), repeated_pages, ..ImportSummary::default() };
     let by_id: HashMap<&str, &Value> = contacts.iter().filter_map(|c| c.get("id").and_then(Value::as_str).map(|id| (id, c))).collect();
     for document in &documents {
         let id = document.get("id").and_then(Value::as_str).unwrap_or("?").to_string();

@@ -22,11 +22,19 @@ const PAGE: usize = 2;
 struct Holded {
     contacts: Arc<Mutex<Vec<Value>>>,
     invoices: Arc<Mutex<Vec<Value>>>,
+    /// Answer the first page whatever `page` says, as a misbehaving pager would.
+    ignores_page: Arc<std::sync::atomic::AtomicBool>,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-fn page(items: &[Value], query: &std::collections::HashMap<String, String>) -> Vec<Value> {
-    let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    items.iter().skip((page - 1) * PAGE).take(PAGE).cloned().collect()
+impl Holded {
+    fn page(&self, items: &[Value], query: &std::collections::HashMap<String, String>) -> Vec<Value> {
+        use std::sync::atomic::Ordering;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let asked: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let page = if self.ignores_page.load(Ordering::Relaxed) { 1 } else { asked };
+        items.iter().skip((page - 1) * PAGE).take(PAGE).cloned().collect()
+    }
 }
 
 fn authorised(headers: &HeaderMap) -> Result<(), (StatusCode, Json<Value>)> {
@@ -43,14 +51,14 @@ async fn serve(holded: Holded) -> String {
             "/api/invoicing/v1/contacts",
             get(|State(h): State<Holded>, headers: HeaderMap, Query(q): Query<std::collections::HashMap<String, String>>| async move {
                 authorised(&headers)?;
-                Ok::<_, (StatusCode, Json<Value>)>(Json(Value::Array(page(&h.contacts.lock().unwrap(), &q))))
+                Ok::<_, (StatusCode, Json<Value>)>(Json(Value::Array(h.page(&h.contacts.lock().unwrap(), &q))))
             }),
         )
         .route(
             "/api/invoicing/v1/documents/invoice",
             get(|State(h): State<Holded>, headers: HeaderMap, Query(q): Query<std::collections::HashMap<String, String>>| async move {
                 authorised(&headers)?;
-                Ok::<_, (StatusCode, Json<Value>)>(Json(Value::Array(page(&h.invoices.lock().unwrap(), &q))))
+                Ok::<_, (StatusCode, Json<Value>)>(Json(Value::Array(h.page(&h.invoices.lock().unwrap(), &q))))
             }),
         )
         .with_state(holded);
@@ -158,4 +166,24 @@ async fn the_scan_runs_the_import_when_asked() {
     let summary = scan::handle(&context, json!({"import": "holded"}), chrono::Utc::now()).await.unwrap();
     let import = summary.import.unwrap();
     assert_eq!((import.invoices, import.applied), (1, 1));
+}
+
+/// A Holded that ignores `page` answers its first page forever: the import reads it once,
+/// stops on the repeat (two requests per list, not ten thousand) and says so.
+#[tokio::test]
+async fn an_import_stops_on_a_page_it_has_already_read() {
+    use std::sync::atomic::Ordering;
+    let holded = Holded::default();
+    *holded.contacts.lock().unwrap() = vec![contact("c1", "Uno", "uno@example.org"), contact("c2", "Dos", "dos@example.org")];
+    *holded.invoices.lock().unwrap() =
+        vec![document("d1", "c1", "F-1", 100.0, 100.0), document("d2", "c2", "F-2", 50.0, 0.0), document("d3", "c1", "F-3", 10.0, 10.0)];
+    holded.ignores_page.store(true, Ordering::Relaxed);
+    let url = serve(holded.clone()).await;
+    let store = relance_tests::fresh_store("holded-repeat").await;
+    let ingest = Ingest::new(store.clone(), Default::default(), Default::default());
+    let summary = import(&ingest, &HoldedClient::new(url, KEY), chrono::Utc::now()).await.unwrap();
+    assert_eq!(holded.requests.load(Ordering::Relaxed), 4, "two pages asked per list, the second seen as a repeat");
+    assert_eq!((summary.contacts, summary.invoices), (2, 2), "the first page's items, each once");
+    assert_eq!(summary.repeated_pages, ["/contacts", "/documents/invoice"]);
+    assert_eq!(summary.applied, 2);
 }
