@@ -114,7 +114,7 @@ async fn receive(
     };
     // A time in the future would make the record ignore every genuine delivery until then.
     delivery.occurred_at = delivery.occurred_at.min(now + chrono::Duration::minutes(5));
-    let outcome = state.ingest.apply(&delivery, Mode::Once, now).await.map_err(|e| match e {
+    let (outcome, names_erased) = state.ingest.apply_noting(&delivery, Mode::Once, now).await.map_err(|e| match e {
         relance::ingest::IngestError::Store(e) => ApiError::retry_later(e),
         other => {
             tracing::error!(error = %other, "delivery not applied; the provider will retry");
@@ -126,7 +126,12 @@ async fn receive(
         Outcome::AlreadyApplied => (DeliveryOutcome::AlreadyApplied, "already_applied"),
         Outcome::Ignored => (DeliveryOutcome::Ignored, "ignored"),
     };
-    store_archive(state, archive(delivery.id.clone(), archived)).await?;
+    let mut archived = archive(delivery.id.clone(), archived);
+    if names_erased {
+        // The person asked to be forgotten: the books follow the delivery, the archive does not keep it.
+        archived.withhold();
+    }
+    store_archive(state, archived).await?;
     tracing::info!(%provider, kind = %delivery.kind, delivery = %delivery.id, outcome = answer, "delivery received");
     Ok(Json(json!({ "outcome": answer, "delivery": delivery.id, "kind": delivery.kind })).into_response())
 }

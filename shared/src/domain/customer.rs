@@ -94,7 +94,14 @@ pub struct Customer {
     /// registration records it: what a date rule's stop condition reads.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub registered_kinds: BTreeSet<String>,
+    /// The person asked to be forgotten (GDPR art. 17): their contact details and dates are
+    /// gone, and no later delivery may bring them back ([`Customer::erase`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
 }
+
+/// The name an erased customer keeps, for the books' "invoice to (erased)".
+pub const ERASED_NAME: &str = "(erased)";
 
 impl Customer {
     pub fn new(id: CustomerId, name: impl Into<String>, locale: Locale, time_zone: Tz, now: DateTime<Utc>) -> Customer {
@@ -122,6 +129,7 @@ impl Customer {
             external_id: None,
             business: false,
             registered_kinds: BTreeSet::new(),
+            erased_at: None,
         }
     }
 
@@ -133,6 +141,28 @@ impl Customer {
     /// The email address we may write to, if any.
     pub fn reachable_email(&self) -> Option<&Email> {
         self.email.as_ref().filter(|_| !self.email_undeliverable && self.opt_outs.allows(Channel::Email))
+    }
+
+    /// Forgets the person (GDPR art. 17): name, email, phone, dates, tags and lists go, the
+    /// reminders stop, and from now on the provider's facts change nothing personal here
+    /// (the invoices and payments, which the books must keep, still follow the provider).
+    pub fn erase(&mut self, now: DateTime<Utc>) {
+        self.name = ERASED_NAME.into();
+        self.email = None;
+        self.phone = None;
+        self.custom_dates.clear();
+        self.tags.clear();
+        self.lists.clear();
+        self.registered_kinds.clear();
+        self.external_id = None;
+        self.deleted_at.get_or_insert(now);
+        self.erased_at = Some(now);
+        self.reminders_paused = true;
+        self.follow_up.clear();
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
     }
 
     /// True when no reminder may go to this customer (paused, or deleted at the provider).
@@ -148,7 +178,7 @@ impl Customer {
     /// The sender's tags and lists replace ours when it keeps them (None: it says nothing).
     /// True when anything changed; an older delivery changes nothing.
     pub fn apply_provider_labels(&mut self, tags: Option<&BTreeSet<String>>, lists: Option<&BTreeSet<String>>, at: DateTime<Utc>) -> bool {
-        if is_stale(self.provider_updated_at, at) {
+        if self.is_erased() || is_stale(self.provider_updated_at, at) {
             return false;
         }
         let mut changed = false;
@@ -177,7 +207,7 @@ impl Customer {
         dates: &[(String, NaiveDate)],
         at: DateTime<Utc>,
     ) -> bool {
-        if is_stale(self.provider_updated_at, at) {
+        if self.is_erased() || is_stale(self.provider_updated_at, at) {
             return false;
         }
         let mut changed = false;
@@ -219,6 +249,9 @@ impl Customer {
     /// order carries), never replacing one we hold, whatever the snapshot's date. Returns
     /// whether anything was filled.
     pub fn fill_blank_contact(&mut self, email: Option<&Email>, phone: Option<&PhoneE164>) -> bool {
+        if self.is_erased() {
+            return false;
+        }
         let mut changed = false;
         if let Some(email) = email.filter(|_| self.email.is_none()) {
             self.email = Some(email.clone());
@@ -246,7 +279,7 @@ impl Customer {
     /// Sets the date `field` unless the customer already has one: the first time a thing
     /// happened (a first subscription's start) stays the first. Returns whether it was set.
     pub fn note_first_date(&mut self, field: &str, date: NaiveDate) -> bool {
-        if self.custom_dates.contains_key(field) {
+        if self.is_erased() || self.custom_dates.contains_key(field) {
             return false;
         }
         self.custom_dates.insert(field.to_string(), date);

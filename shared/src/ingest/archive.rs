@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Provider;
-use crate::store::{Key, Record};
+use crate::domain::{CustomerId, Provider, ProviderDelivery};
+use crate::store::{Key, Record, Store, StoreError, WRITE_ATTEMPTS};
+
+/// What an archived body becomes once it names a customer who asked to be erased.
+pub const WITHHELD: &str = "(withheld: this delivery named a customer who asked to be erased)";
 
 /// How long deliveries are kept.
 pub const RETENTION_DAYS: i64 = 90;
@@ -72,10 +75,56 @@ impl ArchivedDelivery {
         }
     }
 
+    /// The archived copy of the delivery a customer's timeline `note` records.
+    pub fn key_of(note: &ProviderDelivery) -> Key {
+        Key {
+            pk: ArchivedDelivery::partition(note.provider, note.received_at.date_naive()),
+            sk: format!("{}#{}", crate::store::format_instant(note.received_at), note.delivery_id),
+        }
+    }
+
+    /// Keeps what the delivery was (provider, id, time, outcome) and drops what it said: the
+    /// body and the signature that went with it. Returns whether anything was left to drop.
+    pub fn withhold(&mut self) -> bool {
+        if self.body == WITHHELD {
+            return false;
+        }
+        self.body = WITHHELD.into();
+        self.body_truncated = false;
+        self.headers.retain(|name, _| !name.contains("signature") && !name.contains("hmac"));
+        true
+    }
+
     /// The partition holding `provider`'s deliveries received on `date` (UTC).
     pub fn partition(provider: Provider, date: NaiveDate) -> String {
         format!("ARCHIVE#{provider}#{date}")
     }
+}
+
+/// Withholds the archived body of every delivery that named `customer` (the deliveries their
+/// timeline lists): after an erasure the archive keeps no copy of what the providers said of
+/// them. Returns how many bodies were withheld.
+pub async fn withhold_for(store: &Store, customer: &CustomerId) -> Result<u32, StoreError> {
+    let notes: Vec<ProviderDelivery> = store.list_all(&Key::customer_partition(customer)).await?;
+    let mut withheld = 0;
+    for note in &notes {
+        let key = ArchivedDelivery::key_of(note);
+        for _ in 0..WRITE_ATTEMPTS {
+            let Some(mut archived) = store.get::<ArchivedDelivery>(&key).await? else { break };
+            if !archived.withhold() {
+                break;
+            }
+            match store.update(&mut archived).await {
+                Ok(()) => {
+                    withheld += 1;
+                    break;
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(withheld)
 }
 
 impl Record for ArchivedDelivery {

@@ -343,3 +343,45 @@ async fn the_back_office_pages_are_for_admins_only() {
         assert_eq!((status, location.as_str()), (303, "/sign-in"), "{path} signed out");
     }
 }
+
+/// Erasure from the profile page: the page offers it behind a box to tick; unticked, nothing
+/// happens; with an unpaid invoice, the page says why not; settled, the member is erased and
+/// signed out.
+#[tokio::test]
+async fn a_member_erases_their_data_from_the_profile_page_once_they_tick_the_box() {
+    let store = relance_tests::fresh_store("pages-erase").await;
+    let router = portal::router(relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] }));
+    let mut customer = relance_tests::customer("c-page-erase", "Inès Martin", Some("ines.erase@example.org"));
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut Account::new("user-erase", Some(customer.id.clone()))).await.unwrap();
+    let mut invoice = relance_tests::invoice(&customer.id, "i-page-erase", "F-ERASE", 4_000);
+    store.insert(&mut invoice).await.unwrap();
+    let csrf = "e".repeat(32);
+    let cookie = format!("relance_session={}; relance_csrf={csrf}", relance_tests::token("user-erase", &["member"]));
+    let (status, _, page) = get(&router, "/app/profile", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"erase-confirm\"") && page.contains("required"), "{page}");
+    let erase = |fields: &str| {
+        let request = Request::post("/app/profile/erase")
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}{fields}")))
+            .unwrap();
+        relance_tests::send(&router, request)
+    };
+    let unticked = erase("").await;
+    assert_eq!((unticked.status, unticked.location().contains("error=")), (303, true), "{}", unticked.location());
+    let owed = erase("&confirm=yes").await;
+    assert!(owed.location().contains("error=unpaid_invoices"), "{}", owed.location());
+    let kept: Customer = store.get(&relance::store::Key::customer(&customer.id)).await.unwrap().unwrap();
+    assert!(!kept.is_erased());
+
+    invoice.amount_paid = invoice.amount_due;
+    invoice.status = InvoiceStatus::Paid;
+    store.update(&mut invoice).await.unwrap();
+    let done = erase("&confirm=yes").await;
+    assert_eq!((done.status, done.location().as_str()), (303, "/sign-in?done=erased"));
+    assert!(done.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("relance_session=;")), "{:?}", done.headers);
+    let erased: Customer = store.get(&relance::store::Key::customer(&customer.id)).await.unwrap().unwrap();
+    assert!(erased.is_erased() && erased.email.is_none(), "{erased:?}");
+}

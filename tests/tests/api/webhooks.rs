@@ -621,3 +621,118 @@ async fn an_announced_retry_with_no_news_lets_the_ladder_resume_a_day_after_it()
     let kinds: Vec<_> = notes().await.iter().filter(|n| n.status == NotificationStatus::Pending).map(|n| n.kind).collect();
     assert!(kinds.contains(&NotificationKind::InvoiceOverdue), "{kinds:?}");
 }
+
+/// The right to be forgotten holds against the providers: once a member has erased their
+/// data, a later delivery from Stripe, the generic format or Shopify still changes the books
+/// (an invoice's amounts and status) but never stores their name, email or phone again; the
+/// archive keeps no copy of what any delivery said of them, before the erasure or after; what
+/// they wrote to support is gone.
+#[tokio::test]
+async fn an_erased_customer_stays_erased_whatever_a_provider_sends_next() {
+    let h = Harness::new("wh-erasure").await;
+    let portal = portal::router(relance_tests::portal_state(&h.store));
+    let shopify_send = |id: &'static str, topic: &'static str, body: Vec<u8>| {
+        let hmac = shopify::sign(&body, SHOPIFY_SECRET);
+        let h = &h;
+        async move {
+            let headers = [
+                ("x-shopify-hmac-sha256", hmac.as_str()),
+                ("x-shopify-topic", topic),
+                ("x-shopify-webhook-id", id),
+                ("x-shopify-shop-domain", "potagers.myshopify.com"),
+            ];
+            h.post("/webhooks/shopify", &headers, body).await
+        }
+    };
+    let generic_send = |document: Value| {
+        let body = serde_json::to_vec(&document).unwrap();
+        let header = generic::sign(&body, GENERIC_SECRET, now().timestamp());
+        let h = &h;
+        async move { h.post("/webhooks/generic", &[("relance-signature", &header)], body).await }
+    };
+    let generic_doc = |id: &str, invoice: &str, status: &str, paid: &str, hours_later: i64| {
+        json!({"id": id, "occurred_at": (now() + chrono::Duration::hours(hours_later)).to_rfc3339(),
+            "customers": [{"id": "C-E", "name": "Camille Martin", "email": "camille@example.org", "phone": "06 12 34 56 78", "country": "FR"}],
+            "invoices": [{"id": invoice, "customer_id": "C-E", "number": invoice, "currency": "EUR", "amount_due": "120.00",
+                          "amount_paid": paid, "status": status, "issued_at": "2026-11-01T09:00:00Z", "due_date": "2026-12-01"}]})
+    };
+    // Each provider's customer, with everything settled (erasure waits for debts to be paid).
+    let mut paid = stripe_invoice("paid", 12000);
+    paid["customer"] = json!("cus_e");
+    assert_eq!(h.stripe(&event("evt_e1", "invoice.paid", "2026-11-20T10:00:00Z", paid)).await.0, 200);
+    assert_eq!(generic_send(generic_doc("erp-e1", "F-E", "paid", "120.00", -2)).await.0, 200);
+    let order = fixture("shopify_order_450789469.unwrapped.json");
+    assert_eq!(shopify_send("wh-e1", "orders/create", order.clone()).await.0, 200);
+    let customers = [
+        h.record::<Customer>("Customer", Provider::Stripe, "cus_e").await.unwrap(),
+        h.record::<Customer>("Customer", Provider::Generic, "C-E").await.unwrap(),
+        h.record::<Customer>("Customer", Provider::Shopify, "207119551").await.unwrap(),
+    ];
+    let mut settle = h.record::<Invoice>("Invoice", Provider::Shopify, "450789469").await.unwrap();
+    settle.amount_paid = settle.amount_due;
+    settle.status = InvoiceStatus::Paid;
+    h.store.update(&mut settle).await.unwrap();
+
+    // Each member erases their data (one wrote to support first).
+    for (i, customer) in customers.iter().enumerate() {
+        let user = format!("u-erased-{i}");
+        h.store.insert(&mut Account::new(user.clone(), Some(customer.id.clone()))).await.unwrap();
+        let member = relance_tests::token(&user, &["member"]);
+        if i == 0 {
+            let (status, _) =
+                relance_tests::call(&portal, "POST", "/messages", &member, Some(json!({"body": "Je suis Marie Dupont, 06 11 22 33 44"})))
+                    .await;
+            assert_eq!(status, 201);
+        }
+        let (status, erased) = relance_tests::call(&portal, "DELETE", "/me", &member, None).await;
+        assert_eq!(status, 202, "{erased}");
+    }
+    let conversation: Vec<Message> = h.store.list_all(&Key::conversation("u-erased-0")).await.unwrap();
+    assert!(!conversation.is_empty() && conversation.iter().all(|m| !m.body.contains("Dupont")), "{conversation:?}");
+
+    // Later deliveries: the provider renames the customer and bills again.
+    let mut renamed =
+        json!({"id": "cus_e", "object": "customer", "email": "marie.new@example.org", "name": "Marie Dupont", "phone": "+33611111111"});
+    renamed["created"] = json!(1764000000);
+    assert_eq!(h.stripe(&event("evt_e2", "customer.updated", "2026-11-21T10:00:00Z", renamed)).await.0, 200);
+    let mut second = stripe_invoice("open", 0);
+    (second["id"], second["customer"], second["number"]) = (json!("in_e2"), json!("cus_e"), json!("ABC-0002"));
+    assert_eq!(h.stripe(&event("evt_e3", "invoice.finalized", "2026-11-21T11:00:00Z", second)).await.0, 200);
+    assert_eq!(generic_send(generic_doc("erp-e2", "F-E2", "open", "20.00", -1)).await.0, 200);
+    let mut shopify_customer = serde_json::from_slice::<Value>(&order).unwrap()["customer"].clone();
+    (shopify_customer["first_name"], shopify_customer["email"]) = (json!("Robert"), json!("robert.norman@example.org"));
+    let (status, answer) = shopify_send("wh-e2", "customers/update", serde_json::to_vec(&shopify_customer).unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(shopify_send("wh-e3", "orders/updated", order.clone()).await.0, 200);
+
+    for (customer, provider, id) in [
+        (&customers[0], Provider::Stripe, "cus_e"),
+        (&customers[1], Provider::Generic, "C-E"),
+        (&customers[2], Provider::Shopify, "207119551"),
+    ] {
+        let now: Customer = h.record("Customer", provider, id).await.unwrap();
+        assert_eq!(now.id, customer.id, "the same record, not a new one");
+        assert_eq!(
+            (now.name.as_str(), now.email.as_ref(), now.phone.as_ref()),
+            (relance::domain::customer::ERASED_NAME, None, None),
+            "{provider}: {now:?}"
+        );
+        assert!(now.custom_dates.is_empty() && now.tags.is_empty() && now.is_erased());
+        // The archive: every delivery of this provider named them (the table is this test's
+        // own), and each is withheld, those before the erasure and those after.
+        let archived = h.archived(provider).await;
+        assert!(archived.len() >= 2, "{provider}: {archived:?}");
+        for delivery in &archived {
+            assert_eq!(delivery.body, relance::ingest::archive::WITHHELD, "{provider} {}", delivery.delivery_id);
+            assert!(!delivery.headers.keys().any(|k| k.contains("signature") || k.contains("hmac")), "{:?}", delivery.headers);
+        }
+    }
+    // The books still follow the providers.
+    let second = h.invoice("in_e2").await;
+    assert_eq!((second.status, second.amount_due.minor_units(), &second.customer_id), (InvoiceStatus::Open, 12000, &customers[0].id));
+    let generic: Invoice = h.record("Invoice", Provider::Generic, "F-E2").await.unwrap();
+    assert_eq!(
+        (generic.status, generic.amount_paid.minor_units(), &generic.customer_id),
+        (InvoiceStatus::PartiallyPaid, 2000, &customers[1].id)
+    );
+}

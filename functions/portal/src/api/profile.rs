@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use relance::domain::*;
-use relance::store::{Attempt, Key, until_done};
+use relance::store::{Attempt, Key, Record, until_done};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -207,8 +207,12 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
             "invoices are still unpaid: settle them, or write to support, before your data can be erased",
         ));
     }
+    // What the providers said of them, and what they wrote to support, go first: a failure
+    // here leaves nothing erased yet, and the request can simply be made again.
+    relance::ingest::archive::withhold_for(&state.store, &customer.id).await?;
+    anonymise_messages(&state, &caller.user).await?;
     let now: DateTime<Utc> = Utc::now();
-    erase(&mut customer, now);
+    customer.erase(now);
     account.customer_id = None;
     account.garden = None;
     account.closed = true;
@@ -227,7 +231,7 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     Ok((
         StatusCode::ACCEPTED,
         Json(Erasure {
-            erased: vec!["name", "email", "phone", "custom_dates", "tags", "lists"],
+            erased: vec!["name", "email", "phone", "custom_dates", "tags", "lists", "messages", "archived_deliveries"],
             kept: vec!["invoices", "payments"],
             why_kept: "accounting law requires keeping invoices and payments; they no longer carry your contact details",
             erased_at: now,
@@ -235,13 +239,24 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     ))
 }
 
-fn erase(customer: &mut Customer, now: DateTime<Utc>) {
-    customer.name = "(erased)".into();
-    customer.email = None;
-    customer.phone = None;
-    customer.custom_dates.clear();
-    customer.tags.clear();
-    customer.lists.clear();
-    customer.deleted_at = Some(now);
-    customer.follow_up.clear();
+/// The member's own messages to support, and the inbox's excerpts of them, lose their words;
+/// support's answers stay (they are the business's), in a conversation that names no one.
+async fn anonymise_messages(state: &PortalState, member: &str) -> Result<(), ApiError> {
+    let messages: Vec<Message> = state.store.list_all(&Key::conversation(member)).await?;
+    for mut message in messages.into_iter().filter(|m| m.author == Author::Member && m.body != ERASED_WORDS) {
+        let inbox = Key {
+            pk: Key::INBOX.into(),
+            sk: format!("{}{}#{}", <InboxEntry as Record>::SK_PREFIX, relance::store::format_instant(message.sent_at), message.id),
+        };
+        message.body = ERASED_WORDS.into();
+        state.store.update(&mut message).await?;
+        if let Some(mut entry) = state.store.get::<InboxEntry>(&inbox).await? {
+            entry.excerpt = ERASED_WORDS.into();
+            state.store.update(&mut entry).await?;
+        }
+    }
+    Ok(())
 }
+
+/// What an erased member's messages say instead.
+const ERASED_WORDS: &str = "(erased)";

@@ -124,6 +124,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/app/messages/{member}", post(pages::answer))
         .route("/app/profile", get(pages::profile).post(pages::save_profile))
         .route("/app/profile/export", get(pages::export))
+        .route("/app/profile/erase", post(pages::erase))
         .route("/app/farm", get(pages::farm))
         .route("/app/farm/{site}/harvests", post(pages::post_harvest))
         .route("/app/farm/{site}/events", post(pages::create_event))

@@ -106,15 +106,26 @@ impl Ingest {
     }
 
     pub async fn apply(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<Outcome, IngestError> {
+        Ok(self.apply_noting(delivery, mode, now).await?.0)
+    }
+
+    /// [`Ingest::apply`], and whether the delivery named a customer who was erased: its
+    /// archived body must then not be kept.
+    pub async fn apply_noting(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<(Outcome, bool), IngestError> {
         if delivery.facts.is_empty() {
-            return Ok(Outcome::Ignored);
+            return Ok((Outcome::Ignored, false));
         }
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let names_erased = &flag;
         let settings = self.settings.current().await?;
         let ladders = &settings.ladders;
         let outcome = until_done(|_| async move {
             let mut work = Work::new(&self.store, &self.defaults, ladders, delivery.occurred_at, now);
             for fact in &delivery.facts {
                 work.apply(fact).await?;
+            }
+            if work.customers.values().any(|t| t.record.is_erased()) {
+                names_erased.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             let mut tx = self.store.transaction();
             if mode == Mode::Once {
@@ -131,7 +142,7 @@ impl Ingest {
             }
         })
         .await?;
-        outcome.ok_or(IngestError::Contended)
+        Ok((outcome.ok_or(IngestError::Contended)?, flag.load(std::sync::atomic::Ordering::Relaxed)))
     }
 }
 

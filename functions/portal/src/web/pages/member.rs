@@ -218,6 +218,37 @@ pub async fn save_profile(
     Ok(back("/app/profile", profile::update_me(State(state), visitor.caller, Body(change)).await.map(|_| ())))
 }
 
+#[derive(Deserialize)]
+pub struct EraseForm {
+    csrf: String,
+    /// The box that says the member understands what goes and what stays.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Erasure from the profile page, once the member ticked the box that says what it does: on
+/// success they are signed out (their account is closed); while something is owed, the
+/// page says why not.
+pub async fn erase(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<EraseForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&headers, &form.csrf)?;
+    if form.confirm.as_deref() != Some("yes") {
+        return Ok(back("/app/profile#erase", Err(ApiError::bad_request("confirm: tick the box to erase your data"))));
+    }
+    match profile::erase_me(State(state.clone()), visitor.caller).await {
+        Ok(_) => Ok(with_cookies(
+            redirect("/sign-in?done=erased"),
+            vec![set_cookie(SESSION_COOKIE, "", SameSite::Lax, 0, secure_cookies(&state))],
+        )),
+        Err(e) if e.status() == axum::http::StatusCode::CONFLICT => Ok(back("/app/profile#erase", Err(e))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The GDPR export, as a file.
 pub async fn export(State(state): State<PortalState>, visitor: Visitor) -> Result<Response, PageError> {
     let data = profile::export(State(state), visitor.caller).await?.0;
