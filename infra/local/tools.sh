@@ -10,6 +10,14 @@ install_venv "$root/.venv" "$root/infra/local/requirements.txt"
 # checkov in its own venv: it pins versions of common packages the others need newer.
 install_venv "$root/.venv-checkov" "$root/infra/local/requirements-checkov.txt"
 
+# Stripe's official Node library, whose test-header helper the webhook tests sign with; the
+# lockfile pins it. Installed again only when the lockfile changes.
+stripe_dir="$root/infra/local/stripe"
+if [ ! -f "$stripe_dir/node_modules/.installed" ] || [ "$stripe_dir/package-lock.json" -nt "$stripe_dir/node_modules/.installed" ]; then
+  echo "tools: installing Stripe's Node library (npm ci)"
+  (cd "$stripe_dir" && npm ci --no-audit --no-fund --silent) && touch "$stripe_dir/node_modules/.installed"
+fi
+
 # Headless Chromium and its WebDriver for the browser tests (Debian's packages).
 if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
   echo "tools: installing chromium and chromium-driver (Debian packages)"

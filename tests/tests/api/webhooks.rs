@@ -736,3 +736,88 @@ async fn an_erased_customer_stays_erased_whatever_a_provider_sends_next() {
         (InvoiceStatus::PartiallyPaid, 2000, &customers[1].id)
     );
 }
+
+/// Braintree's own SDK signs a sample of every notification kind it knows with our keys
+/// (`infra/local/braintree_samples.py`, the `braintree` package from PyPI): our check agrees
+/// with its signatures, and every kind is answered 200, acted on or `ignored`, never an error
+/// that would make Braintree retry and then disable the endpoint.
+#[tokio::test]
+async fn every_notification_braintree_s_sdk_samples_is_verified_and_answered_200() {
+    let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .args([&format!("{root}/infra/local/braintree_samples.py"), "integration_public_key", "integration_private_key"])
+        .output()
+        .expect("the test tools' Python (infra/local/tools.sh installs it)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let samples: Vec<Value> = String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(samples.len() >= 40, "{} kinds", samples.len());
+    let h = Harness::new("wh-braintree-sdk").await;
+    let content_type = [("content-type", "application/x-www-form-urlencoded")];
+    let form = |signature: &str, payload: &str| {
+        form_urlencoded::Serializer::new(String::new()).append_pair("bt_signature", signature).append_pair("bt_payload", payload).finish()
+    };
+    let mut wrong = Vec::new();
+    let mut acted_on = Vec::new();
+    for sample in &samples {
+        let (kind, signature, payload) =
+            (sample["kind"].as_str().unwrap(), sample["bt_signature"].as_str().unwrap(), sample["bt_payload"].as_str().unwrap());
+        let (status, answer) = h.post("/webhooks/braintree", &content_type, form(signature, payload).into_bytes()).await;
+        match answer["outcome"].as_str() {
+            Some("applied") if status == 200 => acted_on.push(kind),
+            Some("ignored" | "already_applied") if status == 200 => {}
+            _ => wrong.push(format!("{kind}: {status} {answer}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} kinds not answered 200:\n{}", wrong.len(), samples.len(), wrong.join("\n"));
+    for kind in ["subscription_went_past_due", "subscription_canceled", "subscription_expired"] {
+        assert!(acted_on.contains(&kind), "{kind} is acted on: {acted_on:?}");
+    }
+    // The SDK's signature over another payload is ours to refuse.
+    let (signature, payload) = (samples[0]["bt_signature"].as_str().unwrap(), samples[1]["bt_payload"].as_str().unwrap());
+    assert_eq!(h.post("/webhooks/braintree", &content_type, form(signature, payload).into_bytes()).await.0, 401);
+}
+
+/// The `Stripe-Signature` header Stripe's official Node library makes (its test-header
+/// helper, `infra/local/stripe/stripe_header.mjs`) for `body`, signed with `secret` at `t`.
+fn stripe_official_header(body: &[u8], secret: &str, t: i64) -> String {
+    use std::io::Write;
+    let dir = format!("{}/../infra/local/stripe", env!("CARGO_MANIFEST_DIR"));
+    let mut child = std::process::Command::new("node")
+        .args(["stripe_header.mjs", secret, &t.to_string()])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (infra/local/tools.sh installs Stripe's library beside the script)");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Deliveries signed by Stripe's own library are accepted, including during a secret's
+/// rotation, when Stripe sends one `v1` signature per secret (the new one we may not hold
+/// yet, the old one we do); a header whose signatures are all by secrets we do not hold is
+/// refused.
+#[tokio::test]
+async fn deliveries_signed_by_stripe_s_own_library_are_accepted_during_a_rotation_too() {
+    let h = Harness::new("wh-stripe-official").await;
+    let t = now().timestamp();
+    let post = |header: String, body: Vec<u8>| {
+        let h = &h;
+        async move { h.post("/webhooks/stripe", &[("stripe-signature", &header), ("content-type", "application/json")], body).await }
+    };
+    let body = serde_json::to_vec(&event("evt_off1", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).unwrap();
+    let (status, answer) = post(stripe_official_header(&body, STRIPE_SECRET, t), body).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
+
+    let body = serde_json::to_vec(&event("evt_off2", "invoice.paid", "2026-11-21T10:00:00Z", stripe_invoice("paid", 12000))).unwrap();
+    let signature = |secret: &str| stripe_official_header(&body, secret, t).split_once(",v1=").unwrap().1.to_string();
+    let rotating = format!("t={t},v1={},v1={}", signature("whsec_rolled_not_yet_ours"), signature(STRIPE_OLD_SECRET));
+    let (status, answer) = post(rotating, body.clone()).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
+    assert_eq!(h.invoice("in_1").await.status, InvoiceStatus::Paid);
+    let strangers = format!("t={t},v1={},v1={}", signature("whsec_someone_else"), signature("whsec_rolled_not_yet_ours"));
+    assert_eq!(post(strangers, body).await.0, 401);
+}
