@@ -34,6 +34,20 @@ pub enum Fact {
     CustomerDeleted {
         customer: ProviderRef,
     },
+    /// The provider asks us to forget a customer (Shopify's `customers/redact`): erased as
+    /// the member's own request would, the books kept.
+    CustomerErased {
+        customer: ProviderRef,
+    },
+    /// A customer asked the provider for the data held on them (Shopify's
+    /// `customers/data_request`): the team is told, to send them their export.
+    DataRequested {
+        customer: ProviderRef,
+        request: String,
+    },
+    /// The provider asks us to forget every customer it sent (Shopify's `shop/redact`, 48
+    /// hours after the app is removed).
+    ProviderCustomersErased,
     Invoice(InvoiceFacts),
     /// A collection attempt failed: the first reminder is due now.
     PaymentFailed {

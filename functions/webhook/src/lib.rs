@@ -114,20 +114,24 @@ async fn receive(
     };
     // A time in the future would make the record ignore every genuine delivery until then.
     delivery.occurred_at = delivery.occurred_at.min(now + chrono::Duration::minutes(5));
-    let (outcome, names_erased) = state.ingest.apply_noting(&delivery, Mode::Once, now).await.map_err(|e| match e {
+    let applied = state.ingest.apply_noting(&delivery, Mode::Once, now).await.map_err(|e| match e {
         relance::ingest::IngestError::Store(e) => ApiError::retry_later(e),
         other => {
             tracing::error!(error = %other, "delivery not applied; the provider will retry");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", other.to_string())
         }
     })?;
-    let (archived, answer) = match outcome {
+    // The customers it erased: what the providers sent of them before is withheld too.
+    for customer in &applied.erased {
+        relance::ingest::archive::withhold_for(state.ingest.store(), customer).await.map_err(ApiError::retry_later)?;
+    }
+    let (archived, answer) = match applied.outcome {
         Outcome::Applied => (DeliveryOutcome::Applied, "applied"),
         Outcome::AlreadyApplied => (DeliveryOutcome::AlreadyApplied, "already_applied"),
         Outcome::Ignored => (DeliveryOutcome::Ignored, "ignored"),
     };
     let mut archived = archive(delivery.id.clone(), archived);
-    if names_erased {
+    if applied.names_erased {
         // The person asked to be forgotten: the books follow the delivery, the archive does not keep it.
         archived.withhold();
     }

@@ -15,5 +15,5 @@ pub mod holded_import;
 pub mod import_file;
 pub mod replay;
 
-pub use apply::{Ingest, IngestError, Outcome};
+pub use apply::{Applied, Ingest, IngestError, Outcome};
 pub use archive::{ArchivedDelivery, DeliveryOutcome};

@@ -82,6 +82,13 @@ pub fn parse(headers: &ShopifyHeaders, body: &[u8]) -> Result<Delivery, PayloadE
         "orders/paid" | "orders/cancelled" | "orders/updated" => order(&object)?.0.map(Fact::Invoice).into_iter().collect(),
         "refunds/create" => refund(&object)?.into_iter().collect(),
         "customers/create" | "customers/update" => vec![Fact::Customer(customer(&object)?)],
+        // Shopify's mandatory privacy topics.
+        "customers/redact" => vec![Fact::CustomerErased { customer: privacy_customer(&object)? }],
+        "customers/data_request" => {
+            let request = field(&object, "data_request").and_then(|r| self::id(r, "id")).unwrap_or_else(|| "?".into());
+            vec![Fact::DataRequested { customer: privacy_customer(&object)?, request }]
+        }
+        "shop/redact" => vec![Fact::ProviderCustomersErased],
         _ => Vec::new(),
     };
     Ok(Delivery { provider: Provider::Shopify, id, kind: topic, occurred_at, facts })
@@ -172,6 +179,12 @@ fn customer(object: &Value) -> Result<CustomerFacts, PayloadError> {
         locale: text(object, "locale").and_then(|l| Locale::parse(&l).ok()),
         dates: Vec::new(),
     })
+}
+
+/// The customer a privacy topic names (`{"customer": {"id": 191167, …}}`).
+fn privacy_customer(object: &Value) -> Result<ProviderRef, PayloadError> {
+    let id = field(object, "customer").and_then(|c| id(c, "id")).ok_or_else(|| PayloadError::new("customer.id is missing"))?;
+    reference(&id)
 }
 
 /// The order as an invoice, and who placed it (`None` for an order with no customer and no

@@ -821,3 +821,69 @@ async fn deliveries_signed_by_stripe_s_own_library_are_accepted_during_a_rotatio
     let strangers = format!("t={t},v1={},v1={}", signature("whsec_someone_else"), signature("whsec_rolled_not_yet_ours"));
     assert_eq!(post(strangers, body).await.0, 401);
 }
+
+/// Shopify's mandatory privacy topics are acted on: `customers/redact` erases the customer (and
+/// withholds what Shopify sent of them before), `customers/data_request` tells the team with
+/// the request's id, `shop/redact` erases every customer the shop sent. All answered 200.
+#[tokio::test]
+async fn shopify_s_privacy_topics_erase_and_tell_the_team() {
+    let h = Harness::new("wh-shopify-privacy").await;
+    let send = |id: &'static str, topic: &'static str, body: Vec<u8>| {
+        let hmac = shopify::sign(&body, SHOPIFY_SECRET);
+        let h = &h;
+        async move {
+            let headers = [
+                ("x-shopify-hmac-sha256", hmac.as_str()),
+                ("x-shopify-topic", topic),
+                ("x-shopify-webhook-id", id),
+                ("x-shopify-shop-domain", "potagers.myshopify.com"),
+                ("x-shopify-triggered-at", "2026-11-25T09:00:00Z"),
+            ];
+            h.post("/webhooks/shopify", &headers, body).await
+        }
+    };
+    let order = fixture("shopify_order_450789469.unwrapped.json");
+    assert_eq!(send("wh-p1", "orders/create", order).await.0, 200);
+    let customer =
+        |id: u64, email: &str| json!({"id": id, "email": email, "first_name": "Ana", "last_name": "Lima", "phone": "+33611223344"});
+    for (n, (id, email)) in [(301u64, "ana@example.org"), (302, "leo@example.org")].iter().enumerate() {
+        let webhook = ["wh-p2", "wh-p3"][n];
+        assert_eq!(send(webhook, "customers/create", serde_json::to_vec(&customer(*id, email)).unwrap()).await.0, 200);
+    }
+    let privacy = |customer: Value| {
+        json!({"shop_id": 954889, "shop_domain": "potagers.myshopify.com", "customer": customer,
+        "orders_requested": [450789469], "orders_to_redact": [450789469], "data_request": {"id": 9999}})
+    };
+
+    // customers/redact: Bob, who placed the order, is forgotten; the order stays in the books.
+    let redact = privacy(json!({"id": 207119551, "email": "bob.norman@mail.example.com", "phone": "555-625-1199"}));
+    let (status, answer) = send("wh-p4", "customers/redact", serde_json::to_vec(&redact).unwrap()).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
+    let bob: Customer = h.record("Customer", Provider::Shopify, "207119551").await.unwrap();
+    assert!(bob.is_erased() && bob.email.is_none() && bob.name == relance::domain::customer::ERASED_NAME, "{bob:?}");
+    assert!(h.record::<Invoice>("Invoice", Provider::Shopify, "450789469").await.is_some(), "the order stays in the books");
+    let archived = h.archived(Provider::Shopify).await;
+    let order_delivery = archived.iter().find(|a| a.headers.get("x-shopify-topic").map(String::as_str) == Some("orders/create")).unwrap();
+    assert_eq!(order_delivery.body, relance::ingest::archive::WITHHELD, "what Shopify sent of Bob before");
+
+    // customers/data_request: the team is told, naming the request.
+    let request = privacy(json!({"id": 301, "email": "ana@example.org", "phone": "+33611223344"}));
+    assert_eq!(send("wh-p5", "customers/data_request", serde_json::to_vec(&request).unwrap()).await.1["outcome"], "applied");
+    let ana: Customer = h.record("Customer", Provider::Shopify, "301").await.unwrap();
+    let notes: Vec<Notification> = h.store.list_all(&Key::customer_partition(&ana.id)).await.unwrap();
+    assert!(
+        notes.iter().any(|n| n.kind == NotificationKind::Internal && n.rule.as_deref() == Some("shopify-data-request-9999")),
+        "{notes:?}"
+    );
+    assert!(!ana.is_erased());
+
+    // shop/redact: everyone the shop sent is forgotten.
+    let shop = json!({"shop_id": 954889, "shop_domain": "potagers.myshopify.com"});
+    assert_eq!(send("wh-p6", "shop/redact", serde_json::to_vec(&shop).unwrap()).await.0, 200);
+    for id in ["301", "302", "207119551"] {
+        let c: Customer = h.record("Customer", Provider::Shopify, id).await.unwrap();
+        assert!(c.is_erased() && c.email.is_none() && c.phone.is_none(), "{id}: {c:?}");
+    }
+    // Sent again (Shopify retries), still 200.
+    assert_eq!(send("wh-p7", "shop/redact", serde_json::to_vec(&shop).unwrap()).await.0, 200);
+}

@@ -8,7 +8,7 @@
 use chrono_tz::Tz;
 
 use super::{Work, change_known, find_or_create};
-use crate::domain::{Customer, CustomerId, ProviderRef};
+use crate::domain::{Customer, CustomerId, Notification, NotificationKind, ProviderRef, Target, TargetKind};
 use crate::facts::CustomerFacts;
 use crate::store::{Key, StoreError};
 
@@ -59,6 +59,21 @@ impl Work<'_> {
             Some(t) => (t.record.id.clone(), t.record.time_zone),
             None => (CustomerId::generate(), self.defaults.time_zone),
         }
+    }
+
+    /// The customer asked the provider for their data: the team gets a note (the customer's
+    /// name, email and phone, and the request's id) to send them their export
+    /// (`GET /admin/customers/{id}`, or the member's own `GET /me/export`).
+    pub(super) async fn data_requested(&mut self, reference: &ProviderRef, request: &str) -> Result<(), StoreError> {
+        let Some(key) = super::lookup(self.store, &mut self.refs, &mut self.customers, reference).await? else { return Ok(()) };
+        let Some(tracked) = self.customers.get(&key) else { return Ok(()) };
+        let request: String = request.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+        let target = Target { kind: TargetKind::Customer, id: tracked.record.id.to_string() };
+        let rule = format!("{}-data-request-{request}", reference.provider);
+        let note = Notification::pending(tracked.record.id.clone(), target, NotificationKind::Internal, Some(rule), 1, None, self.now)
+            .map_err(|e| StoreError::Encode { record_type: "Notification", reason: e.to_string() })?;
+        self.notifications.push(note);
+        Ok(())
     }
 
     /// Deleted at the provider: reminders stop (a customer we never heard of has none to stop).

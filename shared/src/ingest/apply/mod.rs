@@ -106,17 +106,26 @@ impl Ingest {
     }
 
     pub async fn apply(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<Outcome, IngestError> {
-        Ok(self.apply_noting(delivery, mode, now).await?.0)
+        Ok(self.apply_noting(delivery, mode, now).await?.outcome)
     }
 
-    /// [`Ingest::apply`], and whether the delivery named a customer who was erased: its
-    /// archived body must then not be kept.
-    pub async fn apply_noting(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<(Outcome, bool), IngestError> {
+    /// [`Ingest::apply`], with what erasure asks of the archive: whether the delivery named a
+    /// customer who was erased (its own archived body must not be kept), and the customers it
+    /// erased (the archived bodies of their earlier deliveries must be withheld).
+    pub async fn apply_noting(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<Applied, IngestError> {
         if delivery.facts.is_empty() {
-            return Ok((Outcome::Ignored, false));
+            return Ok(Applied { outcome: Outcome::Ignored, names_erased: false, erased: Vec::new() });
+        }
+        // Forgetting every customer of a provider is no one delivery's transaction: each is
+        // erased on its own (again, harmlessly, if the provider sends it again).
+        let mut mass_erased = Vec::new();
+        if delivery.facts.iter().any(|f| matches!(f, Fact::ProviderCustomersErased)) {
+            mass_erased = self.erase_provider_customers(delivery.provider, now).await?;
         }
         let flag = std::sync::atomic::AtomicBool::new(false);
         let names_erased = &flag;
+        let erased_ids = std::sync::Mutex::new(Vec::new());
+        let erased_now = &erased_ids;
         let settings = self.settings.current().await?;
         let ladders = &settings.ladders;
         let outcome = until_done(|_| async move {
@@ -126,6 +135,9 @@ impl Ingest {
             }
             if work.customers.values().any(|t| t.record.is_erased()) {
                 names_erased.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            if let Ok(mut ids) = erased_now.lock() {
+                ids.clone_from(&work.erased);
             }
             let mut tx = self.store.transaction();
             if mode == Mode::Once {
@@ -142,8 +154,49 @@ impl Ingest {
             }
         })
         .await?;
-        Ok((outcome.ok_or(IngestError::Contended)?, flag.load(std::sync::atomic::Ordering::Relaxed)))
+        let mut erased = erased_ids.into_inner().unwrap_or_default();
+        erased.extend(mass_erased);
+        Ok(Applied {
+            outcome: outcome.ok_or(IngestError::Contended)?,
+            names_erased: flag.load(std::sync::atomic::Ordering::Relaxed) || !erased.is_empty(),
+            erased,
+        })
     }
+
+    /// Erases every customer `provider` sent us (Shopify's `shop/redact`), through the ledger's
+    /// customer partition (a paginated Query). A customer changed meanwhile fails the whole,
+    /// for the provider to send it again.
+    async fn erase_provider_customers(&self, provider: crate::domain::Provider, now: DateTime<Utc>) -> Result<Vec<CustomerId>, StoreError> {
+        let mut erased = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.store.ledger_page::<Customer>(crate::store::Ledger::CUSTOMERS, cursor.as_ref(), 100).await?;
+            for listed in page.records.iter().filter(|c| !c.is_erased() && c.provider_refs.iter().any(|r| r.provider == provider)) {
+                // The index may be a moment behind: the record itself is read and written.
+                let Some(mut customer) = self.store.get::<Customer>(&Key::customer(&listed.id)).await? else { continue };
+                if customer.is_erased() {
+                    continue;
+                }
+                customer.erase(now);
+                self.store.update(&mut customer).await?;
+                erased.push(customer.id);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(erased),
+            }
+        }
+    }
+}
+
+/// What a delivery did, and what erasure asks of the archive ([`Ingest::apply_noting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: Outcome,
+    /// It named a customer who is erased: its archived body is not kept.
+    pub names_erased: bool,
+    /// The customers it erased: their earlier deliveries' archived bodies are withheld.
+    pub erased: Vec<CustomerId>,
 }
 
 /// A record read (or created) for this delivery, and whether it needs writing.
@@ -178,6 +231,8 @@ struct Work<'a> {
     cards: Records<PaymentMethod>,
     payments: Records<Payment>,
     notifications: Vec<Notification>,
+    /// Customers this delivery erased (a provider's `customers/redact`).
+    erased: Vec<CustomerId>,
 }
 
 // `lookup`, `find_or_create` and `change_known` take Work's parts rather than `&mut Work`, so
@@ -263,6 +318,7 @@ impl<'a> Work<'a> {
             cards: BTreeMap::new(),
             payments: BTreeMap::new(),
             notifications: Vec::new(),
+            erased: Vec::new(),
         }
     }
 
@@ -290,6 +346,21 @@ impl<'a> Work<'a> {
             Fact::Payment(facts) => self.payment(facts).await?,
             Fact::Refund { invoice, refund, amount } => self.refund(invoice, refund, *amount).await?,
             Fact::Order(facts) => self.order(facts).await?,
+            Fact::CustomerErased { customer } => {
+                let (now, erased) = (self.now, &mut self.erased);
+                change_known(self.store, &mut self.refs, &mut self.customers, customer, |c| {
+                    if c.is_erased() {
+                        return false;
+                    }
+                    c.erase(now);
+                    erased.push(c.id.clone());
+                    true
+                })
+                .await?
+            }
+            Fact::DataRequested { customer, request } => self.data_requested(customer, request).await?,
+            // Done before the delivery's own transaction (`Ingest::erase_provider_customers`).
+            Fact::ProviderCustomersErased => {}
         }
         Ok(())
     }
