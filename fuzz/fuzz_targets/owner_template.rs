@@ -8,13 +8,14 @@ use relance::domain::NotificationKind;
 use relance::notify::MessageContext;
 use relance::notify::owner_templates::{Draft, render, validate};
 
-const KINDS: [NotificationKind; 6] = [
+const KINDS: [NotificationKind; 7] = [
     NotificationKind::InvoiceOverdue,
     NotificationKind::InvoiceFinalNotice,
     NotificationKind::DateRule,
     NotificationKind::Internal,
     NotificationKind::RenewalUpcoming,
     NotificationKind::LeadChanged,
+    NotificationKind::TeamDeadline,
 ];
 
 fuzz_target!(|data: &[u8]| {
