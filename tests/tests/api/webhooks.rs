@@ -47,6 +47,19 @@ impl Harness {
         (answer.status, answer.json())
     }
 
+    /// A Shopify delivery of `topic`, signed, with the headers Shopify sends.
+    async fn shopify(&self, webhook_id: &str, topic: &str, body: Vec<u8>) -> (u16, Value) {
+        let hmac = shopify::sign(&body, SHOPIFY_SECRET);
+        let headers = [
+            ("x-shopify-hmac-sha256", hmac.as_str()),
+            ("x-shopify-topic", topic),
+            ("x-shopify-webhook-id", webhook_id),
+            ("x-shopify-shop-domain", "potagers.myshopify.com"),
+            ("x-shopify-triggered-at", "2026-11-25T09:00:00Z"),
+        ];
+        self.post("/webhooks/shopify", &headers, body).await
+    }
+
     async fn stripe(&self, event: &Value) -> (u16, Value) {
         self.stripe_signed(event, STRIPE_SECRET, now().timestamp()).await
     }
@@ -632,17 +645,8 @@ async fn an_erased_customer_stays_erased_whatever_a_provider_sends_next() {
     let h = Harness::new("wh-erasure").await;
     let portal = portal::router(relance_tests::portal_state(&h.store));
     let shopify_send = |id: &'static str, topic: &'static str, body: Vec<u8>| {
-        let hmac = shopify::sign(&body, SHOPIFY_SECRET);
         let h = &h;
-        async move {
-            let headers = [
-                ("x-shopify-hmac-sha256", hmac.as_str()),
-                ("x-shopify-topic", topic),
-                ("x-shopify-webhook-id", id),
-                ("x-shopify-shop-domain", "potagers.myshopify.com"),
-            ];
-            h.post("/webhooks/shopify", &headers, body).await
-        }
+        async move { h.shopify(id, topic, body).await }
     };
     let generic_send = |document: Value| {
         let body = serde_json::to_vec(&document).unwrap();
@@ -829,18 +833,8 @@ async fn deliveries_signed_by_stripe_s_own_library_are_accepted_during_a_rotatio
 async fn shopify_s_privacy_topics_erase_and_tell_the_team() {
     let h = Harness::new("wh-shopify-privacy").await;
     let send = |id: &'static str, topic: &'static str, body: Vec<u8>| {
-        let hmac = shopify::sign(&body, SHOPIFY_SECRET);
         let h = &h;
-        async move {
-            let headers = [
-                ("x-shopify-hmac-sha256", hmac.as_str()),
-                ("x-shopify-topic", topic),
-                ("x-shopify-webhook-id", id),
-                ("x-shopify-shop-domain", "potagers.myshopify.com"),
-                ("x-shopify-triggered-at", "2026-11-25T09:00:00Z"),
-            ];
-            h.post("/webhooks/shopify", &headers, body).await
-        }
+        async move { h.shopify(id, topic, body).await }
     };
     let order = fixture("shopify_order_450789469.unwrapped.json");
     assert_eq!(send("wh-p1", "orders/create", order).await.0, 200);
