@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Channel, ChannelDecision, Currency, Customer, Money, Notification};
+use crate::domain::{Channel, ChannelDecision, Currency, Customer, Money, Notification, NotificationKind};
 
 /// The amount from which a notice goes by email first, per currency. A currency without a
 /// threshold is never converted from another: its notices are held until one is configured.
@@ -55,7 +55,11 @@ impl ChannelPolicy {
             // The team is written to by email, whatever the customer's channels.
             return ChannelDecision::Send { channel: Channel::Email };
         }
-        match notification.amount {
+        // The thresholds are for money the customer owes (a reminder, a renewal to pay): a
+        // thank-you for an order or a commission notice follows the preferred channel,
+        // whatever its currency.
+        let owed = notification.kind.is_about_money_owed() || notification.kind == NotificationKind::RenewalUpcoming;
+        match notification.amount.filter(|_| owed) {
             Some(amount) => match self.email_from.get(&amount.currency()) {
                 None => held(format!("no email threshold configured for {}", amount.currency())),
                 Some(threshold) if amount.minor_units() >= threshold.minor_units() => first_of([Channel::Email, Channel::Sms]),
@@ -72,7 +76,6 @@ impl ChannelPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::NotificationKind;
     use crate::domain::*;
 
     fn customer(email: bool, phone: bool) -> Customer {
@@ -147,6 +150,21 @@ mod tests {
         let usd = Some(Money::from_minor(100_000, Currency::USD));
         let decision = policy.choose(&notice(NotificationKind::InvoiceOverdue, usd), &customer(true, true));
         assert_eq!(decision, ChannelDecision::Held { reason: "no email threshold configured for USD".into() });
+    }
+
+    #[test]
+    fn a_thank_you_goes_by_email_in_a_currency_with_no_threshold() {
+        let policy = ChannelPolicy::default();
+        let usd = Some(Money::from_minor(2_500, Currency::USD));
+        assert_eq!(policy.choose(&notice(NotificationKind::ThankYou, usd), &customer(true, true)), EMAIL);
+        let small = eur(100);
+        assert_eq!(policy.choose(&notice(NotificationKind::ThankYou, small), &customer(true, true)), EMAIL, "not texted for being small");
+        assert_eq!(policy.choose(&notice(NotificationKind::LeadChanged, usd), &customer(true, true)), EMAIL);
+        // A renewal to pay keeps the thresholds.
+        assert!(matches!(
+            policy.choose(&notice(NotificationKind::RenewalUpcoming, usd), &customer(true, true)),
+            ChannelDecision::Held { .. }
+        ));
     }
 
     #[test]

@@ -383,6 +383,15 @@ async fn shopify_orders_become_invoices_with_one_thank_you() {
     assert_eq!(notifications.len(), 1);
     assert_eq!(notifications[0].kind, NotificationKind::ThankYou);
     assert_eq!(notifications[0].amount, Some(Money::from_minor(59894, Currency::USD)));
+    // No threshold is configured for USD (they are for money owed): the thank-you still goes,
+    // by email, as moto's SES took it.
+    let dispatch = relance_tests::dispatch_context(h.store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[notifications[0].key()])).await;
+    let sent: Notification = h.store.get(&notifications[0].key()).await.unwrap().unwrap();
+    assert_eq!((sent.status, sent.channel.clone()), (NotificationStatus::Sent, Some(ChannelDecision::Send { channel: Channel::Email })));
+    let emails = relance_tests::sent_emails().await;
+    let email = emails.iter().find(|m| m["id"].as_str() == sent.provider_message_id.as_deref()).expect("moto has the email");
+    assert_eq!(email["destinations"]["ToAddresses"][0], "bob.norman@mail.example.com");
 
     let refund = json!({"id": 509562969, "order_id": 450789469, "created_at": "2026-11-24T11:00:00+01:00",
         "transactions": [{"kind": "refund", "status": "success", "amount": "41.94", "currency": "USD"}]});
