@@ -12,14 +12,14 @@ fuzz_target!(|data: &[u8]| {
     let keys = [BraintreeKeys { public_key: "fuzz_public".into(), private_key: "fuzz_private".into() }];
     if let Ok((signature, payload)) = braintree::form_fields(data) {
         let _ = braintree::verify(&signature, &payload, &keys);
-        let _ = braintree::parse(&payload, Currency::EUR);
+        let _ = braintree::parse(&payload, &Default::default());
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = braintree::verify(text, text, &keys);
-        let _ = braintree::parse(text, Currency::EUR);
+        let _ = braintree::parse(text, &Default::default());
     }
     let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-    let _ = braintree::parse(&encoded, Currency::USD);
+    let _ = braintree::parse(&encoded, &relance::config::BusinessDefaults { currency: Currency::USD, ..Default::default() });
     let signed = braintree::sign(&encoded, &keys[0]);
     assert!(braintree::verify(&signed, &encoded, &keys).is_ok());
 });

@@ -65,6 +65,21 @@ pub fn holded_api_url() -> Result<String, ConfigError> {
     Ok(web_address("HOLDED_API_URL")?.unwrap_or_else(|| HOLDED_API_URL.to_string()))
 }
 
+/// Braintree's API, when a merchant id is configured (`BRAINTREE_MERCHANT_ID`): the production
+/// gateway, its sandbox (`BRAINTREE_ENVIRONMENT=sandbox`), or a stand-in (`BRAINTREE_API_URL`).
+pub fn braintree_api_url() -> Result<Option<(String, String)>, ConfigError> {
+    let Some(merchant) = var("BRAINTREE_MERCHANT_ID") else { return Ok(None) };
+    let url = match (web_address("BRAINTREE_API_URL")?, var("BRAINTREE_ENVIRONMENT").as_deref()) {
+        (Some(url), _) => url,
+        (None, None | Some("production")) => crate::ingest::braintree_api::PRODUCTION_URL.to_string(),
+        (None, Some("sandbox")) => crate::ingest::braintree_api::SANDBOX_URL.to_string(),
+        (None, Some(other)) => {
+            return Err(ConfigError::Invalid { name: "BRAINTREE_ENVIRONMENT", reason: format!("{other:?}: production or sandbox") });
+        }
+    };
+    Ok(Some((url, merchant)))
+}
+
 /// The settings shared by all functions.
 #[derive(Debug, Clone)]
 pub struct Config {

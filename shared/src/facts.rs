@@ -49,6 +49,13 @@ pub enum Fact {
     /// hours after the app is removed).
     ProviderCustomersErased,
     Invoice(InvoiceFacts),
+    /// An invoice we already follow is settled or cancelled (a Braintree subscription's unpaid
+    /// period, paid on a retry or ended with the subscription); one we never followed is left
+    /// alone.
+    InvoiceClosed {
+        invoice: ProviderRef,
+        status: InvoiceStatus,
+    },
     /// A collection attempt failed: the first reminder is due now.
     PaymentFailed {
         invoice: Option<ProviderRef>,
@@ -138,6 +145,11 @@ pub struct SubscriptionFacts {
     /// Renewed by the customer paying an invoice, not by a charge (Stripe's `collection_method:
     /// send_invoice`).
     pub manual_renewal: bool,
+    /// The provider's count of charges failed in a row, and of days past due (Braintree).
+    pub failure_count: Option<u32>,
+    pub days_past_due: Option<u32>,
+    /// The card (or other payment method) the provider charges for it, when it says.
+    pub payment_method: Option<ProviderRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

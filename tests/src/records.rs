@@ -61,6 +61,8 @@ pub fn subscription(id: &str, customer: &CustomerId) -> Subscription {
         provider_updated_at: None,
         started_at: None,
         ended_at: None,
+        failure_count: None,
+        days_past_due: None,
     }
 }
 

@@ -27,6 +27,7 @@ use relance::api_error::ApiError;
 use relance::domain::Provider;
 use relance::facts::Delivery;
 use relance::ingest::apply::Mode;
+use relance::ingest::braintree_api::BraintreeApi;
 use relance::ingest::{ArchivedDelivery, DeliveryOutcome, Ingest, Outcome};
 use relance::providers::shopify::ShopifyHeaders;
 use relance::providers::{PayloadError, SignatureError, braintree, generic, shopify, stripe};
@@ -46,11 +47,23 @@ pub struct WebhookState {
     pub secrets: Arc<Secrets>,
     /// "Now", for signature tolerances and archive times; tests set it.
     pub clock: Clock,
+    /// Braintree's API, to find the customer of a subscription notified without one; none:
+    /// such a notification changes only what we already know.
+    pub braintree_api: Option<BraintreeApi>,
 }
 
 impl WebhookState {
     pub fn new(ingest: Ingest, secrets: Secrets) -> WebhookState {
-        WebhookState { ingest, secrets: Arc::new(secrets), clock: Arc::new(Utc::now) }
+        WebhookState { ingest, secrets: Arc::new(secrets), clock: Arc::new(Utc::now), braintree_api: None }
+    }
+
+    /// With Braintree's API as the environment configures it (`BRAINTREE_MERCHANT_ID`,
+    /// `BRAINTREE_ENVIRONMENT`, `BRAINTREE_API_URL`) and the first pair of API keys.
+    pub fn with_braintree_api_from_env(mut self) -> Result<WebhookState, relance::config::ConfigError> {
+        if let (Some((url, merchant)), Some(keys)) = (relance::config::braintree_api_url()?, self.secrets.braintree.first()) {
+            self.braintree_api = Some(BraintreeApi::new(url, merchant, keys));
+        }
+        Ok(self)
     }
 }
 
@@ -167,8 +180,30 @@ async fn braintree_delivery(
     let body = body_or_413(body)?;
     let (signature, payload) = braintree::form_fields(&body)?;
     braintree::verify(&signature, &payload, &state.secrets.braintree)?;
-    let parsed = braintree::parse(&payload, state.ingest.defaults().currency);
+    let parsed = match braintree::read(&payload) {
+        Ok(notice) => {
+            let found = braintree_customer(&state, &notice).await?;
+            notice.into_delivery(found, state.ingest.defaults())
+        }
+        Err(e) => Err(e),
+    };
     receive(&state, Provider::Braintree, &headers, &body, parsed).await
+}
+
+/// The customer of a subscription the notification describes without one: ours when we
+/// follow the subscription already, else Braintree's answer through its API. A failed lookup
+/// is a 503, for Braintree to send the notification again.
+async fn braintree_customer(state: &WebhookState, notice: &braintree::Notice) -> Result<Option<braintree::Found>, ApiError> {
+    let Some(token) = notice.payment_method_to_look_up() else { return Ok(None) };
+    let store = state.ingest.store();
+    if let Some(known) = relance::ingest::braintree_api::known_customer(store, notice).await.map_err(ApiError::retry_later)? {
+        return Ok(Some(known));
+    }
+    let Some(api) = &state.braintree_api else { return Ok(None) };
+    api.find_by_payment_method(token).await.map_err(|e| {
+        tracing::error!(error = %e, "Braintree lookup failed; Braintree will send the notification again");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", e.to_string())
+    })
 }
 
 /// Braintree checks a new endpoint with `GET ?bt_challenge=…` and expects the signed answer.

@@ -13,5 +13,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = Store::connect(&sdk, config.table);
     let settings = relance::config::live_settings(store.clone(), relance::settings::CACHE_FOR)?;
     let ingest = Ingest::live(store, BusinessDefaults::from_env()?, settings);
-    lambda_http::run(router(WebhookState::new(ingest, secrets))).await
+    lambda_http::run(router(WebhookState::new(ingest, secrets).with_braintree_api_from_env()?)).await
 }

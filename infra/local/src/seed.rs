@@ -222,6 +222,8 @@ fn member(index: usize, now: DateTime<Utc>) -> Member {
         provider_updated_at: None,
         started_at: None,
         ended_at: None,
+        failure_count: None,
+        days_past_due: None,
     };
     if subscription.needs_renewal_reminders() {
         // As the webhook does: the renewal ladder is looked at from 30 days before the end of

@@ -38,7 +38,7 @@ pub fn router(
     let senders = dispatch.senders.clone();
     let invoke = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state((scan, dispatch));
     Ok(Router::new()
-        .merge(webhook::router(webhook::WebhookState::new(ingest, secrets)))
+        .merge(webhook::router(webhook::WebhookState::new(ingest, secrets).with_braintree_api_from_env().map_err(|e| e.to_string())?))
         .merge(portal::router(portal.with_senders(senders)))
         .merge(invoke))
 }

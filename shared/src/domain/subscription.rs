@@ -73,6 +73,12 @@ pub struct Subscription {
     /// When it was cancelled or expired: the KPIs' churn.
     #[serde(default)]
     pub ended_at: Option<DateTime<Utc>>,
+    /// Charges failed in a row, and days the balance has been owed, as the provider counts
+    /// them (Braintree's `failure-count` and `days-past-due`): shown to the team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_past_due: Option<u32>,
 }
 
 impl Subscription {
@@ -150,6 +156,11 @@ impl Subscription {
         self.current_period_end = latest.current_period_end;
         self.cancel_at_period_end = latest.cancel_at_period_end;
         self.manual_renewal = latest.manual_renewal;
+        self.failure_count = latest.failure_count;
+        self.days_past_due = latest.days_past_due;
+        if latest.payment_method_id.is_some() {
+            self.payment_method_id.clone_from(&latest.payment_method_id);
+        }
         self.provider_updated_at = Some(at);
         if self.settle_follow_up() && (renewed || self.follow_up.next_action_at.is_none()) {
             // A new period starts its own renewal reminders.
@@ -249,6 +260,8 @@ mod tests {
             provider_updated_at: None,
             started_at: None,
             ended_at: None,
+            failure_count: None,
+            days_past_due: None,
         }
     }
 

@@ -8,9 +8,11 @@
 //! - [`archive`]: every accepted delivery kept (with a TTL) so it can be inspected and replayed.
 //! - [`replay`]: archived deliveries applied again, after a fix.
 //! - [`holded_import`]: Holded's invoices and contacts pulled from its API.
+//! - [`braintree_api`]: the customer of a Braintree subscription looked up by its payment method.
 
 pub mod apply;
 pub mod archive;
+pub mod braintree_api;
 pub mod holded_import;
 pub mod import_file;
 pub mod replay;

@@ -36,7 +36,7 @@ pub fn parse_archived(archived: &ArchivedDelivery, ingest: &Ingest) -> Result<De
         Provider::Generic => generic::parse(body),
         Provider::Braintree => {
             let (_, payload) = braintree::form_fields(body).map_err(|e| PayloadError::new(e.to_string()))?;
-            braintree::parse(&payload, ingest.defaults().currency)
+            braintree::parse(&payload, ingest.defaults())
         }
         Provider::Shopify => {
             let header = |name: &str| archived.headers.get(name).cloned();

@@ -292,6 +292,9 @@ fn subscription(object: &Value) -> Result<SubscriptionFacts, PayloadError> {
         current_period_end: period("current_period_end")?,
         cancel_at_period_end: field(object, "cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false),
         manual_renewal: text(object, "collection_method").as_deref() == Some("send_invoice"),
+        failure_count: None,
+        days_past_due: None,
+        payment_method: text(object, "default_payment_method").and_then(|id| ProviderRef::new(Provider::Stripe, id).ok()),
     })
 }
 

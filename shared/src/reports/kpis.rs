@@ -230,6 +230,8 @@ mod tests {
             provider_updated_at: None,
             started_at: Some(at(started)),
             ended_at: ended.map(at),
+            failure_count: None,
+            days_past_due: None,
         }
     }
 

@@ -791,6 +791,8 @@ mod tests {
             provider_updated_at: None,
             started_at: None,
             ended_at: None,
+            failure_count: None,
+            days_past_due: None,
         }
     }
 

@@ -11,6 +11,7 @@
 mod agency;
 mod authorisation;
 mod back_office;
+mod braintree_business;
 mod browser;
 mod chaos;
 mod community;

@@ -44,6 +44,17 @@ impl Work<'_> {
         Ok(())
     }
 
+    /// An invoice we follow is settled or cancelled by the provider's word alone: paid in
+    /// full, or no longer owed.
+    pub(super) async fn invoice_closed(&mut self, reference: &ProviderRef, status: crate::domain::InvoiceStatus) -> Result<(), StoreError> {
+        let at = self.at;
+        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| {
+            let paid = if status == crate::domain::InvoiceStatus::Paid { invoice.amount_due } else { invoice.amount_paid };
+            invoice.apply_provider_state(invoice.amount_due, paid, status, at)
+        })
+        .await
+    }
+
     /// A collection failed on an invoice: its failure notice is due now.
     pub(super) async fn invoice_payment_failed(
         &mut self,

@@ -329,6 +329,7 @@ impl<'a> Work<'a> {
             }
             Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
             Fact::Invoice(facts) => self.invoice(facts).await?,
+            Fact::InvoiceClosed { invoice, status } => self.invoice_closed(invoice, *status).await?,
             Fact::PaymentFailed { invoice, subscription, retry_at } => {
                 if let Some(reference) = invoice {
                     self.invoice_payment_failed(reference, *retry_at).await?;

@@ -24,6 +24,13 @@ impl Work<'_> {
     pub(super) async fn subscription(&mut self, facts: &SubscriptionFacts) -> Result<(), StoreError> {
         let customer_key = self.customer(&facts.customer, Authority::FillBlanks).await?;
         let (customer_id, tz) = self.customer_zone(&customer_key);
+        let payment_method_id = match &facts.payment_method {
+            Some(reference) => {
+                let key = lookup(self.store, &mut self.refs, &mut self.cards, reference).await?;
+                key.and_then(|k| self.cards.get(&k)).map(|t| t.record.id.clone())
+            }
+            None => None,
+        };
         // The subscription as the provider describes it: stored as it is on first sight, and
         // the plan and period a known one takes.
         let latest = Subscription {
@@ -38,12 +45,14 @@ impl Work<'_> {
             current_period_end: facts.current_period_end,
             cancel_at_period_end: facts.cancel_at_period_end,
             manual_renewal: facts.manual_renewal,
-            payment_method_id: None,
+            payment_method_id,
             provider_ref: Some(facts.reference.clone()),
             follow_up: FollowUp::default(),
             provider_updated_at: None,
             started_at: None,
             ended_at: None,
+            failure_count: facts.failure_count,
+            days_past_due: facts.days_past_due,
         };
         let make = || Some(latest.clone());
         let found = find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.subscriptions, &facts.reference, make).await?;
