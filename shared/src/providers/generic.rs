@@ -19,9 +19,19 @@
 //!                 "mission_id": "01JD…"}],
 //!   "payments": [{"id": "P-9", "customer_id": "C-42", "invoice_id": "F-2026-042",
 //!                 "currency": "EUR", "amount": "120.00", "status": "failed",
-//!                 "failure_reason": "insufficient_funds"}]
+//!                 "failure_reason": "insufficient_funds"}],
+//!   "subscriptions": [{"id": "A-7", "customer_id": "C-42", "plan": "Potager solo",
+//!                      "currency": "EUR", "amount": "25.00", "interval": "month",
+//!                      "status": "active", "current_period_start": "2026-11-01T00:00:00Z",
+//!                      "current_period_end": "2026-12-01T00:00:00Z",
+//!                      "cancel_at_period_end": false, "manual_renewal": true}]
 //! }
 //! ```
+//!
+//! A subscription renews by itself unless `cancel_at_period_end` (the customer asked to stop)
+//! or `manual_renewal` (the customer renews by paying, not by a charge) says otherwise: those
+//! two get the renewal reminders. An invoice may name the subscription it bills
+//! (`subscription_id`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -29,12 +39,15 @@ use serde::Deserialize;
 use super::{PayloadError, SignatureError, stripe};
 use std::collections::BTreeSet;
 
-use crate::domain::{Currency, Email, InvoiceStatus, Locale, MissionId, Money, PaymentStatus, PhoneE164, Provider, ProviderRef};
-use crate::facts::{CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts};
+use crate::domain::{
+    BillingInterval, Currency, Email, InvoiceStatus, Locale, MissionId, Money, PaymentStatus, PhoneE164, Provider, ProviderRef,
+    SubscriptionStatus,
+};
+use crate::facts::{CustomerFacts, Delivery, Fact, InvoiceFacts, PaymentFacts, SubscriptionFacts};
 
 pub const SIGNATURE_HEADER: &str = "Relance-Signature";
 
-/// Customers, invoices and payments in one document, at most.
+/// Customers, invoices, payments and subscriptions in one document, at most.
 pub const MAX_ENTRIES: usize = 25;
 
 /// Same scheme as Stripe's.
@@ -58,6 +71,48 @@ struct Document {
     invoices: Vec<GenericInvoice>,
     #[serde(default)]
     payments: Vec<GenericPayment>,
+    #[serde(default)]
+    subscriptions: Vec<GenericSubscription>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenericSubscription {
+    id: String,
+    customer_id: String,
+    plan: String,
+    currency: String,
+    /// The price of one period.
+    amount: String,
+    interval: GenericInterval,
+    status: GenericSubscriptionStatus,
+    current_period_start: DateTime<Utc>,
+    current_period_end: DateTime<Utc>,
+    #[serde(default)]
+    cancel_at_period_end: bool,
+    #[serde(default)]
+    manual_renewal: bool,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum GenericInterval {
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum GenericSubscriptionStatus {
+    Trialing,
+    Active,
+    PastDue,
+    Unpaid,
+    Paused,
+    Canceled,
+    Expired,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +153,9 @@ struct GenericInvoice {
     /// Our id of the agency mission it bills (`GET /admin/missions`).
     #[serde(default)]
     mission_id: Option<String>,
+    /// The sender's id of the subscription it bills, if any.
+    #[serde(default)]
+    subscription_id: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -147,7 +205,7 @@ fn money(amount: &str, currency: Currency) -> Result<Money, PayloadError> {
 pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
     let document: Document = serde_json::from_slice(body).map_err(|e| PayloadError::new(format!("not a Relance document: {e}")))?;
     // One document is applied in one transaction (at most 100 writes): keep it well inside.
-    let entries = document.customers.len() + document.invoices.len() + document.payments.len();
+    let entries = document.customers.len() + document.invoices.len() + document.payments.len() + document.subscriptions.len();
     if entries > MAX_ENTRIES {
         return Err(PayloadError::new(format!("{entries} entries in one document; send at most {MAX_ENTRIES} per delivery")));
     }
@@ -179,6 +237,41 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             lists: labels(&c.lists, "lists")?,
         }));
     }
+    // Before the invoices, which may name them.
+    for (n, s) in document.subscriptions.iter().enumerate() {
+        let currency: Currency = s.currency.parse().map_err(|e| bad(format!("subscriptions[{n}].currency: {e}")))?;
+        if s.current_period_end <= s.current_period_start {
+            return Err(bad(format!("subscriptions[{n}].current_period_end: not after current_period_start")));
+        }
+        facts.push(Fact::Subscription(SubscriptionFacts {
+            reference: reference(&s.id)?,
+            customer: CustomerFacts::reference_only(reference(&s.customer_id)?),
+            plan: s.plan.clone(),
+            price: money(&s.amount, currency).map_err(|e| bad(format!("subscriptions[{n}].amount: {}", e.0)))?,
+            interval: match s.interval {
+                GenericInterval::Week => BillingInterval::Week,
+                GenericInterval::Month => BillingInterval::Month,
+                GenericInterval::Quarter => BillingInterval::Quarter,
+                GenericInterval::Year => BillingInterval::Year,
+            },
+            status: match s.status {
+                GenericSubscriptionStatus::Trialing => SubscriptionStatus::Trialing,
+                GenericSubscriptionStatus::Active => SubscriptionStatus::Active,
+                GenericSubscriptionStatus::PastDue => SubscriptionStatus::PastDue,
+                GenericSubscriptionStatus::Unpaid => SubscriptionStatus::Unpaid,
+                GenericSubscriptionStatus::Paused => SubscriptionStatus::Paused,
+                GenericSubscriptionStatus::Canceled => SubscriptionStatus::Canceled,
+                GenericSubscriptionStatus::Expired => SubscriptionStatus::Expired,
+            },
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            cancel_at_period_end: s.cancel_at_period_end,
+            manual_renewal: s.manual_renewal,
+            failure_count: None,
+            days_past_due: None,
+            payment_method: None,
+        }));
+    }
     for i in &document.invoices {
         let currency: Currency = i.currency.parse().map_err(bad)?;
         let amount_due = money(&i.amount_due, currency)?;
@@ -201,7 +294,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
             status,
             issued_at: i.issued_at,
             due_date: Some(i.due_date),
-            subscription: None,
+            subscription: i.subscription_id.as_deref().map(reference).transpose()?,
             retry_at: None,
             payment_link: match &i.payment_url {
                 Some(url) if url.starts_with("https://") => Some(url.clone()),
@@ -256,6 +349,30 @@ mod tests {
         assert_eq!(invoice.status, InvoiceStatus::PartiallyPaid);
         assert_eq!(invoice.amount_due, Money::from_minor(12000, Currency::EUR));
         assert!(matches!(&delivery.facts[3], Fact::PaymentFailed { invoice: Some(r), .. } if r.id == "F-2026-042"));
+    }
+
+    #[test]
+    fn reads_subscriptions_and_the_invoices_that_bill_them() {
+        let document = r#"{"id": "erp-s", "occurred_at": "2026-11-25T08:00:00Z",
+          "subscriptions": [{"id": "A-7", "customer_id": "C-42", "plan": "Potager solo", "currency": "EUR", "amount": "25.00",
+                             "interval": "month", "status": "active", "current_period_start": "2026-11-01T00:00:00Z",
+                             "current_period_end": "2026-12-01T00:00:00Z", "manual_renewal": true}],
+          "invoices": [{"id": "F-7", "customer_id": "C-42", "currency": "EUR", "amount_due": "25.00", "status": "open",
+                        "issued_at": "2026-11-01T09:00:00Z", "due_date": "2026-11-15", "subscription_id": "A-7"}]}"#;
+        let facts = parse(document.as_bytes()).unwrap().facts;
+        let Fact::Subscription(sub) = &facts[0] else { panic!("{facts:?}") };
+        assert_eq!(
+            (sub.plan.as_str(), sub.price, sub.interval, sub.status),
+            ("Potager solo", Money::from_minor(2500, Currency::EUR), BillingInterval::Month, SubscriptionStatus::Active)
+        );
+        assert!(sub.manual_renewal && !sub.cancel_at_period_end);
+        let Fact::Invoice(invoice) = &facts[1] else { panic!("{facts:?}") };
+        assert_eq!(invoice.subscription.as_ref().map(|r| r.id.as_str()), Some("A-7"));
+        let wrong = parse(document.replace("\"month\"", "\"monthly\"").as_bytes()).unwrap_err();
+        assert!(wrong.0.contains("monthly"), "{}", wrong.0);
+        let backwards = parse(document.replace("2026-12-01T00:00:00Z", "2026-10-01T00:00:00Z").as_bytes()).unwrap_err();
+        assert!(backwards.0.starts_with("subscriptions[0].current_period_end"), "{}", backwards.0);
+        assert!(parse(document.replace("\"plan\"", "\"plan_name\"").as_bytes()).is_err(), "unknown fields are refused");
     }
 
     #[test]

@@ -184,6 +184,55 @@ async fn renewal_reminders_go_only_to_subscriptions_that_will_not_renew_by_thems
     }
 }
 
+/// A business on another billing tool sends its subscriptions in the generic format: the
+/// same renewal reminders follow, with nothing written to the table but the signed document.
+#[tokio::test]
+async fn subscriptions_from_the_generic_format_get_the_same_renewal_reminders() {
+    let store = relance_tests::fresh_store("generic-renewals").await;
+    let run = relance_tests::unique();
+    let secrets = relance_tests::secrets(&[(relance::secrets::RELANCE_WEBHOOK_SECRET, "generic-renewal-secret")]);
+    let router =
+        relance_tests::webhook_router(relance::ingest::Ingest::new(store.clone(), Default::default(), Default::default()), secrets);
+    let addresses: Vec<String> = (0..3).map(|i| format!("generic-renewal-{i}-{run}@example.org")).collect();
+    let customers: Vec<Value> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, email)| json!({"id": format!("G-{i}"), "name": format!("Member {i}"), "email": email}))
+        .collect();
+    // A yearly plan ending Friday 29 January 2027 (Paris), renewing by itself, set to cancel,
+    // and renewed by hand.
+    let subscriptions: Vec<Value> = [(false, false), (true, false), (false, true)]
+        .iter()
+        .enumerate()
+        .map(|(i, (cancelling, manual))| {
+            json!({"id": format!("GS-{i}"), "customer_id": format!("G-{i}"), "plan": "Parcelle annuelle", "currency": "EUR",
+                   "amount": "1200.00", "interval": "year", "status": "active", "current_period_start": "2026-01-28T23:00:00Z",
+                   "current_period_end": "2027-01-28T23:00:00Z", "cancel_at_period_end": cancelling, "manual_renewal": manual})
+        })
+        .collect();
+    let document = json!({"id": format!("erp-subs-{run}"), "occurred_at": "2026-11-25T08:00:00Z",
+                          "customers": customers, "subscriptions": subscriptions});
+    let body = serde_json::to_vec(&document).unwrap();
+    let header = relance::providers::generic::sign(&body, "generic-renewal-secret", relance_tests::now().timestamp());
+    let answer = relance_tests::post(&router, "/webhooks/generic", &[("relance-signature", &header)], body).await;
+    assert_eq!((answer.status, answer.json()["outcome"].as_str()), (200, Some("applied")), "{}", answer.text());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let reference = ProviderRef::new(Provider::Generic, format!("G-{i}")).unwrap();
+        let key = store.find_by_provider_ref("Customer", &reference).await.unwrap().unwrap();
+        ids.push(store.get::<Customer>(&key).await.unwrap().unwrap().id);
+    }
+    for now in ["2026-12-30T10:00:00Z", "2027-01-14T10:00:00Z", "2027-01-26T10:00:00Z"] {
+        scan_and_send(&store, &ids, now).await;
+    }
+    assert!(subjects_to(&addresses[0]).await.is_empty(), "renews by itself: no \"nothing to do\" message");
+    for address in &addresses[1..] {
+        let subjects = subjects_to(address).await;
+        assert_eq!(subjects.len(), 3, "the alert and two reminders: {subjects:?}");
+        assert!(subjects.iter().all(|s| s.contains("Parcelle annuelle prend fin le 29 janvier 2027")), "{subjects:?}");
+    }
+}
+
 /// The business's own calendar: a monthly VAT deadline on the 19th and a yearly one, reminded
 /// to the accountant's address 7 days and 1 day before, from the reminder time on in Paris,
 /// once each however many scans run, about no customer; a deadline that is not due is not.
