@@ -645,7 +645,7 @@ async fn an_announced_retry_with_no_news_lets_the_ladder_resume_a_day_after_it()
 }
 
 /// The right to be forgotten holds against the providers: once a member has erased their
-/// data, a later delivery from Stripe, the generic format or Shopify still changes the books
+/// data, a later delivery from Stripe, the generic format, Shopify or Braintree still changes the books
 /// (an invoice's amounts and status) but never stores their name, email or phone again; the
 /// archive keeps no copy of what any delivery said of them, before the erasure or after; what
 /// they wrote to support is gone.
@@ -676,11 +676,35 @@ async fn an_erased_customer_stays_erased_whatever_a_provider_sends_next() {
     assert_eq!(generic_send(generic_doc("erp-e1", "F-E", "paid", "120.00", -2)).await.0, 200);
     let order = fixture("shopify_order_450789469.unwrapped.json");
     assert_eq!(shopify_send("wh-e1", "orders/create", order.clone()).await.0, 200);
+    // Braintree: a charge that went through, in the gateway's shape (the customer in its
+    // transaction's details).
+    let braintree_send = |xml: String| {
+        use base64::Engine;
+        let payload = base64::engine::general_purpose::STANDARD.encode(xml);
+        let keys = BraintreeKeys { public_key: "integration_public_key".into(), private_key: "integration_private_key".into() };
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("bt_signature", &braintree::sign(&payload, &keys))
+            .append_pair("bt_payload", &payload)
+            .finish();
+        let h = &h;
+        async move { h.post("/webhooks/braintree", &[("content-type", "application/x-www-form-urlencoded")], body.into_bytes()).await }
+    };
+    let charged = String::from_utf8(fixture("braintree_gateway_subscription_charged_unsuccessfully.xml"))
+        .unwrap()
+        .replace("subscription_charged_unsuccessfully", "subscription_charged_successfully")
+        .replace("Past Due", "Active")
+        .replace("processor_declined", "submitted_for_settlement")
+        .replace("<balance>25.00</balance>", "<balance>0.00</balance>")
+        .replace("2027-01-01T06:12:44Z", "2026-11-20T10:00:00Z");
+    let (status, answer) = braintree_send(charged.clone()).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
     let customers = [
         h.record::<Customer>("Customer", Provider::Stripe, "cus_e").await.unwrap(),
         h.record::<Customer>("Customer", Provider::Generic, "C-E").await.unwrap(),
         h.record::<Customer>("Customer", Provider::Shopify, "207119551").await.unwrap(),
+        h.record::<Customer>("Customer", Provider::Braintree, "cust-lea").await.unwrap(),
     ];
+    assert_eq!(customers[3].name, "Léa Martin", "Braintree's customer, before");
     let mut settle = h.record::<Invoice>("Invoice", Provider::Shopify, "450789469").await.unwrap();
     settle.amount_paid = settle.amount_due;
     settle.status = InvoiceStatus::Paid;
@@ -717,11 +741,20 @@ async fn an_erased_customer_stays_erased_whatever_a_provider_sends_next() {
     let (status, answer) = shopify_send("wh-e2", "customers/update", serde_json::to_vec(&shopify_customer).unwrap()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(shopify_send("wh-e3", "orders/updated", order.clone()).await.0, 200);
+    // Braintree charges the next month, and its customer details have changed.
+    let next_month = charged
+        .replace("2026-11-20T10:00:00Z", "2026-11-21T12:00:00Z")
+        .replace("<id>txn-lea-2</id>", "<id>txn-lea-3</id>")
+        .replace("<first-name>Léa</first-name>", "<first-name>Léonie</first-name>")
+        .replace("lea@example.org", "leonie@example.org");
+    let (status, answer) = braintree_send(next_month).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
 
     for (customer, provider, id) in [
         (&customers[0], Provider::Stripe, "cus_e"),
         (&customers[1], Provider::Generic, "C-E"),
         (&customers[2], Provider::Shopify, "207119551"),
+        (&customers[3], Provider::Braintree, "cust-lea"),
     ] {
         let now: Customer = h.record("Customer", provider, id).await.unwrap();
         assert_eq!(now.id, customer.id, "the same record, not a new one");
@@ -748,6 +781,8 @@ async fn an_erased_customer_stays_erased_whatever_a_provider_sends_next() {
         (generic.status, generic.amount_paid.minor_units(), &generic.customer_id),
         (InvoiceStatus::PartiallyPaid, 2000, &customers[1].id)
     );
+    let payment: Payment = h.record("Payment", Provider::Braintree, "txn-lea-3").await.unwrap();
+    assert_eq!((payment.status, &payment.customer_id), (PaymentStatus::Succeeded, &customers[3].id), "Braintree's charge is recorded");
 }
 
 /// Braintree's own SDK signs a sample of every notification kind it knows with our keys
