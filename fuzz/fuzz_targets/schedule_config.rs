@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let mut lines = text.splitn(4, '\n');
     let (hours, days, thresholds, ladders_json) = (lines.next(), lines.next(), lines.next(), lines.next());
     if let Some(thresholds) = thresholds {
-        let _ = dispatch::parse_thresholds(thresholds);
+        let _ = relance::notify::policy::ChannelPolicy::parse_thresholds(thresholds);
     }
     let mut ladders = match ladders_json.map(serde_json::from_str::<Ladders>) {
         Some(Ok(ladders)) => ladders,
