@@ -140,10 +140,37 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>) 
             occurred_at: now,
             facts: vec![Fact::Customer(facts.customer.clone()), Fact::Invoice(facts)],
         };
-        match ingest.apply(&delivery, Mode::Once, now).await? {
-            Outcome::Applied => summary.applied += 1,
-            Outcome::AlreadyApplied | Outcome::Ignored => summary.unchanged += 1,
-        }
+        apply_counted(ingest, &delivery, now, &mut summary).await?;
+    }
+    // A contact with no invoice yet is still a customer of the business (date rules, the
+    // member space, the next invoice): kept, each as its own delivery, like a document.
+    let billed: std::collections::HashSet<&str> = documents.iter().filter_map(|d| d.get("contact").and_then(Value::as_str)).collect();
+    for contact in contacts.iter().filter(|c| c.get("id").and_then(Value::as_str).is_none_or(|id| !billed.contains(id))) {
+        let id = contact.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
+        let facts = match holded::contact(contact) {
+            Ok(facts) => facts,
+            Err(e) => {
+                summary.skipped.push((id, e.0));
+                continue;
+            }
+        };
+        let snapshot = serde_json::to_vec(contact).unwrap_or_default();
+        let delivery = Delivery {
+            provider: Provider::Holded,
+            id: format!("{id}:{}", &body_digest(&snapshot)[..16]),
+            kind: "contacts".into(),
+            occurred_at: now,
+            facts: vec![Fact::Customer(facts)],
+        };
+        apply_counted(ingest, &delivery, now, &mut summary).await?;
     }
     Ok(summary)
+}
+
+async fn apply_counted(ingest: &Ingest, delivery: &Delivery, now: DateTime<Utc>, summary: &mut ImportSummary) -> Result<(), ImportError> {
+    match ingest.apply(delivery, Mode::Once, now).await? {
+        Outcome::Applied => summary.applied += 1,
+        Outcome::AlreadyApplied | Outcome::Ignored => summary.unchanged += 1,
+    }
+    Ok(())
 }

@@ -103,7 +103,8 @@ async fn imports_merges_by_holded_ids_and_applies_only_changes() {
     let now = relance_tests::now();
 
     let summary = import(&ingest, &client, now).await.unwrap();
-    assert_eq!((summary.contacts, summary.invoices, summary.applied, summary.unchanged), (3, 3, 3, 0));
+    // Three documents and the contact without one.
+    assert_eq!((summary.contacts, summary.invoices, summary.applied, summary.unchanged), (3, 3, 4, 0));
     assert!(summary.skipped.is_empty());
 
     let find = |kind: &'static str, id: &'static str| {
@@ -123,16 +124,18 @@ async fn imports_merges_by_holded_ids_and_applies_only_changes() {
     assert_eq!(customer.name, "Huerto Urbano SL");
     assert_eq!(customer.phone.as_ref().map(|p| p.as_str()), Some("+34612345678"));
     assert_eq!(customer.locale.language(), "es");
+    let unbilled: Customer = store.get(&find("Customer", "5aaa43d35b7064002613c050").await).await.unwrap().unwrap();
+    assert_eq!(unbilled.name, "Sin facturas", "a contact with no invoice is kept");
 
     // Nothing changed at Holded: nothing is written again.
     let summary = import(&ingest, &client, now).await.unwrap();
-    assert_eq!((summary.applied, summary.unchanged), (0, 3));
+    assert_eq!((summary.applied, summary.unchanged), (0, 4));
 
     // The open invoice is paid in Holded: the next run applies that one change.
     holded.invoices.lock().unwrap()[1] = document("5ab391071d6d820034294784", "5aaa43d35b7064002613c048", "F260002", 99.9, 0.0);
     let later = now + chrono::Duration::hours(1);
     let summary = import(&ingest, &client, later).await.unwrap();
-    assert_eq!((summary.applied, summary.unchanged), (1, 2));
+    assert_eq!((summary.applied, summary.unchanged), (1, 3));
     let second: Invoice = store.get(&second.key()).await.unwrap().unwrap();
     assert_eq!(second.status, InvoiceStatus::Paid);
     assert_eq!(second.follow_up.next_action_at, None);
