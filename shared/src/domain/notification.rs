@@ -29,6 +29,9 @@ pub enum NotificationKind {
     RenewalUpcoming,
     /// After a purchase (Shopify's orders/create), with a coupon when configured.
     ThankYou,
+    /// Money given back to the customer (a shop refund, a refunded card charge): once per
+    /// refund.
+    RefundIssued,
     EventConfirmation,
     EventReminder,
     /// The time or place of an event the person registered for changed.
@@ -53,7 +56,7 @@ pub enum NotificationKind {
 
 impl NotificationKind {
     /// Every kind, money owed first: the templates list, and what tests go through.
-    pub const ALL: [NotificationKind; 18] = [
+    pub const ALL: [NotificationKind; 19] = [
         NotificationKind::InvoiceDueSoon,
         NotificationKind::InvoiceOverdue,
         NotificationKind::InvoiceFinalNotice,
@@ -63,6 +66,7 @@ impl NotificationKind {
         NotificationKind::RenewalUpcoming,
         NotificationKind::DateRule,
         NotificationKind::ThankYou,
+        NotificationKind::RefundIssued,
         NotificationKind::EventConfirmation,
         NotificationKind::EventReminder,
         NotificationKind::EventChanged,
@@ -96,6 +100,7 @@ impl NotificationKind {
             NotificationKind::CardExpired => "card_expired",
             NotificationKind::RenewalUpcoming => "renewal_upcoming",
             NotificationKind::ThankYou => "thank_you",
+            NotificationKind::RefundIssued => "refund_issued",
             NotificationKind::EventConfirmation => "event_confirmation",
             NotificationKind::EventReminder => "event_reminder",
             NotificationKind::EventChanged => "event_changed",

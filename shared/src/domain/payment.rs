@@ -121,14 +121,17 @@ impl Payment {
     /// after the payment's provider id (`provider_id`) and the total it brings us to, so that
     /// the same report twice adds nothing. A total no larger than ours, in another currency,
     /// or making an id that cannot be a key, adds nothing either.
-    pub fn record_refunded_total(&mut self, total: Money, provider_id: &str, at: DateTime<Utc>) -> Result<(), PaymentError> {
+    /// The refund recorded, if the total revealed a new one.
+    pub fn record_refunded_total(&mut self, total: Money, provider_id: &str, at: DateTime<Utc>) -> Result<Option<Refund>, PaymentError> {
         let refunded = self.refunded().unwrap_or(Money::zero(self.amount.currency()));
-        let Ok(extra) = total.checked_sub(refunded) else { return Ok(()) };
+        let Ok(extra) = total.checked_sub(refunded) else { return Ok(None) };
         if !extra.is_positive() {
-            return Ok(());
+            return Ok(None);
         }
-        let Ok(id) = RefundId::parse(&format!("{provider_id}-refunded-{}", total.minor_units())) else { return Ok(()) };
-        self.refund(Refund { id, amount: extra, refunded_at: at })
+        let Ok(id) = RefundId::parse(&format!("{provider_id}-refunded-{}", total.minor_units())) else { return Ok(None) };
+        let refund = Refund { id, amount: extra, refunded_at: at };
+        self.refund(refund.clone())?;
+        Ok(Some(refund))
     }
 }
 
@@ -215,11 +218,12 @@ mod tests {
     fn a_refunded_total_adds_the_difference_once() {
         let at: DateTime<Utc> = "2026-11-03T10:00:00Z".parse().unwrap();
         let mut p = payment(PaymentStatus::Succeeded);
-        p.record_refunded_total(eur(2000), "ch_1", at).unwrap();
+        let first = p.record_refunded_total(eur(2000), "ch_1", at).unwrap();
         assert_eq!(p.refunds, vec![Refund { id: RefundId::parse("ch_1-refunded-2000").unwrap(), amount: eur(2000), refunded_at: at }]);
-        p.record_refunded_total(eur(2000), "ch_1", at).unwrap();
-        p.record_refunded_total(eur(0), "ch_1", at).unwrap();
-        p.record_refunded_total(Money::from_minor(9000, Currency::USD), "ch_1", at).unwrap();
+        assert_eq!(first.as_ref(), p.refunds.first(), "the new refund is handed back (to be announced)");
+        assert_eq!(p.record_refunded_total(eur(2000), "ch_1", at).unwrap(), None);
+        assert_eq!(p.record_refunded_total(eur(0), "ch_1", at).unwrap(), None);
+        assert_eq!(p.record_refunded_total(Money::from_minor(9000, Currency::USD), "ch_1", at).unwrap(), None);
         assert_eq!(p.refunds.len(), 1, "the same total, a smaller one or another currency adds nothing");
         assert!(matches!(p.record_refunded_total(eur(6000), "ch_1", at), Err(PaymentError::RefundTooLarge { .. })), "more than was paid");
         p.record_refunded_total(eur(5000), "ch_1", at).unwrap();

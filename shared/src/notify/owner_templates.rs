@@ -148,6 +148,7 @@ pub fn variables(kind: NotificationKind) -> Vec<&'static str> {
             [&money[..], &["number", "due_date", "reminder_number", "plan", "period_end"], late].concat()
         }
         NotificationKind::ThankYou => [&money[..], &["number", "coupon"]].concat(),
+        NotificationKind::RefundIssued => [&money[..], &["number"]].concat(),
         NotificationKind::CardExpiring | NotificationKind::CardExpired => vec!["card", "expiry"],
         NotificationKind::RenewalUpcoming => [&money[..], &["plan", "period_end"]].concat(),
         NotificationKind::DateRule => vec!["rule", "due_date"],

@@ -31,6 +31,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("en/date_rule", include_str!("../../templates/en/date_rule.j2")),
     ("fr/thank_you", include_str!("../../templates/fr/thank_you.j2")),
     ("en/thank_you", include_str!("../../templates/en/thank_you.j2")),
+    ("fr/refund_issued", include_str!("../../templates/fr/refund_issued.j2")),
+    ("en/refund_issued", include_str!("../../templates/en/refund_issued.j2")),
     ("fr/internal", include_str!("../../templates/fr/internal.j2")),
     ("en/internal", include_str!("../../templates/en/internal.j2")),
     ("fr/team_deadline", include_str!("../../templates/fr/team_deadline.j2")),
@@ -277,7 +279,7 @@ fn fit_sms(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 18] = NotificationKind::ALL;
+    const KINDS: [NotificationKind; 19] = NotificationKind::ALL;
 
     fn context(language: &str) -> MessageContext {
         MessageContext::sample(language)

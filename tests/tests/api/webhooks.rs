@@ -293,6 +293,10 @@ async fn stripe_subscriptions_cards_and_charges() {
     assert_eq!(payment.status, PaymentStatus::PartiallyRefunded);
     assert_eq!(payment.net_amount().unwrap(), Money::from_minor(60, Currency::USD));
     assert_eq!(payment.refunds.len(), 1);
+    // The customer is told of that refund once, for its amount.
+    let notifications = h.store.list::<Notification>(&Key::customer_partition(&payment.customer_id), None, 50).await.unwrap().records;
+    let refunds: Vec<Option<Money>> = notifications.iter().filter(|n| n.kind == NotificationKind::RefundIssued).map(|n| n.amount).collect();
+    assert_eq!(refunds, [Some(Money::from_minor(40, Currency::USD))]);
 }
 
 #[tokio::test]
@@ -398,6 +402,22 @@ async fn shopify_orders_become_invoices_with_one_thank_you() {
     assert_eq!(send("wh-3", "refunds/create", serde_json::to_vec(&refund).unwrap()).await.0, 200);
     let refunded: Payment = h.record("Payment", Provider::Shopify, "refund:509562969").await.unwrap();
     assert_eq!((refunded.status, refunded.amount), (PaymentStatus::Refunded, Money::from_minor(4194, Currency::USD)));
+    // The same refund under another webhook id (Shopify sends a topic again on a retry of
+    // its own): one notice, sent once, as moto's SES took it.
+    assert_eq!(send("wh-3b", "refunds/create", serde_json::to_vec(&refund).unwrap()).await.0, 200);
+    let notifications = h.store.list::<Notification>(&Key::customer_partition(&customer.id), None, 10).await.unwrap().records;
+    let notices: Vec<&Notification> = notifications.iter().filter(|n| n.kind == NotificationKind::RefundIssued).collect();
+    assert_eq!(notices.len(), 1, "{notifications:?}");
+    assert_eq!(notices[0].amount, Some(Money::from_minor(4194, Currency::USD)));
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[notices[0].key()])).await;
+    let sent: Notification = h.store.get(&notices[0].key()).await.unwrap().unwrap();
+    assert_eq!(sent.status, NotificationStatus::Sent);
+    let emails = relance_tests::sent_emails().await;
+    let email = emails.iter().find(|m| m["id"].as_str() == sent.provider_message_id.as_deref()).expect("moto has the refund notice");
+    assert_eq!(email["destinations"]["ToAddresses"][0], "bob.norman@mail.example.com");
+    let said = email["body"].as_str().unwrap_or_default().to_string() + email["subject"].as_str().unwrap_or_default();
+    assert!(said.contains("41.94") || said.contains("41,94"), "the refunded amount is in the message: {email}");
+    assert!(said.contains(invoice.number.as_str()), "and the order's number: {email}");
 
     // A wrong HMAC, or a signed body without a topic.
     let bad = headers("wh-4", "orders/create", &hmac.replace('a', "b"));

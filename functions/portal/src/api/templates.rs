@@ -22,7 +22,7 @@ use crate::api::input::{Body, Params};
 use crate::auth::{Caller, Role};
 
 /// Every kind an owner may write for.
-const KINDS: [NotificationKind; 18] = NotificationKind::ALL;
+const KINDS: [NotificationKind; 19] = NotificationKind::ALL;
 
 /// One template as the editor lists it.
 #[derive(Debug, Serialize, ToSchema)]

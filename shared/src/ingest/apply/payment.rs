@@ -2,9 +2,11 @@
 //! running total reveals, and a refund on a shop order we already know.
 
 use super::{Work, find_or_create, lookup};
-use crate::domain::{Money, Payment, PaymentId, PaymentStatus, ProviderRef};
+use crate::domain::{
+    CustomerId, InvoiceId, Money, Notification, NotificationKind, Payment, PaymentId, PaymentStatus, ProviderRef, Target, TargetKind,
+};
 use crate::facts::PaymentFacts;
-use crate::store::StoreError;
+use crate::store::{Record, StoreError};
 
 use super::customer::Authority;
 
@@ -45,10 +47,43 @@ impl Work<'_> {
         if payment.apply_provider_state(facts.amount, facts.status, facts.failure_reason.as_deref(), invoice_id, at) {
             // A refund the payment cannot take (it did not succeed, or more than is left) does
             // not stop the rest: the payment is recorded, and the log says what was not.
-            if let Err(e) = payment.record_refunded_total(facts.amount_refunded, &facts.reference.id, at) {
-                tracing::warn!(error = %e, payment = %payment.id, "refund not recorded");
-            }
+            let refunded = match payment.record_refunded_total(facts.amount_refunded, &facts.reference.id, at) {
+                Ok(refunded) => refunded,
+                Err(e) => {
+                    tracing::warn!(error = %e, payment = %payment.id, "refund not recorded");
+                    None
+                }
+            };
             tracked.changed = true;
+            if let Some(refund) = refunded {
+                let (customer, invoice) = (payment.customer_id.clone(), payment.invoice_id.clone());
+                self.refund_notice(customer, invoice, refund.id.as_str(), refund.amount).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the customer about money given back, once per refund: the notice's id comes
+    /// from the refund's, so a refund reported again (a retried delivery, a later running
+    /// total) finds it already written.
+    async fn refund_notice(
+        &mut self,
+        customer: CustomerId,
+        invoice: Option<InvoiceId>,
+        refund: &str,
+        amount: Money,
+    ) -> Result<(), StoreError> {
+        let target = match invoice {
+            Some(invoice) => Target { kind: TargetKind::Invoice, id: invoice.to_string() },
+            None => Target { kind: TargetKind::Customer, id: customer.to_string() },
+        };
+        let Ok(notice) =
+            Notification::pending(customer, target, NotificationKind::RefundIssued, Some(refund.to_string()), 1, Some(amount), self.now)
+        else {
+            return Ok(()); // a provider id that cannot be part of a key: recorded, not announced
+        };
+        if self.store.get::<Notification>(&notice.key()).await?.is_none() && !self.notifications.iter().any(|n| n.id == notice.id) {
+            self.notifications.push(notice);
         }
         Ok(())
     }
@@ -59,13 +94,15 @@ impl Work<'_> {
         };
         let Some(invoice) = self.invoices.get(&invoice_key).map(|t| t.record.clone()) else { return Ok(()) };
         let at = self.at;
-        // A refund already recorded is found, not created again.
+        // A refund already recorded is found, not created again (and not announced again).
+        let mut created = false;
         let make = || {
+            created = true;
             Some(Payment {
                 id: PaymentId::generate(),
-                customer_id: invoice.customer_id,
+                customer_id: invoice.customer_id.clone(),
                 version: 0,
-                invoice_id: Some(invoice.id),
+                invoice_id: Some(invoice.id.clone()),
                 amount,
                 status: PaymentStatus::Refunded,
                 provider: refund.provider,
@@ -77,6 +114,9 @@ impl Work<'_> {
             })
         };
         find_or_create(self.store, &mut self.refs, &mut self.links, &mut self.payments, refund, make).await?;
+        if created {
+            self.refund_notice(invoice.customer_id, Some(invoice.id), &refund.id, amount).await?;
+        }
         Ok(())
     }
 }
