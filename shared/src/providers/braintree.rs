@@ -440,9 +440,9 @@ fn full_subscription(
     let start = date(&subscription.billing_period_start_date, "billing-period-start-date")?;
     let end = date(&subscription.billing_period_end_date, "billing-period-end-date")?;
     let next = date(&subscription.next_billing_date, "next-billing-date")?;
-    // The period ends when the next one starts: the next billing date, else the day after
-    // the period's last day.
-    let Some(next) = next.or_else(|| end.and_then(|e| e.succ_opt())) else { return Ok(None) };
+    // The period ends the day after its last day. The next billing date only stands in
+    // when the period's end is missing: while past due, Braintree sets it to the next retry.
+    let Some(next) = end.and_then(|e| e.succ_opt()).or(next) else { return Ok(None) };
     let start = start.unwrap_or_else(|| next.checked_sub_months(chrono::Months::new(1)).unwrap_or(next));
     let midnight = |day: NaiveDate| crate::domain::time::local_to_utc(day, chrono::NaiveTime::MIN, defaults.time_zone);
     let status = status(text(&subscription.status).unwrap_or("Active"))?;
@@ -722,6 +722,17 @@ mod tests {
             ("txn-lea-2", PaymentStatus::Failed, Some("Insufficient Funds"))
         );
         assert_eq!(facts.len(), 6);
+    }
+
+    #[test]
+    fn a_retry_date_is_not_the_end_of_the_period() {
+        // While past due, Braintree's next billing date is the next retry (here 6 January):
+        // the period still ends with its last day, and the plan stays monthly.
+        let xml = fixture!("braintree_gateway_subscription_charged_unsuccessfully.xml")
+            .replace(">2027-02-01</next-billing-date>", ">2027-01-06</next-billing-date>");
+        let facts = read(&encoded(&xml)).unwrap().into_delivery(None, &BusinessDefaults::default()).unwrap().facts;
+        let sub = facts.iter().find_map(|f| if let Fact::Subscription(s) = f { Some(s) } else { None }).unwrap();
+        assert_eq!((sub.current_period_end.to_rfc3339(), sub.interval), ("2027-01-31T23:00:00+00:00".into(), BillingInterval::Month));
     }
 
     #[test]
