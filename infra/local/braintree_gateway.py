@@ -20,6 +20,8 @@ import sys
 import braintree
 from braintree.util.xml_util import XmlUtil
 
+from braintree_samples import sandbox_gateway  # beside this script
+
 
 def text(value):
     if value is None:
@@ -70,15 +72,7 @@ def subscription(s):
 
 
 def main() -> None:
-    public_key, private_key = sys.argv[1], sys.argv[2]
-    gateway = braintree.BraintreeGateway(
-        braintree.Configuration(
-            environment=braintree.Environment.Sandbox,
-            merchant_id="potagers_merchant",
-            public_key=public_key,
-            private_key=private_key,
-        )
-    )
+    gateway = sandbox_gateway("potagers_merchant", sys.argv[1], sys.argv[2])
     testing = gateway.webhook_testing
     for line in sys.stdin:
         item = json.loads(line)

@@ -14,16 +14,20 @@ import sys
 import braintree
 
 
-def main() -> None:
-    public_key, private_key = sys.argv[1], sys.argv[2]
-    gateway = braintree.BraintreeGateway(
+def sandbox_gateway(merchant_id: str, public_key: str, private_key: str) -> braintree.BraintreeGateway:
+    """The SDK's gateway with the test keys: it signs with them, and never calls out here."""
+    return braintree.BraintreeGateway(
         braintree.Configuration(
             environment=braintree.Environment.Sandbox,
-            merchant_id="integration_merchant_id",
+            merchant_id=merchant_id,
             public_key=public_key,
             private_key=private_key,
         )
     )
+
+
+def main() -> None:
+    gateway = sandbox_gateway("integration_merchant_id", sys.argv[1], sys.argv[2])
     kinds = sorted(
         value
         for name, value in vars(braintree.WebhookNotification.Kind).items()

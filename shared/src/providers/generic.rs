@@ -94,6 +94,8 @@ struct GenericSubscription {
     manual_renewal: bool,
 }
 
+// The document's own words for a period and a status, mapped below like the invoices' and
+// payments': what we store may grow a variant without it becoming part of this public format.
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 enum GenericInterval {

@@ -173,14 +173,20 @@ async fn renewal_reminders_go_only_to_subscriptions_that_will_not_renew_by_thems
         ids.push(customer.id.clone());
         addresses.push(email);
     }
+    renewal_reminders_over_january(&store, &ids, &addresses, "prend fin le 29 janvier 2027").await;
+}
+
+/// Three scans around a yearly plan ending 29 January 2027: the first customer's renews by
+/// itself (no message), the others get the alert and two reminders, each saying `ends`.
+async fn renewal_reminders_over_january(store: &Store, ids: &[CustomerId], addresses: &[String], ends: &str) {
     for now in ["2026-12-30T10:00:00Z", "2027-01-14T10:00:00Z", "2027-01-26T10:00:00Z"] {
-        scan_and_send(&store, &ids, now).await;
+        scan_and_send(store, ids, now).await;
     }
     assert!(subjects_to(&addresses[0]).await.is_empty(), "renews by itself: no \"nothing to do\" message");
     for address in &addresses[1..] {
         let subjects = subjects_to(address).await;
         assert_eq!(subjects.len(), 3, "the alert and two reminders: {subjects:?}");
-        assert!(subjects.iter().all(|s| s.contains("prend fin le 29 janvier 2027")), "{subjects:?}");
+        assert!(subjects.iter().all(|s| s.contains(ends)), "{subjects:?}");
     }
 }
 
@@ -222,15 +228,7 @@ async fn subscriptions_from_the_generic_format_get_the_same_renewal_reminders() 
         let key = store.find_by_provider_ref("Customer", &reference).await.unwrap().unwrap();
         ids.push(store.get::<Customer>(&key).await.unwrap().unwrap().id);
     }
-    for now in ["2026-12-30T10:00:00Z", "2027-01-14T10:00:00Z", "2027-01-26T10:00:00Z"] {
-        scan_and_send(&store, &ids, now).await;
-    }
-    assert!(subjects_to(&addresses[0]).await.is_empty(), "renews by itself: no \"nothing to do\" message");
-    for address in &addresses[1..] {
-        let subjects = subjects_to(address).await;
-        assert_eq!(subjects.len(), 3, "the alert and two reminders: {subjects:?}");
-        assert!(subjects.iter().all(|s| s.contains("Parcelle annuelle prend fin le 29 janvier 2027")), "{subjects:?}");
-    }
+    renewal_reminders_over_january(&store, &ids, &addresses, "Parcelle annuelle prend fin le 29 janvier 2027").await;
 }
 
 /// The business's own calendar: a monthly VAT deadline on the 19th and a yearly one, reminded
