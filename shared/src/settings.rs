@@ -61,6 +61,10 @@ pub struct Settings {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub calendar: Vec<CalendarRule>,
+    /// A code for the next order on the shop's thank-you (one for all, or one per order from
+    /// a list); none: thank-yous carry no code.
+    #[serde(default)]
+    pub thank_you_coupon: Option<crate::domain::ThankYouCoupon>,
 }
 
 /// Why settings were refused: where in the document (`invoice[2].offset_days`) and what.
@@ -85,6 +89,7 @@ impl Settings {
             late_payment: None,
             formal_notice: false,
             calendar: Vec::new(),
+            thank_you_coupon: None,
         }
     }
 
@@ -134,6 +139,9 @@ impl Settings {
                     message: "the name of one of the customers' date fields (lease_start)".into(),
                 });
             }
+        }
+        if let Some(coupon) = &self.thank_you_coupon {
+            coupon.validate().map_err(|e| SettingsError { field: format!("thank_you_coupon.{}", e.field), message: e.message })?;
         }
         if let Some((currency, _)) = self.email_thresholds.iter().find(|(_, minor)| **minor < 0) {
             return Err(SettingsError {

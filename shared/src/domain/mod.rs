@@ -8,6 +8,7 @@ pub mod agency;
 pub mod audit;
 pub mod community;
 pub mod contact;
+pub mod coupon;
 pub mod customer;
 pub mod follow_up;
 pub mod ids;
@@ -29,6 +30,7 @@ pub use community::{
     Attendance, Audience, Author, Event, Harvest, InboxEntry, Message, News, Registration, RegistrationError, Site, Viewer,
 };
 pub use contact::{ContactError, Email, Locale, PhoneE164};
+pub use coupon::{CouponPool, ThankYouCoupon};
 pub use customer::{Channel, Customer, LabelError, OptOuts, label, labels};
 pub use follow_up::FollowUp;
 pub use ids::{

@@ -315,6 +315,10 @@ pub struct Notification {
     /// [`FormalNoticeCopy`] of this notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formal_notice: Option<String>,
+    /// The discount code a thank-you offers (the owner's `thank_you_coupon`), taken when the
+    /// thank-you was queued: a code from a list belongs to this order only, resent or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
 }
 
 /// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
@@ -356,6 +360,7 @@ impl Notification {
             email_outcome: None,
             template_fallback: None,
             formal_notice: None,
+            coupon: None,
         })
     }
 

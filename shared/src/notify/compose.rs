@@ -69,6 +69,7 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
         rule: notification.rule.clone().unwrap_or_default(),
         email: customer.email.as_ref().map(|e| e.to_string()),
         phone: customer.phone.as_ref().map(|p| p.to_string()),
+        coupon: notification.coupon.clone(),
         ..MessageContext::default()
     };
     if let Some(amount) = notification.amount {

@@ -408,6 +408,16 @@ impl Record for crate::notify::owner_templates::OwnerTemplate {
     versioned!();
 }
 
+impl Record for crate::domain::CouponPool {
+    const TYPE: &'static str = "CouponPool";
+    const SK_PREFIX: &'static str = "COUPONS#";
+    /// Beside the settings that hold the list.
+    fn key(&self) -> Key {
+        Key { pk: "SETTINGS".into(), sk: format!("{}{}", Self::SK_PREFIX, self.id) }
+    }
+    versioned!();
+}
+
 impl Record for crate::settings::Rescheduled {
     const TYPE: &'static str = "Rescheduled";
     const SK_PREFIX: &'static str = "RESCHEDULED";

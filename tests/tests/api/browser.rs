@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::Datelike;
 use fantoccini::{Client, ClientBuilder, Locator};
-use relance::domain::{CustomerId, Notification};
+use relance::domain::{CustomerId, Notification, ThankYouCoupon};
 use relance::store::{Key, Store};
 use serde_json::{Value, json};
 
@@ -559,9 +559,16 @@ async fn an_owner_edits_a_template_beside_its_preview_adds_a_ladder_step_and_a_d
     ] {
         client.find(Locator::Id(id)).await.unwrap().send_keys(value).await.unwrap();
     }
+    // The thank-you coupon: one code per order, from a list of three.
+    client.find(Locator::Css("input[name=coupon_kind][value=per_order]")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("coupon-codes")).await.unwrap().send_keys("MERCI-1\nMERCI-2\nMERCI-3").await.unwrap();
     client.find(Locator::Id("save-settings")).await.unwrap().click().await.unwrap();
     ok_note(&client).await;
     let stored = relance::settings::read(&store).await.unwrap().expect("saved");
+    let codes = ["MERCI-1", "MERCI-2", "MERCI-3"].map(String::from).to_vec();
+    assert_eq!(stored.settings.thank_you_coupon, Some(ThankYouCoupon::PerOrder { codes }));
+    let count = client.find(Locator::Id("coupon-count")).await.unwrap().text().await.unwrap();
+    assert!(count.starts_with("0 ") && count.ends_with(" 3"), "none handed out yet: {count}");
     let days: Vec<i64> = stored.settings.invoice.iter().map(|s| s.offset_days).collect();
     assert_eq!(days, [-3, 1, 7, 10, 15, 30], "the new step in its place");
     let rule = &stored.settings.date_rules[0];

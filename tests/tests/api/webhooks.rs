@@ -350,6 +350,74 @@ async fn braintree_notifications_update_known_subscriptions() {
     assert_eq!(answer.body, b"integration_public_key|d9b899556c966b3f06945ec21311865d35df3ce4");
 }
 
+/// The owner turns the thank-you coupon on from the settings (a list of two codes): each
+/// order's thank-you takes the next code, once, a third order gets none, and the code is in
+/// the email as moto's SES took it. A list with a code twice is refused, naming it.
+#[tokio::test]
+async fn each_order_thank_you_takes_the_next_code_of_the_owners_list() {
+    let mut h = Harness::new("wh-shopify-coupon").await;
+    let portal = portal::router(relance_tests::portal_state(&h.store));
+    let admin = relance_tests::token("u-admin", &["admin"]);
+    let put = |settings: Value| {
+        let request = Request::put("/admin/settings")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .header("if-match", "\"0\"")
+            .body(Body::from(settings.to_string()))
+            .unwrap();
+        relance_tests::send(&portal, request)
+    };
+    let mut settings = relance_tests::api(&portal, "GET", "/admin/settings", &admin, None).await.json()["settings"].clone();
+    settings["thank_you_coupon"] = json!({"kind": "per_order", "codes": ["MERCI-A1", "MERCI-A1"]});
+    let refused = put(settings.clone()).await;
+    assert_eq!((refused.status, refused.json()["field"].as_str()), (400, Some("thank_you_coupon.codes[1]")), "{:?}", refused.json());
+    settings["thank_you_coupon"] = json!({"kind": "per_order", "codes": ["MERCI-A1", "MERCI-B2"]});
+    assert_eq!(put(settings).await.status, 200);
+    let live = relance::settings::LiveSettings::stored(
+        h.store.clone(),
+        relance::settings::Settings::from_parts(&Default::default(), &Default::default()),
+        std::time::Duration::ZERO,
+    );
+    h.router = relance_tests::webhook_router(Ingest::live(h.store.clone(), Default::default(), live), secrets());
+
+    let order = |id: u64| {
+        let mut body: Value = serde_json::from_slice(&fixture("shopify_order_450789469.unwrapped.json")).unwrap();
+        body["id"] = id.into();
+        body["name"] = format!("#{id}").into();
+        serde_json::to_vec(&body).unwrap()
+    };
+    let mut coupons = Vec::new();
+    for id in [7001_u64, 7002, 7003] {
+        assert_eq!(h.shopify(&format!("wh-coupon-{id}"), "orders/create", order(id)).await.1["outcome"], "applied");
+        // The same order again (orders/paid): no second thank-you, no second code.
+        assert_eq!(h.shopify(&format!("wh-coupon-paid-{id}"), "orders/paid", order(id)).await.0, 200);
+        let customer: Customer = h.record("Customer", Provider::Shopify, "207119551").await.unwrap();
+        let notes: Vec<Notification> = h.store.list_all(&Key::customer_partition(&customer.id)).await.unwrap();
+        let thank_you = notes.iter().find(|n| n.kind == NotificationKind::ThankYou && n.target.id == id.to_string()).expect("a thank-you");
+        coupons.push((thank_you.key(), thank_you.coupon.clone()));
+    }
+    let handed: Vec<Option<&str>> = coupons.iter().map(|(_, c)| c.as_deref()).collect();
+    assert_eq!(handed, [Some("MERCI-A1"), Some("MERCI-B2"), None], "each code once, then none");
+
+    let dispatch = relance_tests::dispatch_context(h.store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[coupons[1].0.clone(), coupons[2].0.clone()])).await;
+    let emails = relance_tests::sent_emails().await;
+    let text_of = |key: Key| {
+        let h = &h;
+        let emails = &emails;
+        async move {
+            let key = &key;
+            let sent: Notification = h.store.get(key).await.unwrap().unwrap();
+            assert_eq!(sent.status, NotificationStatus::Sent, "{sent:?}");
+            let email = emails.iter().find(|m| m["id"].as_str() == sent.provider_message_id.as_deref()).expect("moto has the email");
+            email["body"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    assert!(text_of(coupons[1].0.clone()).await.contains("MERCI-B2"), "the second order's thank-you gives its code");
+    let third = text_of(coupons[2].0.clone()).await;
+    assert!(!third.contains("MERCI-"), "the used-up list gives no code: {third}");
+}
+
 #[tokio::test]
 async fn shopify_orders_become_invoices_with_one_thank_you() {
     let h = Harness::new("wh-shopify").await;

@@ -128,8 +128,10 @@ impl Ingest {
         let erased_now = &erased_ids;
         let settings = self.settings.current().await?;
         let ladders = &settings.ladders;
+        let coupon = settings.settings.thank_you_coupon.as_ref();
         let outcome = until_done(|_| async move {
             let mut work = Work::new(&self.store, &self.defaults, ladders, delivery.occurred_at, now);
+            work.coupon = coupon;
             for fact in &delivery.facts {
                 work.apply(fact).await?;
             }
@@ -231,6 +233,10 @@ struct Work<'a> {
     cards: Records<PaymentMethod>,
     payments: Records<Payment>,
     notifications: Vec<Notification>,
+    /// The owner's thank-you coupon, and the count of a list's codes handed out once this
+    /// delivery read it (written with the thank-yous that took codes).
+    coupon: Option<&'a crate::domain::ThankYouCoupon>,
+    coupon_pool: Option<Tracked<crate::domain::CouponPool>>,
     /// Customers this delivery erased (a provider's `customers/redact`).
     erased: Vec<CustomerId>,
 }
@@ -318,6 +324,8 @@ impl<'a> Work<'a> {
             cards: BTreeMap::new(),
             payments: BTreeMap::new(),
             notifications: Vec::new(),
+            coupon: None,
+            coupon_pool: None,
             erased: Vec::new(),
         }
     }
@@ -438,6 +446,15 @@ impl<'a> Work<'a> {
         write(tx, &mut self.payments)?;
         for notification in &mut self.notifications {
             tx.insert(notification)?;
+        }
+        if let Some(pool) = self.coupon_pool.as_mut().filter(|p| p.touched()) {
+            // Under its version: another order that took the same code meanwhile fails this
+            // transaction, and the delivery is decided again with the new count.
+            if pool.is_new {
+                tx.insert(&mut pool.record)?;
+            } else {
+                tx.update(&mut pool.record)?;
+            }
         }
         Ok(())
     }

@@ -4,9 +4,11 @@
 //! (see the CSP): "preview" is a button that renders the draft next to the form.
 
 use chrono::{NaiveTime, Weekday};
+use relance::domain::{CouponPool, ThankYouCoupon};
 use relance::notify::owner_templates::Draft;
 use relance::schedule::{DateRule, Step, StopWhen};
 use relance::settings::Settings;
+use relance::store::Record;
 
 use super::*;
 use crate::api::settings as settings_api;
@@ -35,6 +37,7 @@ async fn settings_page(
         .map(|(currency, minor)| format!("{currency}:{}", relance::domain::Money::from_minor(*minor, *currency).to_decimal_string()))
         .collect();
     let days: Vec<String> = settings.window.days.iter().map(|d| d.to_string()).collect();
+    let coupon = coupon_shown(state, settings.thank_you_coupon.as_ref()).await?;
     let data = json!({
         "version": version,
         "settings": settings,
@@ -51,9 +54,38 @@ async fn settings_page(
         "formal_notice": settings.formal_notice,
         "calendar": serde_json::to_string_pretty(&settings.calendar).unwrap_or_default(),
         "deadlines": settings.calendar,
+        "coupon": coupon,
         "refused": refused.as_ref().map(|e| json!({"field": e.field(), "message": e.message()})),
     });
     render(state, visitor, None, "admin_settings.html", note, data).await
+}
+
+/// The thank-you coupon as the form shows it, with how many codes of a list are handed out.
+async fn coupon_shown(state: &PortalState, coupon: Option<&ThankYouCoupon>) -> Result<Value, PageError> {
+    Ok(match coupon {
+        None => json!({"kind": "off"}),
+        Some(ThankYouCoupon::Fixed { code }) => json!({"kind": "fixed", "code": code}),
+        Some(list @ ThankYouCoupon::PerOrder { codes }) => {
+            let pool = CouponPool::new(list.pool_id().unwrap_or_default());
+            let handed_out = state.store.get::<CouponPool>(&pool.key()).await.map_err(ApiError::from)?.map_or(0, |p| p.handed_out);
+            json!({"kind": "per_order", "codes": codes.join("\n"), "handed_out": handed_out, "total": codes.len()})
+        }
+    })
+}
+
+/// The coupon part of the form: off, one code, or a list (one per line, or separated by
+/// commas or spaces).
+fn coupon_from_form(form: &[(String, String)]) -> Result<Option<ThankYouCoupon>, ApiError> {
+    match value(form, "coupon_kind") {
+        "" | "off" => Ok(None),
+        "fixed" => Ok(Some(ThankYouCoupon::Fixed { code: value(form, "coupon_code").to_string() })),
+        "per_order" => {
+            let codes =
+                value(form, "coupon_codes").split([',', ' ', '\n', '\r', '\t']).filter(|c| !c.is_empty()).map(str::to_string).collect();
+            Ok(Some(ThankYouCoupon::PerOrder { codes }))
+        }
+        _ => Err(refused("thank_you_coupon.kind", "the coupon: off, fixed or per_order")),
+    }
 }
 
 fn join(days: &[i64]) -> String {
@@ -159,6 +191,7 @@ fn from_form(form: &[(String, String)]) -> Result<Settings, ApiError> {
         late_payment: late_payment(value(form, "late_rate"))?,
         formal_notice: value(form, "formal_notice") == "on",
         calendar,
+        thank_you_coupon: coupon_from_form(form)?,
     })
 }
 
