@@ -49,11 +49,12 @@ pub enum Fact {
     /// hours after the app is removed).
     ProviderCustomersErased,
     Invoice(InvoiceFacts),
-    /// An invoice we already follow is settled or cancelled (a Braintree subscription's unpaid
-    /// period, paid on a retry or ended with the subscription); one we never followed is left
-    /// alone.
-    InvoiceClosed {
-        invoice: ProviderRef,
+    /// Every unpaid invoice of a subscription we follow is settled or cancelled (a Braintree
+    /// subscription's past-due periods, paid together by a successful retry, or ended with the
+    /// subscription): a balance carried over several periods is closed whole, not only the
+    /// current period's part.
+    SubscriptionDebtsClosed {
+        subscription: ProviderRef,
         status: InvoiceStatus,
     },
     /// A collection attempt failed: the first reminder is due now.

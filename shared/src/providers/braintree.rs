@@ -531,9 +531,18 @@ fn facts(kind: &str, subject: &Subject, found: Option<Found>, defaults: &Busines
             if full.is_none() {
                 facts.push(Fact::SubscriptionStatus { subscription: id.clone(), status: SubscriptionStatus::Active });
             }
-            if let Some(invoice) = &period {
-                facts.push(Fact::InvoiceClosed { invoice: invoice.clone(), status: InvoiceStatus::Paid });
+            // The period is paid: recorded so, even if we never saw it owed, so that a late
+            // copy of its failure cannot open it again (a closed invoice stays closed).
+            if let (Some(full), Some(invoice)) = (&full, &period) {
+                facts.push(Fact::Invoice(InvoiceFacts {
+                    amount_paid: full.owed,
+                    status: InvoiceStatus::Paid,
+                    ..owed_invoice(full, invoice)
+                }));
             }
+            // A successful charge brings the subscription's balance to nothing: every period
+            // still owed, not only this one, is paid.
+            facts.push(Fact::SubscriptionDebtsClosed { subscription: id.clone(), status: InvoiceStatus::Paid });
             facts.extend(payments(subscription, PaymentStatus::Succeeded, period.as_ref(), defaults)?);
         }
         "subscription_charged_unsuccessfully" | "subscription_went_past_due" => {
@@ -553,10 +562,8 @@ fn facts(kind: &str, subject: &Subject, found: Option<Found>, defaults: &Busines
         "subscription_expired" | "subscription_canceled" => {
             let ended = if kind == "subscription_expired" { SubscriptionStatus::Expired } else { SubscriptionStatus::Canceled };
             facts.push(Fact::SubscriptionStatus { subscription: id.clone(), status: ended });
-            // Over: its unpaid period is no longer followed up either.
-            if let Some(invoice) = &period {
-                facts.push(Fact::InvoiceClosed { invoice: invoice.clone(), status: InvoiceStatus::Void });
-            }
+            // Over: its unpaid periods are no longer followed up either.
+            facts.push(Fact::SubscriptionDebtsClosed { subscription: id.clone(), status: InvoiceStatus::Void });
         }
         "subscription_went_active" if full.is_none() => {
             facts.push(Fact::SubscriptionStatus { subscription: id.clone(), status: SubscriptionStatus::Active });
@@ -655,7 +662,10 @@ mod tests {
         assert_eq!(read(fixture!("braintree_sample_check.bt_payload.txt")), vec![]);
         assert_eq!(
             read(fixture!("braintree_sample_subscription_charged_successfully.bt_payload.txt")),
-            vec![Fact::SubscriptionStatus { subscription: sub("sub_charged_ok_id"), status: SubscriptionStatus::Active }]
+            vec![
+                Fact::SubscriptionStatus { subscription: sub("sub_charged_ok_id"), status: SubscriptionStatus::Active },
+                Fact::SubscriptionDebtsClosed { subscription: sub("sub_charged_ok_id"), status: InvoiceStatus::Paid },
+            ]
         );
         assert_eq!(
             read(fixture!("braintree_sample_subscription_went_past_due.bt_payload.txt")),
@@ -663,7 +673,10 @@ mod tests {
         );
         assert_eq!(
             read(fixture!("braintree_sample_subscription_canceled.bt_payload.txt")),
-            vec![Fact::SubscriptionStatus { subscription: sub("sub_canceled_id"), status: SubscriptionStatus::Canceled }]
+            vec![
+                Fact::SubscriptionStatus { subscription: sub("sub_canceled_id"), status: SubscriptionStatus::Canceled },
+                Fact::SubscriptionDebtsClosed { subscription: sub("sub_canceled_id"), status: InvoiceStatus::Void },
+            ]
         );
         assert_eq!(
             read(fixture!("braintree_sample_payment_method_revoked_by_customer.bt_payload.txt")),
@@ -747,7 +760,13 @@ mod tests {
         // Without an answer (no API configured), only what we know changes.
         let thin = read(&encoded(&canceled)).unwrap().into_delivery(None, &BusinessDefaults::default()).unwrap().facts;
         let r = |id: &str| ProviderRef::new(Provider::Braintree, id).unwrap();
-        assert_eq!(thin, vec![Fact::SubscriptionStatus { subscription: r("sub-lea"), status: SubscriptionStatus::Canceled }]);
+        assert_eq!(
+            thin,
+            vec![
+                Fact::SubscriptionStatus { subscription: r("sub-lea"), status: SubscriptionStatus::Canceled },
+                Fact::SubscriptionDebtsClosed { subscription: r("sub-lea"), status: InvoiceStatus::Void },
+            ]
+        );
         // The gateway's answers to the payment method and customer lookups.
         let (card, is_card) = read_payment_method(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<credit-card><token>card-lea</token><customer-id>cust-lea</customer-id>\
@@ -765,7 +784,7 @@ mod tests {
         assert!(matches!(&facts[1], Fact::Card(c) if c.reference == r("card-lea")), "{facts:?}");
         assert!(matches!(&facts[2], Fact::Subscription(s) if s.status == SubscriptionStatus::Canceled), "{facts:?}");
         assert_eq!(facts[3], Fact::SubscriptionStatus { subscription: r("sub-lea"), status: SubscriptionStatus::Canceled });
-        assert_eq!(facts[4], Fact::InvoiceClosed { invoice: r("sub-lea~2027-01-01"), status: InvoiceStatus::Void });
+        assert_eq!(facts[4], Fact::SubscriptionDebtsClosed { subscription: r("sub-lea"), status: InvoiceStatus::Void });
     }
 
     #[test]

@@ -287,10 +287,12 @@ async fn a_braintree_only_business_over_three_months() {
     let nina_phone = relance_tests::unique_mobile();
     let nina = Person { id: "cust-nina", first: "Nina", last: "Roux", email: email("nina"), phone: Some(nina_phone.as_str().to_string()) };
     let omar = Person { id: "cust-omar", first: "Omar", last: "Diallo", email: email("omar"), phone: None };
+    let theo = Person { id: "cust-theo", first: "Théo", last: "Blanc", email: email("theo"), phone: None };
     let lea_card = Card { token: "card-lea", brand: "Visa", last4: "1111", month: "02", year: "2027" };
     let marc_card = Card { token: "card-marc", brand: "MasterCard", last4: "4444", month: "12", year: "2028" };
     let nina_card = Card { token: "card-nina", brand: "Visa", last4: "0002", month: "09", year: "2028" };
     let omar_card = Card { token: "card-omar", brand: "Visa", last4: "5100", month: "02", year: "2027" };
+    let theo_card = Card { token: "card-theo", brand: "Visa", last4: "8888", month: "06", year: "2029" };
 
     // Léa: monthly, paid; the January charge fails and a retry pays it ten days later.
     let lea_dec = Sub {
@@ -364,8 +366,25 @@ async fn a_braintree_only_business_over_three_months() {
     let omar_jan =
         Sub { status: "Past Due", start: "2027-01-10", end: "2027-02-09", next: "2027-02-10", balance: "25.00", failures: 1, ..omar_dec };
     let omar_txn = |id, status, at| Txn { id, status, amount: "25.00", at, customer: &omar, card: &omar_card };
+    // Théo: his December charge fails and so does January's (his balance is both periods);
+    // a retry in February pays the whole balance.
+    let theo_dec = Sub {
+        id: "sub-theo",
+        plan: "potager-solo",
+        price: "30.00",
+        status: "Past Due",
+        start: "2026-12-28",
+        end: "2027-01-27",
+        next: "2027-01-28",
+        balance: "30.00",
+        failures: 1,
+        token: "card-theo",
+        last_cycle: false,
+    };
+    let theo_jan = Sub { start: "2027-01-28", end: "2027-02-27", next: "2027-02-28", balance: "60.00", failures: 2, ..theo_dec };
+    let theo_txn = |id, status, amount, at| Txn { id, status, amount, at, customer: &theo, card: &theo_card };
 
-    let timeline: Vec<(&str, String)> = vec![
+    let mut timeline: Vec<(&str, String)> = vec![
         (
             "2026-12-01T06:00:00Z",
             notification(
@@ -386,6 +405,15 @@ async fn a_braintree_only_business_over_three_months() {
                 "2026-12-10T06:00:00Z",
                 &omar_dec,
                 &[omar_txn("txn-omar-1", "submitted_for_settlement", "2026-12-10T05:59:00Z")],
+            ),
+        ),
+        (
+            "2026-12-28T06:00:00Z",
+            notification(
+                "subscription_charged_unsuccessfully",
+                "2026-12-28T06:00:00Z",
+                &theo_dec,
+                &[theo_txn("txn-theo-1", "processor_declined", "30.00", "2026-12-28T05:59:00Z")],
             ),
         ),
         (
@@ -451,8 +479,46 @@ async fn a_braintree_only_business_over_three_months() {
                 ],
             ),
         ),
+        (
+            "2027-01-28T06:00:00Z",
+            notification(
+                "subscription_charged_unsuccessfully",
+                "2027-01-28T06:00:00Z",
+                &theo_jan,
+                &[
+                    theo_txn("txn-theo-2", "processor_declined", "30.00", "2027-01-28T05:59:00Z"),
+                    theo_txn("txn-theo-1", "processor_declined", "30.00", "2026-12-28T05:59:00Z"),
+                ],
+            ),
+        ),
+        // A notification Braintree stamped before Léa's February success, arriving after it
+        // (a delivery retried late): her February is paid and stays so, without a notice.
+        (
+            "2027-02-01T07:00:00Z",
+            notification(
+                "subscription_charged_unsuccessfully",
+                "2027-02-01T05:30:00Z",
+                &Sub { status: "Past Due", balance: "25.00", failures: 1, ..lea_feb },
+                &[lea_txn("txn-lea-4a", "processor_declined", "2027-02-01T05:29:00Z")],
+            ),
+        ),
+        (
+            "2027-02-02T06:00:00Z",
+            notification(
+                "subscription_charged_successfully",
+                "2027-02-02T06:00:00Z",
+                &Sub { status: "Active", balance: "0.00", failures: 0, ..theo_jan },
+                &[
+                    theo_txn("txn-theo-3", "submitted_for_settlement", "60.00", "2027-02-02T05:59:00Z"),
+                    theo_txn("txn-theo-2", "processor_declined", "30.00", "2027-01-28T05:59:00Z"),
+                ],
+            ),
+        ),
         ("2027-02-03T05:00:00Z", notification("subscription_expired", "2027-02-03T05:00:00Z", &Sub { status: "Expired", ..marc_sub }, &[])),
     ];
+
+    // Delivered in the order they arrive (RFC 3339 instants in UTC sort as text).
+    timeline.sort_by_key(|(when, _)| *when);
 
     // Braintree's SDK signs every notification and reads it back; it also reads the API's
     // answers the stand-in gives for Marc.
@@ -484,7 +550,7 @@ async fn a_braintree_only_business_over_three_months() {
     state.braintree_api = Some(BraintreeApi::new(serve(gateway.clone()).await, MERCHANT, &keys));
     let router = webhook::router(state);
 
-    let addresses = [&lea, &marc, &nina, &omar].map(|p| p.email.clone());
+    let addresses = [&lea, &marc, &nina, &omar, &theo].map(|p| p.email.clone());
     let mut received: BTreeMap<String, Received> = BTreeMap::new();
     let mut sms_to_nina: Vec<String> = Vec::new();
     let (mut emails_seen, mut sms_seen) = (relance_tests::sent_emails().await.len(), relance_tests::sent_sms().await.len());
@@ -568,6 +634,21 @@ async fn a_braintree_only_business_over_three_months() {
     // that day's step; he cancels the next day and removes his card: no reminder, and no
     // warning for the card (it would have come on 29 January).
     assert_eq!(got(&omar), ["2027-01-11 Votre paiement de 25,00 € n'a pas abouti"]);
+    // Théo: December's debt runs its ladder; January's failure opens its own; the February
+    // retry pays the balance of both, and nothing more goes on either (January's second
+    // reminder would have gone on 4 February).
+    assert_eq!(
+        got(&theo),
+        [
+            "2026-12-28 Votre paiement de 30,00 € n'a pas abouti",
+            "2026-12-29 Relance n°1 : facture sub-theo-2026-12-28 impayée",
+            "2027-01-04 Relance n°2 : facture sub-theo-2026-12-28 impayée",
+            "2027-01-12 Relance n°3 : facture sub-theo-2026-12-28 impayée",
+            "2027-01-27 Dernier avis avant transmission : facture sub-theo-2026-12-28",
+            "2027-01-28 Votre paiement de 30,00 € n'a pas abouti",
+            "2027-01-29 Relance n°1 : facture sub-theo-2027-01-28 impayée",
+        ]
+    );
 
     // The records, as Braintree described them.
     let record = async |record_type: &str, id: &str| {
@@ -589,6 +670,12 @@ async fn a_braintree_only_business_over_three_months() {
     assert_eq!((january.status, january.amount_paid.minor_units()), (InvoiceStatus::Paid, 2500));
     let nina_debt: Invoice = store.get(&record("Invoice", "sub-nina~2026-12-05").await).await.unwrap().unwrap();
     assert_eq!(nina_debt.status, InvoiceStatus::Void, "cancelled with its subscription");
+    let february: Invoice = store.get(&record("Invoice", "sub-lea~2027-02-01").await).await.unwrap().unwrap();
+    assert_eq!(february.status, InvoiceStatus::Paid, "the late failure did not open it again");
+    for period in ["sub-theo~2026-12-28", "sub-theo~2027-01-28"] {
+        let debt: Invoice = store.get(&record("Invoice", period).await).await.unwrap().unwrap();
+        assert_eq!((debt.status, debt.amount_paid.minor_units()), (InvoiceStatus::Paid, 3000), "{period}: paid by the retry");
+    }
     let omar_card: PaymentMethod = store.get(&record("PaymentMethod", "card-omar").await).await.unwrap().unwrap();
     assert!(omar_card.removed, "revoked by Omar");
     // Marc came with no transaction: Braintree's API was asked once for him (his payment

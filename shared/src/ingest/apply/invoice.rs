@@ -1,12 +1,12 @@
 //! Invoice facts: an invoice's amounts, status and descriptive fields as the provider
 //! reports them, its first reminder, and a failed collection that makes a notice due.
 
-use super::{Work, change_known, find_or_create};
+use super::{Tracked, Work, change_known, find_or_create, lookup};
 use crate::domain::time::local_date;
-use crate::domain::{Invoice, InvoiceId, InvoiceNumber, ProviderRef};
+use crate::domain::{Invoice, InvoiceId, InvoiceNumber, InvoiceStatus, ProviderRef};
 use crate::facts::InvoiceFacts;
 use crate::schedule::decide;
-use crate::store::StoreError;
+use crate::store::{Key, Record, StoreError};
 
 use super::customer::Authority;
 
@@ -44,15 +44,32 @@ impl Work<'_> {
         Ok(())
     }
 
-    /// An invoice we follow is settled or cancelled by the provider's word alone: paid in
-    /// full, or no longer owed.
-    pub(super) async fn invoice_closed(&mut self, reference: &ProviderRef, status: crate::domain::InvoiceStatus) -> Result<(), StoreError> {
+    /// Every unpaid invoice of the subscription is settled (`Paid`: what was owed is now
+    /// received) or no longer owed (`Void`), by the provider's word alone. The subscription's
+    /// invoices are found in its customer's partition (one Query); those this delivery already
+    /// holds are changed where they are.
+    pub(super) async fn subscription_debts_closed(&mut self, subscription: &ProviderRef, status: InvoiceStatus) -> Result<(), StoreError> {
+        let Some(key) = lookup(self.store, &mut self.refs, &mut self.subscriptions, subscription).await? else { return Ok(()) };
+        let Some((subscription_id, customer_id)) =
+            self.subscriptions.get(&key).map(|t| (t.record.id.clone(), t.record.customer_id.clone()))
+        else {
+            return Ok(());
+        };
+        for invoice in self.store.list_all::<Invoice>(&Key::customer_partition(&customer_id)).await? {
+            if invoice.subscription_id.as_ref() == Some(&subscription_id) {
+                self.invoices.entry(invoice.key()).or_insert(Tracked { record: invoice, is_new: false, changed: false });
+            }
+        }
         let at = self.at;
-        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| {
-            let paid = if status == crate::domain::InvoiceStatus::Paid { invoice.amount_due } else { invoice.amount_paid };
-            invoice.apply_provider_state(invoice.amount_due, paid, status, at)
-        })
-        .await
+        for tracked in self.invoices.values_mut() {
+            let invoice = &mut tracked.record;
+            if invoice.subscription_id.as_ref() != Some(&subscription_id) || !invoice.is_owed() {
+                continue;
+            }
+            let paid = if status == InvoiceStatus::Paid { invoice.amount_due } else { invoice.amount_paid };
+            tracked.changed |= invoice.apply_provider_state(invoice.amount_due, paid, status, at);
+        }
+        Ok(())
     }
 
     /// A collection failed on an invoice: its failure notice is due now.

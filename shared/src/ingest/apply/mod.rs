@@ -337,7 +337,7 @@ impl<'a> Work<'a> {
             }
             Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
             Fact::Invoice(facts) => self.invoice(facts).await?,
-            Fact::InvoiceClosed { invoice, status } => self.invoice_closed(invoice, *status).await?,
+            Fact::SubscriptionDebtsClosed { subscription, status } => self.subscription_debts_closed(subscription, *status).await?,
             Fact::PaymentFailed { invoice, subscription, retry_at } => {
                 if let Some(reference) = invoice {
                     self.invoice_payment_failed(reference, *retry_at).await?;
