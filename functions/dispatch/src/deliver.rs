@@ -71,9 +71,9 @@ async fn settle(
 /// the item is still this claim, the send is recorded on the fresh copy, report kept. Without
 /// this the item would stay `sending`, and the follow-up list would ask a person to send a
 /// delivered message again.
-async fn record_sent(store: &Store, notification: &mut Notification, message_id: String) -> Result<Settled, StoreError> {
+async fn record_sent(store: &Store, notification: &mut Notification, message_id: String, copy: SentCopy) -> Result<Settled, StoreError> {
     let (claimed, channel) = (notification.sending_since, notification.channel.clone());
-    let mut settled = settle(store, notification, |n| n.mark_sent(message_id.clone(), Utc::now())).await?;
+    let mut settled = settle(store, notification, |n| n.mark_sent_as(message_id.clone(), copy.clone(), Utc::now())).await?;
     for _ in 0..relance::store::WRITE_ATTEMPTS {
         if settled == Settled::Saved {
             break;
@@ -83,7 +83,7 @@ async fn record_sent(store: &Store, notification: &mut Notification, message_id:
             break; // someone else's now
         }
         fresh.channel = channel.clone();
-        settled = settle(store, &mut fresh, |n| n.mark_sent(message_id.clone(), Utc::now())).await?;
+        settled = settle(store, &mut fresh, |n| n.mark_sent_as(message_id.clone(), copy.clone(), Utc::now())).await?;
         *notification = fresh;
     }
     Ok(settled)
@@ -269,7 +269,11 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     let lost = |what: &str| tracing::warn!(notification = %id, outcome = what, "the outcome was not recorded: the item changed meanwhile");
     match result {
         Ok(message_id) => {
-            if record_sent(store, &mut notification, message_id).await? == Settled::NotOurs {
+            let copy = match used {
+                Channel::Email => SentCopy { subject: Some(message.subject.clone()), text: message.text.clone() },
+                Channel::Sms => SentCopy { subject: None, text: message.sms.clone() },
+            };
+            if record_sent(store, &mut notification, message_id, copy).await? == Settled::NotOurs {
                 lost("sent");
             }
             Ok(Outcome::Sent(used))

@@ -134,9 +134,10 @@ async fn receive(
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", other.to_string())
         }
     })?;
-    // The customers it erased: what the providers sent of them before is withheld too.
+    // The customers it erased: what the providers sent of them before is withheld too, and
+    // the texts we sent them are forgotten.
     for customer in &applied.erased {
-        relance::ingest::archive::withhold_for(state.ingest.store(), customer).await.map_err(ApiError::retry_later)?;
+        relance::ingest::erasure::forget_around(state.ingest.store(), customer).await.map_err(ApiError::retry_later)?;
     }
     let (archived, answer) = match applied.outcome {
         Outcome::Applied => (DeliveryOutcome::Applied, "applied"),

@@ -43,7 +43,7 @@ pub use late_payment::{LatePaymentCharges, LatePaymentTerms, charges_for};
 pub use money::{Currency, Money, MoneyError, Rounding};
 pub use notification::{
     CLAIM_LIFETIME_MINUTES, ChannelDecision, EmailOutcome, EmailOutcomeKind, FormalNoticeCopy, Notification, NotificationId,
-    NotificationKind, NotificationStatus, Target, TargetKind,
+    NotificationKind, NotificationStatus, SentCopy, Target, TargetKind,
 };
 pub use payment::{Payment, PaymentError, PaymentStatus, Refund};
 pub use payment_method::{CardExpiry, Last4, PaymentMethod};

@@ -319,6 +319,18 @@ pub struct Notification {
     /// thank-you was queued: a code from a list belongs to this order only, resent or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
+    /// The words that went, as sent: what the member's export shows of it. It names the
+    /// person, so erasure forgets it ([`Notification::forget_sent_copy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_copy: Option<SentCopy>,
+}
+
+/// A sent message's words: an email's subject and plain text, or a text message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCopy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub text: String,
 }
 
 /// Lambda stops any invocation after 15 minutes: a `sending` claim older than that belongs to
@@ -361,6 +373,7 @@ impl Notification {
             template_fallback: None,
             formal_notice: None,
             coupon: None,
+            sent_copy: None,
         })
     }
 
@@ -442,6 +455,20 @@ impl Notification {
         self.sent_at = Some(at);
         self.error = None;
         Ok(())
+    }
+
+    /// Sent, and these were its words.
+    pub fn mark_sent_as(&mut self, provider_message_id: String, copy: SentCopy, at: DateTime<Utc>) -> Result<(), InvalidTransition> {
+        self.mark_sent(provider_message_id, at)?;
+        self.sent_copy = Some(copy);
+        Ok(())
+    }
+
+    /// The customer was erased: the words sent to them go (the notification stays, with its
+    /// kind, dates and outcome: what the business did, not who it was to). Answers whether
+    /// there was a copy.
+    pub fn forget_sent_copy(&mut self) -> bool {
+        self.sent_copy.take().is_some()
     }
 
     /// A transient failure (throttling, a 5xx): back to pending for another attempt.

@@ -72,6 +72,11 @@ pub fn context(notification: &Notification, customer: &Customer, about: &About, 
         coupon: notification.coupon.clone(),
         ..MessageContext::default()
     };
+    if notification.kind == NotificationKind::Internal {
+        // A note to the team about a customer (a date rule's, a support message, a data
+        // request) opens their file in the back office, their export one click away.
+        context.link = format!("{}/app/admin/customers/{}", branding.portal_url.trim_end_matches('/'), customer.id);
+    }
     if let Some(amount) = notification.amount {
         context.amount = format::money(amount, language, false);
         context.amount_sms = format::money(amount, language, true);

@@ -302,7 +302,10 @@ fn expected(method: &str, path: &str, role: Role, whose: Whose) -> u16 {
         | ("get", "/admin/missions")
         | ("get", "/admin/leads") => only(admin, 200),
         ("patch", "/admin/missions/{id}") | ("patch", "/admin/leads/{id}") | ("patch", "/admin/invoices/{id}") => only(admin, 200),
-        ("get", "/admin/customers") | ("get", "/admin/customers/{id}") | ("patch", "/admin/customers/{id}") => only(admin, 200),
+        ("get", "/admin/customers")
+        | ("get", "/admin/customers/{id}")
+        | ("patch", "/admin/customers/{id}")
+        | ("get", "/admin/customers/{id}/export") => only(admin, 200),
         ("post", "/admin/customers") => only(admin, 201),
         ("post", "/admin/import/customers") | ("post", "/admin/import/invoices") | ("get", "/admin/imports") => only(admin, 200),
         ("get", "/admin/export/customers.csv") | ("get", "/admin/export/invoices.csv") | ("get", "/admin/export/notifications.csv") => {

@@ -354,6 +354,21 @@ async fn export_holds_everything_and_erasure_wipes_contact_details_but_keeps_the
     invoice.follow_up.schedule(Utc::now());
     w.store.insert(&mut invoice).await.unwrap();
     w.call("POST", "/messages", &camille, Some(json!({"body": "Bonjour"}))).await;
+    // A reminder about it, sent through moto's SES: the export shows the words that went.
+    let target = Target { kind: TargetKind::Invoice, id: invoice.id.to_string() };
+    let mut reminder =
+        Notification::pending(camille_id.clone(), target, NotificationKind::InvoiceOverdue, None, 2, Some(invoice.balance()), Utc::now())
+            .unwrap();
+    w.store.insert(&mut reminder).await.unwrap();
+    let dispatch = relance_tests::dispatch_context(w.store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[reminder.key()])).await;
+    let sent: Notification = w.store.get(&reminder.key()).await.unwrap().unwrap();
+    assert_eq!(sent.status, NotificationStatus::Sent, "{sent:?}");
+    let email = relance_tests::sent_emails()
+        .await
+        .into_iter()
+        .find(|m| m["id"].as_str() == sent.provider_message_id.as_deref())
+        .expect("moto has the reminder");
 
     let (status, export) = w.call("GET", "/me/export", &camille, None).await;
     assert_eq!(status, 200);
@@ -361,6 +376,12 @@ async fn export_holds_everything_and_erasure_wipes_contact_details_but_keeps_the
     assert_eq!(export["invoices"][0]["number"], "F-2026-0001");
     assert_eq!(export["messages"][0]["body"], "Bonjour");
     assert_eq!(export["garden"]["plot"], "B12");
+    let exported = &export["notifications"][0];
+    assert_eq!((exported["kind"].as_str(), exported["status"].as_str()), (Some("invoice_overdue"), Some("sent")));
+    assert_eq!(exported["sent_copy"]["subject"], email["subject"], "the subject SES took");
+    let words = exported["sent_copy"]["text"].as_str().unwrap_or_default();
+    assert!(words.contains("42,00") && words.contains("F-2026-0001"), "the text as sent: {words}");
+    assert!(email["body"].as_str().unwrap_or_default().contains(words.lines().next().unwrap_or("?")), "{email}");
 
     // Not while something is owed: the reminders would stop with nobody told.
     let (status, refused) = w.call("DELETE", "/me", &camille, None).await;
@@ -375,6 +396,9 @@ async fn export_holds_everything_and_erasure_wipes_contact_details_but_keeps_the
     assert!(customer.reminders_stopped());
     let kept: Option<Invoice> = w.store.get(&invoice.key()).await.unwrap();
     assert_eq!(kept.map(|i| i.number.to_string()), Some("F-2026-0001".into()), "the books are kept");
+    let reminder: Notification = w.store.get(&reminder.key()).await.unwrap().unwrap();
+    assert_eq!((reminder.status, reminder.sent_copy.as_ref()), (NotificationStatus::Sent, None), "the words sent to them are forgotten");
+    assert_eq!(erased["erased"].as_array().map(|e| e.contains(&json!("sent_texts"))), Some(true), "{erased}");
     let (_, me) = w.call("GET", "/me", &camille, None).await;
     assert!(me["customer"].is_null());
     assert_eq!(w.call("GET", "/me/invoices", &camille, None).await.0, 404);

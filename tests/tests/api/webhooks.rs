@@ -981,6 +981,13 @@ async fn shopify_s_privacy_topics_erase_and_tell_the_team() {
         "orders_requested": [450789469], "orders_to_redact": [450789469], "data_request": {"id": 9999}})
     };
 
+    let bob: Customer = h.record("Customer", Provider::Shopify, "207119551").await.unwrap();
+    let thank_you: Notification = h.store.list_all(&Key::customer_partition(&bob.id)).await.unwrap().pop().expect("Bob's thank-you");
+    let dispatch = relance_tests::dispatch_context(h.store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[thank_you.key()])).await;
+    let sent: Notification = h.store.get(&thank_you.key()).await.unwrap().unwrap();
+    assert!(sent.sent_copy.as_ref().is_some_and(|c| c.text.contains("Bob")), "{sent:?}");
+
     // customers/redact: Bob, who placed the order, is forgotten; the order stays in the books.
     let redact = privacy(json!({"id": 207119551, "email": "bob.norman@mail.example.com", "phone": "555-625-1199"}));
     let (status, answer) = send("wh-p4", "customers/redact", serde_json::to_vec(&redact).unwrap()).await;
@@ -991,17 +998,40 @@ async fn shopify_s_privacy_topics_erase_and_tell_the_team() {
     let archived = h.archived(Provider::Shopify).await;
     let order_delivery = archived.iter().find(|a| a.headers.get("x-shopify-topic").map(String::as_str) == Some("orders/create")).unwrap();
     assert_eq!(order_delivery.body, relance::ingest::archive::WITHHELD, "what Shopify sent of Bob before");
+    let forgotten: Notification = h.store.get(&thank_you.key()).await.unwrap().unwrap();
+    assert_eq!((forgotten.status, forgotten.sent_copy), (NotificationStatus::Sent, None), "the words we sent him");
 
     // customers/data_request: the team is told, naming the request.
     let request = privacy(json!({"id": 301, "email": "ana@example.org", "phone": "+33611223344"}));
     assert_eq!(send("wh-p5", "customers/data_request", serde_json::to_vec(&request).unwrap()).await.1["outcome"], "applied");
     let ana: Customer = h.record("Customer", Provider::Shopify, "301").await.unwrap();
     let notes: Vec<Notification> = h.store.list_all(&Key::customer_partition(&ana.id)).await.unwrap();
-    assert!(
-        notes.iter().any(|n| n.kind == NotificationKind::Internal && n.rule.as_deref() == Some("shopify-data-request-9999")),
-        "{notes:?}"
-    );
+    let note = notes
+        .iter()
+        .find(|n| n.kind == NotificationKind::Internal && n.rule.as_deref() == Some("shopify-data-request-9999"))
+        .unwrap_or_else(|| panic!("{notes:?}"));
     assert!(!ana.is_erased());
+    // The team's email, as SES took it, opens Ana's file; her export is ready there.
+    let dispatch = relance_tests::dispatch_context(h.store.clone()).await;
+    dispatch::handle(&dispatch, relance_tests::stream_batch(&[note.key()])).await;
+    let sent: Notification = h.store.get(&note.key()).await.unwrap().unwrap();
+    let email = relance_tests::sent_emails()
+        .await
+        .into_iter()
+        .find(|m| m["id"].as_str() == sent.provider_message_id.as_deref())
+        .unwrap_or_else(|| panic!("moto has the team's email: {sent:?}"));
+    assert_eq!(email["destinations"]["ToAddresses"][0], "equipe@example.org");
+    let file = format!("https://espace.example.org/app/admin/customers/{}", ana.id);
+    assert!(sent.sent_copy.as_ref().is_some_and(|c| c.text.contains(&file)), "{sent:?}");
+    assert!(email["body"].as_str().unwrap_or_default().contains(ana.id.as_str()), "{email}");
+    let portal = portal::router(relance_tests::portal_state(&h.store));
+    let admin = relance_tests::token("u-admin", &["admin"]);
+    let export = relance_tests::api(&portal, "GET", &format!("/admin/customers/{}/export", ana.id), &admin, None).await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.json()["customer"]["email"], "ana@example.org");
+    assert_eq!(export.json()["notifications"][0]["rule"], "shopify-data-request-9999");
+    let member = relance_tests::token("u-ana", &["member"]);
+    assert_eq!(relance_tests::api(&portal, "GET", &format!("/admin/customers/{}/export", ana.id), &member, None).await.status, 403);
 
     // shop/redact: everyone the shop sent is forgotten.
     let shop = json!({"shop_id": 954889, "shop_domain": "potagers.myshopify.com"});

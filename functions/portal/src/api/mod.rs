@@ -32,6 +32,7 @@ pub fn api() -> OpenApiRouter<PortalState> {
         .routes(routes!(health))
         .routes(routes!(me::me, profile::update_me, profile::erase_me))
         .routes(routes!(profile::export))
+        .routes(routes!(profile::admin_export))
         .routes(routes!(me::invoices))
         .routes(routes!(me::pay_invoice))
         .routes(routes!(me::subscriptions))

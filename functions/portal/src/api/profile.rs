@@ -167,14 +167,57 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
         event_registrations: as_stored(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await?)?,
     };
     if let Some(customer_id) = account.as_ref().and_then(|a| a.customer_id.clone()) {
-        let partition = Key::customer_partition(&customer_id);
-        let customer: Option<Customer> = state.store.get(&Key::customer(&customer_id)).await?;
-        export.customer = as_stored(customer.into_iter().collect())?.pop();
-        export.invoices = as_stored(state.store.list_all::<Invoice>(&partition).await?)?;
-        export.subscriptions = as_stored(state.store.list_all::<Subscription>(&partition).await?)?;
-        export.payments = as_stored(state.store.list_all::<Payment>(&partition).await?)?;
-        export.payment_methods = as_stored(state.store.list_all::<PaymentMethod>(&partition).await?)?;
-        export.notifications = as_stored(state.store.list_all::<Notification>(&partition).await?)?;
+        export.customer_records(&state, &customer_id).await?;
+    }
+    Ok(Json(export))
+}
+
+impl Export {
+    /// What the customer's partition holds: the customer and everything about them.
+    async fn customer_records(&mut self, state: &PortalState, customer_id: &CustomerId) -> Result<(), ApiError> {
+        let partition = Key::customer_partition(customer_id);
+        let customer: Option<Customer> = state.store.get(&Key::customer(customer_id)).await?;
+        self.customer = as_stored(customer.into_iter().collect())?.pop();
+        self.invoices = as_stored(state.store.list_all::<Invoice>(&partition).await?)?;
+        self.subscriptions = as_stored(state.store.list_all::<Subscription>(&partition).await?)?;
+        self.payments = as_stored(state.store.list_all::<Payment>(&partition).await?)?;
+        self.payment_methods = as_stored(state.store.list_all::<PaymentMethod>(&partition).await?)?;
+        self.notifications = as_stored(state.store.list_all::<Notification>(&partition).await?)?;
+        Ok(())
+    }
+}
+
+/// A customer's export, for the team to answer a request for their data made elsewhere (a
+/// provider's `customers/data_request`, a letter): the same document as `GET /me/export`,
+/// of the customer's records (the member space's account, its messages and registrations
+/// are the member's own export).
+#[utoipa::path(get, path = "/admin/customers/{id}/export", tag = "admin", summary = "Everything held about a customer (GDPR request)",
+    params(("id" = String, Path, description = "Our id for the customer")), responses((status = 200, body = Export)))]
+pub async fn admin_export(
+    State(state): State<PortalState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Export>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let customer_id = CustomerId::parse(&id).map_err(|_| ApiError::not_found())?;
+    let mut export = Export {
+        exported_at: Utc::now(),
+        user: String::new(),
+        email: None,
+        roles: Vec::new(),
+        garden: None,
+        customer: None,
+        invoices: Vec::new(),
+        subscriptions: Vec::new(),
+        payments: Vec::new(),
+        payment_methods: Vec::new(),
+        notifications: Vec::new(),
+        messages: Vec::new(),
+        event_registrations: Vec::new(),
+    };
+    export.customer_records(&state, &customer_id).await?;
+    if export.customer.is_none() {
+        return Err(ApiError::not_found());
     }
     Ok(Json(export))
 }
@@ -209,7 +252,7 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     }
     // What the providers said of them, and what they wrote to support, go first: a failure
     // here leaves nothing erased yet, and the request can simply be made again.
-    relance::ingest::archive::withhold_for(&state.store, &customer.id).await?;
+    relance::ingest::erasure::forget_around(&state.store, &customer.id).await?;
     anonymise_messages(&state, &caller.user).await?;
     let now: DateTime<Utc> = Utc::now();
     customer.erase(now);
@@ -231,7 +274,7 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
     Ok((
         StatusCode::ACCEPTED,
         Json(Erasure {
-            erased: vec!["name", "email", "phone", "custom_dates", "tags", "lists", "messages", "archived_deliveries"],
+            erased: vec!["name", "email", "phone", "custom_dates", "tags", "lists", "messages", "archived_deliveries", "sent_texts"],
             kept: vec!["invoices", "payments"],
             why_kept: "accounting law requires keeping invoices and payments; they no longer carry your contact details",
             erased_at: now,

@@ -340,6 +340,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Someone saved other settings meanwhile: read them again and redo your change.",
     ),
     ("customer_file", "Fiche client", "Customer file"),
+    (
+        "customer_export",
+        "Tout ce que nous gardons sur ce client (JSON, demande RGPD)",
+        "Everything we hold on this customer (JSON, GDPR request)",
+    ),
     ("import_export", "Import et export", "Import and export"),
     ("gardens", "Jardins", "Gardens"),
     ("agency", "Agence", "Agency"),

@@ -136,6 +136,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/app/admin/users", post(pages::invite))
         .route("/app/admin/customers", get(pages::admin_customers).post(pages::admin_create_customer))
         .route("/app/admin/customers/{id}", get(pages::admin_customer).post(pages::admin_save_customer))
+        .route("/app/admin/customers/{id}/export", get(pages::admin_customer_export))
         .route(
             "/app/admin/import",
             get(pages::admin_import)

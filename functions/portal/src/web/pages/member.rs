@@ -250,6 +250,19 @@ pub async fn erase(
 }
 
 /// The GDPR export, as a file.
+/// A customer's export, downloaded from their file by the team (to answer a data request).
+pub async fn admin_customer_export(
+    State(state): State<PortalState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let data = profile::admin_export(State(state), visitor.caller, Path(id.clone())).await?.0;
+    let body = serde_json::to_string_pretty(&data).map_err(|e| PageError::internal(e.to_string()))?;
+    let disposition =
+        format!("attachment; filename=\"customer-{}.json\"", id.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    Ok(([(CONTENT_TYPE, "application/json".to_string()), (CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
 pub async fn export(State(state): State<PortalState>, visitor: Visitor) -> Result<Response, PageError> {
     let data = profile::export(State(state), visitor.caller).await?.0;
     let body = serde_json::to_string_pretty(&data).map_err(|e| PageError::internal(e.to_string()))?;
