@@ -5,8 +5,9 @@ Reads JSON lines on stdin, each one of:
   {"notification": "<notification>…</notification>"}  encoded and signed by the SDK's
       webhook-testing helper (`sample_notification`, with this XML in place of its built-in
       sample) with the given keys, then parsed back by the SDK's webhook parser;
-  {"credit_card": "<credit-card>…</credit-card>"} or {"customer": "<customer>…</customer>"}
-      read as the SDK reads the answer to PaymentMethod.find or Customer.find.
+  {"credit_card": "<credit-card>…</credit-card>"}, {"customer": "<customer>…</customer>"} or
+      {"merchant_account": "<merchant-account>…</merchant-account>"}, read as the SDK reads
+      the answer to PaymentMethod.find, Customer.find or MerchantAccount.find.
 Writes one JSON line per input: {"bt_signature", "bt_payload"} for a notification, and
 "read": what the SDK made of it, so the tests can check that our reading agrees with it
 (tests/tests/api/braintree_business.rs).
@@ -94,6 +95,10 @@ def main() -> None:
         elif "customer" in item:
             attributes = XmlUtil.dict_from_xml(item["customer"])["customer"]
             print(json.dumps({"read": customer(braintree.Customer(gateway, attributes))}))
+        elif "merchant_account" in item:
+            attributes = XmlUtil.dict_from_xml(item["merchant_account"])["merchant_account"]
+            account = braintree.MerchantAccount(gateway, attributes)
+            print(json.dumps({"read": {"id": account.id, "currency_iso_code": account.currency_iso_code}}))
         else:
             raise SystemExit("unknown item: " + line)
 

@@ -60,8 +60,10 @@ impl WebhookState {
     /// With Braintree's API as the environment configures it (`BRAINTREE_MERCHANT_ID`,
     /// `BRAINTREE_ENVIRONMENT`, `BRAINTREE_API_URL`) and the first pair of API keys.
     pub fn with_braintree_api_from_env(mut self) -> Result<WebhookState, relance::config::ConfigError> {
-        if let (Some((url, merchant)), Some(keys)) = (relance::config::braintree_api_url()?, self.secrets.braintree.first()) {
-            self.braintree_api = Some(BraintreeApi::new(url, merchant, keys));
+        if let Some((url, merchant)) = relance::config::braintree_api_url()?
+            && !self.secrets.braintree.is_empty()
+        {
+            self.braintree_api = Some(BraintreeApi::new(url, merchant, &self.secrets.braintree));
         }
         Ok(self)
     }
@@ -192,8 +194,10 @@ async fn braintree_delivery(
 }
 
 /// The customer of a subscription the notification describes without one: ours when we
-/// follow the subscription already, else Braintree's answer through its API. A failed lookup
-/// is a 503, for Braintree to send the notification again.
+/// follow the subscription already, else Braintree's answer through its API. A lookup that
+/// may succeed later is a 503, for Braintree to send the notification again; one that cannot
+/// (keys refused, an unreadable answer) is logged and the notification applied with what it
+/// says: answering 5xx forever would only get the endpoint disabled.
 async fn braintree_customer(state: &WebhookState, notice: &braintree::Notice) -> Result<Option<braintree::Found>, ApiError> {
     let Some(token) = notice.payment_method_to_look_up() else { return Ok(None) };
     let store = state.ingest.store();
@@ -201,10 +205,17 @@ async fn braintree_customer(state: &WebhookState, notice: &braintree::Notice) ->
         return Ok(Some(known));
     }
     let Some(api) = &state.braintree_api else { return Ok(None) };
-    api.find_by_payment_method(token).await.map_err(|e| {
-        tracing::error!(error = %e, "Braintree lookup failed; Braintree will send the notification again");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", e.to_string())
-    })
+    match api.find_by_payment_method(token, notice.merchant_account_to_look_up()).await {
+        Ok(found) => Ok(found),
+        Err(e) if e.is_transient() => {
+            tracing::error!(error = %e, "Braintree lookup failed; Braintree will send the notification again");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", e.to_string()))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Braintree lookup cannot succeed; the notification is applied with what it says");
+            Ok(None)
+        }
+    }
 }
 
 /// Braintree checks a new endpoint with `GET ?bt_challenge=…` and expects the signed answer.

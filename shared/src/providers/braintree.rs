@@ -135,6 +135,9 @@ struct BtSubscription {
     number_of_billing_cycles: Option<Text>,
     #[serde(rename = "current-billing-cycle", alias = "current_billing_cycle")]
     current_billing_cycle: Option<Text>,
+    /// The merchant account it bills through: each has one currency.
+    #[serde(rename = "merchant-account-id", alias = "merchant_account_id")]
+    merchant_account_id: Option<Text>,
     #[serde(default)]
     transactions: Option<BtTransactions>,
 }
@@ -218,6 +221,22 @@ impl BtCard {
 pub struct Found {
     pub customer: BtCustomer,
     pub card: Option<BtCard>,
+    /// The subscription's currency, when no transaction states it: the one we hold for it,
+    /// or its merchant account's.
+    pub currency: Option<crate::domain::Currency>,
+}
+
+/// Reads the currency of the gateway's answer to `GET …/merchant_accounts/{id}`.
+pub fn read_merchant_account_currency(xml: &str) -> Result<crate::domain::Currency, PayloadError> {
+    #[derive(Deserialize)]
+    struct MerchantAccount {
+        #[serde(rename = "currency-iso-code")]
+        currency: Option<Text>,
+    }
+    let account: MerchantAccount =
+        quick_xml::de::from_str(xml).map_err(|e| PayloadError::new(format!("not a Braintree merchant account: {e}")))?;
+    let code = text(&account.currency).ok_or_else(|| PayloadError::new("the merchant account states no currency-iso-code"))?;
+    code.parse().map_err(|e: crate::domain::MoneyError| PayloadError::new(e.to_string()))
 }
 
 /// Reads the gateway's answer to `GET …/customers/{id}`.
@@ -315,6 +334,16 @@ impl Notice {
             return None;
         }
         text(&subscription.payment_method_token)
+    }
+
+    /// The merchant account whose currency the subscription bills in, when none of its
+    /// transactions states a currency (a subscription before its first charge).
+    pub fn merchant_account_to_look_up(&self) -> Option<&str> {
+        let subscription = self.subject.subscription.as_ref()?;
+        if subscription.transactions.iter().flat_map(|t| &t.transaction).any(|t| text(&t.currency).is_some()) {
+            return None;
+        }
+        text(&subscription.merchant_account_id)
     }
 
     /// The facts, with `found`: what a lookup of [`Notice::payment_method_to_look_up`] found.
@@ -435,7 +464,7 @@ fn full_subscription(
     let Some(customer) = customer_facts(&customer, defaults)? else { return Ok(None) };
     let currency = match subscription.transactions.iter().flat_map(|t| &t.transaction).find_map(|t| text(&t.currency)) {
         Some(code) => code.parse().map_err(|e: crate::domain::MoneyError| PayloadError::new(e.to_string()))?,
-        None => defaults.currency,
+        None => found.and_then(|f| f.currency).unwrap_or(defaults.currency),
     };
     let start = date(&subscription.billing_period_start_date, "billing-period-start-date")?;
     let end = date(&subscription.billing_period_end_date, "billing-period-end-date")?;
@@ -779,7 +808,8 @@ mod tests {
             read_payment_method("<paypal-account><token>pp</token><customer-id>cust-lea</customer-id></paypal-account>").unwrap();
         assert!(!is_card && paypal.customer_id() == Some("cust-lea"));
         let customer = read_customer("<customer><id>cust-lea</id><first-name>Léa</first-name><last-name>Martin</last-name><email>lea@example.org</email><phone nil=\"true\"/></customer>").unwrap();
-        let facts = notice.into_delivery(Some(Found { customer, card: Some(card) }), &BusinessDefaults::default()).unwrap().facts;
+        let facts =
+            notice.into_delivery(Some(Found { customer, card: Some(card), currency: None }), &BusinessDefaults::default()).unwrap().facts;
         assert!(matches!(&facts[0], Fact::Customer(c) if c.name.as_deref() == Some("Léa Martin") && c.phone.is_none()), "{facts:?}");
         assert!(matches!(&facts[1], Fact::Card(c) if c.reference == r("card-lea")), "{facts:?}");
         assert!(matches!(&facts[2], Fact::Subscription(s) if s.status == SubscriptionStatus::Canceled), "{facts:?}");

@@ -85,6 +85,8 @@ struct Sub {
     token: &'static str,
     /// Billed a set number of cycles, this one the last (it expires at its end).
     last_cycle: bool,
+    /// The merchant account it bills through (one per currency).
+    account: &'static str,
 }
 
 /// One transaction of the subscription's, newest first.
@@ -148,7 +150,7 @@ fn notification(kind: &str, timestamp: &str, sub: &Sub, transactions: &[Txn]) ->
       <failure-count type="integer">{failures}</failure-count>
       <first-billing-date type="date">{start}</first-billing-date>
       <id>{id}</id>
-      <merchant-account-id>potagers_EUR</merchant-account-id>
+      <merchant-account-id>{account}</merchant-account-id>
       <never-expires type="boolean">{never_expires}</never-expires>
       <next-bill-amount>{price}</next-bill-amount>
       <next-billing-period-amount>{price}</next-billing-period-amount>
@@ -177,6 +179,7 @@ fn notification(kind: &str, timestamp: &str, sub: &Sub, transactions: &[Txn]) ->
         token = sub.token,
         plan = sub.plan,
         status = sub.status,
+        account = sub.account,
     )
 }
 
@@ -213,6 +216,7 @@ fn through_the_sdk(items: &[Value]) -> Vec<Value> {
 struct Gateway {
     methods: Arc<Mutex<BTreeMap<String, String>>>,
     customers: Arc<Mutex<BTreeMap<String, String>>>,
+    accounts: Arc<Mutex<BTreeMap<String, String>>>,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
@@ -252,6 +256,17 @@ async fn serve(gateway: Gateway) -> String {
                     return Err(StatusCode::NOT_FOUND);
                 }
                 answer(g.customers.lock().unwrap().get(&id).cloned())
+            }),
+        )
+        .route(
+            "/merchants/{merchant}/merchant_accounts/{id}",
+            get(move |State(g): State<Gateway>, headers: HeaderMap, Path((merchant, id)): Path<(String, String)>| async move {
+                authorised(&headers)?;
+                g.requests.lock().unwrap().push(format!("merchant_accounts/{id}"));
+                if merchant != MERCHANT {
+                    return Err(StatusCode::NOT_FOUND);
+                }
+                answer(g.accounts.lock().unwrap().get(&id).cloned())
             }),
         )
         .with_state(gateway);
@@ -307,13 +322,15 @@ async fn a_braintree_only_business_over_three_months() {
         failures: 0,
         token: "card-lea",
         last_cycle: false,
+        account: "potagers_EUR",
     };
     let lea_jan = Sub { start: "2027-01-01", end: "2027-01-31", next: "2027-02-01", ..lea_dec };
     let lea_jan_failed = Sub { status: "Past Due", balance: "25.00", failures: 1, ..lea_jan };
     let lea_feb = Sub { start: "2027-02-01", end: "2027-02-28", next: "2027-03-01", ..lea_jan };
     let lea_txn = |id, status, at| Txn { id, status, amount: "25.00", at, customer: &lea, card: &lea_card };
-    // Marc: a quarter given on signing up, billed once (it expires at its end). Braintree's
-    // notification names no transaction, so no customer: he is looked up through the API.
+    // Marc: a quarter given on signing up, billed once (it expires at its end), in Swiss
+    // francs through the business's CHF merchant account. Braintree's notification names no
+    // transaction, so no customer and no currency: both are looked up through the API.
     let marc_sub = Sub {
         id: "sub-marc",
         plan: "jardin-trimestre",
@@ -326,6 +343,7 @@ async fn a_braintree_only_business_over_three_months() {
         failures: 0,
         token: "card-marc",
         last_cycle: true,
+        account: "potagers_CHF",
     };
     // Nina: her first charge fails and she never pays; the subscription is cancelled later.
     let nina_sub = Sub {
@@ -340,6 +358,7 @@ async fn a_braintree_only_business_over_three_months() {
         failures: 1,
         token: "card-nina",
         last_cycle: false,
+        account: "potagers_EUR",
     };
     let nina_txn = Txn {
         id: "txn-nina-1",
@@ -362,6 +381,7 @@ async fn a_braintree_only_business_over_three_months() {
         failures: 0,
         token: "card-omar",
         last_cycle: false,
+        account: "potagers_EUR",
     };
     let omar_jan =
         Sub { status: "Past Due", start: "2027-01-10", end: "2027-02-09", next: "2027-02-10", balance: "25.00", failures: 1, ..omar_dec };
@@ -380,6 +400,7 @@ async fn a_braintree_only_business_over_three_months() {
         failures: 1,
         token: "card-theo",
         last_cycle: false,
+        account: "potagers_EUR",
     };
     let theo_jan = Sub { start: "2027-01-28", end: "2027-02-27", next: "2027-02-28", balance: "60.00", failures: 2, ..theo_dec };
     let theo_txn = |id, status, amount, at| Txn { id, status, amount, at, customer: &theo, card: &theo_card };
@@ -527,9 +548,13 @@ async fn a_braintree_only_business_over_three_months() {
     let marc_customer = marc.xml();
     gateway.methods.lock().unwrap().insert("card-marc".into(), format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{marc_method}"));
     gateway.customers.lock().unwrap().insert("cust-marc".into(), format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{marc_customer}"));
+    let chf_account = "<merchant-account><id>potagers_CHF</id><currency-iso-code>CHF</currency-iso-code><status>active</status>\
+                       <default type=\"boolean\">false</default></merchant-account>";
+    gateway.accounts.lock().unwrap().insert("potagers_CHF".into(), format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{chf_account}"));
     let mut items: Vec<Value> = timeline.iter().map(|(_, xml)| json!({ "notification": xml })).collect();
     items.push(json!({ "credit_card": marc_method }));
     items.push(json!({ "customer": marc_customer }));
+    items.push(json!({ "merchant_account": chf_account }));
     let signed = through_the_sdk(&items);
     let first = &signed[0]["read"]["subscription"];
     assert_eq!(
@@ -537,17 +562,27 @@ async fn a_braintree_only_business_over_three_months() {
         (Some("2027-01-01"), Some(lea.email.as_str())),
         "the SDK reads our fixture as Braintree's: {first}"
     );
-    assert_eq!(signed[items.len() - 2]["read"]["customer_id"], "cust-marc", "the SDK reads the stand-in's payment method");
-    assert_eq!(signed[items.len() - 1]["read"]["email"], marc.email.as_str(), "and its customer");
+    assert_eq!(signed[items.len() - 3]["read"]["customer_id"], "cust-marc", "the SDK reads the stand-in's payment method");
+    assert_eq!(signed[items.len() - 2]["read"]["email"], marc.email.as_str(), "its customer");
+    assert_eq!(signed[items.len() - 1]["read"]["currency_iso_code"], "CHF", "and its merchant account");
+
+    // The owner sends by email from 50 in euros and in Swiss francs alike.
+    let mut settings = relance::settings::Settings::from_parts(&Default::default(), &Default::default());
+    settings.email_thresholds.insert(Currency::CHF, 5000);
+    let mut stored = relance::settings::StoredSettings { settings, version: 0, updated_at: None, updated_by: Some("owner".into()) };
+    store.insert(&mut stored).await.unwrap();
 
     // The webhook, with Braintree's API behind the stand-in, on the simulation's clock.
     let clock = Arc::new(Mutex::new(at("2026-12-01T00:00:00Z")));
     let keys = BraintreeKeys { public_key: PUBLIC_KEY.into(), private_key: PRIVATE_KEY.into() };
+    // A retired pair is still configured first (a rotation half done): Braintree refuses it
+    // and the live pair is tried next.
+    let stale_keys = BraintreeKeys { public_key: "retired_public_key".into(), private_key: "retired_private_key".into() };
     let secrets = relance_tests::secrets(&[(secrets::BRAINTREE_PUBLIC_KEY, PUBLIC_KEY), (secrets::BRAINTREE_PRIVATE_KEY, PRIVATE_KEY)]);
     let mut state = webhook::WebhookState::new(Ingest::new(store.clone(), Default::default(), Default::default()), secrets);
     let now = clock.clone();
     state.clock = Arc::new(move || *now.lock().unwrap());
-    state.braintree_api = Some(BraintreeApi::new(serve(gateway.clone()).await, MERCHANT, &keys));
+    state.braintree_api = Some(BraintreeApi::new(serve(gateway.clone()).await, MERCHANT, &[stale_keys, keys]));
     let router = webhook::router(state);
 
     let addresses = [&lea, &marc, &nina, &omar, &theo].map(|p| p.email.clone());
@@ -682,8 +717,12 @@ async fn a_braintree_only_business_over_three_months() {
     // method, then his customer), and not again when his subscription expired.
     let found: Customer = store.get(&record("Customer", "cust-marc").await).await.unwrap().unwrap();
     assert_eq!((found.name.as_str(), found.email.as_ref().map(Email::as_str)), ("Marc Petit", Some(marc.email.as_str())));
-    assert_eq!(*gateway.requests.lock().unwrap(), ["payment_methods/any/card-marc", "customers/cust-marc"]);
+    assert_eq!(
+        *gateway.requests.lock().unwrap(),
+        ["payment_methods/any/card-marc", "customers/cust-marc", "merchant_accounts/potagers_CHF"]
+    );
     let marc_subscription: Subscription = store.get(&record("Subscription", "sub-marc").await).await.unwrap().unwrap();
+    assert_eq!(marc_subscription.price, Money::from_minor(6000, Currency::CHF), "in the merchant account's currency");
     assert_eq!((marc_subscription.status, marc_subscription.cancel_at_period_end), (SubscriptionStatus::Expired, true));
 }
 
@@ -698,4 +737,66 @@ async fn scan_and_send(store: &Store, now: DateTime<Utc>) {
     }
     let dispatch = relance_tests::dispatch_context(store.clone()).await;
     dispatch::handle(&dispatch, relance_tests::stream_batch(&keys)).await;
+}
+
+/// What the webhook answers when Braintree's API cannot say who a subscription's customer is:
+/// keys Braintree refuses will not work on a retry either, so the notification is applied with
+/// what it says (200); an API that cannot be reached may answer later, so Braintree is asked
+/// to send it again (503), and nothing is written meanwhile.
+#[tokio::test]
+async fn a_lookup_that_cannot_succeed_is_not_retried_forever() {
+    let store = relance_tests::fresh_store("braintree-lookup-fails").await;
+    let sub = Sub {
+        id: "sub-zoe",
+        plan: "potager-solo",
+        price: "25.00",
+        status: "Active",
+        start: "2026-12-03",
+        end: "2027-01-02",
+        next: "2027-01-03",
+        balance: "0.00",
+        failures: 0,
+        token: "card-zoe",
+        last_cycle: false,
+        account: "potagers_EUR",
+    };
+    let xml = [
+        notification("subscription_went_active", "2026-12-03T14:00:00Z", &sub, &[]),
+        notification("subscription_canceled", "2026-12-04T14:00:00Z", &Sub { status: "Canceled", ..sub }, &[]),
+    ];
+    let signed = through_the_sdk(&xml.iter().map(|x| json!({ "notification": x })).collect::<Vec<_>>());
+    let secrets = relance_tests::secrets(&[(secrets::BRAINTREE_PUBLIC_KEY, PUBLIC_KEY), (secrets::BRAINTREE_PRIVATE_KEY, PRIVATE_KEY)]);
+    let post = async |api: BraintreeApi, sdk: &Value| {
+        let mut state = webhook::WebhookState::new(Ingest::new(store.clone(), Default::default(), Default::default()), secrets.clone());
+        state.braintree_api = Some(api);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("bt_signature", sdk["bt_signature"].as_str().unwrap())
+            .append_pair("bt_payload", sdk["bt_payload"].as_str().unwrap())
+            .finish();
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        let answer = relance_tests::post(&webhook::router(state), "/webhooks/braintree", &headers, body.into_bytes()).await;
+        (answer.status, answer.json())
+    };
+
+    // Nothing listens on this port: 503, and nothing written.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let live = BraintreeKeys { public_key: PUBLIC_KEY.into(), private_key: PRIVATE_KEY.into() };
+    let (status, answer) = post(BraintreeApi::new(closed, MERCHANT, std::slice::from_ref(&live)), &signed[0]).await;
+    assert_eq!((status, answer["error"].as_str()), (503, Some("provider_unavailable")), "{answer}");
+    let reference = ProviderRef::new(Provider::Braintree, "sub-zoe").unwrap();
+    assert!(store.find_by_provider_ref("Subscription", &reference).await.unwrap().is_none());
+
+    // Keys the API refuses, every pair: applied with what the notification says (here, nothing
+    // we follow yet), 200, so Braintree does not retry it for days and disable the endpoint.
+    let gateway = Gateway::default();
+    let url = serve(gateway.clone()).await;
+    let refused = [BraintreeKeys { public_key: "retired_public_key".into(), private_key: "retired_private_key".into() }];
+    for sdk in &signed {
+        let (status, answer) = post(BraintreeApi::new(url.clone(), MERCHANT, &refused), sdk).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert!(gateway.requests.lock().unwrap().is_empty(), "refused before any answer");
 }
