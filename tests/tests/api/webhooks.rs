@@ -297,6 +297,17 @@ async fn stripe_subscriptions_cards_and_charges() {
     let notifications = h.store.list::<Notification>(&Key::customer_partition(&payment.customer_id), None, 50).await.unwrap().records;
     let refunds: Vec<Option<Money>> = notifications.iter().filter(|n| n.kind == NotificationKind::RefundIssued).map(|n| n.amount).collect();
     assert_eq!(refunds, [Some(Money::from_minor(40, Currency::USD))]);
+
+    // A charge first seen already refunded, in an event from two months ago (a backfill):
+    // recorded as refunded, and the customer is not told again of a refund made back then.
+    let mut old: Value = serde_json::from_slice(&fixture("stripe_mock_charge.json")).unwrap();
+    (old["id"], old["customer"], old["amount_refunded"], old["refunded"]) =
+        ("ch_old".into(), "cus_QXg1o8vcGmoR32".into(), 100.into(), true.into());
+    assert_eq!(h.stripe(&event("evt_c4", "charge.refunded", "2026-09-20T13:00:00Z", old)).await.0, 200);
+    let payment: Payment = h.record("Payment", Provider::Stripe, "ch_old").await.unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    let notifications = h.store.list::<Notification>(&Key::customer_partition(&payment.customer_id), None, 50).await.unwrap().records;
+    assert_eq!(notifications.iter().filter(|n| n.kind == NotificationKind::RefundIssued).count(), 1, "only the recent refund's notice");
 }
 
 #[tokio::test]

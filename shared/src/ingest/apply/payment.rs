@@ -10,6 +10,11 @@ use crate::store::{Record, StoreError};
 
 use super::customer::Authority;
 
+/// How old a refund may be, by the provider's event time, and still be news to the customer.
+/// Providers deliver within hours (Stripe retries for three days, Shopify for two); a week
+/// covers an outage of ours too.
+const REFUND_NEWS_DAYS: i64 = 7;
+
 impl Work<'_> {
     pub(super) async fn payment(&mut self, facts: &PaymentFacts) -> Result<(), StoreError> {
         let customer_key = self.customer(&facts.customer, Authority::FillBlanks).await?;
@@ -65,7 +70,9 @@ impl Work<'_> {
 
     /// Tells the customer about money given back, once per refund: the notice's id comes
     /// from the refund's, so a refund reported again (a retried delivery, a later running
-    /// total) finds it already written.
+    /// total) finds it already written. A refund the provider reports from long ago (a
+    /// backfill, an archived delivery replayed, a payment first seen already refunded) is
+    /// recorded without a notice: the customer heard of it when it happened.
     async fn refund_notice(
         &mut self,
         customer: CustomerId,
@@ -73,6 +80,10 @@ impl Work<'_> {
         refund: &str,
         amount: Money,
     ) -> Result<(), StoreError> {
+        if self.now - self.at > chrono::Duration::days(REFUND_NEWS_DAYS) {
+            tracing::info!(refund, at = %self.at, "an old refund: recorded, not announced");
+            return Ok(());
+        }
         let target = match invoice {
             Some(invoice) => Target { kind: TargetKind::Invoice, id: invoice.to_string() },
             None => Target { kind: TargetKind::Customer, id: customer.to_string() },
