@@ -30,7 +30,12 @@ pub struct Delivery {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fact {
+    /// News about the customer (Stripe's `customer.updated`): what it says wins over what we
+    /// hold, unless we hold newer.
     Customer(CustomerFacts),
+    /// A copy of the customer's details another record carries, as of that record (an old
+    /// Braintree transaction): it only fills what we lack.
+    CustomerSnapshot(CustomerFacts),
     CustomerDeleted {
         customer: ProviderRef,
     },

@@ -245,14 +245,19 @@ impl Customer {
         self.email = email;
     }
 
-    /// Fills in the email and phone we lack from a snapshot of them (the copy an invoice or an
-    /// order carries), never replacing one we hold, whatever the snapshot's date. Returns
-    /// whether anything was filled.
-    pub fn fill_blank_contact(&mut self, email: Option<&Email>, phone: Option<&PhoneE164>) -> bool {
+    /// Fills in the name, email and phone we lack from a snapshot of them (the copy an invoice,
+    /// an order or a transaction carries), never replacing one we hold, whatever the
+    /// snapshot's date. A name we lack is the stand-in given to a customer first known by
+    /// reference only ([`Customer::has_stand_in_name`]). Returns whether anything was filled.
+    pub fn fill_blank_contact(&mut self, name: Option<&str>, email: Option<&Email>, phone: Option<&PhoneE164>) -> bool {
         if self.is_erased() {
             return false;
         }
         let mut changed = false;
+        if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty() && self.has_stand_in_name() && *n != self.name) {
+            self.name = name.to_string();
+            changed = true;
+        }
         if let Some(email) = email.filter(|_| self.email.is_none()) {
             self.email = Some(email.clone());
             changed = true;
@@ -262,6 +267,12 @@ impl Customer {
             changed = true;
         }
         changed
+    }
+
+    /// The name is one we made up, for want of one: the provider and its id
+    /// (`braintree customer cust-1`), or the email address.
+    pub fn has_stand_in_name(&self) -> bool {
+        self.provider_refs.iter().any(|r| self.name == stand_in_name(r)) || self.email.as_ref().is_some_and(|e| e.as_str() == self.name)
     }
 
     /// Deleted in the provider's system at `at`: kept for history, never reminded again.
@@ -360,14 +371,26 @@ mod tests {
     fn a_snapshot_only_fills_blank_contact_details() {
         let mut c = customer();
         let other = Email::parse("compta@example.fr").unwrap();
-        let held = c.email.clone();
-        assert!(!c.fill_blank_contact(Some(&other), None));
-        assert_eq!(c.email, held);
+        let (held, name) = (c.email.clone(), c.name.clone());
+        assert!(!c.fill_blank_contact(Some("Someone Else"), Some(&other), None));
+        assert_eq!((&c.email, &c.name), (&held, &name), "a real name and an email we hold stay");
         c.email = None;
         c.phone = None;
         let phone = PhoneE164::parse("06 98 76 54 32", Some("FR")).unwrap();
-        assert!(c.fill_blank_contact(Some(&other), Some(&phone)));
+        assert!(c.fill_blank_contact(None, Some(&other), Some(&phone)));
         assert_eq!((c.email, c.phone), (Some(other), Some(phone)));
+    }
+
+    #[test]
+    fn a_snapshot_names_a_customer_known_only_by_reference() {
+        let reference = ProviderRef::new(Provider::Braintree, "cust-1").unwrap();
+        let mut c = customer();
+        c.provider_refs.insert(reference.clone());
+        c.name = stand_in_name(&reference);
+        assert!(c.has_stand_in_name());
+        assert!(c.fill_blank_contact(Some("Léa Martin"), None, None));
+        assert_eq!(c.name, "Léa Martin");
+        assert!(!c.has_stand_in_name());
     }
 
     #[test]
@@ -411,6 +434,12 @@ pub enum LabelError {
     Invalid(String),
     #[error("at most 50")]
     TooMany,
+}
+
+/// The name a customer first known only by a provider's reference goes by, until a provider
+/// or a person gives theirs.
+pub fn stand_in_name(reference: &ProviderRef) -> String {
+    format!("{} customer {}", reference.provider, reference.id)
 }
 
 /// A tag, a list name or a date field as every input takes it (the back office, the generic

@@ -446,6 +446,9 @@ struct Full {
     period_start: NaiveDate,
     /// What the period owes: the failed charge's amount, else the balance, else the price.
     owed: Money,
+    /// The customer's details are a transaction's copy of them (as of that charge), not
+    /// Braintree's answer about the customer now.
+    customer_from_transaction: bool,
 }
 
 fn full_subscription(
@@ -456,6 +459,7 @@ fn full_subscription(
     let id = text(&subscription.id).ok_or_else(|| PayloadError::new("subscription without an id"))?;
     let (Some(plan), Some(price)) = (text(&subscription.plan_id), text(&subscription.price)) else { return Ok(None) };
     let transaction = transaction_customer(subscription);
+    let customer_from_transaction = transaction.is_some();
     let (customer, card) = match (transaction, found) {
         (Some(t), _) => (t.customer.clone().unwrap_or_default(), t.credit_card.clone()),
         (None, Some(found)) => (found.customer.clone(), found.card.clone()),
@@ -511,6 +515,7 @@ fn full_subscription(
         card,
         period_start: start,
         owed,
+        customer_from_transaction,
     }))
 }
 
@@ -534,7 +539,16 @@ fn facts(kind: &str, subject: &Subject, found: Option<Found>, defaults: &Busines
     if let Some(full) = &full {
         // The customer as Braintree has them now, then the card the subscription is charged
         // to, so that the subscription can name it.
-        facts.push(Fact::Customer(full.subscription.customer.clone()));
+        // A charge's notification carries that charge, so its copy of the customer is as of
+        // now; any other kind's newest transaction may be a month old, and its copy only
+        // fills what we lack (the customer may have changed their email since).
+        let customer = full.subscription.customer.clone();
+        let charged_now = matches!(kind, "subscription_charged_successfully" | "subscription_charged_unsuccessfully");
+        facts.push(if full.customer_from_transaction && !charged_now {
+            Fact::CustomerSnapshot(customer)
+        } else {
+            Fact::Customer(customer)
+        });
         facts.extend(full.card.clone().map(Fact::Card));
         facts.push(Fact::Subscription(full.subscription.clone()));
     }
@@ -764,6 +778,21 @@ mod tests {
             ("txn-lea-2", PaymentStatus::Failed, Some("Insufficient Funds"))
         );
         assert_eq!(facts.len(), 6);
+    }
+
+    #[test]
+    fn an_old_transactions_copy_of_the_customer_only_fills_blanks() {
+        // A cancellation lists the last charge, from weeks ago: its customer details are a
+        // snapshot of then, not news. The charge's own notification is news.
+        let xml = fixture!("braintree_gateway_subscription_charged_unsuccessfully.xml");
+        let canceled = xml.replace("subscription_charged_unsuccessfully", "subscription_canceled").replace("Past Due", "Canceled");
+        let facts = read(&encoded(&canceled)).unwrap().into_delivery(None, &BusinessDefaults::default()).unwrap().facts;
+        assert!(
+            matches!(&facts[0], Fact::CustomerSnapshot(c) if c.email.as_ref().map(Email::as_str) == Some("lea@example.org")),
+            "{facts:?}"
+        );
+        let facts = read(&encoded(xml)).unwrap().into_delivery(None, &BusinessDefaults::default()).unwrap().facts;
+        assert!(matches!(&facts[0], Fact::Customer(_)), "{facts:?}");
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl Work<'_> {
                 .name
                 .clone()
                 .or_else(|| facts.email.as_ref().map(|e| e.to_string()))
-                .unwrap_or_else(|| format!("{} customer {}", facts.reference.provider, facts.reference.id));
+                .unwrap_or_else(|| crate::domain::customer::stand_in_name(&facts.reference));
             let locale = facts.locale.clone().unwrap_or_else(|| defaults.locale.clone());
             let mut customer = Customer::new(CustomerId::generate(), name, locale, defaults.time_zone, now);
             customer.provider_refs.insert(facts.reference.clone());
@@ -47,7 +47,7 @@ impl Work<'_> {
                     let labels = customer.apply_provider_labels(facts.tags.as_ref(), facts.lists.as_ref(), at);
                     customer.apply_provider_details(facts.name.as_deref(), email, phone, facts.locale.as_ref(), &facts.dates, at) | labels
                 }
-                Authority::FillBlanks => customer.fill_blank_contact(email, phone),
+                Authority::FillBlanks => customer.fill_blank_contact(facts.name.as_deref(), email, phone),
             };
         }
         Ok(key)

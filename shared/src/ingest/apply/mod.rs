@@ -335,6 +335,9 @@ impl<'a> Work<'a> {
             Fact::Customer(facts) => {
                 self.customer(facts, Authority::Overwrite).await?;
             }
+            Fact::CustomerSnapshot(facts) => {
+                self.customer(facts, Authority::FillBlanks).await?;
+            }
             Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
             Fact::Invoice(facts) => self.invoice(facts).await?,
             Fact::SubscriptionDebtsClosed { subscription, status } => self.subscription_debts_closed(subscription, *status).await?,
