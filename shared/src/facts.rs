@@ -54,6 +54,11 @@ pub enum Fact {
     /// hours after the app is removed).
     ProviderCustomersErased,
     Invoice(InvoiceFacts),
+    /// The provider no longer has this invoice (Holded answers 404 for a deleted or
+    /// cancelled document): if we follow it, it is void and leaves the ladder.
+    InvoiceWithdrawn {
+        invoice: ProviderRef,
+    },
     /// Every unpaid invoice of a subscription we follow is settled or cancelled (a Braintree
     /// subscription's past-due periods, paid together by a successful retry, or ended with the
     /// subscription): a balance carried over several periods is closed whole, not only the

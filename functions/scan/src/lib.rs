@@ -37,6 +37,10 @@ pub struct ScanRequest {
     #[serde(default)]
     pub dry_run: bool,
     pub import: Option<String>,
+    /// With `"import": "holded"`: read every document, not only the new and the unpaid ones
+    /// (the daily schedule's; any run may ask for it).
+    #[serde(default)]
+    pub full: bool,
     pub backfill: Option<String>,
 }
 
@@ -90,8 +94,15 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         None => None,
         Some("holded") => {
             let client = context.holded.as_ref().ok_or(ScanError::HoldedNotConfigured)?;
-            let summary = holded_import::import(&context.ingest, client, now).await?;
-            tracing::info!(invoices = summary.invoices, applied = summary.applied, skipped = summary.skipped.len(), "Holded import done");
+            let summary = holded_import::import(&context.ingest, client, now, request.full).await?;
+            tracing::info!(
+                full = summary.full,
+                invoices = summary.invoices,
+                applied = summary.applied,
+                withdrawn = summary.withdrawn,
+                skipped = summary.skipped.len(),
+                "Holded import done"
+            );
             Some(summary)
         }
         Some(other) => return Err(ScanError::UnknownImport(other.to_string())),

@@ -57,6 +57,13 @@ pub fn contact(object: &Value) -> Result<CustomerFacts, PayloadError> {
     })
 }
 
+/// Whether a contact may be one of the business's customers: Holded's contact `type` is
+/// `client`, `lead`, `debtor`, `supplier` or `creditor`; the last two are whom the business
+/// pays. A contact without a type is kept.
+pub fn may_be_a_customer(contact: &Value) -> bool {
+    !matches!(text(contact, "type").as_deref(), Some("supplier" | "creditor"))
+}
+
 /// A Holded invoice document as invoice facts; `customer` is its contact, if listed.
 pub fn invoice(object: &Value, customer: Option<CustomerFacts>, default_currency: Currency) -> Result<InvoiceFacts, PayloadError> {
     let id = text(object, "id").ok_or_else(|| PayloadError::new("document id is missing"))?;

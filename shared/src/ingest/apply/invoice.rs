@@ -72,6 +72,15 @@ impl Work<'_> {
         Ok(())
     }
 
+    /// The provider no longer has the invoice: whatever is still owed on it is not.
+    pub(super) async fn invoice_withdrawn(&mut self, reference: &ProviderRef) -> Result<(), StoreError> {
+        let at = self.at;
+        change_known(self.store, &mut self.refs, &mut self.invoices, reference, |invoice| {
+            invoice.is_owed() && invoice.apply_provider_state(invoice.amount_due, invoice.amount_paid, InvoiceStatus::Void, at)
+        })
+        .await
+    }
+
     /// A collection failed on an invoice: its failure notice is due now.
     pub(super) async fn invoice_payment_failed(
         &mut self,

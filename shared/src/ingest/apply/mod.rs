@@ -340,6 +340,7 @@ impl<'a> Work<'a> {
             }
             Fact::CustomerDeleted { customer } => self.customer_deleted(customer).await?,
             Fact::Invoice(facts) => self.invoice(facts).await?,
+            Fact::InvoiceWithdrawn { invoice } => self.invoice_withdrawn(invoice).await?,
             Fact::SubscriptionDebtsClosed { subscription, status } => self.subscription_debts_closed(subscription, *status).await?,
             Fact::PaymentFailed { invoice, subscription, retry_at } => {
                 if let Some(reference) = invoice {
