@@ -75,6 +75,27 @@ pub enum ScanError {
     Store(#[from] relance::store::StoreError),
 }
 
+impl ScanError {
+    /// A stable, readable name for the failure: Lambda reports it as the `errorType` in the
+    /// logs, the invocation's result and the schedule's dead-letter queue.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ScanError::BadInput(_) => "BadScanInput",
+            ScanError::UnknownBackfill(_) => "UnknownBackfill",
+            ScanError::UnknownImport(_) => "UnknownImport",
+            ScanError::HoldedNotConfigured => "HoldedNotConfigured",
+            ScanError::Import(e) => e.error_type(),
+            ScanError::Store(e) => e.error_type(),
+        }
+    }
+}
+
+impl From<ScanError> for lambda_runtime::Diagnostic {
+    fn from(error: ScanError) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
+    }
+}
+
 /// Runs one scan, or the import the input names, and reports what it did.
 pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at: DateTime<Utc>) -> Result<ScanSummary, ScanError> {
     let request: ScanRequest = serde_json::from_value(event)?;
@@ -198,5 +219,17 @@ mod tests {
         let with_key = relance::secrets::Secrets::from_values(&HashMap::from([("HOLDED_API_KEY".to_string(), "k".to_string())]));
         assert!(holded_client(&with_key).is_err(), "with a key, a plain-http remote address stops the start");
         unsafe { std::env::remove_var("HOLDED_API_URL") };
+    }
+
+    #[test]
+    fn a_failure_is_reported_under_its_own_name() {
+        let diagnostic = lambda_runtime::Diagnostic::from(ScanError::HoldedNotConfigured);
+        assert_eq!(diagnostic.error_type, "HoldedNotConfigured");
+        assert!(diagnostic.error_message.contains("HOLDED_API_KEY"));
+        let store = ScanError::Import(ImportError::Ingest(relance::ingest::IngestError::Store(relance::store::StoreError::Unavailable(
+            "throttled".into(),
+        ))));
+        assert_eq!(lambda_runtime::Diagnostic::from(store).error_type, "StoreUnavailable");
+        assert_eq!(lambda_runtime::Diagnostic::from(ScanError::Import(ImportError::Unauthorized(401))).error_type, "HoldedUnauthorized");
     }
 }

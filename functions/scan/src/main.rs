@@ -25,7 +25,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let context = &context;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        scan::handle(context, event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+        // A failure is reported under its own name (`HoldedNotConfigured`, `StoreUnavailable`).
+        scan::handle(context, event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Diagnostic::from)
     }))
     .await
 }

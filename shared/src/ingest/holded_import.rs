@@ -75,6 +75,20 @@ pub enum ImportError {
     Ingest(#[from] IngestError),
 }
 
+impl ImportError {
+    /// A stable name for the kind of failure (Lambda's `errorType`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ImportError::Unauthorized(_) => "HoldedUnauthorized",
+            ImportError::Http { .. } => "HoldedHttpError",
+            ImportError::Unreachable(_) => "HoldedUnreachable",
+            ImportError::NotAList { .. } => "HoldedUnreadable",
+            ImportError::Ingest(IngestError::Store(e)) => e.error_type(),
+            ImportError::Ingest(IngestError::Contended) => "StoreContended",
+        }
+    }
+}
+
 impl From<StoreError> for ImportError {
     fn from(e: StoreError) -> ImportError {
         ImportError::Ingest(IngestError::Store(e))

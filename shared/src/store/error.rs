@@ -23,6 +23,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A stable name for the kind of failure, for Lambda's `errorType` and the alarms: the
+    /// type name Rust would give is `&alloc::boxed::Box<dyn core::error::Error …>`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            StoreError::Conflict(_) => "StoreConflict",
+            StoreError::Duplicate(_) => "StoreDuplicate",
+            StoreError::Unavailable(_) => "StoreUnavailable",
+            StoreError::Corrupt { .. } => "StoreCorrupt",
+            StoreError::Encode { .. } => "StoreEncode",
+            StoreError::BadCursor => "StoreBadCursor",
+        }
+    }
+
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
