@@ -129,5 +129,22 @@ pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (D
             }
         }
     }
+    emit_metrics(&outcomes, response.batch_item_failures.len());
     (response, outcomes)
+}
+
+/// What a batch did, as CloudWatch metrics ([`relance::telemetry::metrics`]): sent per
+/// channel, held, failed, and left for a retry.
+fn emit_metrics(outcomes: &[Outcome], retried: usize) {
+    for (channel, name) in [(Channel::Email, "email"), (Channel::Sms, "sms")] {
+        let sent = outcomes.iter().filter(|o| **o == Outcome::Sent(channel)).count() as u64;
+        relance::telemetry::metrics::emit(&[("Channel", name)], &[("NotificationsSent", sent)]);
+    }
+    let count = |held: bool| {
+        outcomes.iter().filter(|o| if held { matches!(o, Outcome::Held(_)) } else { matches!(o, Outcome::Failed(_)) }).count() as u64
+    };
+    relance::telemetry::metrics::emit(
+        &[("Function", "dispatch")],
+        &[("NotificationsHeld", count(true)), ("NotificationsFailed", count(false)), ("NotificationsRetried", retried as u64)],
+    );
 }

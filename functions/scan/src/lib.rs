@@ -155,6 +155,14 @@ pub async fn handle(context: &ScanContext, event: serde_json::Value, invoked_at:
         team_deadlines = report.team_deadlines,
         "scan done"
     );
+    if !request.dry_run {
+        // ScanRuns is 1 on every run, so "the scan has not run" is an alarm on its absence.
+        let written = u64::from(report.notifications.values().sum::<u32>() + report.team_deadlines);
+        relance::telemetry::metrics::emit(
+            &[("Function", "scan")],
+            &[("ScanRuns", 1), ("ItemsDue", report.read), ("NotificationsWritten", written)],
+        );
+    }
     Ok(ScanSummary { now, dry_run: request.dry_run, import: None, scan: Some(report), backfill: None, rescheduled })
 }
 

@@ -77,7 +77,29 @@ pub fn router(state: WebhookState) -> Router {
         .route("/webhooks/generic", post(generic_delivery))
         .route("/webhooks/{provider}", post(unknown_provider))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(count_outcome))
         .with_state(state)
+}
+
+/// Every delivery's outcome as a CloudWatch metric per provider (the alarms read them): a
+/// rise in rejected signatures is a secret out of step, in failures an outage of ours.
+async fn count_outcome(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let provider = request.uri().path().trim_start_matches("/webhooks/").to_string();
+    let response = next.run(request).await;
+    let metric = outcome_metric(response.status());
+    let provider = if matches!(provider.as_str(), "stripe" | "braintree" | "shopify" | "generic") { provider.as_str() } else { "unknown" };
+    relance::telemetry::metrics::emit(&[("Provider", provider)], &[(metric, 1)]);
+    response
+}
+
+/// The metric a webhook answer counts under.
+fn outcome_metric(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "DeliveriesAccepted",
+        401 => "DeliveriesRejected",
+        500..=599 => "DeliveriesFailed",
+        _ => "DeliveriesRefused",
+    }
 }
 
 fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
