@@ -30,6 +30,8 @@ rollback_log="$root/.local/moto-rollback.log"
 .venv/bin/python infra/local/test_moto_rollback.py 2>&1 | tee "$rollback_log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 log="$root/.local/cargo-test.log"
+echo "== cargo build --workspace --bins: the functions' binaries, run under a local Runtime API by the tests"
+cargo build --workspace --bins --locked || status=1
 echo "== cargo test --workspace"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod http;
+pub mod lambda;
 pub mod records;
 
 pub use http::{Answer, JWT_SECRET, api, call, portal_state, post, secrets, send, token, webhook_router};

@@ -22,6 +22,7 @@ mod dispatch_faults;
 mod files;
 mod functions;
 mod holded_import;
+mod lambda_shape;
 mod local_stack;
 mod openapi;
 mod owner_templates;

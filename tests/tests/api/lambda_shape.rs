@@ -1,0 +1,210 @@
+//! The four functions as Lambda runs them: each real binary under a local Runtime API
+//! (`relance_tests::lambda`), fed events in AWS's shapes (the samples of `events/`, and HTTP
+//! API payload 2.0 requests with base64 bodies and authorizer claims), against moto. The
+//! other tests call the routers and handlers directly; these catch what lies between.
+
+use base64::Engine;
+use relance::domain::*;
+use relance::providers::stripe;
+use relance::store::Record;
+use relance_tests::lambda::{self, Answer, Function};
+use serde_json::{Value, json};
+
+fn event(file: &str) -> Value {
+    let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An HTTP API (payload 2.0) request as API Gateway gives it, from the sample's frame.
+fn http_request(method: &str, path: &str, headers: Value, body: Option<&[u8]>) -> Value {
+    let mut request = event("portal-health.json");
+    request["rawPath"] = path.into();
+    request["requestContext"]["http"]["method"] = method.into();
+    request["requestContext"]["http"]["path"] = path.into();
+    request["routeKey"] = "ANY /{proxy+}".into();
+    request["headers"] = headers;
+    if let Some(body) = body {
+        // API Gateway encodes any body that is not text it knows: the bytes are what count.
+        request["body"] = base64(body).into();
+        request["isBase64Encoded"] = true.into();
+    }
+    request
+}
+
+/// The response body of an HTTP API answer, decoded.
+fn body_of(answer: &Value) -> Value {
+    let body = answer["body"].as_str().unwrap_or_default();
+    let bytes = if answer["isBase64Encoded"] == true {
+        base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()
+    } else {
+        body.as_bytes().to_vec()
+    };
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn the_scan_binary_answers_the_schedules_and_names_its_failures() {
+    let store = relance_tests::fresh_store("lambda-scan").await;
+    let scan = Function::start("scan", &[("RELANCE_TABLE", store.table().to_string())]).await;
+    // The Scheduler's hourly event, and a run by hand with its own clock.
+    let hourly = scan.invoke(event("scan-schedule.json")).await.response();
+    assert!(hourly["scan"].is_object(), "{hourly}");
+    let manual = scan.invoke(event("scan-manual.json")).await.response();
+    assert_eq!(manual["dry_run"], true, "{manual}");
+    // The Holded schedule's exact input without a key: an error Lambda reports by its name.
+    let answer = scan.invoke(json!({"import": "holded"})).await;
+    assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "HoldedNotConfigured"), "{answer:?}");
+    let answer = scan.invoke(json!({"backfill": "everything"})).await;
+    assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "UnknownBackfill"), "{answer:?}");
+}
+
+#[tokio::test]
+async fn the_dispatch_binary_sends_a_stream_batch_and_reads_ses_feedback() {
+    let store = relance_tests::fresh_store("lambda-dispatch").await;
+    // moto's SES knows the sender (dispatch_context verifies it).
+    let _ = relance_tests::dispatch_context(store.clone()).await;
+    let email = format!("lambda-{}@example.org", relance_tests::unique());
+    let mut customer = relance_tests::customer(&format!("c-lambda-{}", relance_tests::unique()), "Camille Lambda", Some(&email));
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("i-lambda-{}", relance_tests::unique()), "F-LAMBDA-1", 12_000);
+    let notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
+    let dispatch = Function::start(
+        "dispatch",
+        &[
+            ("RELANCE_TABLE", store.table().to_string()),
+            ("RELANCE_SENDER", relance_tests::TEST_SENDER.to_string()),
+            ("RELANCE_PORTAL_URL", "https://espace.example.org".to_string()),
+        ],
+    )
+    .await;
+    // The stream's records as moto recorded the writes, through the template's FilterCriteria
+    // (a filter that dropped our notification would fail here): only the new pending
+    // notification passes, not the customer or the invoice written with it.
+    let filter = lambda::dispatch_stream_filter();
+    let records = lambda::stream_records(store.table()).await;
+    assert!(records.len() >= 3, "{records:#?}");
+    let passed: Vec<Value> = records.into_iter().filter(|r| lambda::passes(&filter, r)).collect();
+    let keys: Vec<&str> = passed.iter().filter_map(|r| r["dynamodb"]["Keys"]["sk"]["S"].as_str()).collect();
+    assert_eq!(keys, [notification.key().sk.as_str()], "{filter}");
+    let answer = dispatch.invoke(json!({ "Records": passed })).await.response();
+    assert_eq!(answer["batchItemFailures"], json!([]), "ReportBatchItemFailures: nothing to retry: {answer}");
+    let sent: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(sent.status, NotificationStatus::Sent, "{sent:?}");
+    let emails = relance_tests::sent_emails().await;
+    assert!(emails.iter().any(|m| m["id"].as_str() == sent.provider_message_id.as_deref()), "moto has the email");
+    // SES's feedback through SNS, as the sample has it.
+    let feedback = dispatch.invoke(event("dispatch-ses-feedback.json")).await.response();
+    assert!(feedback["marked_undeliverable"].is_number(), "{feedback}");
+    // Not an event dispatch takes: named, not a type path.
+    let answer = dispatch.invoke(json!(42)).await;
+    assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "BadEvent"), "{answer:?}");
+}
+
+#[test]
+fn the_filter_is_evaluated_as_lambda_does() {
+    let filter = lambda::dispatch_stream_filter();
+    let record = |event: &str, kind: &str, status: &str| json!({"eventName": event, "dynamodb": {"NewImage": {"type": {"S": kind}, "status": {"S": status}}}});
+    assert!(lambda::passes(&filter, &record("INSERT", "Notification", "pending")));
+    assert!(!lambda::passes(&filter, &record("MODIFY", "Notification", "pending")), "a claim is not a new notice");
+    assert!(!lambda::passes(&filter, &record("INSERT", "Notification", "held")));
+    assert!(!lambda::passes(&filter, &record("INSERT", "Invoice", "pending")));
+    assert!(!lambda::passes(&filter, &json!({"eventName": "INSERT"})), "no image, no match");
+}
+
+#[tokio::test]
+async fn the_webhook_binary_checks_signatures_over_the_bytes_api_gateway_passes() {
+    let store = relance_tests::fresh_store("lambda-webhook").await;
+    let sdk = relance_tests::sdk().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let values = json!({"STRIPE_WEBHOOK_SECRET": "whsec_lambda", "BRAINTREE_PUBLIC_KEY": "integration_public_key",
+                        "BRAINTREE_PRIVATE_KEY": "integration_private_key"});
+    let created = secrets
+        .create_secret()
+        .name(format!("relance-lambda-{}", relance_tests::unique()))
+        .secret_string(values.to_string())
+        .send()
+        .await
+        .expect("moto keeps the secret");
+    let webhook = Function::start(
+        "webhook",
+        &[("RELANCE_TABLE", store.table().to_string()), ("RELANCE_SECRETS_ARN", created.arn().unwrap_or_default().to_string())],
+    )
+    .await;
+
+    // A Stripe delivery, its body base64 as API Gateway passes it, signed over those bytes.
+    let body = json!({"id": format!("evt_lambda_{}", relance_tests::unique()), "object": "event", "type": "customer.created",
+        "created": chrono::Utc::now().timestamp(),
+        "data": {"object": {"id": "cus_lambda", "object": "customer", "email": "lambda@example.org", "name": "Léa Lambda"}}})
+    .to_string();
+    let signature = stripe::sign(body.as_bytes(), "whsec_lambda", chrono::Utc::now().timestamp());
+    let headers = json!({"content-type": "application/json; charset=utf-8", "stripe-signature": signature, "user-agent": "Stripe/1.0"});
+    let answer = webhook.invoke(http_request("POST", "/webhooks/stripe", headers.clone(), Some(body.as_bytes()))).await.response();
+    assert_eq!((answer["statusCode"].as_u64(), body_of(&answer)["outcome"].as_str()), (Some(200), Some("applied")), "{answer}");
+    let reference = ProviderRef::new(Provider::Stripe, "cus_lambda").unwrap();
+    assert!(store.find_by_provider_ref("Customer", &reference).await.unwrap().is_some());
+    // One byte changed: refused.
+    let tampered = body.replace("Léa", "Lea");
+    let answer = webhook.invoke(http_request("POST", "/webhooks/stripe", headers, Some(tampered.as_bytes()))).await.response();
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+
+    // A Braintree form post signed by Braintree's SDK (a fixture it generated), base64 too.
+    let samples: Value = serde_json::from_str(include_str!("../../fixtures/webhooks/braintree_sample_notifications.json")).unwrap();
+    let sample = &samples["notifications"][0];
+    let payload_file = format!("{}/fixtures/webhooks/{}", env!("CARGO_MANIFEST_DIR"), sample["bt_payload_file"].as_str().unwrap());
+    let payload = std::fs::read_to_string(payload_file).unwrap();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("bt_signature", sample["bt_signature"].as_str().unwrap())
+        .append_pair("bt_payload", &payload)
+        .finish();
+    let headers = json!({"content-type": "application/x-www-form-urlencoded", "user-agent": "Braintree/1.0"});
+    let answer = webhook.invoke(http_request("POST", "/webhooks/braintree", headers, Some(form.as_bytes()))).await.response();
+    assert_eq!(answer["statusCode"], 200, "{answer}: {}", body_of(&answer));
+}
+
+#[tokio::test]
+async fn the_portal_binary_reads_the_authorizers_claims_and_answers_cookies_as_payload_2_0() {
+    let store = relance_tests::fresh_store("lambda-portal").await;
+    let table = ("RELANCE_TABLE", store.table().to_string());
+    let portal = Function::start("portal", std::slice::from_ref(&table)).await;
+    let health = portal.invoke(event("portal-health.json")).await.response();
+    assert_eq!(health["statusCode"], 200, "{health}");
+
+    // The JWT authorizer's claims, `cognito:groups` in the string form API Gateway gives.
+    let mut request = http_request("GET", "/admin/settings", json!({"accept": "application/json"}), None);
+    let claims = |groups: &str| json!({"sub": "u-lambda-admin", "email": "admin@example.org", "cognito:groups": groups, "token_use": "id"});
+    request["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims("[admin]"), "scopes": null}});
+    let answer = portal.invoke(request.clone()).await.response();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert!(body_of(&answer)["settings"].is_object(), "{answer}");
+    request["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims("[member]"), "scopes": null}});
+    assert_eq!(portal.invoke(request).await.response()["statusCode"], 403);
+    drop(portal);
+
+    // With Cognito's hosted UI configured, as the template sets it.
+    let hosted = Function::start(
+        "portal",
+        &[
+            table,
+            ("RELANCE_COGNITO_DOMAIN", "https://potagers.auth.eu-west-3.amazoncognito.com".to_string()),
+            ("RELANCE_COGNITO_CLIENT_ID", "lambda-client".to_string()),
+            ("RELANCE_PORTAL_URL", "https://espace.example.org".to_string()),
+            ("RELANCE_USER_POOL_ID", "eu-west-3_lambda".to_string()),
+        ],
+    )
+    .await;
+
+    // A page that sets a cookie: Cognito's sign-in sets the PKCE cookie, which payload 2.0
+    // returns in the answer's `cookies`, not in a header.
+    let mut page = http_request("GET", "/sign-in", json!({"accept": "text/html"}), None);
+    page["cookies"] = json!(["relance_csrf=abcdefghijklmnopqrstuvwxyz"]);
+    let answer = hosted.invoke(page).await.response();
+    assert_eq!(answer["statusCode"], 303, "{answer}");
+    let cookies: Vec<&str> = answer["cookies"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("relance_pkce=") && c.contains("HttpOnly")), "{answer}");
+    assert!(answer["headers"].get("set-cookie").is_none(), "{answer}");
+    let location = answer["headers"]["location"].as_str().unwrap_or_default();
+    assert!(location.starts_with("https://potagers.auth.eu-west-3.amazoncognito.com/oauth2/authorize"), "{answer}");
+}
