@@ -104,7 +104,7 @@ fn next(state: &Mutex<u64>) -> u64 {
 }
 
 /// One request from `client`: head and body, or None when the client closed.
-async fn read_request(client: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Option<(String, Vec<u8>)>> {
+pub(crate) async fn read_request(client: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Option<(String, Vec<u8>)>> {
     loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buffer[..end + 4]).into_owned();
@@ -138,7 +138,7 @@ async fn read_request(client: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
 }
 
 /// The request passed to moto on a connection of its own; moto's whole answer.
-async fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(crate) async fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut lines: Vec<&str> = head.trim_end().split("\r\n").filter(|l| !l.to_ascii_lowercase().starts_with("connection:")).collect();
     lines.push("Connection: close");
     let mut request = lines.join("\r\n").into_bytes();

@@ -55,6 +55,8 @@ pub struct Function {
     child: Child,
     queue: Arc<Queue>,
     name: String,
+    /// Between the function and moto: the IAM actions it called.
+    recorder: crate::iam::Recorder,
 }
 
 impl Drop for Function {
@@ -89,6 +91,7 @@ impl Function {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the Runtime API");
         let address = listener.local_addr().expect("its address");
         tokio::spawn(async move { axum::serve(listener, app).await });
+        let recorder = crate::iam::Recorder::start(&crate::moto_url()).await;
         let mut command = Command::new(binary(name));
         command
             .env_clear()
@@ -100,7 +103,7 @@ impl Function {
             .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("AWS_REGION", std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-west-3".into()))
-            .env("AWS_ENDPOINT_URL", crate::moto_url())
+            .env("AWS_ENDPOINT_URL", &recorder.url)
             .env("AWS_ACCESS_KEY_ID", std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()))
             .env("AWS_SECRET_ACCESS_KEY", std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()))
             .stdin(Stdio::null())
@@ -110,13 +113,24 @@ impl Function {
             command.env(key, value);
         }
         let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let function = Function { child, queue, name: name.to_string() };
+        let function = Function { child, queue, name: name.to_string(), recorder };
         let ready = tokio::time::timeout(Duration::from_secs(30), polled.notified()).await;
         if ready.is_err() {
             let init = function.queue.init_error.lock().unwrap().clone();
             panic!("{name} did not ask for an event within 30 s (init error: {init:?})");
         }
         function
+    }
+
+    /// The IAM actions it called so far (see [`crate::iam`]).
+    pub fn actions(&self) -> std::collections::BTreeSet<String> {
+        self.recorder.actions()
+    }
+
+    /// Fails the test if it called an action that `role` (its function in template.yaml,
+    /// `WebhookFunction`) does not grant.
+    pub fn assert_least_privilege(&self, role: &str) {
+        crate::iam::assert_granted(role, &self.actions());
     }
 
     /// Invokes it with `event`, as Lambda does, and waits for what it answers.

@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod http;
+pub mod iam;
 pub mod lambda;
 pub mod records;
 

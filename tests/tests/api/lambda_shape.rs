@@ -46,10 +46,25 @@ fn body_of(answer: &Value) -> Value {
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
+/// The provider secret as the template's stack keeps it, in moto's Secrets Manager: its ARN.
+async fn provider_secret(values: Value) -> String {
+    let sdk = relance_tests::sdk().await;
+    let created = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(format!("relance-lambda-{}", relance_tests::unique()))
+        .secret_string(values.to_string())
+        .send()
+        .await
+        .expect("moto keeps the secret");
+    created.arn().unwrap_or_default().to_string()
+}
+
 #[tokio::test]
 async fn the_scan_binary_answers_the_schedules_and_names_its_failures() {
     let store = relance_tests::fresh_store("lambda-scan").await;
-    let scan = Function::start("scan", &[("RELANCE_TABLE", store.table().to_string())]).await;
+    // As deployed: the secret exists, its Holded key still empty.
+    let secret = provider_secret(json!({"HOLDED_API_KEY": "", "STRIPE_WEBHOOK_SECRET": ""})).await;
+    let scan = Function::start("scan", &[("RELANCE_TABLE", store.table().to_string()), ("RELANCE_SECRETS_ARN", secret)]).await;
     // The Scheduler's hourly event, and a run by hand with its own clock.
     let hourly = scan.invoke(event("scan-schedule.json")).await.response();
     assert!(hourly["scan"].is_object(), "{hourly}");
@@ -60,6 +75,8 @@ async fn the_scan_binary_answers_the_schedules_and_names_its_failures() {
     assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "HoldedNotConfigured"), "{answer:?}");
     let answer = scan.invoke(json!({"backfill": "everything"})).await;
     assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "UnknownBackfill"), "{answer:?}");
+    scan.assert_least_privilege("ScanFunction");
+    eprintln!("scan called: {:?}", scan.actions());
 }
 
 #[tokio::test]
@@ -101,6 +118,8 @@ async fn the_dispatch_binary_sends_a_stream_batch_and_reads_ses_feedback() {
     // Not an event dispatch takes: named, not a type path.
     let answer = dispatch.invoke(json!(42)).await;
     assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "BadEvent"), "{answer:?}");
+    dispatch.assert_least_privilege("DispatchFunction");
+    eprintln!("dispatch called: {:?}", dispatch.actions());
 }
 
 #[test]
@@ -117,22 +136,10 @@ fn the_filter_is_evaluated_as_lambda_does() {
 #[tokio::test]
 async fn the_webhook_binary_checks_signatures_over_the_bytes_api_gateway_passes() {
     let store = relance_tests::fresh_store("lambda-webhook").await;
-    let sdk = relance_tests::sdk().await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let values = json!({"STRIPE_WEBHOOK_SECRET": "whsec_lambda", "BRAINTREE_PUBLIC_KEY": "integration_public_key",
-                        "BRAINTREE_PRIVATE_KEY": "integration_private_key"});
-    let created = secrets
-        .create_secret()
-        .name(format!("relance-lambda-{}", relance_tests::unique()))
-        .secret_string(values.to_string())
-        .send()
-        .await
-        .expect("moto keeps the secret");
-    let webhook = Function::start(
-        "webhook",
-        &[("RELANCE_TABLE", store.table().to_string()), ("RELANCE_SECRETS_ARN", created.arn().unwrap_or_default().to_string())],
-    )
+    let secret = provider_secret(json!({"STRIPE_WEBHOOK_SECRET": "whsec_lambda", "BRAINTREE_PUBLIC_KEY": "integration_public_key",
+                                         "BRAINTREE_PRIVATE_KEY": "integration_private_key"}))
     .await;
+    let webhook = Function::start("webhook", &[("RELANCE_TABLE", store.table().to_string()), ("RELANCE_SECRETS_ARN", secret)]).await;
 
     // A Stripe delivery, its body base64 as API Gateway passes it, signed over those bytes.
     let body = json!({"id": format!("evt_lambda_{}", relance_tests::unique()), "object": "event", "type": "customer.created",
@@ -162,6 +169,8 @@ async fn the_webhook_binary_checks_signatures_over_the_bytes_api_gateway_passes(
     let headers = json!({"content-type": "application/x-www-form-urlencoded", "user-agent": "Braintree/1.0"});
     let answer = webhook.invoke(http_request("POST", "/webhooks/braintree", headers, Some(form.as_bytes()))).await.response();
     assert_eq!(answer["statusCode"], 200, "{answer}: {}", body_of(&answer));
+    webhook.assert_least_privilege("WebhookFunction");
+    eprintln!("webhook called: {:?}", webhook.actions());
 }
 
 #[tokio::test]
@@ -178,9 +187,21 @@ async fn the_portal_binary_reads_the_authorizers_claims_and_answers_cookies_as_p
     request["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims("[admin]"), "scopes": null}});
     let answer = portal.invoke(request.clone()).await.response();
     assert_eq!(answer["statusCode"], 200, "{answer}");
-    assert!(body_of(&answer)["settings"].is_object(), "{answer}");
+    let mut settings = body_of(&answer)["settings"].clone();
+    assert!(settings.is_object(), "{answer}");
+    // An owner's save, its JSON body base64 as API Gateway passes it, over If-Match.
+    settings["formal_notice"] = true.into();
+    let body = settings.to_string();
+    let mut save =
+        http_request("PUT", "/admin/settings", json!({"content-type": "application/json", "if-match": "\"0\""}), Some(body.as_bytes()));
+    save["requestContext"]["authorizer"] = request["requestContext"]["authorizer"].clone();
+    let saved = portal.invoke(save).await.response();
+    assert_eq!(saved["statusCode"], 200, "{saved}: {}", body_of(&saved));
+    assert_eq!(relance::settings::read(&store).await.unwrap().map(|s| s.settings.formal_notice), Some(true));
     request["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims("[member]"), "scopes": null}});
     assert_eq!(portal.invoke(request).await.response()["statusCode"], 403);
+    portal.assert_least_privilege("PortalFunction");
+    eprintln!("portal called: {:?}", portal.actions());
     drop(portal);
 
     // With Cognito's hosted UI configured, as the template sets it.
@@ -207,4 +228,41 @@ async fn the_portal_binary_reads_the_authorizers_claims_and_answers_cookies_as_p
     assert!(answer["headers"].get("set-cookie").is_none(), "{answer}");
     let location = answer["headers"]["location"].as_str().unwrap_or_default();
     assert!(location.starts_with("https://potagers.auth.eu-west-3.amazoncognito.com/oauth2/authorize"), "{answer}");
+}
+
+/// Moto checks actions, not resources or conditions: where the template narrows what a role
+/// may do, the translated statements are evaluated here. Texts go to phone numbers, never to a
+/// topic; email goes from the business's address only.
+#[test]
+fn the_roles_narrowings_hold() {
+    use std::collections::BTreeMap;
+    let context = BTreeMap::from([
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", "eu-west-3"),
+        ("AWS::AccountId", "123456789012"),
+        ("SenderAddress", "relances@potagers.example.org"),
+    ]);
+    let none = BTreeMap::new();
+    let identity = "arn:aws:ses:eu-west-3:123456789012:identity/potagers.example.org";
+    let from = |address| BTreeMap::from([("ses:FromAddress", address)]);
+    for role in ["DispatchFunction", "PortalFunction"] {
+        assert!(relance_tests::iam::allows(role, "sns:Publish", "+33612345678", &none, &context), "{role}: a text to a phone number");
+        let topic = "arn:aws:sns:eu-west-3:123456789012:anything";
+        assert!(!relance_tests::iam::allows(role, "sns:Publish", topic, &none, &context), "{role}: never to a topic");
+        assert!(relance_tests::iam::allows(role, "ses:SendEmail", identity, &from("relances@potagers.example.org"), &context), "{role}");
+        assert!(
+            !relance_tests::iam::allows(role, "ses:SendEmail", identity, &from("someone@else.example"), &context),
+            "{role}: other senders"
+        );
+        assert!(!relance_tests::iam::allows(role, "ses:SendEmail", identity, &none, &context), "{role}: without the condition's key");
+    }
+    // No function may Scan the table, nor touch another table.
+    for role in ["WebhookFunction", "PortalFunction", "ScanFunction", "DispatchFunction"] {
+        assert!(!relance_tests::iam::granted(role).iter().any(|a| a == "dynamodb:Scan" || a == "dynamodb:*"), "{role}");
+    }
+    let table = BTreeMap::from([("Table.Arn", "arn:aws:dynamodb:eu-west-3:123456789012:table/relance")]);
+    let own = "arn:aws:dynamodb:eu-west-3:123456789012:table/relance/index/due";
+    assert!(relance_tests::iam::allows("WebhookFunction", "dynamodb:Query", own, &none, &table));
+    let other = "arn:aws:dynamodb:eu-west-3:123456789012:table/another";
+    assert!(!relance_tests::iam::allows("WebhookFunction", "dynamodb:GetItem", other, &none, &table));
 }
