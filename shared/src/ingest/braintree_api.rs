@@ -105,8 +105,17 @@ impl BraintreeApi {
         };
         let Some(customer) = self.get(&format!("/customers/{customer_id}"), "the customer").await? else { return Ok(None) };
         let customer = braintree::read_customer(&customer).map_err(|e| LookupError::Unreadable(e.0))?;
+        // The currency is a detail beside who the customer is: keys without the merchant
+        // account permission, or an answer we cannot read, leave the default currency.
         let currency = match merchant_account {
-            Some(account) => self.currency_of(account).await?,
+            Some(account) => match self.currency_of(account).await {
+                Ok(currency) => currency,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, account, "the merchant account's currency is unknown; the business's default is used");
+                    None
+                }
+            },
             None => None,
         };
         Ok(Some(Found { customer, card: is_card.then_some(card), currency }))

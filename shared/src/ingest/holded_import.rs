@@ -227,9 +227,12 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>, 
     let listed_ids: BTreeSet<String> = documents.iter().filter_map(|d| d.get("id").and_then(Value::as_str).map(str::to_string)).collect();
     let mut withdrawn = Vec::new();
     let held_unpaid = sync.as_ref().map(|s| s.unpaid.clone()).unwrap_or_default();
+    let mut unreadable = Vec::new();
     for id in held_unpaid.difference(&listed_ids) {
         match client.document(id).await? {
-            Some(document) => documents.push(document),
+            Some(document) if document.get("id").and_then(Value::as_str) == Some(id.as_str()) => documents.push(document),
+            // Not the document asked for: kept as unpaid, to be asked about again.
+            Some(_) => unreadable.push((id.clone(), "Holded answered another document".to_string())),
             None => withdrawn.push(id.clone()),
         }
     }
@@ -239,6 +242,7 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>, 
         repeated_pages,
         full: since.is_none(),
         withdrawn: withdrawn.len(),
+        skipped: unreadable,
         ..ImportSummary::default()
     };
     let mut unpaid = BTreeSet::new();
@@ -259,15 +263,7 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>, 
                 continue;
             }
         };
-        let snapshot = serde_json::to_vec(contact).unwrap_or_default();
-        let delivery = Delivery {
-            provider: Provider::Holded,
-            id: format!("{id}:{}", &body_digest(&snapshot)[..16]),
-            kind: "contacts".into(),
-            occurred_at: now,
-            facts: vec![Fact::Customer(facts)],
-        };
-        apply_counted(ingest, &delivery, now, &mut summary).await?;
+        apply_counted(ingest, &snapshot_delivery(&id, contact, "contacts", Fact::Customer(facts), now), now, &mut summary).await?;
     }
     // Then each document, naming its contact (whose details the contact's delivery gave).
     let by_id: HashMap<&str, &Value> = contacts.iter().filter_map(|c| c.get("id").and_then(Value::as_str).map(|id| (id, c))).collect();
@@ -286,14 +282,7 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>, 
         if matches!(facts.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid) {
             unpaid.insert(facts.reference.id.clone());
         }
-        let snapshot = serde_json::to_vec(document).unwrap_or_default();
-        let delivery = Delivery {
-            provider: Provider::Holded,
-            id: format!("{id}:{}", &body_digest(&snapshot)[..16]),
-            kind: "documents/invoice".into(),
-            occurred_at: now,
-            facts: vec![Fact::Invoice(facts)],
-        };
+        let delivery = snapshot_delivery(&id, document, "documents/invoice", Fact::Invoice(facts), now);
         apply_counted(ingest, &delivery, now, &mut summary).await?;
     }
     // Gone from Holded (deleted, or cancelled by removing it): no longer owed.
@@ -323,6 +312,19 @@ pub async fn import(ingest: &Ingest, client: &HoldedClient, now: DateTime<Utc>, 
         store.update(record).await?
     }
     Ok(summary)
+}
+
+/// One item as Holded returned it, as a delivery: its id is the item's id and the digest of
+/// what Holded said, so the same answer is applied once and a changed one again.
+fn snapshot_delivery(id: &str, item: &Value, kind: &str, fact: Fact, now: DateTime<Utc>) -> Delivery {
+    let snapshot = serde_json::to_vec(item).unwrap_or_default();
+    Delivery {
+        provider: Provider::Holded,
+        id: format!("{id}:{}", &body_digest(&snapshot)[..16]),
+        kind: kind.into(),
+        occurred_at: now,
+        facts: vec![fact],
+    }
 }
 
 async fn apply_counted(ingest: &Ingest, delivery: &Delivery, now: DateTime<Utc>, summary: &mut ImportSummary) -> Result<(), ImportError> {

@@ -256,6 +256,19 @@ fn the_roles_narrowings_hold() {
         );
         assert!(!relance_tests::iam::allows(role, "ses:SendEmail", identity, &none, &context), "{role}: without the condition's key");
     }
+    // Dispatch names the stack's configuration set on every email: SES checks it too.
+    let with_set = BTreeMap::from([
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", "eu-west-3"),
+        ("AWS::AccountId", "123456789012"),
+        ("SenderAddress", "relances@potagers.example.org"),
+        ("EmailConfigurationSet", "relance-emails"),
+    ]);
+    let set = "arn:aws:ses:eu-west-3:123456789012:configuration-set/relance-emails";
+    let business = from("relances@potagers.example.org");
+    assert!(relance_tests::iam::allows("DispatchFunction", "ses:SendEmail", set, &business, &with_set), "the configuration set");
+    let other_set = "arn:aws:ses:eu-west-3:123456789012:configuration-set/another";
+    assert!(!relance_tests::iam::allows("DispatchFunction", "ses:SendEmail", other_set, &business, &with_set));
     // No function may Scan the table, nor touch another table.
     for role in ["WebhookFunction", "PortalFunction", "ScanFunction", "DispatchFunction"] {
         assert!(!relance_tests::iam::granted(role).iter().any(|a| a == "dynamodb:Scan" || a == "dynamodb:*"), "{role}");

@@ -151,21 +151,10 @@ fn as_stored<R: Serialize>(records: Vec<R>) -> Result<Vec<Value>, ApiError> {
 #[utoipa::path(get, path = "/me/export", tag = "me", summary = "Everything held about me (GDPR)", responses((status = 200, body = Export)))]
 pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<Json<Export>, ApiError> {
     let account: Option<Account> = state.store.get(&Key::account(&caller.user)).await?;
-    let mut export = Export {
-        exported_at: Utc::now(),
-        user: caller.user.clone(),
-        email: caller.email.clone(),
-        roles: caller.roles.iter().copied().collect(),
-        garden: account.as_ref().and_then(|a| a.garden.clone()),
-        customer: None,
-        invoices: Vec::new(),
-        subscriptions: Vec::new(),
-        payments: Vec::new(),
-        payment_methods: Vec::new(),
-        notifications: Vec::new(),
-        messages: as_stored(state.store.list_all::<Message>(&Key::conversation(&caller.user)).await?)?,
-        event_registrations: as_stored(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await?)?,
-    };
+    let mut export = Export::empty(caller.user.clone(), caller.email.clone(), caller.roles.iter().copied().collect());
+    export.garden = account.as_ref().and_then(|a| a.garden.clone());
+    export.messages = as_stored(state.store.list_all::<Message>(&Key::conversation(&caller.user)).await?)?;
+    export.event_registrations = as_stored(state.store.list_all::<Attendance>(&Key::account(&caller.user).pk).await?)?;
     if let Some(customer_id) = account.as_ref().and_then(|a| a.customer_id.clone()) {
         export.customer_records(&state, &customer_id).await?;
     }
@@ -173,6 +162,25 @@ pub async fn export(State(state): State<PortalState>, caller: Caller) -> Result<
 }
 
 impl Export {
+    /// An export of nothing yet, made now, for this sign-in.
+    fn empty(user: String, email: Option<String>, roles: Vec<Role>) -> Export {
+        Export {
+            exported_at: Utc::now(),
+            user,
+            email,
+            roles,
+            garden: None,
+            customer: None,
+            invoices: Vec::new(),
+            subscriptions: Vec::new(),
+            payments: Vec::new(),
+            payment_methods: Vec::new(),
+            notifications: Vec::new(),
+            messages: Vec::new(),
+            event_registrations: Vec::new(),
+        }
+    }
+
     /// What the customer's partition holds: the customer and everything about them.
     async fn customer_records(&mut self, state: &PortalState, customer_id: &CustomerId) -> Result<(), ApiError> {
         let partition = Key::customer_partition(customer_id);
@@ -200,21 +208,7 @@ pub async fn admin_export(
 ) -> Result<Json<Export>, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let customer_id = CustomerId::parse(&id).map_err(|_| ApiError::not_found())?;
-    let mut export = Export {
-        exported_at: Utc::now(),
-        user: String::new(),
-        email: None,
-        roles: Vec::new(),
-        garden: None,
-        customer: None,
-        invoices: Vec::new(),
-        subscriptions: Vec::new(),
-        payments: Vec::new(),
-        payment_methods: Vec::new(),
-        notifications: Vec::new(),
-        messages: Vec::new(),
-        event_registrations: Vec::new(),
-    };
+    let mut export = Export::empty(String::new(), None, Vec::new());
     export.customer_records(&state, &customer_id).await?;
     if export.customer.is_none() {
         return Err(ApiError::not_found());

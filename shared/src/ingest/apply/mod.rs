@@ -173,10 +173,17 @@ impl Ingest {
         let mut cursor = None;
         loop {
             let page = self.store.ledger_page::<Customer>(crate::store::Ledger::CUSTOMERS, cursor.as_ref(), 100).await?;
-            for listed in page.records.iter().filter(|c| !c.is_erased() && c.provider_refs.iter().any(|r| r.provider == provider)) {
+            for listed in page.records.iter().filter(|c| c.provider_refs.iter().any(|r| r.provider == provider)) {
+                // Erased already (by an earlier copy whose clean-up may have failed): named
+                // again, for the clean-up to run again.
+                if listed.is_erased() {
+                    erased.push(listed.id.clone());
+                    continue;
+                }
                 // The index may be a moment behind: the record itself is read and written.
                 let Some(mut customer) = self.store.get::<Customer>(&Key::customer(&listed.id)).await? else { continue };
                 if customer.is_erased() {
+                    erased.push(customer.id);
                     continue;
                 }
                 customer.erase(now);
@@ -362,11 +369,13 @@ impl<'a> Work<'a> {
             Fact::CustomerErased { customer } => {
                 let (now, erased) = (self.now, &mut self.erased);
                 change_known(self.store, &mut self.refs, &mut self.customers, customer, |c| {
+                    // Named even when erased already: if the clean-up after an earlier copy
+                    // of this delivery failed, the provider's retry must run it again.
+                    erased.push(c.id.clone());
                     if c.is_erased() {
                         return false;
                     }
                     c.erase(now);
-                    erased.push(c.id.clone());
                     true
                 })
                 .await?
