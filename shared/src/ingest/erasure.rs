@@ -27,20 +27,30 @@ pub async fn forget_around(store: &Store, customer: &CustomerId) -> Result<Forgo
         }
         let key = crate::store::Record::key(&listed);
         let mut current = Some(listed);
+        let mut done = false;
         for _ in 0..WRITE_ATTEMPTS {
-            let Some(mut notification) = current.take() else { break };
+            let Some(mut notification) = current.take() else {
+                done = true;
+                break;
+            };
             if !notification.forget_sent_copy() {
+                done = true;
                 break;
             }
             match store.update(&mut notification).await {
                 Ok(()) => {
                     sent_texts += 1;
+                    done = true;
                     break;
                 }
                 // Dispatch or SES's feedback wrote it meanwhile: forget it on the fresh copy.
                 Err(StoreError::Conflict(_)) => current = store.get::<Notification>(&key).await?,
                 Err(e) => return Err(e),
             }
+        }
+        if !done {
+            // Not silently: the caller answers so that the erasure is asked for again.
+            return Err(StoreError::Conflict(format!("{}: kept changing while its sent text was being forgotten", key.sk)));
         }
     }
     Ok(Forgotten { archived_bodies, sent_texts })

@@ -265,6 +265,12 @@ pub async fn erase_me(State(state): State<PortalState>, caller: Caller) -> Resul
         }
     }
     state.store.commit(tx).await?;
+    // Once more now that they are erased: a message dispatch was sending meanwhile may have
+    // kept its words after the first pass (nothing is sent to an erased customer after this).
+    // The erasure itself is done: a failure here is logged, not answered.
+    if let Err(e) = relance::ingest::erasure::forget_around(&state.store, &customer.id).await {
+        tracing::error!(error = %e, customer = %customer.id, "second pass over the sent texts failed");
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(Erasure {
