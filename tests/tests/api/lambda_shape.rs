@@ -88,6 +88,12 @@ async fn the_dispatch_binary_sends_a_stream_batch_and_reads_ses_feedback() {
     let mut customer = relance_tests::customer(&format!("c-lambda-{}", relance_tests::unique()), "Camille Lambda", Some(&email));
     let mut invoice = relance_tests::invoice(&customer.id, &format!("i-lambda-{}", relance_tests::unique()), "F-LAMBDA-1", 12_000);
     let notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
+    // And one whose reminder goes by text: a small amount, a mobile and no email.
+    let mobile = relance_tests::unique_mobile();
+    let mut texted = relance_tests::customer(&format!("c-lambda-sms-{}", relance_tests::unique()), "Karim Lambda", None);
+    texted.phone = Some(mobile.clone());
+    let mut small = relance_tests::invoice(&texted.id, &format!("i-lambda-sms-{}", relance_tests::unique()), "F-LAMBDA-2", 1_500);
+    let text_notice = relance_tests::insert_overdue(&store, &mut texted, &mut small).await;
     let dispatch = Function::start(
         "dispatch",
         &[
@@ -105,13 +111,21 @@ async fn the_dispatch_binary_sends_a_stream_batch_and_reads_ses_feedback() {
     assert!(records.len() >= 3, "{records:#?}");
     let passed: Vec<Value> = records.into_iter().filter(|r| lambda::passes(&filter, r)).collect();
     let keys: Vec<&str> = passed.iter().filter_map(|r| r["dynamodb"]["Keys"]["sk"]["S"].as_str()).collect();
-    assert_eq!(keys, [notification.key().sk.as_str()], "{filter}");
+    let mut expected = [notification.key().sk, text_notice.key().sk];
+    expected.sort();
+    let mut keys: Vec<String> = keys.into_iter().map(str::to_string).collect();
+    keys.sort();
+    assert_eq!(keys, expected, "{filter}");
     let answer = dispatch.invoke(json!({ "Records": passed })).await.response();
     assert_eq!(answer["batchItemFailures"], json!([]), "ReportBatchItemFailures: nothing to retry: {answer}");
     let sent: Notification = store.get(&notification.key()).await.unwrap().unwrap();
     assert_eq!(sent.status, NotificationStatus::Sent, "{sent:?}");
     let emails = relance_tests::sent_emails().await;
     assert!(emails.iter().any(|m| m["id"].as_str() == sent.provider_message_id.as_deref()), "moto has the email");
+    let texted: Notification = store.get(&text_notice.key()).await.unwrap().unwrap();
+    assert_eq!((texted.status, texted.channel.clone()), (NotificationStatus::Sent, Some(ChannelDecision::Send { channel: Channel::Sms })));
+    let sms = relance_tests::sent_sms().await;
+    assert!(sms.iter().any(|m| m["phone_number"].as_str() == Some(mobile.as_str())), "moto has the text");
     // SES's feedback through SNS, as the sample has it.
     let feedback = dispatch.invoke(event("dispatch-ses-feedback.json")).await.response();
     assert!(feedback["marked_undeliverable"].is_number(), "{feedback}");
