@@ -353,8 +353,13 @@ async fn an_admin_runs_the_business_from_the_back_office_pages_in_chromium() {
     client.goto(&format!("{base}/app/admin/customers")).await.unwrap();
     client.find(Locator::Id("q")).await.unwrap().send_keys("martin").await.unwrap();
     client.find(Locator::Id("search-customers")).await.unwrap().click().await.unwrap();
-    let list = client.find(Locator::Id("customer-list")).await.unwrap().text().await.unwrap();
-    assert!(list.contains("Mme Martin") && !list.contains("Dupont"), "{list}");
+    // The list is read once the results page replaced the unfiltered one (reading the old
+    // page while Chromium leaves it fails on a stale element: a fresh-clone run of 29b3ec8).
+    wait_for("the search's results: Mme Martin, not Dupont", async || {
+        let list = client.find(Locator::Id("customer-list")).await.ok()?.text().await.ok()?;
+        (list.contains("Mme Martin") && !list.contains("Dupont")).then_some(list)
+    })
+    .await;
     client.find(Locator::Css("#customer-list a")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Id("customer-form")).await.unwrap();
     let tags = client.find(Locator::Id("c-tags")).await.unwrap();
