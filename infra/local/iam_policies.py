@@ -7,7 +7,8 @@ expanded, and every statement of the function's role printed as JSON:
 Intrinsic functions are left as they are (`{"Fn::Sub": ...}`): the tests compare actions,
 and evaluate the narrowed resources with their own placeholders.
 
-    python iam_policies.py template.yaml
+    python iam_policies.py template.yaml              # the roles
+    python iam_policies.py template.yaml --resources  # every translated resource
 """
 
 import json
@@ -35,6 +36,9 @@ def main() -> None:
             resource["Properties"]["CodeUri"] = "s3://relance-artifacts/code.zip"
     translated = transform(template, {}, NoManagedPolicies())
     resources = translated["Resources"]
+    if "--resources" in sys.argv[2:]:
+        print(json.dumps(resources, indent=1, sort_keys=True))
+        return
     roles = {}
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":

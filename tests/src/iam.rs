@@ -113,6 +113,18 @@ pub fn roles() -> &'static BTreeMap<String, Vec<Value>> {
     })
 }
 
+/// Every resource of template.yaml as CloudFormation receives it (translated by
+/// aws-sam-translator: aliases, CodeDeploy groups, roles included).
+pub fn translated_resources() -> Value {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let output = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .args([&format!("{root}/infra/local/iam_policies.py"), &format!("{root}/template.yaml"), "--resources"])
+        .output()
+        .expect("the test tools' Python (infra/local/tools.sh installs it)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the resources as JSON")
+}
+
 /// Every action the function's role allows for some resource (wildcards as written).
 pub fn granted(function: &str) -> BTreeSet<String> {
     let statements = roles().get(function).unwrap_or_else(|| panic!("no role for {function}"));

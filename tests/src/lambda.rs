@@ -57,6 +57,8 @@ pub struct Function {
     name: String,
     /// Between the function and moto: the IAM actions it called.
     recorder: crate::iam::Recorder,
+    /// What it wrote to standard output (in Lambda: its CloudWatch log lines).
+    output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Function {
@@ -107,19 +109,44 @@ impl Function {
             .env("AWS_ACCESS_KEY_ID", std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()))
             .env("AWS_SECRET_ACCESS_KEY", std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let function = Function { child, queue, name: name.to_string(), recorder };
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stdout) = child.stdout.take() {
+            let lines = output.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let function = Function { child, queue, name: name.to_string(), recorder, output };
         let ready = tokio::time::timeout(Duration::from_secs(30), polled.notified()).await;
         if ready.is_err() {
             let init = function.queue.init_error.lock().unwrap().clone();
             panic!("{name} did not ask for an event within 30 s (init error: {init:?})");
         }
         function
+    }
+
+    /// The CloudWatch embedded-metric lines it wrote so far, each with its `_aws` metadata.
+    pub fn metric_lines(&self) -> Vec<Value> {
+        let lines = self.output.lock().unwrap().clone();
+        lines.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v.get("_aws").is_some()).collect()
+    }
+
+    /// The sum of `metric` over the lines whose dimension `dimension` is `value`.
+    pub fn metric(&self, metric: &str, dimension: (&str, &str)) -> u64 {
+        let declared = |line: &Value| {
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().is_some_and(|m| m.iter().any(|d| d["Name"] == metric))
+                && line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0].as_array().is_some_and(|d| d.iter().any(|n| n == dimension.0))
+        };
+        self.metric_lines().iter().filter(|l| declared(l) && l[dimension.0] == dimension.1).filter_map(|l| l[metric].as_u64()).sum()
     }
 
     /// The IAM actions it called so far (see [`crate::iam`]).

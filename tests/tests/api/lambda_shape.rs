@@ -75,6 +75,11 @@ async fn the_scan_binary_answers_the_schedules_and_names_its_failures() {
     assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "HoldedNotConfigured"), "{answer:?}");
     let answer = scan.invoke(json!({"backfill": "everything"})).await;
     assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "UnknownBackfill"), "{answer:?}");
+    assert_eq!(
+        scan.metric("ScanRuns", ("Function", "scan")),
+        1,
+        "the hourly run (a dry run counts nothing): ScanNotRunAlarm reads its invocations"
+    );
     scan.assert_least_privilege("ScanFunction");
     eprintln!("scan called: {:?}", scan.actions());
 }
@@ -132,6 +137,12 @@ async fn the_dispatch_binary_sends_a_stream_batch_and_reads_ses_feedback() {
     // Not an event dispatch takes: named, not a type path.
     let answer = dispatch.invoke(json!(42)).await;
     assert!(matches!(&answer, Answer::Error { error_type, .. } if error_type == "BadEvent"), "{answer:?}");
+    // Its metrics, as CloudWatch reads them from its log lines (the dashboard and the alarms'
+    // Relance namespace): one email and one text sent.
+    assert_eq!(
+        (dispatch.metric("NotificationsSent", ("Channel", "email")), dispatch.metric("NotificationsSent", ("Channel", "sms"))),
+        (1, 1)
+    );
     dispatch.assert_least_privilege("DispatchFunction");
     eprintln!("dispatch called: {:?}", dispatch.actions());
 }
@@ -183,6 +194,10 @@ async fn the_webhook_binary_checks_signatures_over_the_bytes_api_gateway_passes(
     let headers = json!({"content-type": "application/x-www-form-urlencoded", "user-agent": "Braintree/1.0"});
     let answer = webhook.invoke(http_request("POST", "/webhooks/braintree", headers, Some(form.as_bytes()))).await.response();
     assert_eq!(answer["statusCode"], 200, "{answer}: {}", body_of(&answer));
+    // One Stripe delivery accepted, one refused for its signature (WebhookRejectedAlarm's metric).
+    let stripe = ("Provider", "stripe");
+    assert_eq!((webhook.metric("DeliveriesAccepted", stripe), webhook.metric("DeliveriesRejected", stripe)), (1, 1));
+    assert_eq!(webhook.metric("DeliveriesAccepted", ("Provider", "braintree")), 1);
     webhook.assert_least_privilege("WebhookFunction");
     eprintln!("webhook called: {:?}", webhook.actions());
 }
@@ -292,4 +307,44 @@ fn the_roles_narrowings_hold() {
     assert!(relance_tests::iam::allows("WebhookFunction", "dynamodb:Query", own, &none, &table));
     let other = "arn:aws:dynamodb:eu-west-3:123456789012:table/another";
     assert!(!relance_tests::iam::allows("WebhookFunction", "dynamodb:GetItem", other, &none, &table));
+}
+
+/// The operations the template gives, as CloudFormation receives them: the alarms on the
+/// metrics the binaries write (checked above), JSON logs, and deploys by alias with a canary
+/// rolled back by alarms for the functions people wait on.
+#[test]
+fn the_template_deploys_with_alarms_json_logs_and_canaries() {
+    let resources = relance_tests::iam::translated_resources();
+    let alarm = |name: &str| {
+        let properties = &resources[name]["Properties"];
+        assert_eq!(resources[name]["Type"], "AWS::CloudWatch::Alarm", "{name}");
+        (
+            properties["Namespace"].as_str().unwrap_or_default().to_string(),
+            properties["MetricName"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(alarm("ApiServerErrorsAlarm"), ("AWS/ApiGateway".into(), "5xx".into()));
+    assert_eq!(alarm("ScanNotRunAlarm"), ("AWS/Lambda".into(), "Invocations".into()));
+    assert_eq!(resources["ScanNotRunAlarm"]["Properties"]["TreatMissingData"], "breaching", "no data is no run");
+    assert_eq!(alarm("NotificationsHeldAlarm"), ("Relance".into(), "NotificationsHeld".into()));
+    assert_eq!(alarm("DispatchFailuresAlarm"), ("Relance".into(), "NotificationsFailed".into()));
+    assert_eq!(alarm("WebhookRejectedAlarm"), ("Relance".into(), "DeliveriesRejected".into()));
+    assert_eq!(alarm("EmailComplaintRateAlarm"), ("AWS/SES".into(), "Reputation.ComplaintRate".into()));
+    assert_eq!(alarm("EmailBounceRateAlarm"), ("AWS/SES".into(), "Reputation.BounceRate".into()));
+    assert_eq!(resources["Dashboard"]["Type"], "AWS::CloudWatch::Dashboard");
+    for (function, canary) in [("WebhookFunction", true), ("PortalFunction", true), ("ScanFunction", false), ("DispatchFunction", false)] {
+        let logging = &resources[function]["Properties"]["LoggingConfig"];
+        assert_eq!((logging["LogFormat"].as_str(), logging["ApplicationLogLevel"].as_str()), (Some("JSON"), Some("INFO")), "{function}");
+        assert!(
+            resources.as_object().unwrap().contains_key(&format!("{function}Aliaslive")),
+            "{function}: published behind the live alias"
+        );
+        let group = &resources[format!("{function}DeploymentGroup")];
+        let config = group["Properties"]["DeploymentConfigName"].to_string();
+        assert!(config.contains(if canary { "Canary10Percent5Minutes" } else { "AllAtOnce" }), "{function}: {config}");
+        if canary {
+            let alarms = group["Properties"]["AlarmConfiguration"]["Alarms"].to_string();
+            assert!(alarms.contains("ApiServerErrorsAlarm"), "{function}: rolled back by the API's 5xx alarm: {alarms}");
+        }
+    }
 }
