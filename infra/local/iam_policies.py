@@ -26,19 +26,20 @@ class NoManagedPolicies:
         return {}
 
 
-def main() -> None:
+def translated_resources(path: str) -> dict:
+    """Every resource of the template at `path`, as CloudFormation receives it."""
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-3")
-    with open(sys.argv[1]) as f:
+    with open(path) as f:
         template = yaml_parse(f.read())
     for resource in template["Resources"].values():
         # What `sam package` does before a deploy: the code is an object in S3.
         if resource["Type"] == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = "s3://relance-artifacts/code.zip"
-    translated = transform(template, {}, NoManagedPolicies())
-    resources = translated["Resources"]
-    if "--resources" in sys.argv[2:]:
-        print(json.dumps(resources, indent=1, sort_keys=True))
-        return
+    return transform(template, {}, NoManagedPolicies())["Resources"]
+
+
+def roles(resources: dict) -> dict:
+    """Each function's role: its statements and managed policies, by function."""
     roles = {}
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -50,7 +51,15 @@ def main() -> None:
             listed = document["Statement"]
             statements.extend(listed if isinstance(listed, list) else [listed])
         roles[name] = {"statements": statements, "managed": resources.get(role, {}).get("Properties", {}).get("ManagedPolicyArns", [])}
-    print(json.dumps(roles, indent=1, sort_keys=True))
+    return roles
+
+
+def main() -> None:
+    resources = translated_resources(sys.argv[1])
+    if "--resources" in sys.argv[2:]:
+        print(json.dumps(resources, indent=1, sort_keys=True))
+        return
+    print(json.dumps(roles(resources), indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Starts moto server exactly as its `moto_server` command does, with two changes that keep
-it fast on large tables without changing what any API answers.
+it fast on large tables and one that lets it check the Rust SDK's signatures, none changing
+what any API answers.
 
 1. DynamoDB's items and stream records are left out of moto's instance tracking.
 
@@ -23,7 +24,10 @@ its shard iterator across polls) goes on reading the old table's shard, with the
 writes in it and none of the writes after; and anything another request wrote to the table
 while the transaction ran is lost with the old table. Here the tables stay the same objects.
 
-Both patches reach into moto's internals, so the moto version they were written against is
+3. A form-encoded request keeps its body's bytes, so that with IAM enforced (moto_iam.py) the
+signature moto recomputes is over the bytes the SDK signed (see the patch below).
+
+The patches reach into moto's internals, so the moto version they were written against is
 checked first: any other version stops the server with a message (infra/local/requirements.txt
 pins it; infra/local/test_moto_rollback.py tests the rollback, and is part of `make test`).
 
@@ -168,6 +172,26 @@ def _one_at_a_time(method):
 
 for _name in ("transact_write_items", "put_item", "update_item", "delete_item"):
     setattr(_dynamodb.DynamoDBBackend, _name, _one_at_a_time(getattr(_dynamodb.DynamoDBBackend, _name)))
+
+# 3. A form-encoded request keeps its bytes for the signature check. With IAM enforced
+# (infra/local/moto_iam.py), moto recomputes each request's SigV4 signature over its body; for
+# a form post (SNS, the query protocols) werkzeug has parsed the form and left the body empty,
+# so moto signs its own re-encoding of the fields instead, with spaces as `+` where the Rust SDK
+# writes `%20`, and refuses every text message with a space in it (SignatureDoesNotMatch).
+# Reading the bytes first keeps them: werkzeug then parses the form from the same bytes, so
+# what the API answers is unchanged.
+import moto.core.request as _request  # noqa: E402
+
+_request_init = _request.Request.__init__
+
+
+def _keeping_form_bytes(self, *args, **kwargs):
+    _request_init(self, *args, **kwargs)
+    if self.mimetype == "application/x-www-form-urlencoded":
+        self.get_data(cache=True)
+
+
+_request.Request.__init__ = _keeping_form_bytes
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: installs the tools, starts one moto server for the whole run, tests our moto
+# `make test`: installs the tools, starts one moto server for the whole run (with IAM
+# enforced: moto_iam.py), tests our moto
 # patch's TransactWriteItems rollback (on two servers of its own), runs every Rust test
 # against the one moto, fuzzes the portal API with schemathesis against the local stack on
 # the same moto, runs cfn-lint (with the serverless rules) and checkov on the template,
@@ -16,6 +17,10 @@ port="$TEST_MOTO_PORT"
 
 infra/local/tools.sh || exit 1
 moto_up "$port" || exit 1
+# IAM enforced for the whole run: the tests sign as a test administrator, each function's
+# binary as its own role (infra/local/moto_iam.py), so moto refuses what a role lacks.
+iam_keys=$(.venv/bin/python infra/local/moto_iam.py enforce "$AWS_ENDPOINT_URL") || exit 1
+eval "$iam_keys"
 
 status=0
 # The cheap gates first: a formatting slip or a lint costs seconds to learn, not a full run.

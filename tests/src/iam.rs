@@ -8,6 +8,11 @@
 //! authorised item by item (`PutItem`, `UpdateItem`, `DeleteItem`, `ConditionCheckItem`).
 //! Moto enforces actions only, not resources or conditions: where the template narrows a
 //! resource or sets a condition, [`allows`] evaluates the translated statements itself.
+//!
+//! `make test` also runs moto with IAM enforced (`infra/local/moto_iam.py`): each function's
+//! role is created in moto from the translated template, and its binary runs with that role's
+//! credentials ([`role_credentials`]), so a call its role does not grant is refused by moto
+//! itself, as AWS would refuse it, whatever path of the code made it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -111,6 +116,50 @@ pub fn roles() -> &'static BTreeMap<String, Vec<Value>> {
         let roles: BTreeMap<String, Value> = serde_json::from_slice(&output.stdout).expect("the roles as JSON");
         roles.into_iter().map(|(name, role)| (name, role["statements"].as_array().cloned().unwrap_or_default())).collect()
     })
+}
+
+/// The temporary credentials of one function's role, assumed in moto.
+#[derive(Debug, Clone)]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+/// The credentials of `function`'s role (`WebhookFunction`), created in moto from the
+/// translated template once per test run (`moto_iam.py roles`). Fails the test if moto does
+/// not enforce IAM: the run would then prove nothing about the roles.
+pub fn role_credentials(function: &str) -> RoleCredentials {
+    static ROLES: OnceLock<BTreeMap<String, RoleCredentials>> = OnceLock::new();
+    let roles = ROLES.get_or_init(|| {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let output = std::process::Command::new(format!("{root}/.venv/bin/python"))
+            .args([&format!("{root}/infra/local/moto_iam.py"), "roles", &crate::moto_url(), &format!("{root}/template.yaml")])
+            .output()
+            .expect("the test tools' Python (infra/local/tools.sh installs it)");
+        assert!(output.status.success(), "moto_iam.py roles: {}", String::from_utf8_lossy(&output.stderr));
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("the roles' credentials as JSON");
+        assert!(
+            answer["enforced"] == true,
+            "moto at {} does not enforce IAM, so the functions' roles would not be checked: run the tests with `make test`, \
+             or turn it on with `eval \"$(.venv/bin/python infra/local/moto_iam.py enforce $AWS_ENDPOINT_URL)\"`",
+            crate::moto_url()
+        );
+        let roles = answer["roles"].as_object().cloned().unwrap_or_default();
+        roles
+            .into_iter()
+            .map(|(name, keys)| {
+                let field = |f: &str| keys[f].as_str().unwrap_or_default().to_string();
+                let credentials = RoleCredentials {
+                    access_key_id: field("AccessKeyId"),
+                    secret_access_key: field("SecretAccessKey"),
+                    session_token: field("SessionToken"),
+                };
+                (name, credentials)
+            })
+            .collect()
+    });
+    roles.get(function).cloned().unwrap_or_else(|| panic!("template.yaml has no role for {function}"))
 }
 
 /// Every resource of template.yaml as CloudFormation receives it (translated by

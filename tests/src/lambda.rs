@@ -68,6 +68,12 @@ impl Drop for Function {
     }
 }
 
+/// The function's logical name in template.yaml: `webhook` is `WebhookFunction`.
+pub fn template_name(binary: &str) -> String {
+    let mut letters = binary.chars();
+    letters.next().map(|first| first.to_uppercase().chain(letters).collect::<String>() + "Function").unwrap_or_default()
+}
+
 /// Where `make test` built the functions' binaries (`target/debug`, or `$CARGO_TARGET_DIR/debug`).
 pub fn binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -79,9 +85,11 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 impl Function {
-    /// Starts the function `name` (its binary) with Lambda's variables, moto's endpoint and
-    /// `env`, and waits for its first `GET /invocation/next` (its init done).
+    /// Starts the function `name` (its binary) with Lambda's variables, moto's endpoint, its
+    /// role's credentials ([`crate::iam::role_credentials`]) and `env`, and waits for its first
+    /// `GET /invocation/next` (its init done).
     pub async fn start(name: &str, env: &[(&str, String)]) -> Function {
+        let role = crate::iam::role_credentials(&template_name(name));
         let queue = Arc::new(Queue::default());
         let polled = Arc::new(Notify::new());
         let app = Router::new()
@@ -106,8 +114,10 @@ impl Function {
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("AWS_REGION", std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-west-3".into()))
             .env("AWS_ENDPOINT_URL", &recorder.url)
-            .env("AWS_ACCESS_KEY_ID", std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()))
-            .env("AWS_SECRET_ACCESS_KEY", std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()))
+            // What Lambda hands a function: its execution role's temporary credentials.
+            .env("AWS_ACCESS_KEY_ID", role.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", role.secret_access_key)
+            .env("AWS_SESSION_TOKEN", role.session_token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

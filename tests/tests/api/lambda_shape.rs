@@ -59,6 +59,42 @@ async fn provider_secret(values: Value) -> String {
     created.arn().unwrap_or_default().to_string()
 }
 
+/// A client of `service` signing as `function`'s role.
+fn as_role<C>(function: &str, sdk: &aws_config::SdkConfig, build: impl Fn(&aws_config::SdkConfig) -> C) -> C {
+    let role = relance_tests::iam::role_credentials(function);
+    let credentials = aws_sdk_dynamodb::config::Credentials::new(
+        role.access_key_id,
+        role.secret_access_key,
+        Some(role.session_token),
+        None,
+        "the role, assumed in moto",
+    );
+    build(&sdk.to_builder().credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials)).build())
+}
+
+#[tokio::test]
+async fn moto_refuses_each_role_what_the_template_does_not_grant_it() {
+    let store = relance_tests::fresh_store("lambda-iam").await;
+    let sdk = relance_tests::sdk().await;
+    // The scan reads and writes the table…
+    let scan_table = as_role("ScanFunction", &sdk, aws_sdk_dynamodb::Client::new);
+    let read = scan_table.get_item().table_name(store.table()).key("pk", aws_sdk_dynamodb::types::AttributeValue::S("X".into()));
+    let read = read.key("sk", aws_sdk_dynamodb::types::AttributeValue::S("X".into())).send().await;
+    assert!(read.is_ok(), "the scan's role may read the table: {read:?}");
+    // …but never sends: only dispatch's role may.
+    let scan_email = as_role("ScanFunction", &sdk, aws_sdk_sesv2::Client::new);
+    let refused = scan_email.list_email_identities().send().await.expect_err("the scan's role lists no SES identity");
+    let text = format!("{:?}", aws_sdk_sesv2::error::DisplayErrorContext(&refused));
+    assert!(text.contains("AccessDenied"), "moto refuses it as IAM does: {text}");
+    // No function may drop the table.
+    for function in ["WebhookFunction", "ScanFunction", "DispatchFunction", "PortalFunction"] {
+        let table = as_role(function, &sdk, aws_sdk_dynamodb::Client::new);
+        let refused = table.delete_table().table_name(store.table()).send().await.expect_err("no role deletes the table");
+        let text = format!("{:?}", aws_sdk_dynamodb::error::DisplayErrorContext(&refused));
+        assert!(text.contains("AccessDenied"), "{function}: {text}");
+    }
+}
+
 #[tokio::test]
 async fn the_scan_binary_answers_the_schedules_and_names_its_failures() {
     let store = relance_tests::fresh_store("lambda-scan").await;
