@@ -1,6 +1,6 @@
 //! Least privilege, checked: what each function's role grants (template.yaml translated by
 //! aws-sam-translator, `infra/local/iam_policies.py`) against the IAM actions its binary
-//! actually calls, recorded by a proxy in front of moto.
+//! actually calls, recorded by a proxy in front of moto ([`crate::calls::Recorder`]).
 //!
 //! The proxy names each request's IAM action the way IAM authorises it: the service from the
 //! request's SigV4 credential scope, the operation from `X-Amz-Target` (JSON protocols), the
@@ -15,55 +15,11 @@
 //! itself, as AWS would refuse it, whatever path of the code made it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use crate::calls::header;
 
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-
-/// A pass-through proxy to moto that records the IAM action of every request.
-pub struct Recorder {
-    pub url: String,
-    actions: Arc<Mutex<BTreeSet<String>>>,
-}
-
-impl Recorder {
-    pub async fn start(upstream: &str) -> Recorder {
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port for the recorder");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        let actions = Arc::new(Mutex::new(BTreeSet::new()));
-        let recorded = actions.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else { return };
-                let (upstream, recorded) = (upstream.clone(), recorded.clone());
-                tokio::spawn(async move {
-                    let _ = relay(client, &upstream, &recorded).await;
-                });
-            }
-        });
-        Recorder { url, actions }
-    }
-
-    /// The IAM actions called so far (`dynamodb:GetItem`, `ses:SendEmail`…).
-    pub fn actions(&self) -> BTreeSet<String> {
-        self.actions.lock().unwrap().clone()
-    }
-}
-
-async fn relay(mut client: TcpStream, upstream: &str, recorded: &Mutex<BTreeSet<String>>) -> std::io::Result<()> {
-    let mut buffer = Vec::new();
-    while let Some((head, body)) = crate::faults::read_request(&mut client, &mut buffer).await? {
-        recorded.lock().unwrap().extend(actions_of(&head, &body));
-        client.write_all(&crate::faults::forward(upstream, &head, &body).await?).await?;
-    }
-    Ok(())
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
-}
 
 /// The IAM actions one request needs.
 pub fn actions_of(head: &str, body: &[u8]) -> Vec<String> {

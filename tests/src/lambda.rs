@@ -56,7 +56,7 @@ pub struct Function {
     queue: Arc<Queue>,
     name: String,
     /// Between the function and moto: the IAM actions it called.
-    recorder: crate::iam::Recorder,
+    recorder: crate::calls::Recorder,
     /// What it wrote to standard output (in Lambda: its CloudWatch log lines).
     output: Arc<Mutex<Vec<String>>>,
 }
@@ -101,7 +101,7 @@ impl Function {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the Runtime API");
         let address = listener.local_addr().expect("its address");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let recorder = crate::iam::Recorder::start(&crate::moto_url()).await;
+        let recorder = crate::calls::Recorder::start(&crate::moto_url()).await;
         let mut command = Command::new(binary(name));
         command
             .env_clear()

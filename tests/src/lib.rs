@@ -3,6 +3,7 @@
 //! the run, a fresh table per test so tests never see each other's items, the records tests
 //! build ([`records`]), and requests into the functions' routers ([`http`]).
 
+pub mod calls;
 pub mod faults;
 pub mod http;
 pub mod iam;

@@ -151,7 +151,10 @@ async fn receive(
     };
     // A time in the future would make the record ignore every genuine delivery until then.
     delivery.occurred_at = delivery.occurred_at.min(now + chrono::Duration::minutes(5));
-    let applied = state.ingest.apply_noting(&delivery, Mode::Once, now).await.map_err(|e| match e {
+    // Archived in the transaction that applies it; a copy applied before is not archived
+    // again (the first copy's archive holds the same body).
+    let applied_archive = archive(delivery.id.clone(), DeliveryOutcome::Applied);
+    let applied = state.ingest.apply_archiving(&delivery, Mode::Once, now, Some(applied_archive)).await.map_err(|e| match e {
         relance::ingest::IngestError::Store(e) => ApiError::retry_later(e),
         other => {
             tracing::error!(error = %other, "delivery not applied; the provider will retry");
@@ -163,17 +166,15 @@ async fn receive(
     for customer in &applied.erased {
         relance::ingest::erasure::forget_around(state.ingest.store(), customer).await.map_err(ApiError::retry_later)?;
     }
-    let (archived, answer) = match applied.outcome {
-        Outcome::Applied => (DeliveryOutcome::Applied, "applied"),
-        Outcome::AlreadyApplied => (DeliveryOutcome::AlreadyApplied, "already_applied"),
-        Outcome::Ignored => (DeliveryOutcome::Ignored, "ignored"),
+    let answer = match applied.outcome {
+        Outcome::Applied => "applied",
+        Outcome::AlreadyApplied => "already_applied",
+        Outcome::Ignored => {
+            // Nothing in it for us: kept for inspection all the same.
+            store_archive(state, archive(delivery.id.clone(), DeliveryOutcome::Ignored)).await?;
+            "ignored"
+        }
     };
-    let mut archived = archive(delivery.id.clone(), archived);
-    if applied.names_erased {
-        // The person asked to be forgotten: the books follow the delivery, the archive does not keep it.
-        archived.withhold();
-    }
-    store_archive(state, archived).await?;
     tracing::info!(%provider, kind = %delivery.kind, delivery = %delivery.id, outcome = answer, "delivery received");
     Ok(Json(json!({ "outcome": answer, "delivery": delivery.id, "kind": delivery.kind })).into_response())
 }

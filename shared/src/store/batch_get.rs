@@ -15,6 +15,20 @@ use super::record::Record;
 /// DynamoDB's limit of keys per `BatchGetItem`.
 const KEYS_PER_CALL: usize = 100;
 
+/// Items of several record types read in one go ([`Store::fetch`]).
+#[derive(Debug, Default)]
+pub struct Fetched {
+    items: HashMap<Key, Item>,
+}
+
+impl Fetched {
+    /// The record of type `R` at `key`, if it was read (each is handed out once); an item of
+    /// another type there is [`StoreError::Corrupt`].
+    pub fn take<R: Record>(&mut self, key: &Key) -> Result<Option<R>, StoreError> {
+        self.items.remove(key).map(|item| decode(key, item)).transpose()
+    }
+}
+
 impl Store {
     /// The records of type `R` stored at `keys` (strongly consistent), by key; a key with no
     /// item is absent from the answer. Keys may repeat.
@@ -43,6 +57,25 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// One read of small items of any kind, many at a time: for each key found, the key it
+    /// points to (a provider reference or an id lookup), or `None` for an item that points
+    /// nowhere (an idempotency key: it is there). A key with no item is absent.
+    pub async fn peek(&self, keys: &[Key]) -> Result<HashMap<Key, Option<Key>>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for (key, item) in self.items(keys).await? {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let target = text("target_pk").zip(text("target_sk")).map(|(pk, sk)| Key { pk, sk });
+            found.insert(key, target);
+        }
+        Ok(found)
+    }
+
+    /// The items at `keys`, of whatever record types, read together and decoded one by one
+    /// as their readers ask ([`Fetched::take`]).
+    pub async fn fetch(&self, keys: &[Key]) -> Result<Fetched, StoreError> {
+        Ok(Fetched { items: self.items(keys).await?.into_iter().collect() })
     }
 
     /// The raw items at `keys`, 100 keys a call, retrying what DynamoDB leaves unprocessed.

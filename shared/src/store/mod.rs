@@ -71,6 +71,7 @@ mod record;
 mod retry;
 mod transaction;
 
+pub use batch_get::Fetched;
 pub use bulk::BulkLoad;
 pub use cursor::Cursor;
 pub use dynamo::{DueItem, DuePage, Page, Store};

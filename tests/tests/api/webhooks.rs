@@ -170,6 +170,33 @@ async fn the_same_delivery_twice_changes_nothing_the_second_time() {
     assert_eq!(after, before);
 }
 
+/// A design property, not a timing: a delivery reads what it names in two batched calls and
+/// writes once (changes, idempotency key and archive together); a copy is refused from the
+/// first read. Counted by a proxy in front of moto.
+#[tokio::test]
+async fn a_delivery_costs_three_dynamodb_calls_and_its_copy_one() {
+    let recorder = relance_tests::calls::Recorder::start(&relance_tests::moto_url()).await;
+    let table = relance_tests::fresh_store("wh-calls").await.table().to_string();
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&recorder.sdk().await), table);
+    let h = Harness {
+        router: relance_tests::webhook_router(Ingest::new(store.clone(), Default::default(), Default::default()), secrets()),
+        store,
+    };
+    h.stripe(&event("evt_calls_0", "invoice.finalized", "2026-11-20T10:00:00Z", stripe_invoice("open", 0))).await;
+    recorder.clear();
+    let failed = event("evt_calls_1", "invoice.payment_failed", "2026-11-21T10:00:00Z", stripe_invoice("open", 0));
+    assert_eq!(h.stripe(&failed).await.1["outcome"], "applied");
+    let counts = recorder.counts();
+    assert_eq!(counts, [("dynamodb:BatchGetItem".to_string(), 2), ("dynamodb:TransactWriteItems".to_string(), 1)].into(), "{counts:?}");
+    recorder.clear();
+    assert_eq!(h.stripe(&failed).await.1["outcome"], "already_applied");
+    assert_eq!(recorder.counts(), [("dynamodb:BatchGetItem".to_string(), 1)].into());
+    // Archived once, with the changes.
+    let archived = h.archived(Provider::Stripe).await;
+    assert_eq!(archived.iter().filter(|a| a.delivery_id == "evt_calls_1").count(), 1);
+    assert_eq!(h.invoice("in_1").await.status, InvoiceStatus::Open);
+}
+
 #[tokio::test]
 async fn an_older_failure_never_overwrites_a_payment() {
     let h = Harness::new("wh-order").await;

@@ -113,6 +113,20 @@ impl Ingest {
     /// customer who was erased (its own archived body must not be kept), and the customers it
     /// erased (the archived bodies of their earlier deliveries must be withheld).
     pub async fn apply_noting(&self, delivery: &Delivery, mode: Mode, now: DateTime<Utc>) -> Result<Applied, IngestError> {
+        self.apply_archiving(delivery, mode, now, None).await
+    }
+
+    /// [`Ingest::apply_noting`], writing `archive` (the delivery as received, its outcome
+    /// `Applied`) in the same transaction as the changes: a delivery applied costs one write.
+    /// Archived withheld if the delivery names or erases a customer who asked to be forgotten.
+    /// A delivery applied before or ignored is not archived here.
+    pub async fn apply_archiving(
+        &self,
+        delivery: &Delivery,
+        mode: Mode,
+        now: DateTime<Utc>,
+        archive: Option<crate::ingest::archive::ArchivedDelivery>,
+    ) -> Result<Applied, IngestError> {
         if delivery.facts.is_empty() {
             return Ok(Applied { outcome: Outcome::Ignored, names_erased: false, erased: Vec::new() });
         }
@@ -129,13 +143,29 @@ impl Ingest {
         let settings = self.settings.current().await?;
         let ladders = &settings.ladders;
         let coupon = settings.settings.thank_you_coupon.as_ref();
+        let claim = IdempotencyKey {
+            scope: delivery.provider.as_str().to_string(),
+            key: delivery.id.clone(),
+            expires_at: now + Duration::days(IDEMPOTENCY_DAYS),
+        };
+        let claim_key = Key::idempotency(&claim.scope, &claim.key);
+        // A copy of a delivery applied before is answered from the first read. Not an
+        // erasure's: its retry must run the clean-up after it again (the clean-up failed,
+        // which is why the provider retries).
+        let erases = delivery.facts.iter().any(|f| matches!(f, Fact::CustomerErased { .. } | Fact::ProviderCustomersErased));
+        let check_claim = (mode == Mode::Once && !erases).then_some(&claim_key);
+        let (claim, archive) = (&claim, &archive);
         let outcome = until_done(|_| async move {
             let mut work = Work::new(&self.store, &self.defaults, ladders, delivery.occurred_at, now);
             work.coupon = coupon;
+            if work.read_ahead(&delivery.facts, check_claim).await? {
+                return Ok(Attempt::Done(Outcome::AlreadyApplied));
+            }
             for fact in &delivery.facts {
                 work.apply(fact).await?;
             }
-            if work.customers.values().any(|t| t.record.is_erased()) {
+            let erased_named = work.customers.values().any(|t| t.record.is_erased());
+            if erased_named {
                 names_erased.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             if let Ok(mut ids) = erased_now.lock() {
@@ -143,11 +173,16 @@ impl Ingest {
             }
             let mut tx = self.store.transaction();
             if mode == Mode::Once {
-                tx.claim(&IdempotencyKey {
-                    scope: delivery.provider.as_str().to_string(),
-                    key: delivery.id.clone(),
-                    expires_at: now + Duration::days(IDEMPOTENCY_DAYS),
-                })?;
+                tx.claim(claim)?;
+            }
+            if let Some(archive) = archive {
+                let mut archived = archive.clone();
+                if erased_named || !work.erased.is_empty() {
+                    // The person asked to be forgotten: the books follow the delivery, the
+                    // archive does not keep it.
+                    archived.withhold();
+                }
+                tx.insert(&mut archived)?;
             }
             work.write_into(&mut tx, delivery, mode)?;
             match self.store.commit(tx).await {
@@ -232,7 +267,7 @@ struct Work<'a> {
     /// When the provider says the facts were true.
     at: DateTime<Utc>,
     now: DateTime<Utc>,
-    refs: HashMap<(&'static str, ProviderRef), Key>,
+    refs: Refs,
     links: Vec<(&'static str, ProviderRef, Key)>,
     customers: Records<Customer>,
     invoices: Records<Invoice>,
@@ -248,13 +283,78 @@ struct Work<'a> {
     erased: Vec<CustomerId>,
 }
 
+/// Our records' keys for the provider ids a delivery names, found once each. The delivery's
+/// reference items are read up front in one call and the records they point to in another
+/// ([`Work::read_ahead`]), so finding a record costs no call of its own; an id the read-ahead
+/// did not foresee is looked up alone.
+#[derive(Default)]
+struct Refs {
+    found: HashMap<(&'static str, ProviderRef), Key>,
+    /// Each reference item read ahead: the key it points to, or `None`: there is none.
+    read_ahead: HashMap<Key, Option<Key>>,
+    /// The records they point to, read ahead.
+    records: crate::store::Fetched,
+}
+
+impl Refs {
+    fn get(&self, found: &(&'static str, ProviderRef)) -> Option<&Key> {
+        self.found.get(found)
+    }
+
+    fn insert(&mut self, found: (&'static str, ProviderRef), key: Key) {
+        self.found.insert(found, key);
+    }
+}
+
+/// The provider ids a fact names, with the type of our record each one stands for: what
+/// [`Work::read_ahead`] reads. A fact that finds more (a subscription's invoices) reads those
+/// itself.
+fn named_refs(fact: &Fact) -> Vec<(&'static str, &ProviderRef)> {
+    fn customer(c: &crate::facts::CustomerFacts) -> (&'static str, &ProviderRef) {
+        (Customer::TYPE, &c.reference)
+    }
+    match fact {
+        Fact::Customer(c) | Fact::CustomerSnapshot(c) => vec![customer(c)],
+        Fact::CustomerDeleted { customer } | Fact::CustomerErased { customer } | Fact::DataRequested { customer, .. } => {
+            vec![(Customer::TYPE, customer)]
+        }
+        Fact::ProviderCustomersErased => Vec::new(),
+        Fact::Invoice(f) => {
+            let mut named = vec![customer(&f.customer), (Invoice::TYPE, &f.reference)];
+            named.extend(f.subscription.iter().map(|s| (Subscription::TYPE, s)));
+            named
+        }
+        Fact::InvoiceWithdrawn { invoice } => vec![(Invoice::TYPE, invoice)],
+        Fact::SubscriptionDebtsClosed { subscription, .. }
+        | Fact::SubscriptionStatus { subscription, .. }
+        | Fact::RenewalSoon { subscription } => vec![(Subscription::TYPE, subscription)],
+        Fact::PaymentFailed { invoice, subscription, .. } => {
+            invoice.iter().map(|i| (Invoice::TYPE, i)).chain(subscription.iter().map(|s| (Subscription::TYPE, s))).collect()
+        }
+        Fact::Subscription(f) => {
+            let mut named = vec![customer(&f.customer), (Subscription::TYPE, &f.reference)];
+            named.extend(f.payment_method.iter().map(|p| (PaymentMethod::TYPE, p)));
+            named
+        }
+        Fact::Card(f) => vec![(Customer::TYPE, &f.customer), (PaymentMethod::TYPE, &f.reference)],
+        Fact::CardRemoved { card } => vec![(PaymentMethod::TYPE, card)],
+        Fact::Payment(f) => {
+            let mut named = vec![customer(&f.customer), (Payment::TYPE, &f.reference)];
+            named.extend(f.invoice.iter().map(|i| (Invoice::TYPE, i)));
+            named
+        }
+        Fact::Refund { invoice, refund, .. } => vec![(Invoice::TYPE, invoice), (Payment::TYPE, refund)],
+        Fact::Order(f) => vec![customer(&f.customer), (Invoice::TYPE, &f.reference)],
+    }
+}
+
 // `lookup`, `find_or_create` and `change_known` take Work's parts rather than `&mut Work`, so
 // that a caller can hand over one of its record maps beside the reference cache.
 
 /// Finds our record for a provider id, reading it into `records` once.
 async fn lookup<R: Record>(
     store: &Store,
-    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    refs: &mut Refs,
     records: &mut Records<R>,
     reference: &ProviderRef,
 ) -> Result<Option<Key>, StoreError> {
@@ -262,11 +362,21 @@ async fn lookup<R: Record>(
     if let Some(key) = refs.get(&cache_key) {
         return Ok(Some(key.clone()));
     }
-    let Some(key) = store.find_by_provider_ref(R::TYPE, reference).await? else {
+    let item = Key::provider_ref(reference.provider, R::TYPE, &reference.id);
+    let found = match refs.read_ahead.get(&item) {
+        Some(found) => found.clone(),
+        None => store.find_by_provider_ref(R::TYPE, reference).await?,
+    };
+    let Some(key) = found else {
         return Ok(None);
     };
     if !records.contains_key(&key) {
-        let Some(record) = store.get::<R>(&key).await? else {
+        let read_ahead = refs.records.take::<R>(&key)?;
+        let record = match read_ahead {
+            Some(record) => Some(record),
+            None => store.get::<R>(&key).await?,
+        };
+        let Some(record) = record else {
             return Err(StoreError::Corrupt {
                 key: key.pk,
                 record_type: R::TYPE,
@@ -282,7 +392,7 @@ async fn lookup<R: Record>(
 /// Our record for a provider id, created by `make` on first sight and linked to that id.
 async fn find_or_create<R: Record>(
     store: &Store,
-    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    refs: &mut Refs,
     links: &mut Vec<(&'static str, ProviderRef, Key)>,
     records: &mut Records<R>,
     reference: &ProviderRef,
@@ -303,7 +413,7 @@ async fn find_or_create<R: Record>(
 /// never saw has nothing of ours to change. `change` says whether the record needs writing.
 async fn change_known<R: Record>(
     store: &Store,
-    refs: &mut HashMap<(&'static str, ProviderRef), Key>,
+    refs: &mut Refs,
     records: &mut Records<R>,
     reference: &ProviderRef,
     change: impl FnOnce(&mut R) -> bool,
@@ -323,7 +433,7 @@ impl<'a> Work<'a> {
             ladders,
             at,
             now,
-            refs: HashMap::new(),
+            refs: Refs::default(),
             links: Vec::new(),
             customers: BTreeMap::new(),
             invoices: BTreeMap::new(),
@@ -335,6 +445,35 @@ impl<'a> Work<'a> {
             coupon_pool: None,
             erased: Vec::new(),
         }
+    }
+
+    /// Reads what the delivery's facts name, in two calls: the reference items (with the
+    /// delivery's idempotency key, `claim`, when there is one), then the records they point
+    /// to. Answers whether `claim` is taken already: the delivery was applied before.
+    async fn read_ahead(&mut self, facts: &[Fact], claim: Option<&Key>) -> Result<bool, StoreError> {
+        let named: Vec<Key> = facts.iter().flat_map(named_refs).map(|(t, r)| Key::provider_ref(r.provider, t, &r.id)).collect();
+        let keys: Vec<Key> = named.iter().chain(claim).cloned().collect();
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let found = self.store.peek(&keys).await?;
+        if claim.is_some_and(|claim| found.contains_key(claim)) {
+            return Ok(true);
+        }
+        for item in named {
+            match found.get(&item) {
+                // No reference item: no record of ours for that id yet.
+                None => _ = self.refs.read_ahead.insert(item, None),
+                Some(Some(target)) => _ = self.refs.read_ahead.insert(item, Some(target.clone())),
+                // An item there that points nowhere: left to the lookup, which reports it.
+                Some(None) => {}
+            }
+        }
+        let targets: Vec<Key> = self.refs.read_ahead.values().flatten().cloned().collect();
+        if !targets.is_empty() {
+            self.refs.records = self.store.fetch(&targets).await?;
+        }
+        Ok(false)
     }
 
     async fn apply(&mut self, fact: &Fact) -> Result<(), StoreError> {
