@@ -61,4 +61,37 @@ async fn main() {
     recorder.clear();
     println!("{}", deliver(failed).await);
     print("the same delivery again", &recorder);
+
+    // Dispatch: reminders for known customers, handed over as the stream delivers them (new
+    // images included), sending through the recorder too.
+    let messages = 20;
+    for i in 0..messages {
+        let mut customer = relance_tests::customer(&format!("req-{i}"), format!("Client {i}"), Some(&format!("req-{i}@example.org")));
+        let mut invoice = relance_tests::invoice(&customer.id, &format!("req-{i}"), &format!("RQ-{i}"), 9_000);
+        relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
+    }
+    let mut context = relance_tests::dispatch_context(store.clone()).await;
+    let sender =
+        relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
+    context.senders = relance::notify::send::Senders::new(&recorder.sdk().await, sender);
+    let filter = relance_tests::lambda::dispatch_stream_filter();
+    let records: Vec<Value> = relance_tests::lambda::stream_records(store.table())
+        .await
+        .into_iter()
+        .filter(|r| relance_tests::lambda::passes(&filter, r))
+        .collect();
+    // Settings are read once a minute: the first message pays for them, as in AWS.
+    recorder.clear();
+    let event = serde_json::from_value(json!({"Records": records})).unwrap();
+    let (_, outcomes) = dispatch::handle_with_outcomes(&context, event).await;
+    let calls = recorder.calls();
+    let dynamodb = calls.iter().filter(|c| c.operation.starts_with("dynamodb:")).count();
+    let sends = calls.len() - dynamodb;
+    println!(
+        "dispatch, per message: {:.2} DynamoDB calls, {:.2} SES/SNS calls ({} messages, {:?})",
+        dynamodb as f64 / messages as f64,
+        sends as f64 / messages as f64,
+        outcomes.len(),
+        recorder.counts()
+    );
 }

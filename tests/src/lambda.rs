@@ -291,7 +291,7 @@ pub async fn stream_records(table: &str) -> Vec<Value> {
             for record in output.records() {
                 let change = record.dynamodb();
                 let image = |image: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
-                    image.map(|m| Value::Object(m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect()))
+                    image.map(relance_local::stream::image_json)
                 };
                 records.push(serde_json::json!({
                     "eventID": record.event_id(),
@@ -313,20 +313,4 @@ pub async fn stream_records(table: &str) -> Vec<Value> {
         }
     }
     records
-}
-
-/// An attribute in the stream event's JSON form (`{"S": "pending"}`).
-fn attribute(value: &aws_sdk_dynamodbstreams::types::AttributeValue) -> Value {
-    use aws_sdk_dynamodbstreams::types::AttributeValue as A;
-    match value {
-        A::S(s) => serde_json::json!({"S": s}),
-        A::N(n) => serde_json::json!({"N": n}),
-        A::Bool(b) => serde_json::json!({"BOOL": b}),
-        A::Null(_) => serde_json::json!({"NULL": true}),
-        A::M(m) => serde_json::json!({"M": m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<serde_json::Map<_, _>>()}),
-        A::L(l) => serde_json::json!({"L": l.iter().map(attribute).collect::<Vec<_>>()}),
-        A::Ss(s) => serde_json::json!({"SS": s}),
-        A::Ns(n) => serde_json::json!({"NS": n}),
-        _ => Value::Null,
-    }
 }

@@ -22,20 +22,35 @@ pub(crate) enum Retry {
     Send(String),
 }
 
-/// Reads what the notification is about.
-async fn about(store: &Store, notification: &Notification) -> Result<About, StoreError> {
-    let (customer, id) = (&notification.customer_id, notification.target.id.as_str());
-    Ok(match notification.target.kind {
-        TargetKind::Invoice => store.get(&Key::of_customer::<Invoice>(customer, id)).await?.map_or(About::Nothing, About::Invoice),
-        TargetKind::PaymentMethod => store.get(&Key::of_customer::<PaymentMethod>(customer, id)).await?.map_or(About::Nothing, About::Card),
-        TargetKind::Subscription => {
-            store.get(&Key::of_customer::<Subscription>(customer, id)).await?.map_or(About::Nothing, About::Subscription)
-        }
-        TargetKind::Event => store.get_by_id::<relance::domain::Event>(id).await?.map_or(About::Nothing, About::Event),
-        TargetKind::Message => About::Message,
-        TargetKind::Lead => store.get_by_id::<Lead>(id).await?.map_or(About::Nothing, About::Lead),
+/// The customer (unless `with_customer` is false: a deadline of the business's calendar) and
+/// what the notification is about, read afresh: in one call when both are the customer's
+/// records (an invoice, a card, a subscription), as they are for nearly every message.
+async fn customer_and_about(
+    store: &Store,
+    notification: &Notification,
+    with_customer: bool,
+) -> Result<(Option<Customer>, About), StoreError> {
+    let (customer_id, id) = (&notification.customer_id, notification.target.id.as_str());
+    let customer_key = Key::customer(customer_id);
+    let target = match notification.target.kind {
+        TargetKind::Invoice => Some(Key::of_customer::<Invoice>(customer_id, id)),
+        TargetKind::PaymentMethod => Some(Key::of_customer::<PaymentMethod>(customer_id, id)),
+        TargetKind::Subscription => Some(Key::of_customer::<Subscription>(customer_id, id)),
+        _ => None,
+    };
+    let keys: Vec<Key> = with_customer.then(|| customer_key.clone()).into_iter().chain(target.clone()).collect();
+    let mut read = if keys.is_empty() { Default::default() } else { store.fetch(&keys).await? };
+    let customer = if with_customer { read.take::<Customer>(&customer_key)? } else { None };
+    let about = match (notification.target.kind, &target) {
+        (TargetKind::Invoice, Some(key)) => read.take(key)?.map_or(About::Nothing, About::Invoice),
+        (TargetKind::PaymentMethod, Some(key)) => read.take(key)?.map_or(About::Nothing, About::Card),
+        (TargetKind::Subscription, Some(key)) => read.take(key)?.map_or(About::Nothing, About::Subscription),
+        (TargetKind::Event, _) => store.get_by_id::<relance::domain::Event>(id).await?.map_or(About::Nothing, About::Event),
+        (TargetKind::Message, _) => About::Message,
+        (TargetKind::Lead, _) => store.get_by_id::<Lead>(id).await?.map_or(About::Nothing, About::Lead),
         _ => About::Nothing,
-    })
+    };
+    Ok((customer, about))
 }
 
 /// Whether a notification's new state was recorded.
@@ -113,13 +128,33 @@ async fn hold(store: &Store, mut notification: Notification, reason: String) -> 
     })
 }
 
-/// `emailed` is set once SES has been called for this notification.
-pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: &mut bool) -> Result<Outcome, Retry> {
-    let store = &context.store;
-    let Some(mut notification) = store.get::<Notification>(key).await? else { return Ok(Outcome::AlreadyHandled) };
+/// Dispatches the notification at `key`, starting from `image`, the stream's copy of it, when
+/// there is one: it saves reading the item. Every write is under the copy's version, so a copy
+/// gone stale (a retried batch, a notification changed since) fails its first write and the
+/// item is read afresh and dispatched from that. `emailed` is set once SES has been called.
+pub(crate) async fn dispatch_one(
+    context: &DispatchContext,
+    key: &Key,
+    image: Option<Notification>,
+    emailed: &mut bool,
+) -> Result<Outcome, Retry> {
+    if let Some(notification) = image.filter(|n| n.status == NotificationStatus::Pending) {
+        match dispatch_notification(context, notification, emailed).await? {
+            // Stale, or someone else's now: the item itself says which.
+            Outcome::AlreadyHandled => {}
+            outcome => return Ok(outcome),
+        }
+    }
+    let Some(notification) = context.store.get::<Notification>(key).await? else { return Ok(Outcome::AlreadyHandled) };
     if notification.status != NotificationStatus::Pending {
         return Ok(Outcome::AlreadyHandled);
     }
+    dispatch_notification(context, notification, emailed).await
+}
+
+/// One pending notification, from its copy in hand to its recorded outcome.
+async fn dispatch_notification(context: &DispatchContext, mut notification: Notification, emailed: &mut bool) -> Result<Outcome, Retry> {
+    let store = &context.store;
     let settings = context.settings.current().await?;
     // A deadline of the business's calendar is about no customer: the business stands in.
     let deadline = match notification.kind {
@@ -132,15 +167,14 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         }
         _ => None,
     };
-    let customer = match &deadline {
-        Some(_) => {
+    let (found, about) = customer_and_about(store, &notification, deadline.is_none()).await?;
+    let customer = match (&deadline, found) {
+        (Some(_), _) => {
             let locale = Locale::parse(&context.default_language).unwrap_or_else(|_| Locale::french());
             Customer::new(notification.customer_id.clone(), context.branding.business.clone(), locale, chrono_tz::UTC, Utc::now())
         }
-        None => match store.get::<Customer>(&Key::customer(&notification.customer_id)).await? {
-            Some(customer) => customer,
-            None => return hold(store, notification, "customer not found".into()).await,
-        },
+        (None, Some(customer)) => customer,
+        (None, None) => return hold(store, notification, "customer not found".into()).await,
     };
     // A date rule's team note goes to the rule's own address (the workshop), a deadline to
     // its own, else the team's.
@@ -156,7 +190,6 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
         ChannelDecision::Held { reason } => return hold(store, notification, reason).await,
         ChannelDecision::Send { channel } => channel,
     };
-    let about = about(store, &notification).await?;
     if let Some(reason) = moot(&notification, &customer, &about) {
         return Ok(match settle(store, &mut notification, |n| n.skip(reason)).await? {
             Settled::Saved => Outcome::Held(reason.to_string()),
@@ -235,7 +268,24 @@ pub(crate) async fn dispatch_one(context: &DispatchContext, key: &Key, emailed: 
     notification.formal_notice = names(channel);
 
     // Claim the item: only one dispatcher gets past this write.
-    if settle(store, &mut notification, |n| n.begin_sending(channel, Utc::now())).await? == Settled::NotOurs {
+    let claimed = match settle(store, &mut notification, |n| n.begin_sending(channel, Utc::now())).await {
+        Ok(settled) => settled,
+        // The claim's answer was lost (the SDK's retries failed too): it may have landed, and a
+        // retry of this record would then find the item `sending` and leave it, unsent. Read
+        // back whether the item is this claim.
+        Err(e) => match store.get::<Notification>(&notification.key()).await? {
+            Some(stored)
+                if stored.status == NotificationStatus::Sending
+                    && stored.sending_since == notification.sending_since
+                    && stored.version == notification.version + 1 =>
+            {
+                notification = stored;
+                Settled::Saved
+            }
+            _ => return Err(e.into()),
+        },
+    };
+    if claimed == Settled::NotOurs {
         return Ok(Outcome::AlreadyHandled);
     }
     *emailed |= channel == Channel::Email;

@@ -110,7 +110,15 @@ pub async fn handle_with_outcomes(context: &DispatchContext, event: Event) -> (D
         }
         let began = rate.wait(per_second).await;
         let mut emailed = false;
-        let result = deliver::dispatch_one(context, &Key { pk, sk: sk.clone() }, &mut emailed).await;
+        let key = Key { pk, sk: sk.clone() };
+        // The stream holds the new item whole (NEW_AND_OLD_IMAGES): no need to read it back.
+        let image = match &record.change.new_image {
+            image if image.is_empty() => None,
+            image => relance::store::from_stream_image::<Notification>(&key, image.clone())
+                .inspect_err(|e| tracing::warn!(notification = %sk, error = %e, "the stream's copy is unreadable; the item is read"))
+                .ok(),
+        };
+        let result = deliver::dispatch_one(context, &key, image, &mut emailed).await;
         // Every call to SES counts against its rate, whatever came of it (an answer lost, or
         // the record of it failing, does not mean the email did not go).
         if emailed {

@@ -15,11 +15,20 @@ use relance::store::Key;
 /// How many times a failing record is delivered again before it is left for the admin.
 const MAX_RETRIES: u32 = 5;
 
-/// A Lambda DynamoDB stream event announcing new items with these keys.
+/// A Lambda DynamoDB stream event announcing new items with these keys (no images: dispatch
+/// then reads each item).
 pub fn lambda_event(records: &[(Key, String)]) -> aws_lambda_events::event::dynamodb::Event {
+    let records: Vec<(Key, String, serde_json::Value)> =
+        records.iter().map(|(k, s)| (k.clone(), s.clone(), serde_json::Value::Null)).collect();
+    lambda_event_with_images(&records)
+}
+
+/// A Lambda DynamoDB stream event of new items, each with its key, sequence number and new
+/// image (in the event's JSON form, [`image_json`]), as the event source mapping delivers them.
+pub fn lambda_event_with_images(records: &[(Key, String, serde_json::Value)]) -> aws_lambda_events::event::dynamodb::Event {
     let records: Vec<serde_json::Value> = records
         .iter()
-        .map(|(key, sequence)| {
+        .map(|(key, sequence, image)| {
             serde_json::json!({
                 "eventID": sequence,
                 "eventName": "INSERT",
@@ -28,6 +37,7 @@ pub fn lambda_event(records: &[(Key, String)]) -> aws_lambda_events::event::dyna
                 "awsRegion": "eu-west-3",
                 "dynamodb": {
                     "Keys": {"pk": {"S": key.pk}, "sk": {"S": key.sk}},
+                    "NewImage": if image.is_null() { serde_json::json!({}) } else { image.clone() },
                     "SequenceNumber": sequence,
                     "SizeBytes": 100,
                     "StreamViewType": "NEW_AND_OLD_IMAGES"
@@ -37,6 +47,26 @@ pub fn lambda_event(records: &[(Key, String)]) -> aws_lambda_events::event::dyna
         })
         .collect();
     serde_json::from_value(serde_json::json!({ "Records": records })).unwrap_or_default()
+}
+
+/// A stream item's image in the JSON form of Lambda's stream events (`{"S": "pending"}`).
+pub fn image_json(image: &std::collections::HashMap<String, AttributeValue>) -> serde_json::Value {
+    serde_json::Value::Object(image.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect())
+}
+
+fn attribute_json(value: &AttributeValue) -> serde_json::Value {
+    use serde_json::json;
+    match value {
+        AttributeValue::S(s) => json!({"S": s}),
+        AttributeValue::N(n) => json!({"N": n}),
+        AttributeValue::Bool(b) => json!({"BOOL": b}),
+        AttributeValue::Null(_) => json!({"NULL": true}),
+        AttributeValue::M(m) => json!({"M": m.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<serde_json::Map<_, _>>()}),
+        AttributeValue::L(l) => json!({"L": l.iter().map(attribute_json).collect::<Vec<_>>()}),
+        AttributeValue::Ss(s) => json!({"SS": s}),
+        AttributeValue::Ns(n) => json!({"NS": n}),
+        _ => serde_json::Value::Null,
+    }
 }
 
 /// What dispatch did since the stack started, as `make run` prints it.
@@ -82,7 +112,7 @@ pub async fn feed(
         .shard_iterator
         .ok_or("no shard iterator")?;
     let mut totals = Totals::default();
-    let mut retries: BTreeMap<String, (Key, u32)> = BTreeMap::new();
+    let mut retries: BTreeMap<String, (Key, u32, serde_json::Value)> = BTreeMap::new();
     loop {
         let output = match streams.get_records().shard_iterator(&iterator).limit(100).send().await {
             Ok(output) => output,
@@ -92,7 +122,9 @@ pub async fn feed(
                 continue;
             }
         };
-        let mut batch: Vec<(Key, String)> = retries.iter().map(|(seq, (key, _))| (key.clone(), seq.clone())).collect();
+        // A retried record goes again with its first image, as Lambda's retries do.
+        let mut batch: Vec<(Key, String, serde_json::Value)> =
+            retries.iter().map(|(seq, (key, _, image))| (key.clone(), seq.clone(), image.clone())).collect();
         for record in output.records() {
             let Some(change) = record.dynamodb() else { continue };
             let is_insert = record.event_name().map(|e| e.as_str()) == Some("INSERT");
@@ -103,17 +135,17 @@ pub async fn feed(
             }
             let (Some(pk), Some(sk)) = (text(image, "pk"), text(image, "sk")) else { continue };
             let sequence = change.sequence_number().unwrap_or_default().to_string();
-            batch.push((Key { pk: pk.to_string(), sk: sk.to_string() }, sequence));
+            batch.push((Key { pk: pk.to_string(), sk: sk.to_string() }, sequence, image_json(image)));
         }
         if !batch.is_empty() {
-            let (response, outcomes) = dispatch::handle_with_outcomes(&dispatch, lambda_event(&batch)).await;
+            let (response, outcomes) = dispatch::handle_with_outcomes(&dispatch, lambda_event_with_images(&batch)).await;
             let failed: Vec<String> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
             retries = batch
                 .into_iter()
-                .filter(|(_, seq)| failed.contains(seq))
-                .filter_map(|(key, seq)| {
-                    let attempts = retries.get(&seq).map_or(1, |(_, n)| n + 1);
-                    (attempts <= MAX_RETRIES).then_some((seq, (key, attempts)))
+                .filter(|(_, seq, _)| failed.contains(seq))
+                .filter_map(|(key, seq, image)| {
+                    let attempts = retries.get(&seq).map_or(1, |(_, n, _)| n + 1);
+                    (attempts <= MAX_RETRIES).then_some((seq, (key, attempts, image)))
                 })
                 .collect();
             for outcome in outcomes {

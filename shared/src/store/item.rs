@@ -49,6 +49,17 @@ pub(crate) fn decode<R: Record>(key: &Key, item: Item) -> Result<R, StoreError> 
     codec::from_item(item).map_err(|e| corrupt(e.to_string()))
 }
 
+/// A record from a DynamoDB stream record's image (what the dispatch function is handed): the
+/// item as the table holds it, in the stream event's attribute type.
+pub fn from_stream_image<R: Record>(key: &Key, image: serde_dynamo::Item) -> Result<R, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { key: format!("{}/{}", key.pk, key.sk), record_type: R::TYPE, reason };
+    match image.get(TYPE) {
+        Some(serde_dynamo::AttributeValue::S(t)) if t == R::TYPE => {}
+        other => return Err(corrupt(format!("type is {other:?}"))),
+    }
+    serde_dynamo::from_item(image).map_err(|e| corrupt(e.to_string()))
+}
+
 /// The item mapping our id for a `record_type` to the record's key.
 pub(crate) fn id_lookup_item(record_type: &str, id: &str, target: &Key) -> Item {
     pointer_item(&Key::by_id(record_type, id), "IdLookup", target)

@@ -76,6 +76,7 @@ pub use bulk::BulkLoad;
 pub use cursor::Cursor;
 pub use dynamo::{DueItem, DuePage, Page, Store};
 pub use error::StoreError;
+pub use item::from_stream_image;
 pub use keys::{DUE_INDEX, DUE_SHARDS, Key, check_user, due_shard, format_instant};
 pub use record::{Ledger, Record};
 pub use retry::{Attempt, WRITE_ATTEMPTS, until_done};

@@ -273,3 +273,38 @@ async fn an_invoice_paid_after_the_scan_is_not_reminded() {
     let to = customer.email.unwrap();
     assert!(!sent_emails().await.iter().any(|m| m["destinations"]["ToAddresses"][0] == to.as_str()));
 }
+
+/// A design property, not a timing: a message handed over with the stream's image of it costs
+/// one read (its customer and invoice together), the claim and the record, and one send;
+/// counted by a proxy in front of moto, the settings already read (once a minute).
+#[tokio::test]
+async fn a_message_costs_three_dynamodb_calls_and_one_send() {
+    let recorder = relance_tests::calls::Recorder::start(&relance_tests::moto_url()).await;
+    let table = fresh_store("dispatch-calls").await.table().to_string();
+    let store = relance::store::Store::new(aws_sdk_dynamodb::Client::new(&recorder.sdk().await), table);
+    let run = relance_tests::unique();
+    let mut customer = relance_tests::customer(&format!("calls-{run}"), "Nina Calls", Some(&format!("calls-{run}@example.org")));
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("calls-{run}"), "CL-1", 9_000);
+    let notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
+    let mut context = dispatch_context(store.clone()).await;
+    let sender =
+        relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
+    context.senders = relance::notify::send::Senders::new(&recorder.sdk().await, sender);
+    let filter = relance_tests::lambda::dispatch_stream_filter();
+    let records: Vec<serde_json::Value> = relance_tests::lambda::stream_records(store.table())
+        .await
+        .into_iter()
+        .filter(|r| relance_tests::lambda::passes(&filter, r))
+        .collect();
+    assert_eq!(records.len(), 1);
+    context.settings.current().await.unwrap();
+    recorder.clear();
+    let event = serde_json::from_value(serde_json::json!({"Records": records})).unwrap();
+    let (_, outcomes) = dispatch::handle_with_outcomes(&context, event).await;
+    assert_eq!(outcomes, vec![dispatch::Outcome::Sent(Channel::Email)]);
+    let counts = recorder.counts();
+    let expected = [("dynamodb:BatchGetItem", 1), ("dynamodb:PutItem", 2), ("ses:SendEmail", 1)];
+    assert_eq!(counts, expected.iter().map(|(op, n)| (op.to_string(), *n)).collect(), "{counts:?}");
+    let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Sent);
+}
