@@ -1084,4 +1084,9 @@ async fn shopify_s_privacy_topics_erase_and_tell_the_team() {
     }
     // Sent again (Shopify retries), still 200.
     assert_eq!(send("wh-p7", "shop/redact", serde_json::to_vec(&shop).unwrap()).await.0, 200);
+    // Its own archived body is withheld, as every delivery's that erases someone.
+    let archived = h.archived(Provider::Shopify).await;
+    let redacts: Vec<_> = archived.iter().filter(|a| a.headers.get("x-shopify-topic").map(String::as_str) == Some("shop/redact")).collect();
+    assert!(!redacts.is_empty(), "shop/redact archived: {:?}", archived.iter().map(|a| (&a.delivery_id, &a.headers)).collect::<Vec<_>>());
+    assert!(redacts.iter().all(|a| a.body == relance::ingest::archive::WITHHELD), "{redacts:?}");
 }

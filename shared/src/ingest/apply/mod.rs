@@ -155,6 +155,8 @@ impl Ingest {
         let erases = delivery.facts.iter().any(|f| matches!(f, Fact::CustomerErased { .. } | Fact::ProviderCustomersErased));
         let check_claim = (mode == Mode::Once && !erases).then_some(&claim_key);
         let (claim, archive) = (&claim, &archive);
+        // A provider's mass erasure (`shop/redact`) erased customers before this transaction.
+        let erased_before = !mass_erased.is_empty();
         let outcome = until_done(|_| async move {
             let mut work = Work::new(&self.store, &self.defaults, ladders, delivery.occurred_at, now);
             work.coupon = coupon;
@@ -177,7 +179,7 @@ impl Ingest {
             }
             if let Some(archive) = archive {
                 let mut archived = archive.clone();
-                if erased_named || !work.erased.is_empty() {
+                if erased_named || erased_before || !work.erased.is_empty() {
                     // The person asked to be forgotten: the books follow the delivery, the
                     // archive does not keep it.
                     archived.withhold();
