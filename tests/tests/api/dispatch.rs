@@ -308,3 +308,25 @@ async fn a_message_costs_three_dynamodb_calls_and_one_send() {
     let stored: Notification = store.get(&notification.key()).await.unwrap().unwrap();
     assert_eq!(stored.status, NotificationStatus::Sent);
 }
+
+/// A retried batch hands dispatch a stream image older than the item: the write under the
+/// image's version fails, the item is read afresh, and the message goes once.
+#[tokio::test]
+async fn a_stale_stream_image_is_read_afresh_and_sent_once() {
+    let store = fresh_store("dispatch-stale-image").await;
+    let run = relance_tests::unique();
+    let email = format!("stale-{run}@example.org");
+    let mut customer = relance_tests::customer(&format!("stale-{run}"), "Nina Stale", Some(&email));
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("stale-{run}"), "ST-1", 9_000);
+    let mut notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
+    let filter = relance_tests::lambda::dispatch_stream_filter();
+    let records: Vec<serde_json::Value> =
+        relance_tests::lambda::stream_records(store.table()).await.into_iter().filter(|r| relance_tests::lambda::passes(&filter, r)).collect();
+    // The item moves on (still pending) after the stream recorded it.
+    store.update(&mut notification).await.unwrap();
+    let context = dispatch_context(store.clone()).await;
+    let event = serde_json::from_value(serde_json::json!({"Records": records})).unwrap();
+    let (_, outcomes) = dispatch::handle_with_outcomes(&context, event).await;
+    assert_eq!(outcomes, vec![dispatch::Outcome::Sent(Channel::Email)]);
+    assert_eq!(sent_emails().await.iter().filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str()).count(), 1);
+}
