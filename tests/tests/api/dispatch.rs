@@ -320,8 +320,11 @@ async fn a_stale_stream_image_is_read_afresh_and_sent_once() {
     let mut invoice = relance_tests::invoice(&customer.id, &format!("stale-{run}"), "ST-1", 9_000);
     let mut notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
     let filter = relance_tests::lambda::dispatch_stream_filter();
-    let records: Vec<serde_json::Value> =
-        relance_tests::lambda::stream_records(store.table()).await.into_iter().filter(|r| relance_tests::lambda::passes(&filter, r)).collect();
+    let records: Vec<serde_json::Value> = relance_tests::lambda::stream_records(store.table())
+        .await
+        .into_iter()
+        .filter(|r| relance_tests::lambda::passes(&filter, r))
+        .collect();
     // The item moves on (still pending) after the stream recorded it.
     store.update(&mut notification).await.unwrap();
     let context = dispatch_context(store.clone()).await;
