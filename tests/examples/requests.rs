@@ -94,4 +94,48 @@ async fn main() {
         outcomes.len(),
         recorder.counts()
     );
+
+    scan_per_due_item(&recorder).await;
+}
+
+/// The scan over `REQUESTS_SCAN_DUE` due invoices (default 10,000), each of its own customer
+/// (the worst case for the customer reads): every call per due item.
+async fn scan_per_due_item(recorder: &Recorder) {
+    use chrono::{Duration, TimeZone, Utc};
+    use relance::domain::*;
+    let due: usize = std::env::var("REQUESTS_SCAN_DUE").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let mut load = relance::store::BulkLoad::new();
+    for i in 0..due {
+        let id = CustomerId::parse(&format!("scan-{i:06}")).unwrap();
+        let mut customer =
+            Customer::new(id.clone(), format!("Client {i}"), Locale::french(), chrono_tz::Europe::Paris, now - Duration::days(400));
+        customer.email = Some(Email::parse(&format!("scan{i}@example.org")).unwrap());
+        // Due in three days: today is the ladder's first step ("due soon").
+        let mut invoice = Invoice::open(
+            InvoiceId::parse(&format!("scan-{i:06}")).unwrap(),
+            id,
+            InvoiceNumber::parse(&format!("S-{i:06}")).unwrap(),
+            Money::from_minor(4_900, Currency::EUR),
+            now - Duration::days(30),
+            now.date_naive() + Duration::days(3),
+        );
+        invoice.follow_up.schedule(now - Duration::hours(1));
+        load.add(&mut customer).unwrap();
+        load.add(&mut invoice).unwrap();
+    }
+    // A table of its own, written to moto directly: only the scan's calls are counted.
+    let direct = relance_tests::fresh_store("requests-scan").await;
+    direct.write_bulk(load).await.unwrap();
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&recorder.sdk().await), direct.table());
+    recorder.clear();
+    let report = scan::run::scan(&store, &relance::schedule::Ladders::default(), now, false).await.unwrap();
+    let calls = recorder.calls().len();
+    let written: u32 = report.notifications.values().sum();
+    println!(
+        "scan, per due item: {:.3} calls ({calls} calls for {due} due; {written} reminders written; {} customers read; {:?})",
+        calls as f64 / due as f64,
+        report.customers_read,
+        recorder.counts()
+    );
 }

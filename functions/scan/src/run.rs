@@ -104,14 +104,15 @@ pub async fn scan(store: &Store, ladders: &Ladders, now: DateTime<Utc>, dry_run:
 
 async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime<Utc>, dry_run: bool) -> Result<ScanReport, StoreError> {
     let mut report = ScanReport::default();
-    let mut customers: HashMap<CustomerId, Customer> = HashMap::new();
+    let mut customers = Customers::default();
     let mut cursor: Option<Cursor> = None;
     loop {
         let page = store.due_page(shard, now, cursor.as_ref(), PAGE).await?;
         report.read += page.read;
         // Customers are remembered for one page only, so that memory stays the same however
-        // much is due (a customer with several records due is usually on the same page).
+        // much is due; the page's customers are read together, in one call per 100.
         customers.clear();
+        customers.read_ahead(store, &mut report, page.items.iter().filter_map(owner_of)).await?;
         for item in &page.items {
             // One bad record (corrupt, or contended past our attempts) must not hold up the
             // rest of the shard: it is counted, logged and looked at again next run.
@@ -127,22 +128,58 @@ async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime
     }
 }
 
-/// The customer a record belongs to, read once per page of the due index.
-async fn customer_of(
-    store: &Store,
-    cache: &mut HashMap<CustomerId, Customer>,
-    report: &mut ScanReport,
-    id: &CustomerId,
-) -> Result<Option<Customer>, StoreError> {
-    if let Some(customer) = cache.get(id) {
-        return Ok(Some(customer.clone()));
+/// The customer record that a due item's decision reads: the customer of an invoice, a card
+/// or a subscription, whose partition it shares. A customer (date rules) is its own; an event
+/// reads its attendees page by page.
+fn owner_of(item: &DueItem) -> Option<Key> {
+    let customer_owned = matches!(item.record_type.as_str(), "Invoice" | "Subscription" | "PaymentMethod");
+    (customer_owned && item.key.pk.starts_with("CUSTOMER#")).then(|| Key { pk: item.key.pk.clone(), sk: Customer::SK_PREFIX.into() })
+}
+
+/// The customers read for one page of work, by key; `None` for a customer known to be missing.
+#[derive(Default)]
+struct Customers {
+    known: HashMap<Key, Option<Customer>>,
+}
+
+impl Customers {
+    fn clear(&mut self) {
+        self.known.clear();
     }
-    report.customers_read += 1;
-    let customer: Option<Customer> = store.get(&Key::customer(id)).await?;
-    if let Some(c) = &customer {
-        cache.insert(id.clone(), c.clone());
+
+    /// Reads the customers at `keys` not known yet, together (BatchGetItem). A record that
+    /// cannot be decoded is left out: the item that needs it reads it alone and reports it.
+    async fn read_ahead(&mut self, store: &Store, report: &mut ScanReport, keys: impl Iterator<Item = Key>) -> Result<(), StoreError> {
+        let mut wanted: Vec<Key> = keys.filter(|k| !self.known.contains_key(k)).collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        report.customers_read += wanted.len() as u64;
+        let mut fetched = store.fetch(&wanted).await?;
+        for key in wanted {
+            match fetched.take::<Customer>(&key) {
+                Ok(customer) => {
+                    self.known.insert(key, customer);
+                }
+                Err(e) => tracing::warn!(key = %key.pk, error = %e, "customer record unreadable"),
+            }
+        }
+        Ok(())
     }
-    Ok(customer)
+
+    /// The customer `id`, from what was read ahead, else read now.
+    async fn get(&mut self, store: &Store, report: &mut ScanReport, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        let key = Key::customer(id);
+        if let Some(known) = self.known.get(&key) {
+            return Ok(known.clone());
+        }
+        report.customers_read += 1;
+        let customer: Option<Customer> = store.get(&key).await?;
+        self.known.insert(key, customer.clone());
+        Ok(customer)
+    }
 }
 
 /// A record type the scan can decide for.
@@ -194,7 +231,7 @@ async fn handle(
     item: &DueItem,
     now: DateTime<Utc>,
     dry_run: bool,
-    customers: &mut HashMap<CustomerId, Customer>,
+    customers: &mut Customers,
     report: &mut ScanReport,
 ) -> Result<(), StoreError> {
     let mut scan = ItemScan { store, now, dry_run, customers, report };
@@ -205,9 +242,12 @@ async fn handle(
         "PaymentMethod" => {
             let card: PaymentMethod = item.decode()?;
             // The rest of the customer's wallet, and whether a renewal will need a card.
+            // Both in one read of the partition: the cards' keys sort just before the subscriptions'.
             let partition = Key::customer_partition(&card.customer_id);
-            let others = store.list::<PaymentMethod>(&partition, None, 100).await?.records;
-            let subscriptions = store.list::<Subscription>(&partition, None, 100).await?.records;
+            let wallet =
+                store.partition(&partition, PaymentMethod::SK_PREFIX, "SUBSCRIPTION$", &[PaymentMethod::TYPE, Subscription::TYPE]).await?;
+            let others = wallet.records::<PaymentMethod>()?;
+            let subscriptions = wallet.records::<Subscription>()?;
             let renewing = subscriptions.iter().any(Subscription::renews);
             scan.decide_and_write(card, |card, c| decide::card(card, c, &others, renewing, ladders, now)).await
         }
@@ -224,7 +264,7 @@ struct ItemScan<'a> {
     store: &'a Store,
     now: DateTime<Utc>,
     dry_run: bool,
-    customers: &'a mut HashMap<CustomerId, Customer>,
+    customers: &'a mut Customers,
     report: &'a mut ScanReport,
 }
 
@@ -249,7 +289,7 @@ impl ItemScan<'_> {
             }
             let customer = match record.as_customer() {
                 Some(customer) => customer.clone(),
-                None => match customer_of(self.store, self.customers, self.report, record.customer_id()).await? {
+                None => match self.customers.get(self.store, self.report, record.customer_id()).await? {
                     Some(customer) => customer,
                     None => {
                         *self.report.held.entry("customer missing".into()).or_default() += 1;
@@ -315,7 +355,7 @@ async fn event_reminders(
     event: Event,
     now: DateTime<Utc>,
     dry_run: bool,
-    customers: &mut HashMap<CustomerId, Customer>,
+    customers: &mut Customers,
     report: &mut ScanReport,
 ) -> Result<(), StoreError> {
     if event.reminder_at.is_none_or(|at| at > now) {
@@ -325,9 +365,13 @@ async fn event_reminders(
     let mut cursor = None;
     loop {
         let page = store.list::<Registration>(&Key::event_partition(&event.id), cursor.as_ref(), 100).await?;
+        // Attendees are remembered for one page of registrations, like records for one page
+        // of the due index: memory stays bounded by a page whatever the event's size.
+        customers.clear();
+        customers.read_ahead(store, report, page.records.iter().filter_map(|r| r.customer_id.as_ref().map(Key::customer))).await?;
         for registration in &page.records {
             let Some(customer_id) = &registration.customer_id else { continue };
-            let Some(customer) = customer_of(store, customers, report, customer_id).await? else { continue };
+            let Some(customer) = customers.get(store, report, customer_id).await? else { continue };
             match decide::event_reminder(&event, registration, &customer, ladders, now) {
                 Ok(AttendeeReminder::Send(notification)) => {
                     let mut notification = *notification;
@@ -350,9 +394,6 @@ async fn event_reminders(
                 Err(e) => tracing::warn!(error = %e, event = %event.id, "cannot name a reminder; skipped"),
             }
         }
-        // Attendees are remembered for one page of registrations, like records for one page
-        // of the due index: memory stays bounded by a page whatever the event's size.
-        customers.clear();
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,
@@ -447,11 +488,13 @@ pub async fn reschedule(store: &Store, previous: &Ladders, current: &Ladders, no
     for shard in 0..DUE_SHARDS {
         let shard = format!("{shard:02}");
         let mut cursor: Option<Cursor> = None;
-        let mut customers: HashMap<CustomerId, Customer> = HashMap::new();
+        let mut customers = Customers::default();
+        let mut ignored = ScanReport::default();
         loop {
             let page = store.due_page(&shard, everything, cursor.as_ref(), PAGE).await?;
             report.read += page.read;
             customers.clear();
+            customers.read_ahead(store, &mut ignored, page.items.iter().filter_map(owner_of)).await?;
             for item in &page.items {
                 match reschedule_one(store, previous, current, item, &mut customers).await {
                     Ok(moved) => report.moved += u64::from(moved),
@@ -480,20 +523,20 @@ async fn reschedule_one(
     previous: &Ladders,
     current: &Ladders,
     item: &DueItem,
-    customers: &mut HashMap<CustomerId, Customer>,
+    customers: &mut Customers,
 ) -> Result<bool, StoreError> {
     let mut ignored = ScanReport::default();
     let moved = match item.record_type.as_str() {
         "Invoice" => {
             let invoice: Invoice = item.decode()?;
-            let Some(customer) = customer_of(store, customers, &mut ignored, &invoice.customer_id).await? else { return Ok(false) };
+            let Some(customer) = customers.get(store, &mut ignored, &invoice.customer_id).await? else { return Ok(false) };
             let tz = customer.time_zone;
             let rungs = |ladders: &Ladders| decide::invoice_rungs(ladders, invoice.due_date, tz);
             move_follow_up::<Invoice>(store, &item.key, rungs(previous), rungs(current)).await?
         }
         "Subscription" => {
             let subscription: Subscription = item.decode()?;
-            let Some(customer) = customer_of(store, customers, &mut ignored, &subscription.customer_id).await? else { return Ok(false) };
+            let Some(customer) = customers.get(store, &mut ignored, &subscription.customer_id).await? else { return Ok(false) };
             let tz = customer.time_zone;
             let (start, end) = (subscription.current_period_start, subscription.current_period_end);
             let rungs = |ladders: &Ladders| decide::renewal_rungs(ladders, start, end, tz);
@@ -501,7 +544,7 @@ async fn reschedule_one(
         }
         "PaymentMethod" => {
             let card: PaymentMethod = item.decode()?;
-            let Some(customer) = customer_of(store, customers, &mut ignored, &card.customer_id).await? else { return Ok(false) };
+            let Some(customer) = customers.get(store, &mut ignored, &card.customer_id).await? else { return Ok(false) };
             let tz = customer.time_zone;
             // The warnings before expiry, then the one after it (when a renewal needs the card).
             let rungs = |ladders: &Ladders| decide::card_rungs(ladders, card.expiry.last_valid_day(), true, tz);

@@ -422,7 +422,7 @@ impl Store {
 }
 
 /// Sorts an SDK error into what the caller should do.
-fn classify<E, R>(err: SdkError<E, R>, conflict: impl FnOnce() -> String) -> StoreError
+pub(super) fn classify<E, R>(err: SdkError<E, R>, conflict: impl FnOnce() -> String) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -47,6 +47,8 @@
 //! | a customer, an invoice… by our id                 | GetItem on `pk`/`sk`                              |
 //! | a customer's invoices, subscriptions, cards, payments, notifications (portal, history) | Query `pk`, `sk` begins_with `INVOICE#` (etc.) |
 //! | everything about a customer (GDPR export, erasure)| Query `pk`                                        |
+//! | what a member's pages show (customer, invoices, reminders, cards, subscriptions) | one Query `pk`, filtered on `type` ([`Store::partition`]) |
+//! | a card's decision: the rest of the wallet and the subscriptions | one Query `pk`, `sk` from `PAYMENT_METHOD#` to `SUBSCRIPTION#`, filtered on `type` |
 //! | a notification's reminders for one invoice        | Query `pk`, `sk` begins_with `NOTIFICATION#invoice.<id>.` |
 //! | our record for a provider id (`cus_…`, Braintree customer, Shopify customer, `in_…`) | GetItem on the reference item, then GetItem on the record it names |
 //! | what has an action due now (scan)                 | Query index `due`, each shard, `due_at <= now`    |
@@ -67,6 +69,7 @@ mod dynamo;
 mod error;
 mod item;
 pub mod keys;
+mod partition;
 mod record;
 mod retry;
 mod transaction;
@@ -78,6 +81,7 @@ pub use dynamo::{DueItem, DuePage, Page, Store};
 pub use error::StoreError;
 pub use item::from_stream_image;
 pub use keys::{DUE_INDEX, DUE_SHARDS, Key, check_user, due_shard, format_instant};
+pub use partition::Partition;
 pub use record::{Ledger, Record};
 pub use retry::{Attempt, WRITE_ATTEMPTS, until_done};
 pub use transaction::{IdempotencyKey, Transaction};
