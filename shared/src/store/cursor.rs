@@ -41,6 +41,20 @@ impl Cursor {
         }
     }
 
+    /// The cursor of a page that ends with the record at `key`: for lists paged in memory
+    /// (a member's invoices, read with the rest of their partition).
+    pub fn after(key: &super::keys::Key) -> Cursor {
+        let strings: BTreeMap<&str, &str> = [(super::keys::PK, key.pk.as_str()), (super::keys::SK, key.sk.as_str())].into();
+        Cursor(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&strings).unwrap_or_default()))
+    }
+
+    /// The key a page ended with, refused unless it is in partition `pk` (see [`Cursor::after`]).
+    pub fn key_within(&self, pk: &str) -> Result<super::keys::Key, StoreError> {
+        let key = self.start_key_within(super::keys::PK, pk)?;
+        let sk = key.get(super::keys::SK).and_then(|v| v.as_s().ok()).ok_or(StoreError::BadCursor)?;
+        Ok(super::keys::Key { pk: pk.to_string(), sk: sk.clone() })
+    }
+
     /// A cursor as received from a caller.
     pub fn parse(text: &str) -> Result<Cursor, StoreError> {
         let cursor = Cursor(text.to_string());
@@ -68,5 +82,9 @@ mod tests {
         }
         assert!(cursor.start_key_within("pk", "CUSTOMER#1").is_ok());
         assert!(matches!(cursor.start_key_within("pk", "CUSTOMER#2"), Err(StoreError::BadCursor)));
+        let after = Cursor::after(&super::super::keys::Key { pk: "CUSTOMER#1".into(), sk: "INVOICE#2".into() });
+        assert_eq!(after, cursor);
+        assert_eq!(Cursor::parse(after.as_str()).unwrap().key_within("CUSTOMER#1").unwrap().sk, "INVOICE#2");
+        assert!(after.key_within("CUSTOMER#2").is_err());
     }
 }

@@ -23,13 +23,16 @@ use relance::api_error::ApiError;
 /// garden from their account.
 async fn viewer(state: &PortalState, caller: &Caller) -> Result<(Viewer, Option<Account>), ApiError> {
     let account: Option<Account> = state.store.get(&Key::account(&caller.user)).await?;
-    let viewer = Viewer {
+    Ok((viewer_of(caller, account.as_ref()), account))
+}
+
+fn viewer_of(caller: &Caller, account: Option<&Account>) -> Viewer {
+    Viewer {
         user: caller.user.clone(),
         admin: caller.has(Role::Admin),
         b2b: caller.has(Role::MemberB2b),
-        garden: account.as_ref().and_then(|a| a.garden.as_ref()).map(|g| g.site.clone()),
-    };
-    Ok((viewer, account))
+        garden: account.and_then(|a| a.garden.as_ref()).map(|g| g.site.clone()),
+    }
 }
 
 fn site_id(id: &str) -> Result<SiteId, ApiError> {
@@ -409,11 +412,6 @@ pub struct EventPage {
 }
 
 /// The events the caller has an active registration for.
-async fn my_events(state: &PortalState, user: &str) -> Result<BTreeSet<EventId>, ApiError> {
-    let attending = state.store.list_all::<Attendance>(&Key::account(user).pk).await?;
-    Ok(attending.into_iter().filter(|a| a.active).map(|a| a.event_id).collect())
-}
-
 /// Upcoming events the caller may see, soonest first. A page may hold fewer than `limit`
 /// events (those the caller may not see are left out); `next` continues.
 #[utoipa::path(get, path = "/events", tag = "community", summary = "Upcoming events I may see", params(PageQuery),
@@ -423,17 +421,29 @@ pub async fn list_events(
     caller: Caller,
     Params(page): Params<PageQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let (viewer, _) = viewer(&state, &caller).await?;
-    let farmed = farmed_sites(&state, &caller).await?;
-    let mine = my_events(&state, &caller.user).await?;
+    // The account and the events the caller attends share a partition: one read.
+    let (account, attending) = crate::api::me::account_and_attendance(&state, &caller.user).await?;
+    Ok(Json(events_page(&state, &caller, account.as_ref(), &attending, &page).await?))
+}
+
+/// A page of upcoming events for a caller whose account and attendances are already read.
+pub async fn events_page(
+    state: &PortalState,
+    caller: &Caller,
+    account: Option<&Account>,
+    attending: &BTreeSet<EventId>,
+    page: &PageQuery,
+) -> Result<EventPage, ApiError> {
+    let viewer = viewer_of(caller, account);
+    let farmed = farmed_sites(state, caller).await?;
     let listed = state.store.list_from::<Event>(Key::EVENTS, &format_instant(Utc::now()), page.cursor()?.as_ref(), page.limit()).await?;
     let events = listed
         .records
         .iter()
         .filter(|e| e.cancelled_at.is_none() && viewer.may_see_event(e, &farmed))
-        .map(|e| EventView::of(e, mine.contains(&e.id)))
+        .map(|e| EventView::of(e, attending.contains(&e.id)))
         .collect();
-    Ok(Json(EventPage { events, next: next(listed.next) }))
+    Ok(EventPage { events, next: next(listed.next) })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

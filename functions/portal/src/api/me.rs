@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use relance::domain::*;
-use relance::store::{Cursor, Key};
+use relance::store::{Cursor, Key, Record};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -139,6 +139,154 @@ pub struct InvoicePage {
     pub next: Option<String>,
 }
 
+/// What the member's pages show about the caller, read in two calls whatever the number of
+/// invoices: the account's partition (which customer the caller is, and the events they
+/// attend), then the customer's partition (the customer, their invoices and the reminders
+/// about them, their cards and subscriptions: one Query, filtered on type).
+pub struct MemberFile {
+    pub account: Account,
+    pub customer: Customer,
+    /// Ordered by key, as a list of the partition would give them.
+    pub invoices: Vec<Invoice>,
+    pub notifications: Vec<Notification>,
+    pub cards: Vec<PaymentMethod>,
+    pub subscriptions: Vec<Subscription>,
+    pub attending: std::collections::BTreeSet<EventId>,
+}
+
+/// The caller's account and the events they attend, in one Query of the account's partition.
+pub async fn account_and_attendance(
+    state: &PortalState,
+    user: &str,
+) -> Result<(Option<Account>, std::collections::BTreeSet<EventId>), ApiError> {
+    let key = Key::account(user);
+    let partition = state.store.partition(&key.pk, Attendance::SK_PREFIX, Account::SK_PREFIX, &[Account::TYPE, Attendance::TYPE]).await?;
+    let account = partition.record::<Account>(&key)?;
+    let attending = partition.records::<Attendance>()?.into_iter().filter(|a| a.active).map(|a| a.event_id).collect();
+    Ok((account, attending))
+}
+
+impl MemberFile {
+    /// The caller's file, or 404 when the account is nobody's customer.
+    pub async fn read(state: &PortalState, caller: &Caller) -> Result<MemberFile, ApiError> {
+        let (account, attending) = account_and_attendance(state, &caller.user).await?;
+        let account = account.ok_or_else(ApiError::not_found)?;
+        let key = Key::customer(account.customer_id.as_ref().ok_or_else(ApiError::not_found)?);
+        let shown = [Customer::TYPE, Invoice::TYPE, Notification::TYPE, PaymentMethod::TYPE, Subscription::TYPE];
+        // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last of what is shown.
+        let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
+        let customer = partition.record::<Customer>(&key)?.ok_or_else(ApiError::not_found)?;
+        Ok(MemberFile {
+            account,
+            customer,
+            invoices: partition.records()?,
+            notifications: partition.records()?,
+            cards: partition.records()?,
+            subscriptions: partition.records()?,
+            attending,
+        })
+    }
+
+    /// Who is signed in, as `/me` answers.
+    pub fn me(&self, caller: &Caller) -> Me {
+        Me {
+            user: caller.user.clone(),
+            email: caller.email.clone(),
+            roles: caller.roles.iter().copied().collect(),
+            customer: Some(CustomerView::of(&self.customer)),
+        }
+    }
+
+    /// A page of the invoices with their reminders: `limit` after the `cursor`'s invoice.
+    /// `terms`: the owner's late-payment terms, when the customer is a business.
+    pub fn invoice_page(
+        &self,
+        terms: Option<&LatePaymentTerms>,
+        cursor: Option<&Cursor>,
+        limit: i32,
+        now: DateTime<Utc>,
+    ) -> Result<InvoicePage, ApiError> {
+        let partition = Key::customer_partition(&self.customer.id);
+        let after = cursor.map(|c| c.key_within(&partition)).transpose()?;
+        let today = now.with_timezone(&self.customer.time_zone).date_naive();
+        // Reminders by the invoice they are about: notification ids begin with it.
+        let mut reminders_of: std::collections::HashMap<&str, Vec<&Notification>> = Default::default();
+        for n in &self.notifications {
+            if n.target.kind == TargetKind::Invoice && n.status != NotificationStatus::Skipped {
+                reminders_of.entry(n.target.id.as_str()).or_default().push(n);
+            }
+        }
+        let limit = usize::try_from(limit).unwrap_or(1);
+        let mut remaining = self.invoices.iter().filter(|i| after.as_ref().is_none_or(|after| i.key() > *after));
+        let shown: Vec<&Invoice> = remaining.by_ref().take(limit).collect();
+        let next = match (remaining.next(), shown.last()) {
+            (Some(_), Some(last)) => Some(Cursor::after(&last.key()).as_str().to_string()),
+            _ => None,
+        };
+        let invoices = shown
+            .into_iter()
+            .map(|invoice| {
+                let late_payment = charges_for(terms, &self.customer, invoice, today);
+                InvoiceView {
+                    total_with_charges: late_payment.and_then(|c| c.total_with(invoice.balance()).ok()),
+                    late_payment,
+                    balance: invoice.balance(),
+                    owed: invoice.is_owed(),
+                    reminders: reminders_of
+                        .get(invoice.id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|n| ReminderView { kind: n.kind, step: n.step, status: n.status, sent_at: n.sent_at })
+                        .collect(),
+                    id: invoice.id.clone(),
+                    number: invoice.number.clone(),
+                    status: invoice.status,
+                    amount_due: invoice.amount_due,
+                    amount_paid: invoice.amount_paid,
+                    issued_at: invoice.issued_at,
+                    due_date: invoice.due_date,
+                }
+            })
+            .collect();
+        Ok(InvoicePage { invoices, next })
+    }
+
+    /// The subscriptions, `limit` after the `cursor`'s.
+    pub fn subscription_page(&self, cursor: Option<&Cursor>, limit: i32) -> Result<SubscriptionPage, ApiError> {
+        let after = cursor.map(|c| c.key_within(&Key::customer_partition(&self.customer.id))).transpose()?;
+        let limit = usize::try_from(limit).unwrap_or(1);
+        let mut remaining = self.subscriptions.iter().filter(|s| after.as_ref().is_none_or(|after| s.key() > *after));
+        let shown: Vec<&Subscription> = remaining.by_ref().take(limit).collect();
+        let next = match (remaining.next(), shown.last()) {
+            (Some(_), Some(last)) => Some(Cursor::after(&last.key()).as_str().to_string()),
+            _ => None,
+        };
+        Ok(SubscriptionPage { subscriptions: shown.into_iter().map(SubscriptionView::of).collect(), next })
+    }
+
+    /// The cards still in the wallet.
+    pub fn card_list(&self) -> CardList {
+        let payment_methods = self
+            .cards
+            .iter()
+            .filter(|c| !c.removed)
+            .map(|c| CardView {
+                id: c.id.clone(),
+                brand: c.brand.clone(),
+                last4: c.last4.clone(),
+                expiry: c.expiry,
+                is_default: c.is_default,
+            })
+            .collect();
+        CardList { payment_methods }
+    }
+}
+
+/// The owner's late-payment terms when `customer` is a business (only their invoices carry charges).
+pub async fn terms_for(state: &PortalState, customer: &Customer) -> Result<Option<LatePaymentTerms>, ApiError> {
+    Ok(if customer.business { state.settings.current().await?.settings.late_payment } else { None })
+}
+
 #[utoipa::path(get, path = "/me/invoices", tag = "billing", summary = "My invoices with the reminders sent", params(PageQuery),
     responses((status = 200, body = InvoicePage)))]
 pub async fn invoices(
@@ -147,53 +295,9 @@ pub async fn invoices(
     Params(page): Params<PageQuery>,
 ) -> Result<Json<InvoicePage>, ApiError> {
     caller.require_any(&BILLED)?;
-    let customer = my_customer(&state, &caller).await?;
-    let partition = Key::customer_partition(&customer.id);
-    let listed = state.store.list::<Invoice>(&partition, page.cursor()?.as_ref(), page.limit()).await?;
-    // Every invoice's reminders in one read of the customer's partition (not one query per
-    // invoice): notification ids begin with what they are about (`invoice.<id>.`).
-    let mut reminders_of: std::collections::HashMap<String, Vec<Notification>> = Default::default();
-    if !listed.records.is_empty() {
-        let mut cursor = None;
-        loop {
-            let about_invoices = NotificationId::prefix_about(TargetKind::Invoice, None);
-            let page = state.store.list_within::<Notification>(&partition, &about_invoices, cursor.as_ref(), 500).await?;
-            for notification in page.records {
-                reminders_of.entry(notification.target.id.clone()).or_default().push(notification);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-    }
-    // Only a business customer's invoices can carry late-payment charges.
-    let terms = if customer.business { state.settings.current().await?.settings.late_payment } else { None };
-    let today = Utc::now().with_timezone(&customer.time_zone).date_naive();
-    let mut views = Vec::new();
-    for invoice in listed.records {
-        let reminders = reminders_of.remove(invoice.id.as_str()).unwrap_or_default();
-        let late_payment = charges_for(terms.as_ref(), &customer, &invoice, today);
-        views.push(InvoiceView {
-            total_with_charges: late_payment.and_then(|c| c.total_with(invoice.balance()).ok()),
-            late_payment,
-            balance: invoice.balance(),
-            owed: invoice.is_owed(),
-            reminders: reminders
-                .into_iter()
-                .filter(|n| n.status != NotificationStatus::Skipped)
-                .map(|n| ReminderView { kind: n.kind, step: n.step, status: n.status, sent_at: n.sent_at })
-                .collect(),
-            id: invoice.id,
-            number: invoice.number,
-            status: invoice.status,
-            amount_due: invoice.amount_due,
-            amount_paid: invoice.amount_paid,
-            issued_at: invoice.issued_at,
-            due_date: invoice.due_date,
-        });
-    }
-    Ok(Json(InvoicePage { invoices: views, next: listed.next.map(|c| c.as_str().to_string()) }))
+    let file = MemberFile::read(&state, &caller).await?;
+    let terms = terms_for(&state, &file.customer).await?;
+    Ok(Json(file.invoice_page(terms.as_ref(), page.cursor()?.as_ref(), page.limit(), Utc::now())?))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -235,10 +339,8 @@ pub async fn subscriptions(
     Params(page): Params<PageQuery>,
 ) -> Result<Json<SubscriptionPage>, ApiError> {
     caller.require_any(&BILLED)?;
-    let customer = my_customer(&state, &caller).await?;
-    let listed = state.store.list::<Subscription>(&Key::customer_partition(&customer.id), page.cursor()?.as_ref(), page.limit()).await?;
-    let subscriptions = listed.records.iter().map(SubscriptionView::of).collect();
-    Ok(Json(SubscriptionPage { subscriptions, next: listed.next.map(|c| c.as_str().to_string()) }))
+    let file = MemberFile::read(&state, &caller).await?;
+    Ok(Json(file.subscription_page(page.cursor()?.as_ref(), page.limit())?))
 }
 
 /// A card as the member sees it: brand, last four digits and expiry, never more.
@@ -260,14 +362,7 @@ pub struct CardList {
     responses((status = 200, body = CardList)))]
 pub async fn payment_methods(State(state): State<PortalState>, caller: Caller) -> Result<Json<CardList>, ApiError> {
     caller.require_any(&BILLED)?;
-    let customer = my_customer(&state, &caller).await?;
-    let cards = state.store.list::<PaymentMethod>(&Key::customer_partition(&customer.id), None, 50).await?.records;
-    let payment_methods = cards
-        .iter()
-        .filter(|c| !c.removed)
-        .map(|c| CardView { id: c.id.clone(), brand: c.brand.clone(), last4: c.last4.clone(), expiry: c.expiry, is_default: c.is_default })
-        .collect();
-    Ok(Json(CardList { payment_methods }))
+    Ok(Json(MemberFile::read(&state, &caller).await?.card_list()))
 }
 
 /// An invoice of the caller's, by our id, or 404 (another member's invoice is "not found").

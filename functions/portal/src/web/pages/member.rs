@@ -12,7 +12,9 @@ struct Attention {
     next_event: Option<community::EventView>,
 }
 
-/// Home: what needs the member's attention.
+/// Home: what needs the member's attention. A billed member's page costs three reads
+/// whatever the number of invoices: their account (with the events they attend), their
+/// customer partition, and the upcoming events.
 pub async fn home(
     State(state): State<PortalState>,
     visitor: Result<Visitor, PageError>,
@@ -21,20 +23,29 @@ pub async fn home(
     let Ok(visitor) = visitor else { return Ok(redirect("/sign-in")) };
     let caller = visitor.caller.clone();
     let now = Utc::now();
-    let who = language(&state, &caller).await?;
     let mut attention = Attention::default();
-    if BILLED.iter().any(|r| caller.has(*r)) {
+    let billed = BILLED.iter().any(|r| caller.has(*r));
+    // A billed caller whose account names no customer yet sees the page without bills.
+    let file = if billed { me::MemberFile::read(&state, &caller).await.ok() } else { None };
+    let who = match &file {
+        Some(file) => (i18n::language_of(&file.customer.locale), file.me(&caller)),
+        None => language(&state, &caller).await?,
+    };
+    let (account, attending) = match &file {
+        Some(file) => (Some(file.account.clone()), file.attending.clone()),
+        None => me::account_and_attendance(&state, &caller.user).await?,
+    };
+    if let Some(file) = &file {
         let settings = state.settings.current().await.map_err(ApiError::from)?;
         let ladders = &settings.ladders;
-        if let Ok(Json(page)) = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await {
+        let terms = me::terms_for(&state, &file.customer).await?;
+        if let Ok(page) = file.invoice_page(terms.as_ref(), None, 50, now) {
             attention.unpaid = page.invoices.into_iter().filter(|i| i.owed).collect();
         }
-        if let Ok(Json(cards)) = me::payment_methods(State(state.clone()), caller.clone()).await {
-            // The member's own calendar day, as the card reminders count days.
-            let today = now.with_timezone(&zone_of(&state, &who.1)).date_naive();
-            attention.cards = cards.payment_methods.into_iter().filter(|c| ladders.card_is_expiring(c.expiry, today)).collect();
-        }
-        if let Ok(Json(page)) = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await {
+        // The member's own calendar day, as the card reminders count days.
+        let today = now.with_timezone(&zone_of(&state, &who.1)).date_naive();
+        attention.cards = file.card_list().payment_methods.into_iter().filter(|c| ladders.card_is_expiring(c.expiry, today)).collect();
+        if let Ok(page) = file.subscription_page(None, 20) {
             attention.renewals = page
                 .subscriptions
                 .into_iter()
@@ -42,21 +53,28 @@ pub async fn home(
                 .collect();
         }
     }
-    if let Ok(Json(page)) = community::list_events(State(state.clone()), caller.clone(), page_query(50)).await {
+    if let Ok(page) =
+        community::events_page(&state, &caller, account.as_ref(), &attending, &me::PageQuery { cursor: None, limit: Some(50) }).await
+    {
         attention.next_event = page.events.into_iter().find(|e| e.registered);
     }
     render(&state, &visitor, Some(who), "home.html", &note, json!(attention)).await
 }
 
+/// The member's invoices, subscriptions and cards: two reads (the account, the customer's partition).
 pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
     let caller = visitor.caller.clone();
-    let invoices = me::invoices(State(state.clone()), caller.clone(), page_query(50)).await?.0;
-    let subscriptions = me::subscriptions(State(state.clone()), caller.clone(), page_query(20)).await?.0;
-    let cards = me::payment_methods(State(state.clone()), caller).await?.0;
+    caller.require_any(&BILLED).map_err(PageError::from)?;
+    let file = me::MemberFile::read(&state, &caller).await?;
+    let terms = me::terms_for(&state, &file.customer).await?;
+    let invoices = file.invoice_page(terms.as_ref(), None, 50, Utc::now())?;
+    let subscriptions = file.subscription_page(None, 20)?;
+    let cards = file.card_list();
+    let who = (i18n::language_of(&file.customer.locale), file.me(&caller));
     render(
         &state,
         &visitor,
-        None,
+        Some(who),
         "invoices.html",
         &note,
         json!({"invoices": invoices.invoices, "subscriptions": subscriptions.subscriptions, "cards": cards.payment_methods}),
