@@ -385,3 +385,53 @@ async fn a_member_erases_their_data_from_the_profile_page_once_they_tick_the_box
     let erased: Customer = store.get(&relance::store::Key::customer(&customer.id)).await.unwrap().unwrap();
     assert!(erased.is_erased() && erased.email.is_none(), "{erased:?}");
 }
+
+/// A design property, not a timing: a member's pages read their account and their customer's
+/// partition once, whatever the number of invoices and reminders (no query per invoice).
+#[tokio::test]
+async fn a_members_pages_cost_the_same_calls_for_fifty_invoices_as_for_one() {
+    let recorder = relance_tests::calls::Recorder::start(&relance_tests::moto_url()).await;
+    let table = relance_tests::fresh_store("pages-calls").await.table().to_string();
+    let store = relance::store::Store::new(aws_sdk_dynamodb::Client::new(&recorder.sdk().await), table);
+    let mut customer = relance_tests::customer("c-pages-calls", "Inès Calls", Some("ines.calls@example.org"));
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut Account::new("user-calls", Some(customer.id.clone()))).await.unwrap();
+    let mut load = relance::store::BulkLoad::new();
+    for i in 0..50 {
+        let mut invoice = relance_tests::invoice(&customer.id, &format!("inv-calls-{i:02}"), &format!("PC-{i:02}"), 1_000 + i);
+        for step in 1..=4 {
+            load.add(&mut relance_tests::records::overdue_notice(&invoice, step)).unwrap();
+        }
+        load.add(&mut invoice).unwrap();
+    }
+    store.write_bulk(load).await.unwrap();
+    let state = relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] });
+    let router = portal::router(state);
+    let cookie = format!("relance_session={}", relance_tests::token("user-calls", &["member"]));
+    // The owner's settings are read once a minute, not per page: read them first.
+    assert_eq!(get(&router, "/", &cookie).await.0, 200);
+
+    recorder.clear();
+    let (status, _, page) = get(&router, "/app/invoices", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("PC-00") && page.contains("PC-49"), "all fifty invoices are shown");
+    assert_eq!(recorder.counts(), [("dynamodb:Query".to_string(), 2)].into(), "the account's partition, the customer's");
+
+    recorder.clear();
+    assert_eq!(get(&router, "/", &cookie).await.0, 200);
+    assert_eq!(recorder.counts(), [("dynamodb:Query".to_string(), 3)].into(), "and the upcoming events");
+
+    recorder.clear();
+    let token = relance_tests::token("user-calls", &["member"]);
+    let (status, first) = relance_tests::call(&router, "GET", "/me/invoices?limit=30", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["invoices"].as_array().unwrap().len(), 30);
+    assert_eq!(first["invoices"][0]["reminders"].as_array().unwrap().len(), 4);
+    assert_eq!(recorder.counts(), [("dynamodb:Query".to_string(), 2)].into());
+    let next = first["next"].as_str().unwrap();
+    let (_, rest) = relance_tests::call(&router, "GET", &format!("/me/invoices?limit=30&cursor={next}"), &token, None).await;
+    let numbers: Vec<&str> = rest["invoices"].as_array().unwrap().iter().map(|i| i["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers.len(), 20);
+    assert_eq!(numbers[0], "PC-30");
+    assert!(rest["next"].is_null());
+}
