@@ -84,9 +84,14 @@ pub struct SiteView {
 pub async fn get_site(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<SiteView>, ApiError> {
     let (viewer, account) = viewer(&state, &caller).await?;
     let site = visible_site(&state, &viewer, &id).await?;
-    let plot = account.and_then(|a| a.garden).filter(|g| g.site == site.id).map(|g| g.plot);
+    Ok(Json(site_view(&state, &viewer, account.as_ref(), site).await?))
+}
+
+/// The garden as its members see it, with its five latest news (one Query).
+async fn site_view(state: &PortalState, viewer: &Viewer, account: Option<&Account>, site: Site) -> Result<SiteView, ApiError> {
+    let plot = account.and_then(|a| a.garden.as_ref()).filter(|g| g.site == site.id).map(|g| g.plot.clone());
     let news = state.store.list_latest::<News>(&Key::news_partition(Some(&site.id)), None, 5).await?.records;
-    Ok(Json(SiteView {
+    Ok(SiteView {
         you_farm_it: viewer.farms(&site),
         id: site.id,
         name: site.name,
@@ -94,7 +99,53 @@ pub async fn get_site(State(state): State<PortalState>, caller: Caller, Path(id)
         farmers: site.farmer_names,
         plot,
         news: news.iter().map(NewsView::of).collect(),
-    }))
+    })
+}
+
+/// A member's garden page: the site, its latest harvests and those on offer today.
+#[derive(Debug, Serialize)]
+pub struct Garden {
+    pub site: SiteView,
+    pub recent: Vec<HarvestView>,
+    pub current: Vec<HarvestView>,
+}
+
+/// The caller's garden, for an account already read: the site (GetItem), its news (Query),
+/// and one Query of the harvests picked in the last 60 days, which holds both those on offer
+/// today and, unless the garden picked fewer than `recent` in that time, the latest ones.
+pub async fn garden(state: &PortalState, caller: &Caller, account: &Account, recent: usize) -> Result<Option<Garden>, ApiError> {
+    let Some(membership) = &account.garden else { return Ok(None) };
+    let viewer = viewer_of(caller, Some(account));
+    let site = visible_site(state, &viewer, membership.site.as_str()).await?;
+    let (today, window) = harvest_window(state, &site).await?;
+    let current: Vec<HarvestView> = window.iter().rev().filter(|h| h.available_on(today)).map(HarvestView::of).collect();
+    let latest: Vec<HarvestView> = if window.len() >= recent {
+        window.iter().rev().take(recent).map(HarvestView::of).collect()
+    } else {
+        let limit = i32::try_from(recent).unwrap_or(10);
+        state.store.list_latest::<Harvest>(&Key::site_partition(&site.id), None, limit).await?.records.iter().map(HarvestView::of).collect()
+    };
+    let site = site_view(state, &viewer, Some(account), site).await?;
+    Ok(Some(Garden { site, recent: latest, current }))
+}
+
+/// The garden's day, and every harvest picked since the longest a harvest stays on offer
+/// (oldest first): the current ones are among them, a key range (their sort key begins with
+/// the day).
+async fn harvest_window(state: &PortalState, site: &Site) -> Result<(NaiveDate, Vec<Harvest>), ApiError> {
+    let today = Utc::now().with_timezone(&site.time_zone.unwrap_or(state.defaults.time_zone)).date_naive();
+    let since = today - Duration::days(Harvest::MAX_DAYS_ON_OFFER);
+    let pk = Key::site_partition(&site.id);
+    let mut window = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = state.store.list_from::<Harvest>(&pk, &since.to_string(), cursor.as_ref(), 100).await?;
+        window.extend(page.records);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok((today, window)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -157,22 +208,9 @@ pub async fn list_harvests(
     let site = visible_site(&state, &viewer, &id).await?;
     let pk = Key::site_partition(&site.id);
     if query.current == Some(true) {
-        // Harvests stay on offer at most 60 days after they were picked: the current ones
-        // are among those picked since, a key range (their sort key begins with the day).
-        let today = Utc::now().with_timezone(&site.time_zone.unwrap_or(state.defaults.time_zone)).date_naive();
-        let since = today - Duration::days(Harvest::MAX_DAYS_ON_OFFER);
-        let mut current = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = state.store.list_from::<Harvest>(&pk, &since.to_string(), cursor.as_ref(), 100).await?;
-            current.extend(page.records.into_iter().filter(|h| h.available_on(today)));
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        current.reverse();
-        return Ok(Json(HarvestPage { harvests: current.iter().map(HarvestView::of).collect(), next: None }));
+        let (today, window) = harvest_window(&state, &site).await?;
+        let current = window.iter().rev().filter(|h| h.available_on(today)).map(HarvestView::of).collect();
+        return Ok(Json(HarvestPage { harvests: current, next: None }));
     }
     let page = PageQuery { cursor: query.cursor, limit: query.limit };
     let listed = state.store.list_latest::<Harvest>(&pk, page.cursor()?.as_ref(), page.limit()).await?;

@@ -111,21 +111,18 @@ pub async fn renew(
     }
 }
 
+/// The garden and events: the account with the events attended (one Query), the garden
+/// ([`community::garden`]: two to three reads), everyone's news and the upcoming events.
 pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(note): Query<Note>) -> Result<Response, PageError> {
     let caller = visitor.caller.clone();
-    let account: Option<relance::domain::Account> = state.store.get(&Key::account(&caller.user)).await.map_err(ApiError::from)?;
+    let (account, attending) = me::account_and_attendance(&state, &caller.user).await?;
     let mut data = json!({});
-    if let Some(garden) = account.and_then(|a| a.garden) {
-        let site = community::get_site(State(state.clone()), caller.clone(), Path(garden.site.to_string())).await?.0;
-        let recent = community::HarvestQuery { current: None, cursor: None, limit: Some(10) };
-        let harvests =
-            community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), Params(recent)).await?.0;
-        let current = community::HarvestQuery { current: Some(true), cursor: None, limit: None };
-        let current =
-            community::list_harvests(State(state.clone()), caller.clone(), Path(garden.site.to_string()), Params(current)).await?.0;
-        data["current"] = json!(current.harvests);
-        data["site"] = json!(site);
-        data["harvests"] = json!(harvests.harvests);
+    if let Some(account) = &account
+        && let Some(garden) = community::garden(&state, &caller, account, 10).await?
+    {
+        data["current"] = json!(garden.current);
+        data["site"] = json!(garden.site);
+        data["harvests"] = json!(garden.recent);
     }
     let news = community::list_news(
         State(state.clone()),
@@ -134,10 +131,12 @@ pub async fn garden(State(state): State<PortalState>, visitor: Visitor, Query(no
     )
     .await?
     .0;
-    let events = community::list_events(State(state.clone()), caller, page_query(50)).await?.0;
+    let events =
+        community::events_page(&state, &caller, account.as_ref(), &attending, &me::PageQuery { cursor: None, limit: Some(50) }).await?;
     data["news"] = json!(news.news);
     data["events"] = json!(events.events);
-    render(&state, &visitor, None, "garden.html", &note, data).await
+    let who = language_for(&state, &caller, account.as_ref()).await?;
+    render(&state, &visitor, Some(who), "garden.html", &note, data).await
 }
 
 pub async fn register(

@@ -74,6 +74,26 @@ async fn language(state: &PortalState, caller: &crate::auth::Caller) -> Result<(
     Ok((i18n::language_of(locale), me))
 }
 
+/// [`language`] for a caller whose account is already read: only their customer record is.
+async fn language_for(
+    state: &PortalState,
+    caller: &crate::auth::Caller,
+    account: Option<&relance::domain::Account>,
+) -> Result<(&'static str, Me), PageError> {
+    let customer = match account.and_then(|a| a.customer_id.as_ref()) {
+        Some(id) => state.store.get::<relance::domain::Customer>(&Key::customer(id)).await.map_err(ApiError::from)?,
+        None => None,
+    };
+    let me = Me {
+        user: caller.user.clone(),
+        email: caller.email.clone(),
+        roles: caller.roles.iter().copied().collect(),
+        customer: customer.as_ref().map(me::CustomerView::of),
+    };
+    let locale = me.customer.as_ref().map_or(&state.defaults.locale, |c| &c.locale);
+    Ok((i18n::language_of(locale), me))
+}
+
 /// The zone a person reads and types times in: their customer record's, else the
 /// business's. Pages show times in it and forms read times in it, the same one.
 fn zone_of(state: &PortalState, me: &Me) -> chrono_tz::Tz {
