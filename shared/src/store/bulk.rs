@@ -16,7 +16,7 @@ use super::record::Record;
 use crate::domain::ProviderRef;
 
 /// Items collected for [`Store::write_bulk`].
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct BulkLoad {
     pub(crate) items: Vec<Item>,
 }
