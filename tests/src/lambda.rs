@@ -159,6 +159,11 @@ impl Function {
         self.metric_lines().iter().filter(|l| declared(l) && l[dimension.0] == dimension.1).filter_map(|l| l[metric].as_u64()).sum()
     }
 
+    /// The AWS calls it made so far, in order.
+    pub fn calls(&self) -> Vec<crate::calls::Call> {
+        self.recorder.calls()
+    }
+
     /// The IAM actions it called so far (see [`crate::iam`]).
     pub fn actions(&self) -> std::collections::BTreeSet<String> {
         self.recorder.actions()

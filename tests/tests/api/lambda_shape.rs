@@ -243,6 +243,10 @@ async fn the_portal_binary_reads_the_authorizers_claims_and_answers_cookies_as_p
     let store = relance_tests::fresh_store("lambda-portal").await;
     let table = ("RELANCE_TABLE", store.table().to_string());
     let portal = Function::start("portal", std::slice::from_ref(&table)).await;
+    // A cold start fetches nothing it can fetch when a request needs it (settings, the
+    // pool's keys, secrets): its init is the binary's own.
+    let at_init: Vec<String> = portal.calls().into_iter().map(|c| c.operation).collect();
+    assert!(at_init.is_empty(), "the portal's init called {at_init:?}");
     let health = portal.invoke(event("portal-health.json")).await.response();
     assert_eq!(health["statusCode"], 200, "{health}");
 
