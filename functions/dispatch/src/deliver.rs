@@ -22,14 +22,16 @@ pub(crate) enum Retry {
     Send(String),
 }
 
-/// The customer (unless `with_customer` is false: a deadline of the business's calendar) and
-/// what the notification is about, read afresh: in one call when both are the customer's
-/// records (an invoice, a card, a subscription), as they are for nearly every message.
+/// The notification itself, the customer (unless `with_customer` is false: a deadline of the
+/// business's calendar) and what the notification is about, read afresh in one call (with
+/// an invoice, a card, a subscription: the customer's records, as for nearly every message).
+/// The notification is read with them so that a stale stream image (a retried batch, a
+/// notice skipped since) is found out before anything is made from it (a formal notice's copy).
 async fn customer_and_about(
     store: &Store,
     notification: &Notification,
     with_customer: bool,
-) -> Result<(Option<Customer>, About), StoreError> {
+) -> Result<(Option<Notification>, Option<Customer>, About), StoreError> {
     let (customer_id, id) = (&notification.customer_id, notification.target.id.as_str());
     let customer_key = Key::customer(customer_id);
     let target = match notification.target.kind {
@@ -38,8 +40,10 @@ async fn customer_and_about(
         TargetKind::Subscription => Some(Key::of_customer::<Subscription>(customer_id, id)),
         _ => None,
     };
-    let keys: Vec<Key> = with_customer.then(|| customer_key.clone()).into_iter().chain(target.clone()).collect();
-    let mut read = if keys.is_empty() { Default::default() } else { store.fetch(&keys).await? };
+    let own_key = notification.key();
+    let keys: Vec<Key> = [own_key.clone()].into_iter().chain(with_customer.then(|| customer_key.clone())).chain(target.clone()).collect();
+    let mut read = store.fetch(&keys).await?;
+    let fresh = read.take::<Notification>(&own_key)?;
     let customer = if with_customer { read.take::<Customer>(&customer_key)? } else { None };
     let about = match (notification.target.kind, &target) {
         (TargetKind::Invoice, Some(key)) => read.take(key)?.map_or(About::Nothing, About::Invoice),
@@ -50,7 +54,7 @@ async fn customer_and_about(
         (TargetKind::Lead, _) => store.get_by_id::<Lead>(id).await?.map_or(About::Nothing, About::Lead),
         _ => About::Nothing,
     };
-    Ok((customer, about))
+    Ok((fresh, customer, about))
 }
 
 /// Whether a notification's new state was recorded.
@@ -167,7 +171,14 @@ async fn dispatch_notification(context: &DispatchContext, mut notification: Noti
         }
         _ => None,
     };
-    let (found, about) = customer_and_about(store, &notification, deadline.is_none()).await?;
+    let (fresh, found, about) = customer_and_about(store, &notification, deadline.is_none()).await?;
+    match fresh {
+        // The copy in hand is the item: go on from it.
+        Some(fresh) if fresh.version == notification.version => {}
+        // Changed since the copy was made: from the item as it is, if it still waits.
+        Some(fresh) if fresh.status == NotificationStatus::Pending => notification = fresh,
+        _ => return Ok(Outcome::AlreadyHandled),
+    }
     let customer = match (&deadline, found) {
         (Some(_), _) => {
             let locale = Locale::parse(&context.default_language).unwrap_or_else(|_| Locale::french());

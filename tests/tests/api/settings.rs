@@ -270,3 +270,49 @@ async fn a_final_notice_carries_the_formal_notice_as_a_pdf_and_the_same_copy_is_
     let none = format!("/admin/notifications/{}/formal-notice", "N-nothing-here");
     assert_eq!(api(&router, "GET", &none, &admin, None).await.status, 404);
 }
+
+/// A stream image can be older than the item (a retried batch): a final notice skipped since
+/// (the invoice was paid) must not be sent, nor leave a formal notice's copy behind, when its
+/// old image, still pending, is dispatched.
+#[tokio::test]
+async fn a_stale_image_of_a_final_notice_skipped_since_keeps_no_formal_notice() {
+    let store = relance_tests::fresh_store("settings-stale-formal").await;
+    let router = portal::router(relance_tests::portal_state(&store));
+    let admin = token("u-admin", &["admin"]);
+    let mut settings = api(&router, "GET", "/admin/settings", &admin, None).await.json()["settings"].clone();
+    settings["formal_notice"] = json!(true);
+    assert_eq!(save(&router, &admin, Some("\"0\""), &settings).await.status, 200);
+    let run = relance_tests::unique();
+    let email = format!("stale-formal-{run}@example.org");
+    let mut customer = relance_tests::customer(&format!("c-sf-{run}"), "Atelier Tardif", Some(&email));
+    let mut invoice = relance_tests::invoice(&customer.id, &format!("i-sf-{run}"), "F-2026-077", 50_000);
+    invoice.due_date = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    invoice.follow_up.step = 4;
+    invoice.follow_up.schedule(at("2026-10-31T08:00:00Z"));
+    store.insert(&mut customer).await.unwrap();
+    store.insert(&mut invoice).await.unwrap();
+    scan_at(&relance_tests::scan_context(&store), "2026-11-02T09:00:00Z").await;
+    let partition = Key::customer_partition(&customer.id);
+    let mut notice = store.list_all::<Notification>(&partition).await.unwrap().remove(0);
+    assert_eq!(notice.kind, NotificationKind::InvoiceFinalNotice);
+    let filter = relance_tests::lambda::dispatch_stream_filter();
+    let records: Vec<Value> = relance_tests::lambda::stream_records(store.table())
+        .await
+        .into_iter()
+        .filter(|r| relance_tests::lambda::passes(&filter, r))
+        .collect();
+    assert_eq!(records.len(), 1);
+    // Skipped after the stream recorded it as pending.
+    notice.skip("paid meanwhile").unwrap();
+    store.update(&mut notice).await.unwrap();
+
+    let dispatch = relance_tests::dispatch_context(store.clone()).await;
+    let event = serde_json::from_value(json!({"Records": records})).unwrap();
+    let (_, outcomes) = dispatch::handle_with_outcomes(&dispatch, event).await;
+    assert_eq!(outcomes, vec![dispatch::Outcome::AlreadyHandled]);
+    let copies: Vec<relance::domain::FormalNoticeCopy> = store.list_all(&partition).await.unwrap();
+    assert!(copies.is_empty(), "no formal notice kept for a notice never sent: {copies:?}");
+    let stored: Notification = store.get(&relance::store::Record::key(&notice)).await.unwrap().unwrap();
+    assert_eq!(stored.status, NotificationStatus::Skipped);
+    assert!(relance_tests::sent_emails().await.iter().all(|m| m["destinations"]["ToAddresses"][0] != email.as_str()));
+}
