@@ -17,6 +17,9 @@ echo "== cold start: release webhook binary and a Python handler under a local R
 infra/bench/cold_start.sh | tee .local/cold_start.json
 echo "== dispatch pacing against moto"
 infra/bench/pacing.sh | tee .local/pacing.json
+echo "== AWS calls per unit of work against moto, and the monthly bill they make"
+infra/bench/requests.sh > .local/requests.json
+python3 infra/bench/cost.py .local/requests.json
 echo "== the scan over 1,000,000 customers' invoices (about half an hour)"
 infra/bench/scan_scale.sh | tee .local/scan_scale.json
 python3 infra/bench/report.py "$root" "$(cargo_target_dir)"
