@@ -16,7 +16,7 @@ use relance::api_error::ApiError;
 use relance::domain::time::parse_time_zone;
 use relance::domain::*;
 use relance::schedule::decide;
-use relance::store::{Attempt, Key, Ledger, until_done};
+use relance::store::{Attempt, Key, Ledger, Record, until_done};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -351,27 +351,42 @@ async fn customer(state: &PortalState, id: &str) -> Result<Customer, ApiError> {
     state.store.get(&Key::customer(&id)).await?.ok_or_else(ApiError::not_found)
 }
 
-async fn file(state: &PortalState, customer: Customer) -> Result<CustomerFile, ApiError> {
-    let partition = Key::customer_partition(&customer.id);
-    let invoices: Vec<Invoice> = state.store.list_all(&partition).await?;
-    let payments: Vec<Payment> = state.store.list_all(&partition).await?;
-    let subscriptions: Vec<Subscription> = state.store.list_all(&partition).await?;
-    let cards: Vec<PaymentMethod> = state.store.list_all(&partition).await?;
-    let notes: Vec<Notification> = state.store.list_all(&partition).await?;
-    let deliveries: Vec<ProviderDelivery> = state.store.list_all(&partition).await?;
-    Ok(CustomerFile {
+/// The customer's file from one Query of their partition (the customer and every record the
+/// timeline shows, filtered on type), whatever the number of invoices and notices.
+async fn file_of(state: &PortalState, id: &CustomerId) -> Result<Option<CustomerFile>, ApiError> {
+    let key = Key::customer(id);
+    let shown =
+        [Customer::TYPE, Invoice::TYPE, Payment::TYPE, Subscription::TYPE, PaymentMethod::TYPE, Notification::TYPE, ProviderDelivery::TYPE];
+    // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last.
+    let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
+    let Some(customer) = partition.record::<Customer>(&key)? else { return Ok(None) };
+    let invoices: Vec<Invoice> = partition.records()?;
+    let timeline = timeline(
+        &invoices,
+        &partition.records()?,
+        &partition.records()?,
+        &partition.records()?,
+        &partition.records()?,
+        &partition.records()?,
+    );
+    Ok(Some(CustomerFile {
         standing: Standing::of(&customer, &invoices, Utc::now().date_naive()),
-        timeline: timeline(&invoices, &payments, &subscriptions, &cards, &notes, &deliveries),
+        timeline,
         customer: AdminCustomer::of(&customer),
-    })
+    }))
+}
+
+/// The file of a customer just written.
+async fn file(state: &PortalState, customer: Customer) -> Result<CustomerFile, ApiError> {
+    file_of(state, &customer.id).await?.ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(get, path = "/admin/customers/{id}", tag = "admin", summary = "A customer's file: details, standing, timeline",
     params(("id" = String, Path, description = "Our id for the customer")), responses((status = 200, body = CustomerFile)))]
 pub async fn get(State(state): State<PortalState>, caller: Caller, Path(id): Path<String>) -> Result<Json<CustomerFile>, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let customer = customer(&state, &id).await?;
-    Ok(Json(file(&state, customer).await?))
+    let id = CustomerId::parse(&id).map_err(|_| ApiError::not_found())?;
+    Ok(Json(file_of(&state, &id).await?.ok_or_else(ApiError::not_found)?))
 }
 
 /// A customer's details, to create or (every field optional) to change. In a change, `null`
