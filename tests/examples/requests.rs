@@ -27,6 +27,8 @@ struct Unit {
     calls: std::collections::BTreeMap<String, f64>,
     /// DynamoDB items read and written per unit; those written in transactions (billed twice).
     items_read: f64,
+    /// Of those, read by Queries (billed by their total size, not per item).
+    items_read_in_queries: f64,
     items_written: f64,
     items_written_in_transactions: f64,
     /// What the unit is counted over (one delivery, 20 messages, 10,000 due items…).
@@ -43,6 +45,7 @@ impl Unit {
             unit,
             calls,
             items_read: sum(&|c| c.items_read),
+            items_read_in_queries: sum(&|c| if c.operation == "dynamodb:Query" { c.items_read } else { 0 }),
             items_written: sum(&|c| c.items_written),
             items_written_in_transactions: sum(&|c| if c.operation == "dynamodb:TransactWriteItems" { c.items_written } else { 0 }),
             over,
@@ -210,6 +213,28 @@ async fn member_pages(recorder: &Recorder) -> Vec<Unit> {
         recorder.clear();
         page(path).await;
         print(path, recorder);
+        units.push(Unit::of(unit, recorder, 1));
+    }
+    // The admin's page of the same customer (details, standing, timeline, audit trail), and
+    // the admin's list of customers (a page of 50: the ledger, then each one's standing).
+    let mut others = relance::store::BulkLoad::new();
+    for i in 0..49 {
+        let mut other = relance_tests::customer(&format!("req-list-{i:02}"), format!("Client {i}"), Some(&format!("list{i}@example.org")));
+        let mut invoice = relance_tests::invoice(&other.id, &format!("req-list-{i:02}"), &format!("RL-{i:02}"), 2_000);
+        others.add(&mut other).unwrap();
+        others.add(&mut invoice).unwrap();
+    }
+    store.write_bulk(others).await.unwrap();
+    let admin = format!("relance_session={}", relance_tests::token("req-pages-admin", &["admin"]));
+    for (unit, path) in
+        [("admin_customer_page", format!("/app/admin/customers/{}", customer.id)), ("admin_customer_list", "/app/admin/customers".into())]
+    {
+        let request = axum::http::Request::get(&path).header("cookie", &admin).body(axum::body::Body::empty()).unwrap();
+        assert_eq!(relance_tests::send(&router, request).await.status, 200, "{path}");
+        recorder.clear();
+        let request = axum::http::Request::get(&path).header("cookie", &admin).body(axum::body::Body::empty()).unwrap();
+        assert_eq!(relance_tests::send(&router, request).await.status, 200, "{path}");
+        print(&path, recorder);
         units.push(Unit::of(unit, recorder, 1));
     }
     units
