@@ -154,7 +154,10 @@ _dynamodb.DynamoDBBackend.transact_write_items = _transact_write_items
 # transactions could interleave, and the rollback above could then restore an item from
 # before another request's write, erasing it (two concurrent scans, measured: 101 reminders
 # counted for 100 due, one scan's invoice update undone). One lock around every DynamoDB write
-# makes writes one at a time, as DynamoDB's own conditions see them.
+# makes writes one at a time, as DynamoDB's own conditions see them. A Query or Scan walks the
+# table's items while it answers: a write from another thread meanwhile stops it with
+# "dictionary changed size during iteration" (a 500; measured under the scan of 10,000 due
+# items, whose shards query while reminders are written), so they take the lock too.
 import functools as _functools  # noqa: E402
 import threading as _threading  # noqa: E402
 
@@ -170,7 +173,7 @@ def _one_at_a_time(method):
     return locked
 
 
-for _name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+for _name in ("transact_write_items", "put_item", "update_item", "delete_item", "query", "scan"):
     setattr(_dynamodb.DynamoDBBackend, _name, _one_at_a_time(getattr(_dynamodb.DynamoDBBackend, _name)))
 
 # 3. A form-encoded request keeps its bytes for the signature check. With IAM enforced
