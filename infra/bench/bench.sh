@@ -7,10 +7,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 # shellcheck source=../local/common.sh
 . infra/local/common.sh
-echo "== criterion: per-event CPU (release profile)"
+echo "== criterion: per-event CPU and page render (release profile)"
 mkdir -p .local
 cargo bench --locked -p relance --bench per_event -- --noplot > .local/bench.log 2>&1 || { cat .local/bench.log; exit 1; }
-grep -E "^(webhook|ladder|message)|time:" .local/bench.log
+cargo bench --locked -p portal --bench pages -- --noplot >> .local/bench.log 2>&1 || { cat .local/bench.log; exit 1; }
+grep -E "^(webhook|ladder|message|page)|time:" .local/bench.log
 # One moto (BENCH_MOTO_PORT) for the whole run: the scripts below find it answering.
 moto_up "$BENCH_MOTO_PORT"
 echo "== cold start: release webhook binary and a Python handler under a local Runtime API"

@@ -29,6 +29,11 @@ PER_EVENT = [
     ("webhook event (verify + parse + normalise)/generic", "Generic document: signature + parse + normalise", 20.0),
     ("ladder decision (one due invoice)", "Ladder decision, one due invoice", 1.0),
     ("message (channel policy + render)", "Channel policy + message rendering (email, HTML, SMS)", 20.0),
+    ("page (from the Query's items to the HTML)/member invoices page, 50 invoices and 200 reminders",
+     "Member invoices page, 50 invoices and 200 reminders: items to HTML", 1000.0),
+    ("page (from the Query's items to the HTML)/member home page, the same member", "Member home page, the same member", 1000.0),
+    ("page (from the Query's items to the HTML)/admin customer page, the same customer",
+     "Admin customer page, the same customer (timeline of 250 lines)", 1000.0),
 ]
 
 
@@ -301,8 +306,11 @@ Figures are medians of criterion's samples (100 samples after a warm-up), releas
 
 ## 1. Per-event CPU
 
-Measured """ + criterion_date + """. Command: `cargo bench -p relance --bench per_event` (`shared/benches/per_event.rs`), with
-the real fixture payloads of `tests/fixtures/webhooks/`.
+Measured """ + criterion_date + """. Commands: `cargo bench -p relance --bench per_event` (`shared/benches/per_event.rs`), with
+the real fixture payloads of `tests/fixtures/webhooks/`, and `cargo bench -p portal --bench pages`
+(`functions/portal/benches/pages.rs`): a page's server time beyond its DynamoDB calls, from the
+items its Query answered (encoded as the store writes them) through decoding, the views and
+the template to the HTML.
 
 | what | median | target | |
 |---|---|---|---|

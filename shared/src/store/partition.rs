@@ -17,6 +17,12 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// The partition a Query answered with `items` (the benchmarks build one from records
+    /// encoded as the store writes them: [`super::BulkLoad::items`]).
+    pub fn from_items(items: Vec<Item>) -> Partition {
+        Partition { items: items.into_iter().map(|item| (key_of(&item), item)).collect() }
+    }
+
     /// The records of type `R`, in sort-key order.
     pub fn records<R: Record>(&self) -> Result<Vec<R>, StoreError> {
         self.items.iter().filter(|(_, item)| is_type(item, R::TYPE)).map(|(key, item)| decode(key, item.clone())).collect()

@@ -359,21 +359,25 @@ async fn file_of(state: &PortalState, id: &CustomerId) -> Result<Option<Customer
         [Customer::TYPE, Invoice::TYPE, Payment::TYPE, Subscription::TYPE, PaymentMethod::TYPE, Notification::TYPE, ProviderDelivery::TYPE];
     // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last.
     let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
-    let Some(customer) = partition.record::<Customer>(&key)? else { return Ok(None) };
-    let invoices: Vec<Invoice> = partition.records()?;
-    let timeline = timeline(
-        &invoices,
-        &partition.records()?,
-        &partition.records()?,
-        &partition.records()?,
-        &partition.records()?,
-        &partition.records()?,
-    );
-    Ok(Some(CustomerFile {
-        standing: Standing::of(&customer, &invoices, Utc::now().date_naive()),
-        timeline,
-        customer: AdminCustomer::of(&customer),
-    }))
+    CustomerFile::of(&partition, id, Utc::now().date_naive())
+}
+
+impl CustomerFile {
+    /// The file of customer `id` from their partition's records, as of `today`; none when the
+    /// partition holds no customer record.
+    pub fn of(partition: &relance::store::Partition, id: &CustomerId, today: chrono::NaiveDate) -> Result<Option<CustomerFile>, ApiError> {
+        let Some(customer) = partition.record::<Customer>(&Key::customer(id))? else { return Ok(None) };
+        let invoices: Vec<Invoice> = partition.records()?;
+        let timeline = timeline(
+            &invoices,
+            &partition.records()?,
+            &partition.records()?,
+            &partition.records()?,
+            &partition.records()?,
+            &partition.records()?,
+        );
+        Ok(Some(CustomerFile { standing: Standing::of(&customer, &invoices, today), timeline, customer: AdminCustomer::of(&customer) }))
+    }
 }
 
 /// The file of a customer just written.

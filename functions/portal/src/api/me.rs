@@ -47,7 +47,7 @@ async fn my_customer(state: &PortalState, caller: &Caller) -> Result<Customer, A
 }
 
 /// Who is signed in, with their roles and customer record.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Me {
     /// The identity provider's subject.
     pub user: String,
@@ -175,8 +175,19 @@ impl MemberFile {
         let shown = [Customer::TYPE, Invoice::TYPE, Notification::TYPE, PaymentMethod::TYPE, Subscription::TYPE];
         // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last of what is shown.
         let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
-        let customer = partition.record::<Customer>(&key)?.ok_or_else(ApiError::not_found)?;
-        Ok(MemberFile {
+        MemberFile::of(account, &partition, attending)?.ok_or_else(ApiError::not_found)
+    }
+
+    /// The file from what the reads returned: the account, the customer's partition and the
+    /// events attended; none when the partition holds no customer record.
+    pub fn of(
+        account: Account,
+        partition: &relance::store::Partition,
+        attending: std::collections::BTreeSet<EventId>,
+    ) -> Result<Option<MemberFile>, ApiError> {
+        let Some(customer_id) = account.customer_id.clone() else { return Ok(None) };
+        let Some(customer) = partition.record::<Customer>(&Key::customer(&customer_id))? else { return Ok(None) };
+        Ok(Some(MemberFile {
             account,
             customer,
             invoices: partition.records()?,
@@ -184,7 +195,7 @@ impl MemberFile {
             cards: partition.records()?,
             subscriptions: partition.records()?,
             attending,
-        })
+        }))
     }
 
     /// Who is signed in, as `/me` answers.

@@ -12,6 +12,8 @@
 pub mod charts;
 pub mod i18n;
 mod pages;
+/// The render step of every page, and its note, for the page benchmarks.
+pub use pages::{Note, html};
 
 use axum::Router;
 use axum::extract::FromRequestParts;

@@ -74,6 +74,43 @@ async fn language(state: &PortalState, caller: &crate::auth::Caller) -> Result<(
     Ok((i18n::language_of(locale), me))
 }
 
+/// The page `template` for `caller`, in the layout (language, words, navigation, CSRF token),
+/// with `data`: the render step of every page, reading nothing (the benchmarks time it alone).
+#[allow(clippy::too_many_arguments)]
+pub fn html(
+    caller: &crate::auth::Caller,
+    lang: &'static str,
+    me: Me,
+    tz: chrono_tz::Tz,
+    csrf: &str,
+    template: &str,
+    note: &Note,
+    data: Value,
+) -> Result<String, PageError> {
+    let roles: Vec<&str> = caller.roles.iter().map(|r| r.group()).collect();
+    let has = |r: Role| caller.has(r);
+    let context = json!({
+        "lang": lang,
+        "tz": tz.name(),
+        "t": i18n::table(lang),
+        "me": me,
+        "roles": roles,
+        "nav": {
+            "billing": BILLED.iter().any(|r| has(*r)),
+            "garden": has(Role::Member) || has(Role::MemberB2b) || has(Role::Farmer) || has(Role::Admin),
+            "farm": has(Role::Farmer),
+            "admin": has(Role::Admin),
+            "dashboard": has(Role::Client) || has(Role::Sales) || has(Role::Ambassador),
+        },
+        "csrf": csrf,
+        "done": note.done,
+        "error": note.error.as_deref().map(|code| i18n::error_text(lang, code)),
+        "page": template.trim_end_matches(".html"),
+        "data": data,
+    });
+    Views::shared().render(template, context)
+}
+
 /// [`language`] for a caller whose account is already read: only their customer record is.
 async fn language_for(
     state: &PortalState,
@@ -120,29 +157,8 @@ async fn render(
     // both in the forms and in the cookie.
     let fresh = visitor.csrf.len() < 20;
     let csrf = if fresh { new_csrf() } else { visitor.csrf.clone() };
-    let roles: Vec<&str> = visitor.caller.roles.iter().map(|r| r.group()).collect();
-    let has = |r: Role| visitor.caller.has(r);
-    let tz = zone_of(state, &me).name();
-    let context = json!({
-        "lang": lang,
-        "tz": tz,
-        "t": i18n::table(lang),
-        "me": me,
-        "roles": roles,
-        "nav": {
-            "billing": BILLED.iter().any(|r| has(*r)),
-            "garden": has(Role::Member) || has(Role::MemberB2b) || has(Role::Farmer) || has(Role::Admin),
-            "farm": has(Role::Farmer),
-            "admin": has(Role::Admin),
-            "dashboard": has(Role::Client) || has(Role::Sales) || has(Role::Ambassador),
-        },
-        "csrf": csrf,
-        "done": note.done,
-        "error": note.error.as_deref().map(|code| i18n::error_text(lang, code)),
-        "page": template.trim_end_matches(".html"),
-        "data": data,
-    });
-    let html = Views::shared().render(template, context)?;
+    let tz = zone_of(state, &me);
+    let html = html(&visitor.caller, lang, me, tz, &csrf, template, note, data)?;
     let mut response = Html(html).into_response();
     if fresh {
         response = with_cookies(response, vec![set_cookie(CSRF_COOKIE, &csrf, SameSite::Strict, 60 * 60 * 12, secure_cookies(state))]);
