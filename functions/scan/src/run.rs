@@ -112,7 +112,7 @@ async fn scan_shard(store: &Store, ladders: &Ladders, shard: &str, now: DateTime
         // Customers are remembered for one page only, so that memory stays the same however
         // much is due; the page's customers are read together, in one call per 100.
         customers.clear();
-        customers.read_ahead(store, &mut report, page.items.iter().filter_map(owner_of)).await?;
+        customers.read_ahead(store, &mut report, page.items.iter().filter_map(owner_of)).await;
         for item in &page.items {
             // One bad record (corrupt, or contended past our attempts) must not hold up the
             // rest of the shard: it is counted, logged and looked at again next run.
@@ -148,16 +148,24 @@ impl Customers {
     }
 
     /// Reads the customers at `keys` not known yet, together (BatchGetItem). A record that
-    /// cannot be decoded is left out: the item that needs it reads it alone and reports it.
-    async fn read_ahead(&mut self, store: &Store, report: &mut ScanReport, keys: impl Iterator<Item = Key>) -> Result<(), StoreError> {
+    /// cannot be decoded is left out, and so are all of them if the read fails: each item that
+    /// needs one then reads it alone and reports what went wrong, as one item's error, not the
+    /// page's.
+    async fn read_ahead(&mut self, store: &Store, report: &mut ScanReport, keys: impl Iterator<Item = Key>) {
         let mut wanted: Vec<Key> = keys.filter(|k| !self.known.contains_key(k)).collect();
         wanted.sort();
         wanted.dedup();
         if wanted.is_empty() {
-            return Ok(());
+            return;
         }
         report.customers_read += wanted.len() as u64;
-        let mut fetched = store.fetch(&wanted).await?;
+        let mut fetched = match store.fetch(&wanted).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                tracing::warn!(customers = wanted.len(), error = %e, "customers not read ahead; each item reads its own");
+                return;
+            }
+        };
         for key in wanted {
             match fetched.take::<Customer>(&key) {
                 Ok(customer) => {
@@ -166,7 +174,6 @@ impl Customers {
                 Err(e) => tracing::warn!(key = %key.pk, error = %e, "customer record unreadable"),
             }
         }
-        Ok(())
     }
 
     /// The customer `id`, from what was read ahead, else read now.
@@ -251,7 +258,7 @@ async fn handle(
             let renewing = subscriptions.iter().any(Subscription::renews);
             scan.decide_and_write(card, |card, c| decide::card(card, c, &others, renewing, ladders, now)).await
         }
-        "Event" => event_reminders(store, ladders, item.decode::<Event>()?, now, dry_run, customers, report).await,
+        "Event" => event_reminders(store, ladders, item.decode::<Event>()?, now, dry_run, report).await,
         other => {
             tracing::warn!(record_type = other, key = %item.key.sk, "unexpected record in the due index");
             Ok(())
@@ -355,12 +362,13 @@ async fn event_reminders(
     event: Event,
     now: DateTime<Utc>,
     dry_run: bool,
-    customers: &mut Customers,
     report: &mut ScanReport,
 ) -> Result<(), StoreError> {
     if event.reminder_at.is_none_or(|at| at > now) {
         return Ok(());
     }
+    // The attendees apart from the due page's customers, which the page's later items need.
+    let mut customers = Customers::default();
     let mut wait_until: Option<DateTime<Utc>> = None;
     let mut cursor = None;
     loop {
@@ -368,7 +376,7 @@ async fn event_reminders(
         // Attendees are remembered for one page of registrations, like records for one page
         // of the due index: memory stays bounded by a page whatever the event's size.
         customers.clear();
-        customers.read_ahead(store, report, page.records.iter().filter_map(|r| r.customer_id.as_ref().map(Key::customer))).await?;
+        customers.read_ahead(store, report, page.records.iter().filter_map(|r| r.customer_id.as_ref().map(Key::customer))).await;
         for registration in &page.records {
             let Some(customer_id) = &registration.customer_id else { continue };
             let Some(customer) = customers.get(store, report, customer_id).await? else { continue };
@@ -494,7 +502,7 @@ pub async fn reschedule(store: &Store, previous: &Ladders, current: &Ladders, no
             let page = store.due_page(&shard, everything, cursor.as_ref(), PAGE).await?;
             report.read += page.read;
             customers.clear();
-            customers.read_ahead(store, &mut ignored, page.items.iter().filter_map(owner_of)).await?;
+            customers.read_ahead(store, &mut ignored, page.items.iter().filter_map(owner_of)).await;
             for item in &page.items {
                 match reschedule_one(store, previous, current, item, &mut customers).await {
                     Ok(moved) => report.moved += u64::from(moved),
