@@ -70,10 +70,10 @@ fn pages(c: &mut Criterion) {
     group.bench_function("member invoices page, 50 invoices and 200 reminders", |b| {
         b.iter(|| {
             let partition = Partition::from_items(black_box(items.clone()));
-            let file = MemberFile::of(account.clone(), &partition, BTreeSet::new()).unwrap().unwrap();
+            let file = MemberFile::of(account.clone(), partition, BTreeSet::new()).unwrap().unwrap();
             let invoices = file.invoice_page(Some(&terms), None, 50, now()).unwrap();
             let subscriptions = file.subscription_page(None, 20).unwrap();
-            let cards = file.card_list();
+            let cards = file.card_list().unwrap();
             let data = json!({"invoices": invoices.invoices, "subscriptions": subscriptions.subscriptions, "cards": cards.payment_methods});
             html(&member, "fr", file.me(&member), chrono_tz::Europe::Paris, csrf, "invoices.html", &note, data).unwrap()
         })
@@ -81,10 +81,10 @@ fn pages(c: &mut Criterion) {
     group.bench_function("member home page, the same member", |b| {
         b.iter(|| {
             let partition = Partition::from_items(black_box(items.clone()));
-            let file = MemberFile::of(account.clone(), &partition, BTreeSet::new()).unwrap().unwrap();
+            let file = MemberFile::of(account.clone(), partition, BTreeSet::new()).unwrap().unwrap();
             let unpaid: Vec<_> =
                 file.invoice_page(Some(&terms), None, 50, now()).unwrap().invoices.into_iter().filter(|i| i.owed).collect();
-            let data = json!({"unpaid": unpaid, "cards": file.card_list().payment_methods, "renewals": [], "next_event": null});
+            let data = json!({"unpaid": unpaid, "cards": file.card_list().unwrap().payment_methods, "renewals": [], "next_event": null});
             html(&member, "fr", file.me(&member), chrono_tz::Europe::Paris, csrf, "home.html", &note, data).unwrap()
         })
     });

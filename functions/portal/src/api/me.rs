@@ -146,11 +146,9 @@ pub struct InvoicePage {
 pub struct MemberFile {
     pub account: Account,
     pub customer: Customer,
-    /// Ordered by key, as a list of the partition would give them.
-    pub invoices: Vec<Invoice>,
-    pub notifications: Vec<Notification>,
-    pub cards: Vec<PaymentMethod>,
-    pub subscriptions: Vec<Subscription>,
+    /// The rest of the partition, decoded section by section as a page asks (one damaged
+    /// record spoils its own section, not the others).
+    partition: relance::store::Partition,
     pub attending: std::collections::BTreeSet<EventId>,
 }
 
@@ -175,27 +173,19 @@ impl MemberFile {
         let shown = [Customer::TYPE, Invoice::TYPE, Notification::TYPE, PaymentMethod::TYPE, Subscription::TYPE];
         // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last of what is shown.
         let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
-        MemberFile::of(account, &partition, attending)?.ok_or_else(ApiError::not_found)
+        MemberFile::of(account, partition, attending)?.ok_or_else(ApiError::not_found)
     }
 
     /// The file from what the reads returned: the account, the customer's partition and the
     /// events attended; none when the partition holds no customer record.
     pub fn of(
         account: Account,
-        partition: &relance::store::Partition,
+        partition: relance::store::Partition,
         attending: std::collections::BTreeSet<EventId>,
     ) -> Result<Option<MemberFile>, ApiError> {
         let Some(customer_id) = account.customer_id.clone() else { return Ok(None) };
         let Some(customer) = partition.record::<Customer>(&Key::customer(&customer_id))? else { return Ok(None) };
-        Ok(Some(MemberFile {
-            account,
-            customer,
-            invoices: partition.records()?,
-            notifications: partition.records()?,
-            cards: partition.records()?,
-            subscriptions: partition.records()?,
-            attending,
-        }))
+        Ok(Some(MemberFile { account, customer, partition, attending }))
     }
 
     /// Who is signed in, as `/me` answers.
@@ -222,18 +212,13 @@ impl MemberFile {
         let today = now.with_timezone(&self.customer.time_zone).date_naive();
         // Reminders by the invoice they are about: notification ids begin with it.
         let mut reminders_of: std::collections::HashMap<&str, Vec<&Notification>> = Default::default();
-        for n in &self.notifications {
+        let (invoices, notifications): (Vec<Invoice>, Vec<Notification>) = (self.partition.records()?, self.partition.records()?);
+        for n in &notifications {
             if n.target.kind == TargetKind::Invoice && n.status != NotificationStatus::Skipped {
                 reminders_of.entry(n.target.id.as_str()).or_default().push(n);
             }
         }
-        let limit = usize::try_from(limit).unwrap_or(1);
-        let mut remaining = self.invoices.iter().filter(|i| after.as_ref().is_none_or(|after| i.key() > *after));
-        let shown: Vec<&Invoice> = remaining.by_ref().take(limit).collect();
-        let next = match (remaining.next(), shown.last()) {
-            (Some(_), Some(last)) => Some(Cursor::after(&last.key()).as_str().to_string()),
-            _ => None,
-        };
+        let (shown, next) = page_after(&invoices, after.as_ref(), limit);
         let invoices = shown
             .into_iter()
             .map(|invoice| {
@@ -265,20 +250,15 @@ impl MemberFile {
     /// The subscriptions, `limit` after the `cursor`'s.
     pub fn subscription_page(&self, cursor: Option<&Cursor>, limit: i32) -> Result<SubscriptionPage, ApiError> {
         let after = cursor.map(|c| c.key_within(&Key::customer_partition(&self.customer.id))).transpose()?;
-        let limit = usize::try_from(limit).unwrap_or(1);
-        let mut remaining = self.subscriptions.iter().filter(|s| after.as_ref().is_none_or(|after| s.key() > *after));
-        let shown: Vec<&Subscription> = remaining.by_ref().take(limit).collect();
-        let next = match (remaining.next(), shown.last()) {
-            (Some(_), Some(last)) => Some(Cursor::after(&last.key()).as_str().to_string()),
-            _ => None,
-        };
+        let subscriptions: Vec<Subscription> = self.partition.records()?;
+        let (shown, next) = page_after(&subscriptions, after.as_ref(), limit);
         Ok(SubscriptionPage { subscriptions: shown.into_iter().map(SubscriptionView::of).collect(), next })
     }
 
     /// The cards still in the wallet.
-    pub fn card_list(&self) -> CardList {
-        let payment_methods = self
-            .cards
+    pub fn card_list(&self) -> Result<CardList, ApiError> {
+        let cards: Vec<PaymentMethod> = self.partition.records()?;
+        let payment_methods = cards
             .iter()
             .filter(|c| !c.removed)
             .map(|c| CardView {
@@ -289,8 +269,21 @@ impl MemberFile {
                 is_default: c.is_default,
             })
             .collect();
-        CardList { payment_methods }
+        Ok(CardList { payment_methods })
     }
+}
+
+/// A page of `records` (in key order): the first `limit` after the key `after`, and the
+/// cursor of the next page when there are more.
+fn page_after<'a, R: Record>(records: &'a [R], after: Option<&Key>, limit: i32) -> (Vec<&'a R>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(1);
+    let mut remaining = records.iter().filter(|r| after.is_none_or(|after| r.key() > *after));
+    let shown: Vec<&R> = remaining.by_ref().take(limit).collect();
+    let next = match (remaining.next(), shown.last()) {
+        (Some(_), Some(last)) => Some(Cursor::after(&last.key()).as_str().to_string()),
+        _ => None,
+    };
+    (shown, next)
 }
 
 /// The owner's late-payment terms when `customer` is a business (only their invoices carry charges).
@@ -373,7 +366,7 @@ pub struct CardList {
     responses((status = 200, body = CardList)))]
 pub async fn payment_methods(State(state): State<PortalState>, caller: Caller) -> Result<Json<CardList>, ApiError> {
     caller.require_any(&BILLED)?;
-    Ok(Json(MemberFile::read(&state, &caller).await?.card_list()))
+    Ok(Json(MemberFile::read(&state, &caller).await?.card_list()?))
 }
 
 /// An invoice of the caller's, by our id, or 404 (another member's invoice is "not found").

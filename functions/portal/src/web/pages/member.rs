@@ -26,7 +26,15 @@ pub async fn home(
     let mut attention = Attention::default();
     let billed = BILLED.iter().any(|r| caller.has(*r));
     // A billed caller whose account names no customer yet sees the page without bills.
-    let file = if billed { me::MemberFile::read(&state, &caller).await.ok() } else { None };
+    let file = if billed {
+        match me::MemberFile::read(&state, &caller).await {
+            Ok(file) => Some(file),
+            Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let who = match &file {
         Some(file) => (i18n::language_of(&file.customer.locale), file.me(&caller)),
         None => language(&state, &caller).await?,
@@ -44,7 +52,9 @@ pub async fn home(
         }
         // The member's own calendar day, as the card reminders count days.
         let today = now.with_timezone(&zone_of(&state, &who.1)).date_naive();
-        attention.cards = file.card_list().payment_methods.into_iter().filter(|c| ladders.card_is_expiring(c.expiry, today)).collect();
+        if let Ok(cards) = file.card_list() {
+            attention.cards = cards.payment_methods.into_iter().filter(|c| ladders.card_is_expiring(c.expiry, today)).collect();
+        }
         if let Ok(page) = file.subscription_page(None, 20) {
             attention.renewals = page
                 .subscriptions
@@ -69,7 +79,7 @@ pub async fn invoices(State(state): State<PortalState>, visitor: Visitor, Query(
     let terms = me::terms_for(&state, &file.customer).await?;
     let invoices = file.invoice_page(terms.as_ref(), None, 50, Utc::now())?;
     let subscriptions = file.subscription_page(None, 20)?;
-    let cards = file.card_list();
+    let cards = file.card_list()?;
     let who = (i18n::language_of(&file.customer.locale), file.me(&caller));
     render(
         &state,
