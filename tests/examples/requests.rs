@@ -115,12 +115,7 @@ async fn main() {
     let sender =
         relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
     context.senders = relance::notify::send::Senders::new(&recorder.sdk().await, sender);
-    let filter = relance_tests::lambda::dispatch_stream_filter();
-    let records: Vec<Value> = relance_tests::lambda::stream_records(store.table())
-        .await
-        .into_iter()
-        .filter(|r| relance_tests::lambda::passes(&filter, r))
-        .collect();
+    let records = relance_tests::lambda::dispatch_records(store.table()).await;
     // Settings are read once a minute: the first message pays for them, as in AWS.
     recorder.clear();
     let event = serde_json::from_value(json!({"Records": records})).unwrap();
@@ -189,13 +184,7 @@ async fn member_pages(recorder: &Recorder) -> Vec<Unit> {
         };
         load.add(&mut harvest).unwrap();
     }
-    for i in 0..50 {
-        let mut invoice = relance_tests::invoice(&customer.id, &format!("req-pages-{i:02}"), &format!("RP-{i:02}"), 1_000 + i);
-        for step in 1..=4 {
-            load.add(&mut relance_tests::records::overdue_notice(&invoice, step)).unwrap();
-        }
-        load.add(&mut invoice).unwrap();
-    }
+    relance_tests::records::invoices_with_reminders(&mut load, &customer.id, "rp", 50);
     store.write_bulk(load).await.unwrap();
     let state = relance_tests::portal_state(&store).with_web(portal::web::WebSignIn::Local { choices: vec![] });
     let router = portal::router(state);

@@ -266,6 +266,13 @@ pub fn passes(pattern: &Value, record: &Value) -> bool {
     })
 }
 
+/// The stream's records that the template's `FilterCriteria` lets through to dispatch: what
+/// Lambda would hand the dispatch function for everything written to `table` so far.
+pub async fn dispatch_records(table: &str) -> Vec<Value> {
+    let filter = dispatch_stream_filter();
+    stream_records(table).await.into_iter().filter(|r| passes(&filter, r)).collect()
+}
+
 /// Every record the table's stream holds, from its start, in the shape Lambda's event source
 /// mapping gives them (`eventName`, `dynamodb.Keys`, `NewImage`…), read from moto.
 pub async fn stream_records(table: &str) -> Vec<Value> {

@@ -85,6 +85,18 @@ pub fn card(id: &str, customer: &CustomerId) -> PaymentMethod {
     }
 }
 
+/// A customer's partition of a realistic size, added to `load`: `invoices` invoices (ids and
+/// numbers `prefix-00`…, 10.00 € and up), each with the reminders of steps 1 to 4.
+pub fn invoices_with_reminders(load: &mut relance::store::BulkLoad, customer: &CustomerId, prefix: &str, invoices: i64) {
+    for i in 0..invoices {
+        let mut invoice = crate::invoice(customer, &format!("{prefix}-{i:02}"), &format!("{}-{i:02}", prefix.to_uppercase()), 1_000 + i);
+        for step in 1..=4 {
+            load.add(&mut overdue_notice(&invoice, step)).unwrap();
+        }
+        load.add(&mut invoice).unwrap();
+    }
+}
+
 /// The reminder the scan writes at step `step` of an overdue `invoice`: pending, for its
 /// balance, created (and so sendable) now, by the wall clock, as dispatch will see it.
 pub fn overdue_notice(invoice: &Invoice, step: u32) -> Notification {

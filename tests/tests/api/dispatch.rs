@@ -290,12 +290,7 @@ async fn a_message_costs_three_dynamodb_calls_and_one_send() {
     let sender =
         relance::notify::send::SenderSettings { from: relance_tests::TEST_SENDER.into(), configuration_set: None, sms_sender_id: None };
     context.senders = relance::notify::send::Senders::new(&recorder.sdk().await, sender);
-    let filter = relance_tests::lambda::dispatch_stream_filter();
-    let records: Vec<serde_json::Value> = relance_tests::lambda::stream_records(store.table())
-        .await
-        .into_iter()
-        .filter(|r| relance_tests::lambda::passes(&filter, r))
-        .collect();
+    let records = relance_tests::lambda::dispatch_records(store.table()).await;
     assert_eq!(records.len(), 1);
     context.settings.current().await.unwrap();
     recorder.clear();
@@ -319,12 +314,7 @@ async fn a_stale_stream_image_is_read_afresh_and_sent_once() {
     let mut customer = relance_tests::customer(&format!("stale-{run}"), "Nina Stale", Some(&email));
     let mut invoice = relance_tests::invoice(&customer.id, &format!("stale-{run}"), "ST-1", 9_000);
     let mut notification = relance_tests::insert_overdue(&store, &mut customer, &mut invoice).await;
-    let filter = relance_tests::lambda::dispatch_stream_filter();
-    let records: Vec<serde_json::Value> = relance_tests::lambda::stream_records(store.table())
-        .await
-        .into_iter()
-        .filter(|r| relance_tests::lambda::passes(&filter, r))
-        .collect();
+    let records = relance_tests::lambda::dispatch_records(store.table()).await;
     // The item moves on (still pending) after the stream recorded it.
     store.update(&mut notification).await.unwrap();
     let context = dispatch_context(store.clone()).await;

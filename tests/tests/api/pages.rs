@@ -397,13 +397,7 @@ async fn a_members_pages_cost_the_same_calls_for_fifty_invoices_as_for_one() {
     store.insert(&mut customer).await.unwrap();
     store.insert(&mut Account::new("user-calls", Some(customer.id.clone()))).await.unwrap();
     let mut load = relance::store::BulkLoad::new();
-    for i in 0..50 {
-        let mut invoice = relance_tests::invoice(&customer.id, &format!("inv-calls-{i:02}"), &format!("PC-{i:02}"), 1_000 + i);
-        for step in 1..=4 {
-            load.add(&mut relance_tests::records::overdue_notice(&invoice, step)).unwrap();
-        }
-        load.add(&mut invoice).unwrap();
-    }
+    relance_tests::records::invoices_with_reminders(&mut load, &customer.id, "pc", 50);
     store.write_bulk(load).await.unwrap();
     let state = relance_tests::portal_state(&store).with_web(WebSignIn::Local { choices: vec![] });
     let router = portal::router(state);
