@@ -19,7 +19,7 @@ pub struct Call {
     pub operation: String,
     /// The IAM actions it needs ([`crate::iam::actions_of`]).
     pub actions: Vec<String>,
-    /// DynamoDB items it returned (GetItem's item, a Query's `Count`, BatchGetItem's responses).
+    /// DynamoDB items it read (GetItem's item, the items a Query read before its filter, BatchGetItem's responses).
     pub items_read: u64,
     /// DynamoDB items it wrote (PutItem's, each Put/Update/Delete of a transaction).
     pub items_written: u64,
@@ -119,7 +119,8 @@ fn call_of(head: &str, body: &[u8], answer: &[u8]) -> Option<Call> {
         let response: Value = serde_json::from_slice(&answer[start..]).unwrap_or_default();
         match target.as_deref().unwrap_or_default() {
             "GetItem" => items_read = u64::from(response.get("Item").is_some()),
-            "Query" => items_read = response["Count"].as_u64().unwrap_or(0),
+            // What DynamoDB read (and bills), before a filter left some out.
+            "Query" => items_read = response["ScannedCount"].as_u64().or(response["Count"].as_u64()).unwrap_or(0),
             "BatchGetItem" | "TransactGetItems" => {
                 let listed = |v: &Value| v.as_array().map(|a| a.len() as u64).unwrap_or(0);
                 items_read = response["Responses"]
