@@ -251,8 +251,8 @@ async fn handle(
             // The rest of the customer's wallet, and whether a renewal will need a card.
             // Both in one read of the partition: the cards' keys sort just before the subscriptions'.
             let partition = Key::customer_partition(&card.customer_id);
-            let wallet =
-                store.partition(&partition, PaymentMethod::SK_PREFIX, "SUBSCRIPTION$", &[PaymentMethod::TYPE, Subscription::TYPE]).await?;
+            let types = [PaymentMethod::TYPE, Subscription::TYPE];
+            let wallet = store.partition_between(&partition, PaymentMethod::SK_PREFIX, Subscription::SK_PREFIX, &types).await?;
             let others = wallet.records::<PaymentMethod>()?;
             let subscriptions = wallet.records::<Subscription>()?;
             let renewing = subscriptions.iter().any(Subscription::renews);

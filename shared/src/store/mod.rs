@@ -48,7 +48,7 @@
 //! | a customer's invoices, subscriptions, cards, payments, notifications (portal, history) | Query `pk`, `sk` begins_with `INVOICE#` (etc.) |
 //! | everything about a customer (GDPR export, erasure)| Query `pk`                                        |
 //! | what a member's pages show (customer, invoices, reminders, cards, subscriptions) | one Query `pk`, filtered on `type` ([`Store::partition`]) |
-//! | a card's decision: the rest of the wallet and the subscriptions | one Query `pk`, `sk` from `PAYMENT_METHOD#` to `SUBSCRIPTION$` (just past every `SUBSCRIPTION#…`), filtered on `type` |
+//! | a card's decision: the rest of the wallet and the subscriptions | one Query `pk`, `sk` from `PAYMENT_METHOD#` through every `SUBSCRIPTION#…`, filtered on `type` ([`Store::partition_between`]) |
 //! | a notification's reminders for one invoice        | Query `pk`, `sk` begins_with `NOTIFICATION#invoice.<id>.` |
 //! | our record for a provider id (`cus_…`, Braintree customer, Shopify customer, `in_…`) | GetItem on the reference item, then GetItem on the record it names |
 //! | what has an action due now (scan)                 | Query index `due`, each shard, `due_at <= now`    |

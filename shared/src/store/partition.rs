@@ -39,11 +39,21 @@ fn is_type(item: &Item, record_type: &str) -> bool {
 }
 
 impl Store {
-    /// Every item of partition `pk` whose sort key lies in `from..=to` and whose type is one
-    /// of `types` (read strongly consistent, page after page: one call per megabyte).
-    /// The filter is applied by DynamoDB: items of other types in the range are paid for in
-    /// read units but not transferred.
-    pub async fn partition(&self, pk: &str, from: &str, to: &str, types: &[&str]) -> Result<Partition, StoreError> {
+    /// Every item of partition `pk` whose type is one of `types` (read strongly consistent,
+    /// page after page: one call per megabyte). The filter is applied by DynamoDB: items of
+    /// other types are paid for in read units but not transferred.
+    pub async fn partition(&self, pk: &str, types: &[&str]) -> Result<Partition, StoreError> {
+        self.query_types(pk, None, types).await
+    }
+
+    /// Like [`Store::partition`], only the sort keys from `first` (a record type's prefix)
+    /// through every key beginning with `last` (another's): the cards and the subscriptions of
+    /// a customer, say, whose prefixes sort next to each other.
+    pub async fn partition_between(&self, pk: &str, first: &str, last: &str, types: &[&str]) -> Result<Partition, StoreError> {
+        self.query_types(pk, Some((first.to_string(), past_prefix(last))), types).await
+    }
+
+    async fn query_types(&self, pk: &str, sort_keys: Option<(String, String)>, types: &[&str]) -> Result<Partition, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         let filter = (0..types.len()).map(|i| format!(":t{i}")).collect::<Vec<_>>().join(", ");
@@ -52,14 +62,18 @@ impl Store {
                 .client()
                 .query()
                 .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
                 .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-                .expression_attribute_values(":from", AttributeValue::S(from.to_string()))
-                .expression_attribute_values(":to", AttributeValue::S(to.to_string()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take());
+            query = match &sort_keys {
+                None => query.key_condition_expression("#pk = :pk"),
+                Some((from, to)) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                    .expression_attribute_values(":to", AttributeValue::S(to.clone())),
+            };
             if !types.is_empty() {
                 query = query.filter_expression(format!("#type IN ({filter})")).expression_attribute_names("#type", TYPE);
                 for (i, t) in types.iter().enumerate() {
@@ -75,5 +89,32 @@ impl Store {
                 _ => return Ok(Partition { items }),
             }
         }
+    }
+}
+
+/// A sort key above every key that begins with `prefix` (our prefixes end in `#`, which
+/// becomes `$`): the inclusive upper bound of a BETWEEN that takes the whole prefix.
+fn past_prefix(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    match bytes.last_mut() {
+        Some(last) if *last < 0x7f => {
+            *last += 1;
+            String::from_utf8(bytes).unwrap_or_else(|_| format!("{prefix}\u{10FFFF}"))
+        }
+        _ => format!("{prefix}\u{10FFFF}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::past_prefix;
+
+    #[test]
+    fn the_bound_past_a_prefix_is_above_all_its_keys_and_below_the_next_type() {
+        let bound = past_prefix("SUBSCRIPTION#");
+        assert_eq!(bound, "SUBSCRIPTION$");
+        assert!("SUBSCRIPTION#zzzz\u{10FFFF}" < bound.as_str());
+        assert!("SUBSCRIPTION#" < bound.as_str());
+        assert!(bound.as_str() < "SUBSCRIPTIONS");
     }
 }

@@ -357,8 +357,7 @@ async fn file_of(state: &PortalState, id: &CustomerId) -> Result<Option<Customer
     let key = Key::customer(id);
     let shown =
         [Customer::TYPE, Invoice::TYPE, Payment::TYPE, Subscription::TYPE, PaymentMethod::TYPE, Notification::TYPE, ProviderDelivery::TYPE];
-    // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last.
-    let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
+    let partition = state.store.partition(&key.pk, &shown).await?;
     CustomerFile::of(&partition, id, Utc::now().date_naive())
 }
 

@@ -64,12 +64,19 @@ pub async fn me(State(state): State<PortalState>, caller: Caller) -> Result<Json
         Some(id) => state.store.get::<Customer>(&Key::customer(&id)).await?,
         None => None,
     };
-    Ok(Json(Me {
-        user: caller.user,
-        email: caller.email,
-        roles: caller.roles.into_iter().collect(),
-        customer: customer.as_ref().map(CustomerView::of),
-    }))
+    Ok(Json(Me::of(&caller, customer.as_ref())))
+}
+
+impl Me {
+    /// The caller as `/me` shows them, with their customer record if they are a customer.
+    pub fn of(caller: &Caller, customer: Option<&Customer>) -> Me {
+        Me {
+            user: caller.user.clone(),
+            email: caller.email.clone(),
+            roles: caller.roles.iter().copied().collect(),
+            customer: customer.map(CustomerView::of),
+        }
+    }
 }
 
 /// The customer as the member sees and edits it.
@@ -158,7 +165,7 @@ pub async fn account_and_attendance(
     user: &str,
 ) -> Result<(Option<Account>, std::collections::BTreeSet<EventId>), ApiError> {
     let key = Key::account(user);
-    let partition = state.store.partition(&key.pk, Attendance::SK_PREFIX, Account::SK_PREFIX, &[Account::TYPE, Attendance::TYPE]).await?;
+    let partition = state.store.partition(&key.pk, &[Account::TYPE, Attendance::TYPE]).await?;
     let account = partition.record::<Account>(&key)?;
     let attending = partition.records::<Attendance>()?.into_iter().filter(|a| a.active).map(|a| a.event_id).collect();
     Ok((account, attending))
@@ -171,8 +178,7 @@ impl MemberFile {
         let account = account.ok_or_else(ApiError::not_found)?;
         let key = Key::customer(account.customer_id.as_ref().ok_or_else(ApiError::not_found)?);
         let shown = [Customer::TYPE, Invoice::TYPE, Notification::TYPE, PaymentMethod::TYPE, Subscription::TYPE];
-        // `CUSTOMER` sorts first in the partition, `SUBSCRIPTION#…` last of what is shown.
-        let partition = state.store.partition(&key.pk, Customer::SK_PREFIX, "SUBSCRIPTION$", &shown).await?;
+        let partition = state.store.partition(&key.pk, &shown).await?;
         MemberFile::of(account, partition, attending)?.ok_or_else(ApiError::not_found)
     }
 
@@ -190,12 +196,7 @@ impl MemberFile {
 
     /// Who is signed in, as `/me` answers.
     pub fn me(&self, caller: &Caller) -> Me {
-        Me {
-            user: caller.user.clone(),
-            email: caller.email.clone(),
-            roles: caller.roles.iter().copied().collect(),
-            customer: Some(CustomerView::of(&self.customer)),
-        }
+        Me::of(caller, Some(&self.customer))
     }
 
     /// A page of the invoices with their reminders: `limit` after the `cursor`'s invoice.
