@@ -35,13 +35,13 @@ pub async fn home(
     } else {
         None
     };
-    let who = match &file {
-        Some(file) => (i18n::language_of(&file.customer.locale), file.me(&caller)),
-        None => language(&state, &caller).await?,
-    };
     let (account, attending) = match &file {
         Some(file) => (Some(file.account.clone()), file.attending.clone()),
         None => me::account_and_attendance(&state, &caller.user).await?,
+    };
+    let who = match &file {
+        Some(file) => (i18n::language_of(&file.customer.locale), file.me(&caller)),
+        None => language_for(&state, &caller, account.as_ref()).await?,
     };
     if let Some(file) = &file {
         let settings = state.settings.current().await.map_err(ApiError::from)?;

@@ -121,12 +121,7 @@ async fn language_for(
         Some(id) => state.store.get::<relance::domain::Customer>(&Key::customer(id)).await.map_err(ApiError::from)?,
         None => None,
     };
-    let me = Me {
-        user: caller.user.clone(),
-        email: caller.email.clone(),
-        roles: caller.roles.iter().copied().collect(),
-        customer: customer.as_ref().map(me::CustomerView::of),
-    };
+    let me = Me::of(caller, customer.as_ref());
     let locale = me.customer.as_ref().map_or(&state.defaults.locale, |c| &c.locale);
     Ok((i18n::language_of(locale), me))
 }
