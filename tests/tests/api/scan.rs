@@ -262,3 +262,41 @@ async fn a_new_date_rule_is_backfilled_over_existing_customers() {
     assert_eq!(report.notifications.get("date_rule"), Some(&10));
     assert!(scan::handle(&context, serde_json::json!({"backfill": "everything"}), before).await.is_err());
 }
+
+/// A design property, not a timing: the customers of a page of the due index are read in one
+/// call, not one each, so the scan costs one transaction per reminder and a share of a page.
+#[tokio::test]
+async fn a_page_of_due_invoices_reads_its_customers_together() {
+    use chrono::{Duration, TimeZone, Utc};
+    use relance::domain::*;
+    let recorder = relance_tests::calls::Recorder::start(&relance_tests::moto_url()).await;
+    let direct = relance_tests::fresh_store("scan-calls").await;
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let mut load = relance::store::BulkLoad::new();
+    for i in 0..40 {
+        let id = CustomerId::parse(&format!("calls-{i:02}")).unwrap();
+        let mut customer =
+            Customer::new(id.clone(), format!("Client {i}"), Locale::french(), chrono_tz::Europe::Paris, now - Duration::days(400));
+        customer.email = Some(Email::parse(&format!("calls{i}@example.org")).unwrap());
+        let mut invoice = Invoice::open(
+            InvoiceId::parse(&format!("calls-{i:02}")).unwrap(),
+            id,
+            InvoiceNumber::parse(&format!("C-{i:02}")).unwrap(),
+            Money::from_minor(4_900, Currency::EUR),
+            now - Duration::days(30),
+            now.date_naive() + Duration::days(3),
+        );
+        invoice.follow_up.schedule(now - Duration::hours(1));
+        load.add(&mut customer).unwrap();
+        load.add(&mut invoice).unwrap();
+    }
+    direct.write_bulk(load).await.unwrap();
+    let store = relance::store::Store::new(aws_sdk_dynamodb::Client::new(&recorder.sdk().await), direct.table());
+    recorder.clear();
+    let report = scan::run::scan(&store, &relance::schedule::Ladders::default(), now, false).await.unwrap();
+    assert_eq!(report.notifications.values().sum::<u32>(), 40);
+    let counts = recorder.counts();
+    assert_eq!(counts.get("dynamodb:GetItem"), None, "no customer read alone: {counts:?}");
+    assert_eq!(counts["dynamodb:TransactWriteItems"], 40);
+    assert!(counts["dynamodb:BatchGetItem"] <= u64::from(relance::store::DUE_SHARDS), "one per shard's page: {counts:?}");
+}
